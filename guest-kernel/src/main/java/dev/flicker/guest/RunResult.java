@@ -1,0 +1,52 @@
+package dev.flicker.guest;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+
+/**
+ * How a program run ended and what it produced. {@code outcome} says which ending; {@code detail} explains
+ * anything but a normal exit in words (the signal, the faulting address, the limit reached).
+ */
+public record RunResult(Outcome outcome, int exitStatus, int signal, String detail, byte[] stdout, byte[] stderr,
+                        long stdoutDroppedBytes, long stderrDroppedBytes, Timings timings, ExitCounts exits) {
+
+    public enum Outcome {
+        /** The program called exit or exit_group. */
+        EXITED,
+        /** The program faulted (bad memory access, invalid instruction, division by zero...). */
+        CRASHED,
+        /** The program was stopped at its deadline. */
+        TIMED_OUT,
+        /** The program could not be started (not a static x86-64 executable, too big for its memory...). */
+        FAILED_TO_START
+    }
+
+    /** Wall-clock time of each phase, in nanoseconds. */
+    public record Timings(long createVmNanos, long loadNanos, long vcpuSetupNanos, long runNanos, long teardownNanos) {
+        public long totalNanos() {
+            return createVmNanos + loadNanos + vcpuSetupNanos + runNanos + teardownNanos;
+        }
+    }
+
+    /** How often the guest left to the host, by kind, and the system calls it made by name. */
+    public record ExitCounts(long hostCalls, long exceptions, long otherExits, long unknownSyscalls,
+                             Map<String, Long> syscalls) {}
+
+    public String stdoutText() {
+        return new String(stdout, StandardCharsets.UTF_8);
+    }
+
+    public String stderrText() {
+        return new String(stderr, StandardCharsets.UTF_8);
+    }
+
+    public boolean exitedWith(int status) {
+        return outcome == Outcome.EXITED && exitStatus == status;
+    }
+
+    @Override
+    public String toString() {
+        return "RunResult[" + outcome + " status=" + exitStatus + " signal=" + signal + " detail=" + detail
+                + " stdout=" + stdout.length + "B stderr=" + stderr.length + "B]";
+    }
+}

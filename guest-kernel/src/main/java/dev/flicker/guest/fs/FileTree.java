@@ -1,0 +1,64 @@
+package dev.flicker.guest.fs;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The guest's file namespace: {@code /var/task} is the bundle (read-only), {@code /tmp} is this VM's
+ * in-memory tmpfs, {@code /dev} has null, zero, random and urandom. Paths are resolved lexically, so
+ * {@code ..} never leaves the namespace, and the namespace contains nothing of the host but the bundle.
+ */
+public final class FileTree {
+    public static final String TASK_ROOT = "/var/task";
+
+    private final StaticDirectory root = new StaticDirectory(2);
+    private final TmpFs tmp;
+
+    public FileTree(Bundle bundle, TmpFs tmp) {
+        this.tmp = tmp;
+        StaticDirectory var = new StaticDirectory(3);
+        var.put("task", (Node) bundle.directory());
+        root.put("var", var);
+        root.put("tmp", tmp.root());
+        StaticDirectory dev = new StaticDirectory(4);
+        dev.put("null", new Node.Device(5, "null"));
+        dev.put("zero", new Node.Device(6, "zero"));
+        dev.put("random", new Node.Device(7, "random"));
+        dev.put("urandom", new Node.Device(8, "urandom"));
+        root.put("dev", dev);
+    }
+
+    public TmpFs tmp() {
+        return tmp;
+    }
+
+    /** Joins {@code path} to {@code cwd} and removes ".", ".." and empty parts; ".." at the root stays at the root. */
+    public static List<String> normalize(String cwd, String path) {
+        List<String> parts = new ArrayList<>();
+        String full = path.startsWith("/") ? path : cwd + "/" + path;
+        for (String p : full.split("/")) {
+            if (p.isEmpty() || p.equals(".")) continue;
+            if (p.equals("..")) {
+                if (!parts.isEmpty()) parts.removeLast();
+            } else {
+                parts.add(p);
+            }
+        }
+        return parts;
+    }
+
+    public static String join(List<String> parts) {
+        return parts.isEmpty() ? "/" : "/" + String.join("/", parts);
+    }
+
+    /** The node at the normalized {@code parts}, or null. */
+    public Node lookup(List<String> parts) {
+        Node at = root;
+        for (String p : parts) {
+            if (!(at instanceof Node.Directory d)) return null;
+            at = d.child(p);
+            if (at == null) return null;
+        }
+        return at;
+    }
+}

@@ -1,0 +1,30 @@
+package dev.flicker.guest.fs;
+
+/**
+ * An open file description: the node, the offset and the status flags, shared by duplicated descriptors
+ * as in Linux. Directory listings are taken when opened.
+ */
+public class OpenFile {
+    public static final int O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,
+            O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DIRECTORY = 0200000, O_CLOEXEC = 02000000;
+
+    public final Node node;
+    public final String path;
+    public long offset;
+    public int statusFlags;
+    public java.util.List<String> listing;
+
+    public OpenFile(Node node, String path, int statusFlags) {
+        this.node = node;
+        this.path = path;
+        this.statusFlags = statusFlags;
+    }
+
+    public boolean readable() {
+        return (statusFlags & O_ACCMODE) != O_WRONLY;
+    }
+
+    public boolean writable() {
+        return (statusFlags & O_ACCMODE) != O_RDONLY;
+    }
+}

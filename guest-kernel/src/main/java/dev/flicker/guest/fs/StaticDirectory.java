@@ -1,0 +1,43 @@
+package dev.flicker.guest.fs;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** A directory whose entries never change: the bundle's directories and the fixed ones around them. */
+public final class StaticDirectory implements Node.Directory {
+    private final long inode;
+    private final TreeMap<String, Node> children = new TreeMap<>();
+
+    public StaticDirectory(long inode) {
+        this.inode = inode;
+    }
+
+    void put(String name, Node node) {
+        children.put(name, node);
+    }
+
+    public long inode() {
+        return inode;
+    }
+
+    public int mode() {
+        return S_IFDIR | 0755;
+    }
+
+    public long size() {
+        return 4096;
+    }
+
+    public List<String> names() {
+        return List.copyOf(children.keySet());
+    }
+
+    public Node child(String name) {
+        return children.get(name);
+    }
+
+    Map<String, Node> children() {
+        return children;
+    }
+}

@@ -1,0 +1,98 @@
+package dev.flicker.guest.fs;
+
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** The per-VM writable {@code /tmp}: in memory, with a limit on the bytes all its files hold together. */
+public final class TmpFs {
+    private static final AtomicLong INODES = new AtomicLong(1L << 40);
+    private final long limitBytes;
+    private long usedBytes;
+    private final TmpDirectory root = new TmpDirectory(INODES.incrementAndGet());
+
+    public TmpFs(long limitBytes) {
+        this.limitBytes = limitBytes;
+    }
+
+    public TmpDirectory root() {
+        return root;
+    }
+
+    /** A directory of /tmp. */
+    public final class TmpDirectory implements Node.Directory {
+        private final long inode;
+        final TreeMap<String, Node> children = new TreeMap<>();
+
+        TmpDirectory(long inode) {
+            this.inode = inode;
+        }
+
+        public long inode() {
+            return inode;
+        }
+
+        public int mode() {
+            return S_IFDIR | 01777;
+        }
+
+        public long size() {
+            return 4096;
+        }
+
+        public List<String> names() {
+            return List.copyOf(children.keySet());
+        }
+
+        public Node child(String name) {
+            return children.get(name);
+        }
+
+        public Node.TmpFile createFile(String name) {
+            Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet());
+            children.put(name, f);
+            return f;
+        }
+
+        public TmpDirectory createDirectory(String name) {
+            TmpDirectory d = new TmpDirectory(INODES.incrementAndGet());
+            children.put(name, d);
+            return d;
+        }
+
+        /** Removes an entry; a removed file's bytes are given back to the limit. */
+        public void remove(String name) {
+            Node n = children.remove(name);
+            if (n instanceof Node.TmpFile f) {
+                usedBytes -= f.data.length;
+                f.data = new byte[0];
+                f.length = 0;
+            }
+        }
+    }
+
+    /** Grows or shrinks {@code file} to {@code newLength}; false if /tmp would pass its limit (ENOSPC). */
+    public boolean resize(Node.TmpFile file, long newLength) {
+        if (newLength > Integer.MAX_VALUE - 16) return false;
+        int target = (int) newLength;
+        if (target > file.data.length) {
+            int capacity = (int) Math.min(Integer.MAX_VALUE - 16, Math.max(target, Math.max(4096L, file.data.length * 2L)));
+            long growth = capacity - file.data.length;
+            if (usedBytes + growth > limitBytes) {
+                capacity = target;
+                growth = capacity - file.data.length;
+                if (usedBytes + growth > limitBytes) return false;
+            }
+            file.data = java.util.Arrays.copyOf(file.data, capacity);
+            usedBytes += growth;
+        } else if (target < file.length) {
+            java.util.Arrays.fill(file.data, target, file.length, (byte) 0);
+        }
+        file.length = target;
+        return true;
+    }
+
+    public long usedBytes() {
+        return usedBytes;
+    }
+}

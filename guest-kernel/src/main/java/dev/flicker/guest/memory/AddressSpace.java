@@ -1,0 +1,386 @@
+package dev.flicker.guest.memory;
+
+import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.x86.PageTables;
+import dev.flicker.kvm.x86.X86;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+import static dev.flicker.kvm.x86.X86.PTE_ADDRESS_MASK;
+import static dev.flicker.kvm.x86.X86.PTE_NO_EXECUTE;
+import static dev.flicker.kvm.x86.X86.PTE_PRESENT;
+import static dev.flicker.kvm.x86.X86.PTE_USER;
+import static dev.flicker.kvm.x86.X86.PTE_WRITABLE;
+
+/**
+ * The program's virtual memory, kept by the host: a list of mappings (like Linux's VMAs) and the guest page
+ * tables that implement them. Accessible pages are backed eagerly when mapped, so a program never takes a
+ * page fault on memory it owns; {@code PROT_NONE} reservations cost nothing until made accessible.
+ * Every page the program can reach counts against the memory limit (committed memory, like Linux's
+ * overcommit mode 2); past it, mapping fails with ENOMEM.
+ */
+public final class AddressSpace {
+    public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    /** Lowest address a program may map (Linux's default {@code vm.mmap_min_addr}). */
+    public static final long MIN_USER_VA = 0x10000;
+    /** One past the highest user address (the top of the lower canonical half, less a guard page). */
+    public static final long USER_VA_END = 0x0000_7fff_ffff_f000L;
+    /** mmap without a hint searches downwards from here, below the stack. */
+    public static final long MMAP_TOP = 0x0000_7f00_0000_0000L;
+    /** A software bit in a leaf entry: this page owns a frame, even while not present (PROT_NONE). */
+    private static final long PTE_OWNS_FRAME = 1L << 9;
+
+    /** A mapping: {@code [start, end)} with one protection. */
+    public static final class Mapping {
+        final long start;
+        final long end;
+        final int prot;
+        final String name;
+
+        Mapping(long start, long end, int prot, String name) {
+            this.start = start;
+            this.end = end;
+            this.prot = prot;
+            this.name = name;
+        }
+
+        public long start() {
+            return start;
+        }
+
+        public long end() {
+            return end;
+        }
+
+        public int prot() {
+            return prot;
+        }
+
+        public String name() {
+            return name;
+        }
+    }
+
+    private final GuestMemory memory;
+    private final PageTables pageTables;
+    private final PhysicalPages frames;
+    private final long limitPages;
+    private final TreeMap<Long, Mapping> mappings = new TreeMap<>();
+    private long committedPages;
+
+    public AddressSpace(GuestMemory memory, PageTables pageTables, PhysicalPages frames, long limitBytes) {
+        this.memory = memory;
+        this.pageTables = pageTables;
+        this.frames = frames;
+        this.limitPages = limitBytes / PAGE_SIZE;
+    }
+
+    public static long pageDown(long va) {
+        return va & -PAGE_SIZE;
+    }
+
+    public static long pageUp(long va) {
+        return (va + PAGE_SIZE - 1) & -PAGE_SIZE;
+    }
+
+    public long committedBytes() {
+        return committedPages * PAGE_SIZE;
+    }
+
+    public long limitBytes() {
+        return limitPages * PAGE_SIZE;
+    }
+
+    public List<Mapping> mappings() {
+        return List.copyOf(mappings.values());
+    }
+
+    private static long leafFlags(int prot) {
+        if (prot == 0) return PTE_OWNS_FRAME; // reserved, not present
+        long flags = PTE_PRESENT | PTE_USER | PTE_OWNS_FRAME;
+        if ((prot & PROT_WRITE) != 0) flags |= PTE_WRITABLE;
+        if ((prot & PROT_EXEC) == 0) flags |= PTE_NO_EXECUTE;
+        return flags;
+    }
+
+    /** True when {@code [start, end)} overlaps no mapping. */
+    public boolean isFree(long start, long end) {
+        Map.Entry<Long, Mapping> below = mappings.lowerEntry(end);
+        return below == null || below.getValue().end <= start;
+    }
+
+    /** True when every page of {@code [start, end)} is mapped. */
+    public boolean isFullyMapped(long start, long end) {
+        long at = start;
+        while (at < end) {
+            Map.Entry<Long, Mapping> e = mappings.floorEntry(at);
+            if (e == null || e.getValue().end <= at) return false;
+            at = e.getValue().end;
+        }
+        return true;
+    }
+
+    /**
+     * Finds a free range of {@code length} bytes, at {@code hint} if it is free, otherwise the highest one
+     * below {@link #MMAP_TOP}; -1 if none.
+     */
+    public long findFree(long length, long hint) {
+        if (hint >= MIN_USER_VA && hint + length <= USER_VA_END && hint + length > hint && isFree(hint, hint + length)) {
+            return hint;
+        }
+        long top = MMAP_TOP;
+        for (Mapping m : mappings.descendingMap().headMap(MMAP_TOP, false).values()) {
+            if (m.end <= top && top - m.end >= length) return top - length;
+            top = Math.min(top, m.start);
+        }
+        return top - length >= MIN_USER_VA ? top - length : -1;
+    }
+
+    /**
+     * Maps {@code [start, start+length)} (page-aligned, free) with {@code prot}, backing accessible pages with
+     * zeroed frames. Returns false, having changed nothing, when the memory limit would be passed.
+     */
+    public boolean map(long start, long length, int prot, String name) {
+        long end = start + length;
+        if ((start | length) % PAGE_SIZE != 0 || length <= 0 || start < MIN_USER_VA || end > USER_VA_END) {
+            throw new IllegalArgumentException("bad mapping 0x" + Long.toHexString(start) + "+" + length);
+        }
+        long pages = length / PAGE_SIZE;
+        if (prot != 0 && committedPages + pages > limitPages) return false;
+        long done = 0;
+        if (prot != 0) {
+            for (long va = start; va < end; va += PAGE_SIZE, done++) {
+                long frame = frames.allocate();
+                if (frame < 0) {
+                    releasePages(start, va);
+                    return false;
+                }
+                pageTables.setEntry(va, frame | leafFlags(prot));
+            }
+            committedPages += pages;
+        }
+        mappings.put(start, new Mapping(start, end, prot, name));
+        return true;
+    }
+
+    /** Frees the frames of {@code [start, end)} and clears their entries; does not touch the mapping list. */
+    private long releasePages(long start, long end) {
+        long released = 0;
+        for (long va = start; va < end; va += PAGE_SIZE) {
+            long old = pageTables.unmap(va);
+            if ((old & PTE_OWNS_FRAME) != 0) {
+                frames.release(old & PTE_ADDRESS_MASK);
+                released++;
+            }
+        }
+        return released;
+    }
+
+    /** Splits the mapping that straddles {@code at}, so that {@code at} starts a mapping. */
+    private void splitAt(long at) {
+        Map.Entry<Long, Mapping> e = mappings.lowerEntry(at);
+        if (e == null) return;
+        Mapping m = e.getValue();
+        if (m.end <= at) return;
+        mappings.put(m.start, new Mapping(m.start, at, m.prot, m.name));
+        mappings.put(at, new Mapping(at, m.end, m.prot, m.name));
+    }
+
+    /** {@code munmap}: removes every mapping in {@code [start, end)}, gaps allowed. */
+    public void unmap(long start, long end) {
+        splitAt(start);
+        splitAt(end);
+        List<Long> starts = new ArrayList<>(mappings.subMap(start, true, end, false).keySet());
+        for (long s : starts) {
+            Mapping m = mappings.remove(s);
+            long released = releasePages(m.start, m.end);
+            committedPages -= released;
+        }
+    }
+
+    /**
+     * {@code mprotect}: all of {@code [start, end)} must be mapped. Pages made accessible get frames (and
+     * count against the limit); returns false if that would pass the limit.
+     */
+    public boolean protect(long start, long end, int prot) {
+        long needed = 0;
+        if (prot != 0) {
+            for (long va = start; va < end; va += PAGE_SIZE) {
+                if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) needed++;
+            }
+            if (committedPages + needed > limitPages) return false;
+        }
+        splitAt(start);
+        splitAt(end);
+        for (Mapping m : List.copyOf(mappings.subMap(start, true, end, false).values())) {
+            mappings.put(m.start, new Mapping(m.start, m.end, prot, m.name));
+        }
+        for (long va = start; va < end; va += PAGE_SIZE) {
+            long old = pageTables.entry(va);
+            long frame;
+            if ((old & PTE_OWNS_FRAME) != 0) {
+                frame = old & PTE_ADDRESS_MASK;
+            } else if (prot != 0) {
+                frame = frames.allocate();
+                if (frame < 0) return false;
+                committedPages++;
+            } else {
+                continue;
+            }
+            pageTables.setEntry(va, frame | leafFlags(prot));
+        }
+        return true;
+    }
+
+    /**
+     * Moves the pages of {@code [from, from+length)} to {@code [to, to+length)} without copying (the frames
+     * move), for {@code mremap}. The destination must be free.
+     */
+    public void move(long from, long length, long to, String name) {
+        Mapping first = mappings.floorEntry(from).getValue();
+        int prot = first.prot;
+        List<Long> entries = new ArrayList<>();
+        for (long va = from; va < from + length; va += PAGE_SIZE) entries.add(pageTables.unmap(va));
+        splitAt(from);
+        splitAt(from + length);
+        for (long s : List.copyOf(mappings.subMap(from, true, from + length, false).keySet())) mappings.remove(s);
+        for (int i = 0; i < entries.size(); i++) {
+            long e = entries.get(i);
+            if (e != 0) pageTables.setEntry(to + i * PAGE_SIZE, e);
+        }
+        mappings.put(to, new Mapping(to, to + length, prot, name));
+    }
+
+    /** The mapping containing {@code va}, or null. */
+    public Mapping mappingAt(long va) {
+        Map.Entry<Long, Mapping> e = mappings.floorEntry(va);
+        return e != null && e.getValue().end > va ? e.getValue() : null;
+    }
+
+    // ---- access to program memory, always through the page tables ----
+
+    /**
+     * The guest-physical address for {@code va}. With {@code asProgram}, only what the program itself could
+     * access (user, present, writable for a write) is allowed; otherwise the host writes where the loader
+     * needs (for example into read-only text).
+     */
+    private long physical(long va, boolean write, boolean asProgram) throws MemoryFault {
+        long gpa;
+        if (asProgram) {
+            gpa = pageTables.translate(va, write);
+        } else {
+            long entry = X86.isCanonical(va) ? pageTables.entry(va) : 0;
+            gpa = (entry & PTE_OWNS_FRAME) == 0 ? -1 : (entry & PTE_ADDRESS_MASK) | (va & (PAGE_SIZE - 1));
+        }
+        if (gpa < 0 || !memory.contains(gpa, 1)) throw new MemoryFault(va);
+        return gpa;
+    }
+
+    private void checkRange(long va, long length) throws MemoryFault {
+        if (length < 0 || va + length < va) throw new MemoryFault(va);
+    }
+
+    /** Copies {@code length} bytes of program memory at {@code va} into {@code dst} at {@code dstOffset}. */
+    public void read(long va, MemorySegment dst, long dstOffset, long length) throws MemoryFault {
+        checkRange(va, length);
+        long done = 0;
+        while (done < length) {
+            long at = va + done;
+            long chunk = Math.min(length - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
+            long gpa = physical(at, false, true);
+            MemorySegment.copy(memory.segment(), gpa - memory.base().value(), dst, dstOffset + done, chunk);
+            done += chunk;
+        }
+    }
+
+    public byte[] readBytes(long va, int length) throws MemoryFault {
+        byte[] out = new byte[length];
+        read(va, MemorySegment.ofArray(out), 0, length);
+        return out;
+    }
+
+    /** Copies {@code length} bytes from {@code src} into program memory at {@code va}, as the program could. */
+    public void write(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
+        copyIn(va, src, srcOffset, length, true);
+    }
+
+    public void writeBytes(long va, byte[] bytes) throws MemoryFault {
+        write(va, MemorySegment.ofArray(bytes), 0, bytes.length);
+    }
+
+    /** Writes regardless of the program's protection (the loader filling text and data). */
+    public void poke(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
+        copyIn(va, src, srcOffset, length, false);
+    }
+
+    private void copyIn(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
+        checkRange(va, length);
+        // Check the whole range first so that a fault leaves program memory untouched.
+        for (long at = pageDown(va); at < va + length; at += PAGE_SIZE) physical(Math.max(at, va), true, asProgram);
+        long done = 0;
+        while (done < length) {
+            long at = va + done;
+            long chunk = Math.min(length - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
+            long gpa = physical(at, true, asProgram);
+            MemorySegment.copy(src, srcOffset + done, memory.segment(), gpa - memory.base().value(), chunk);
+            done += chunk;
+        }
+    }
+
+    /** Fills {@code length} bytes of program memory at {@code va} with zeros, as the program could. */
+    public void zero(long va, long length) throws MemoryFault {
+        checkRange(va, length);
+        long done = 0;
+        while (done < length) {
+            long at = va + done;
+            long chunk = Math.min(length - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
+            long gpa = physical(at, true, true);
+            memory.slice(gpa, chunk).fill((byte) 0);
+            done += chunk;
+        }
+    }
+
+    public long readLong(long va) throws MemoryFault {
+        if ((va & 7) == 0 || (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - 8) {
+            return memory.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, physical(va, false, true) - memory.base().value());
+        }
+        return MemorySegment.ofArray(readBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
+    }
+
+    public int readInt(long va) throws MemoryFault {
+        return MemorySegment.ofArray(readBytes(va, 4)).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+    }
+
+    public void writeLong(long va, long value) throws MemoryFault {
+        byte[] b = new byte[8];
+        MemorySegment.ofArray(b).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
+        writeBytes(va, b);
+    }
+
+    public void writeInt(long va, int value) throws MemoryFault {
+        byte[] b = new byte[4];
+        MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 0, value);
+        writeBytes(va, b);
+    }
+
+    /** A NUL-terminated string of at most {@code max} bytes; longer ones fault (ENAMETOOLONG is the caller's). */
+    public String readCString(long va, int max) throws MemoryFault {
+        byte[] buf = new byte[Math.min(max, 256)];
+        int n = 0;
+        while (true) {
+            if (n == max) throw new MemoryFault(va + n);
+            long gpa = physical(va + n, false, true);
+            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, gpa - memory.base().value());
+            if (b == 0) return new String(buf, 0, n, StandardCharsets.UTF_8);
+            if (n == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
+            buf[n++] = b;
+        }
+    }
+}

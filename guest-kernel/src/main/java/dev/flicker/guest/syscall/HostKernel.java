@@ -1,0 +1,960 @@
+package dev.flicker.guest.syscall;
+
+import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.fs.FileTable;
+import dev.flicker.guest.fs.FileTree;
+import dev.flicker.guest.fs.Node;
+import dev.flicker.guest.fs.OpenFile;
+import dev.flicker.guest.fs.TmpAccess;
+import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.memory.AddressSpace;
+import dev.flicker.guest.memory.MemoryFault;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.List;
+
+import static dev.flicker.guest.syscall.Errno.*;
+import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+
+/**
+ * The host half of the micro guest's kernel for one program: every system call the program makes arrives
+ * here as (number, six arguments) and returns a value or {@code -errno}. Guest pointers are only followed
+ * through {@link AddressSpace}, so a bad one is EFAULT and never a host exception. Calls it does not know
+ * return ENOSYS and are counted. See docs/syscalls.md for the table.
+ */
+public final class HostKernel {
+    /** What the host needs from the vCPU while handling a call. */
+    public interface Cpu {
+        void setFsBase(long value);
+    }
+
+    private static final int MAX_PATH = 4096;
+    private static final int MAX_IO_CHUNK = 1 << 20;
+    private static final long STATIC_PID = 1, STATIC_PPID = 0, UID = 1000, GID = 1000;
+
+    private final AddressSpace memory;
+    private final FileTree tree;
+    private final FileTable files = new FileTable();
+    private final OutputCapture stdout;
+    private final OutputCapture stderr;
+    private final Cpu cpu;
+    private final SecureRandom random;
+    private final long deadlineNanos;
+    private final String executablePath;
+    private final long[] counts = new long[512];
+    private long unknownCalls;
+    private String cwd = FileTree.TASK_ROOT;
+    private int umask = 022;
+    private long brkStart;
+    private long brkEnd;
+    private boolean exited;
+    private int exitStatus;
+    private final byte[] scratch = new byte[64 * 1024];
+
+    public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
+                      Cpu cpu, SecureRandom random, long deadlineNanos, String executablePath) {
+        this.memory = memory;
+        this.tree = tree;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.cpu = cpu;
+        this.random = random;
+        this.deadlineNanos = deadlineNanos;
+        this.executablePath = executablePath;
+        files.installAt(0, new StdinFile(stdin), false);
+        files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", OpenFile.O_WRONLY), false);
+        files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", OpenFile.O_WRONLY), false);
+    }
+
+    /** stdin: the event bytes, read once. */
+    static final class StdinFile extends OpenFile {
+        final byte[] data;
+
+        StdinFile(byte[] data) {
+            super(new Node.Stream(9, "stdin"), "/dev/stdin", OpenFile.O_RDONLY);
+            this.data = data;
+        }
+    }
+
+    public void setBrk(long start) {
+        this.brkStart = start;
+        this.brkEnd = start;
+    }
+
+    public boolean exited() {
+        return exited;
+    }
+
+    public int exitStatus() {
+        return exitStatus;
+    }
+
+    /** Calls made, by number (index 511 counts numbers above 510). */
+    public long[] counts() {
+        return counts.clone();
+    }
+
+    public long unknownCalls() {
+        return unknownCalls;
+    }
+
+    public FileTable files() {
+        return files;
+    }
+
+    /** Handles one system call; returns the value for rax. */
+    public long handle(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+        counts[(int) Math.min(Math.max(nr, 0), 511)]++;
+        try {
+            return dispatch(nr, a0, a1, a2, a3, a4, a5);
+        } catch (MemoryFault f) {
+            return -EFAULT;
+        }
+    }
+
+    private long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) throws MemoryFault {
+        if (nr < 0 || nr > Integer.MAX_VALUE) return unknown();
+        return switch ((int) nr) {
+            case Sys.READ -> read(a0, a1, a2, -1);
+            case Sys.PREAD64 -> a3 < 0 ? -EINVAL : read(a0, a1, a2, a3);
+            case Sys.WRITE -> write(a0, a1, a2, -1);
+            case Sys.PWRITE64 -> a3 < 0 ? -EINVAL : write(a0, a1, a2, a3);
+            case Sys.READV -> vector(a0, a1, a2, false);
+            case Sys.WRITEV -> vector(a0, a1, a2, true);
+            case Sys.OPEN -> openat(-100, a0, a1, a2);
+            case Sys.OPENAT -> openat(a0, a1, a2, a3);
+            case Sys.CLOSE -> files.close(a0) ? 0 : -EBADF;
+            case Sys.LSEEK -> lseek(a0, a1, a2);
+            case Sys.FSTAT -> fstat(a0, a1);
+            case Sys.STAT -> statPath(-100, a0, a1, 0);
+            case Sys.LSTAT -> statPath(-100, a0, a1, 0);
+            case Sys.NEWFSTATAT -> statPath(a0, a1, a2, a3);
+            case Sys.STATX -> statx(a0, a1, a2, a4);
+            case Sys.GETDENTS64 -> getdents64(a0, a1, a2);
+            case Sys.FCNTL -> fcntl(a0, a1, a2);
+            case Sys.DUP -> dup(a0, 0, false);
+            case Sys.DUP2 -> a0 == a1 ? (files.get(a0) != null ? a0 : -EBADF) : dup3(a0, a1, 0);
+            case Sys.DUP3 -> a0 == a1 ? -EINVAL : dup3(a0, a1, a2);
+            case Sys.IOCTL -> files.get(a0) == null ? -EBADF : -ENOTTY;
+            case Sys.MMAP -> mmap(a0, a1, a2, a3, a4, a5);
+            case Sys.MUNMAP -> munmap(a0, a1);
+            case Sys.MPROTECT -> mprotect(a0, a1, a2);
+            case Sys.MREMAP -> mremap(a0, a1, a2, a3, a4);
+            case Sys.BRK -> brk(a0);
+            case Sys.MADVISE -> madvise(a0, a1, a2);
+            case Sys.EXIT, Sys.EXIT_GROUP -> exit((int) a0);
+            case Sys.ARCH_PRCTL -> archPrctl(a0, a1);
+            case Sys.SET_TID_ADDRESS -> STATIC_PID;
+            case Sys.SET_ROBUST_LIST -> a1 == 24 ? 0 : -EINVAL;
+            case Sys.RSEQ -> -ENOSYS;
+            case Sys.RT_SIGACTION -> sigaction(a0, a1, a2, a3);
+            case Sys.RT_SIGPROCMASK -> sigprocmask(a2, a3);
+            case Sys.SIGALTSTACK -> sigaltstack(a1);
+            case Sys.CLOCK_GETTIME -> clockGettime(a0, a1);
+            case Sys.CLOCK_GETRES -> clockGetres(a0, a1);
+            case Sys.GETTIMEOFDAY -> gettimeofday(a0);
+            case Sys.TIME -> time(a0);
+            case Sys.NANOSLEEP -> sleep(a0, a1, false, 0);
+            case Sys.CLOCK_NANOSLEEP -> clockNanosleep(a0, a1, a2, a3);
+            case Sys.GETRANDOM -> getrandom(a0, a1);
+            case Sys.UNAME -> uname(a0);
+            case Sys.GETPID, Sys.GETTID -> STATIC_PID;
+            case Sys.GETPPID -> STATIC_PPID;
+            case Sys.GETUID, Sys.GETEUID -> UID;
+            case Sys.GETGID, Sys.GETEGID -> GID;
+            case Sys.PRLIMIT64 -> a0 != 0 && a0 != STATIC_PID ? -ESRCH : rlimit(a1, a2, a3);
+            case Sys.GETRLIMIT -> rlimit(a0, 0, a1);
+            case Sys.SCHED_GETAFFINITY -> schedGetaffinity(a0, a1, a2);
+            case Sys.SCHED_YIELD -> 0;
+            case Sys.FUTEX -> futex(a0, a1, a2, a3);
+            case Sys.GETCWD -> getcwd(a0, a1);
+            case Sys.CHDIR -> chdir(a0);
+            case Sys.READLINK -> readlinkat(-100, a0, a1, a2);
+            case Sys.READLINKAT -> readlinkat(a0, a1, a2, a3);
+            case Sys.ACCESS -> faccessat(-100, a0, a1);
+            case Sys.FACCESSAT, Sys.FACCESSAT2 -> faccessat(a0, a1, a2);
+            case Sys.SYSINFO -> sysinfo(a0);
+            case Sys.UMASK -> umask(a0);
+            case Sys.MKDIR -> mkdirat(-100, a0);
+            case Sys.MKDIRAT -> mkdirat(a0, a1);
+            case Sys.UNLINK -> unlinkat(-100, a0, 0);
+            case Sys.UNLINKAT -> unlinkat(a0, a1, a2);
+            case Sys.POLL -> poll(a0, a1);
+            default -> unknown();
+        };
+    }
+
+    private long unknown() {
+        unknownCalls++;
+        return -ENOSYS;
+    }
+
+    // ---- files ----
+
+    private long read(long fd, long buf, long count, long position) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null || !f.readable()) return -EBADF;
+        if (count < 0) return -EINVAL;
+        int n = (int) Math.min(count, MAX_IO_CHUNK);
+        if (n == 0) return 0;
+        long at = position >= 0 ? position : f.offset;
+        long got;
+        switch (f.node) {
+            case Node.Directory d -> {
+                return -EISDIR;
+            }
+            case Node.BundleFile bf -> {
+                long avail = Math.max(0, bf.size() - at);
+                got = Math.min(avail, n);
+                if (got > 0) memory.write(buf, bf.contents(), at, got);
+            }
+            case Node.TmpFile tf -> {
+                long avail = Math.max(0, tf.size() - at);
+                got = Math.min(avail, n);
+                if (got > 0) memory.write(buf, MemorySegment.ofArray(tmpData(tf)), at, got);
+            }
+            case Node.Device dev -> {
+                switch (dev.name()) {
+                    case "null" -> got = 0;
+                    case "zero" -> {
+                        memory.zero(buf, n);
+                        got = n;
+                    }
+                    default -> {
+                        got = Math.min(n, scratch.length);
+                        random.nextBytes(scratch);
+                        memory.write(buf, MemorySegment.ofArray(scratch), 0, got);
+                    }
+                }
+                return got;
+            }
+            case Node.Stream s -> {
+                if (!(f instanceof StdinFile in)) return -EBADF;
+                long avail = Math.max(0, in.data.length - at);
+                got = Math.min(avail, n);
+                if (got > 0) memory.write(buf, MemorySegment.ofArray(in.data), at, got);
+            }
+        }
+        if (position < 0) f.offset += got;
+        return got;
+    }
+
+    private static byte[] tmpData(Node.TmpFile f) {
+        return TmpAccess.data(f);
+    }
+
+    private long write(long fd, long buf, long count, long position) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null || !f.writable()) return -EBADF;
+        if (count < 0) return -EINVAL;
+        int n = (int) Math.min(count, MAX_IO_CHUNK);
+        if (n == 0) return 0;
+        switch (f.node) {
+            case Node.Stream s -> {
+                OutputCapture out = s.name().equals("stderr") ? stderr : stdout;
+                if (out.full()) {
+                    // Still check the pointer: a bad buffer is EFAULT even when nothing would be kept.
+                    memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
+                    out.drop(n);
+                    return n;
+                }
+                byte[] bytes = memory.readBytes(buf, n);
+                out.write(bytes, 0, n);
+                return n;
+            }
+            case Node.Device dev -> {
+                memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
+                return n;
+            }
+            case Node.TmpFile tf -> {
+                long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
+                byte[] bytes = memory.readBytes(buf, n);
+                if (at + n > tf.size() && !tree.tmp().resize(tf, at + n)) return -ENOSPC;
+                System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, n);
+                if (position < 0) f.offset = at + n;
+                return n;
+            }
+            default -> {
+                return -EBADF;
+            }
+        }
+    }
+
+    private long vector(long fd, long iov, long iovcnt, boolean isWrite) throws MemoryFault {
+        if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
+        long total = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            long base = memory.readLong(iov + 16L * i);
+            long len = memory.readLong(iov + 16L * i + 8);
+            if (len < 0) return -EINVAL;
+            if (len == 0) continue;
+            long r = isWrite ? write(fd, base, len, -1) : read(fd, base, len, -1);
+            if (r < 0) return total > 0 ? total : r;
+            total += r;
+            if (r < len) break;
+        }
+        return total;
+    }
+
+    /** Resolves a path argument against {@code dirfd} (AT_FDCWD is -100). */
+    private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
+        String path = memory.readCString(pathPtr, MAX_PATH);
+        if (path.isEmpty()) throw new PathError(-ENOENT);
+        String base = cwd;
+        if (!path.startsWith("/") && (int) dirfd != -100) {
+            OpenFile d = files.get(dirfd);
+            if (d == null) throw new PathError(-EBADF);
+            if (!(d.node instanceof Node.Directory)) throw new PathError(-ENOTDIR);
+            base = d.path;
+        }
+        return FileTree.normalize(base, path);
+    }
+
+    private static final class PathError extends Exception {
+        final long errno;
+
+        PathError(long errno) {
+            super(null, null, false, false);
+            this.errno = errno;
+        }
+    }
+
+    private long openat(long dirfd, long pathPtr, long flags, long mode) throws MemoryFault {
+        List<String> parts;
+        try {
+            parts = resolve(dirfd, pathPtr);
+        } catch (PathError e) {
+            return e.errno;
+        }
+        int fl = (int) flags;
+        Node node = tree.lookup(parts);
+        boolean inTmp = !parts.isEmpty() && parts.getFirst().equals("tmp");
+        if (node == null) {
+            if ((fl & OpenFile.O_CREAT) == 0) return -ENOENT;
+            if (!inTmp) return tree.lookup(parts.subList(0, parts.size() - 1)) == null ? -ENOENT : -EROFS;
+            Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
+            if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent == null ? -ENOENT : -ENOTDIR;
+            node = dir.createFile(parts.getLast());
+        } else if ((fl & OpenFile.O_CREAT) != 0 && (fl & OpenFile.O_EXCL) != 0) {
+            return -EEXIST;
+        }
+        if ((fl & OpenFile.O_DIRECTORY) != 0 && !(node instanceof Node.Directory)) return -ENOTDIR;
+        int access = fl & OpenFile.O_ACCMODE;
+        if (access != OpenFile.O_RDONLY) {
+            if (node instanceof Node.Directory) return -EISDIR;
+            if (node instanceof Node.BundleFile) return -EROFS;
+        }
+        if (node instanceof Node.TmpFile tf && (fl & OpenFile.O_TRUNC) != 0 && access != OpenFile.O_RDONLY) {
+            tree.tmp().resize(tf, 0);
+        }
+        OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(OpenFile.O_CREAT | OpenFile.O_EXCL | OpenFile.O_TRUNC | OpenFile.O_CLOEXEC));
+        if (node instanceof Node.Directory d) f.listing = d.names();
+        int fd = files.install(f, 0, (fl & OpenFile.O_CLOEXEC) != 0);
+        return fd < 0 ? -EMFILE : fd;
+    }
+
+    private long lseek(long fd, long offset, long whence) {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (f.node instanceof Node.Stream) return -ESPIPE;
+        long base = switch ((int) whence) {
+            case 0 -> 0;
+            case 1 -> f.offset;
+            case 2 -> f.node.size();
+            default -> Long.MIN_VALUE;
+        };
+        if (base == Long.MIN_VALUE) return -EINVAL;
+        long target = base + offset;
+        if (target < 0) return -EINVAL;
+        f.offset = target;
+        return target;
+    }
+
+    private long fstat(long fd, long statPtr) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        writeStat(statPtr, f.node);
+        return 0;
+    }
+
+    private long statPath(long dirfd, long pathPtr, long statPtr, long flags) throws MemoryFault {
+        final int AT_EMPTY_PATH = 0x1000;
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) return fstat(dirfd, statPtr);
+        try {
+            Node node = tree.lookup(resolve(dirfd, pathPtr));
+            if (node == null) return -ENOENT;
+            writeStat(statPtr, node);
+            return 0;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    /** struct stat (x86-64): 144 bytes. */
+    private void writeStat(long ptr, Node node) throws MemoryFault {
+        byte[] b = new byte[144];
+        MemorySegment s = MemorySegment.ofArray(b);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x2a); // st_dev
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, node.inode());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, 1); // st_nlink
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, node.mode());
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 28, (int) UID);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 32, (int) GID);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, node.size());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 56, 4096);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 64, (node.size() + 511) / 512);
+        memory.writeBytes(ptr, b);
+    }
+
+    private long statx(long dirfd, long pathPtr, long flags, long statxPtr) throws MemoryFault {
+        final int AT_EMPTY_PATH = 0x1000;
+        Node node;
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) {
+            OpenFile f = files.get(dirfd);
+            if (f == null) return -EBADF;
+            node = f.node;
+        } else {
+            try {
+                node = tree.lookup(resolve(dirfd, pathPtr));
+            } catch (PathError e) {
+                return e.errno;
+            }
+            if (node == null) return -ENOENT;
+        }
+        byte[] b = new byte[256];
+        MemorySegment s = MemorySegment.ofArray(b);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x7ff); // STATX_BASIC_STATS
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 4, 4096);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 16, 1);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 20, (int) UID);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, (int) GID);
+        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 28, (short) node.mode());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, node.inode());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, node.size());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, (node.size() + 511) / 512);
+        memory.writeBytes(statxPtr, b);
+        return 0;
+    }
+
+    private long getdents64(long fd, long buf, long count) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (!(f.node instanceof Node.Directory dir) || f.listing == null) return -ENOTDIR;
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        // Entries: ".", "..", then the names; f.offset counts entries already returned.
+        int total = f.listing.size() + 2;
+        while (f.offset < total) {
+            int i = (int) f.offset;
+            String name = i == 0 ? "." : i == 1 ? ".." : f.listing.get(i - 2);
+            Node child = i < 2 ? dir : dir.child(name);
+            byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+            int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
+            if (out.size() + reclen > count) break;
+            byte[] rec = new byte[reclen];
+            MemorySegment r = MemorySegment.ofArray(rec);
+            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
+            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, i + 1);
+            r.set(ValueLayout.JAVA_SHORT_UNALIGNED, 16, (short) reclen);
+            r.set(ValueLayout.JAVA_BYTE, 18, (byte) dtype(child));
+            System.arraycopy(nameBytes, 0, rec, 19, nameBytes.length);
+            out.writeBytes(rec);
+            f.offset++;
+        }
+        if (out.size() == 0 && f.offset < total) return -EINVAL; // buffer too small for one entry
+        memory.writeBytes(buf, out.toByteArray());
+        return out.size();
+    }
+
+    private static int dtype(Node n) {
+        return switch (n) {
+            case null -> 0;
+            case Node.Directory d -> Node.DT_DIR;
+            case Node.Device d -> Node.DT_CHR;
+            case Node.Stream s -> Node.DT_FIFO;
+            default -> Node.DT_REG;
+        };
+    }
+
+    private long fcntl(long fd, long cmd, long arg) {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        return switch ((int) cmd) {
+            case 0 -> dup(fd, arg, false);          // F_DUPFD
+            case 1030 -> dup(fd, arg, true);        // F_DUPFD_CLOEXEC
+            case 1 -> files.closeOnExec((int) fd) ? 1 : 0; // F_GETFD
+            case 2 -> {                             // F_SETFD
+                files.setCloseOnExec((int) fd, (arg & 1) != 0);
+                yield 0;
+            }
+            case 3 -> f.statusFlags;                // F_GETFL
+            case 4 -> {                             // F_SETFL: only O_APPEND and O_NONBLOCK change
+                int changeable = OpenFile.O_APPEND | OpenFile.O_NONBLOCK;
+                f.statusFlags = (f.statusFlags & ~changeable) | ((int) arg & changeable);
+                yield 0;
+            }
+            default -> -EINVAL;
+        };
+    }
+
+    private long dup(long fd, long from, boolean cloexec) {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (from < 0 || from >= FileTable.MAX_FDS) return -EINVAL;
+        int n = files.install(f, (int) from, cloexec);
+        return n < 0 ? -EMFILE : n;
+    }
+
+    private long dup3(long oldFd, long newFd, long flags) {
+        OpenFile f = files.get(oldFd);
+        if (f == null) return -EBADF;
+        if (newFd < 0 || newFd >= FileTable.MAX_FDS) return -EBADF;
+        if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
+        files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
+        return newFd;
+    }
+
+    private long getcwd(long buf, long size) throws MemoryFault {
+        byte[] b = (cwd + "\0").getBytes(StandardCharsets.UTF_8);
+        if (size < b.length) return -ERANGE;
+        memory.writeBytes(buf, b);
+        return b.length;
+    }
+
+    private long chdir(long pathPtr) throws MemoryFault {
+        try {
+            List<String> parts = resolve(-100, pathPtr);
+            Node n = tree.lookup(parts);
+            if (n == null) return -ENOENT;
+            if (!(n instanceof Node.Directory)) return -ENOTDIR;
+            cwd = FileTree.join(parts);
+            return 0;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    private long readlinkat(long dirfd, long pathPtr, long buf, long size) throws MemoryFault {
+        if (size <= 0) return -EINVAL;
+        String path = memory.readCString(pathPtr, MAX_PATH);
+        if (path.equals("/proc/self/exe")) {
+            byte[] b = executablePath.getBytes(StandardCharsets.UTF_8);
+            int n = (int) Math.min(b.length, size);
+            memory.writeBytes(buf, java.util.Arrays.copyOf(b, n));
+            return n;
+        }
+        try {
+            // No symbolic links exist in the guest's tree.
+            return tree.lookup(resolve(dirfd, pathPtr)) == null ? -ENOENT : -EINVAL;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    private long faccessat(long dirfd, long pathPtr, long mode) throws MemoryFault {
+        try {
+            List<String> parts = resolve(dirfd, pathPtr);
+            Node n = tree.lookup(parts);
+            if (n == null) return -ENOENT;
+            boolean writableTree = !parts.isEmpty() && (parts.getFirst().equals("tmp") || parts.getFirst().equals("dev"));
+            if ((mode & 2) != 0 && !writableTree) return -EROFS;
+            if ((mode & 1) != 0 && (n.mode() & 0111) == 0) return -EACCES;
+            return 0;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    private long mkdirat(long dirfd, long pathPtr) throws MemoryFault {
+        try {
+            List<String> parts = resolve(dirfd, pathPtr);
+            if (tree.lookup(parts) != null) return -EEXIST;
+            if (parts.isEmpty()) return -EEXIST;
+            Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
+            if (parent == null) return -ENOENT;
+            if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent instanceof Node.Directory ? -EROFS : -ENOTDIR;
+            dir.createDirectory(parts.getLast());
+            return 0;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    private long unlinkat(long dirfd, long pathPtr, long flags) throws MemoryFault {
+        final int AT_REMOVEDIR = 0x200;
+        try {
+            List<String> parts = resolve(dirfd, pathPtr);
+            Node n = tree.lookup(parts);
+            if (n == null) return -ENOENT;
+            Node parent = tree.lookup(parts.subList(0, Math.max(0, parts.size() - 1)));
+            if (!(parent instanceof TmpFs.TmpDirectory dir) || parts.isEmpty()) return -EROFS;
+            boolean isDir = n instanceof Node.Directory;
+            if ((flags & AT_REMOVEDIR) != 0) {
+                if (!isDir) return -ENOTDIR;
+                if (!((Node.Directory) n).names().isEmpty()) return -ENOTEMPTY;
+            } else if (isDir) {
+                return -EISDIR;
+            }
+            dir.remove(parts.getLast());
+            return 0;
+        } catch (PathError e) {
+            return e.errno;
+        }
+    }
+
+    private long poll(long fdsPtr, long nfds) throws MemoryFault {
+        if (nfds < 0 || nfds > FileTable.MAX_FDS) return -EINVAL;
+        long ready = 0;
+        for (int i = 0; i < nfds; i++) {
+            long at = fdsPtr + 8L * i;
+            int fd = memory.readInt(at);
+            int events = Short.toUnsignedInt((short) (memory.readInt(at + 4) & 0xFFFF));
+            int revents = fd < 0 ? 0 : files.get(fd) == null ? 0x20 /* POLLNVAL */ : events & (0x1 | 0x4);
+            byte[] b = new byte[2];
+            b[0] = (byte) revents;
+            b[1] = (byte) (revents >> 8);
+            memory.writeBytes(at + 6, b);
+            if (revents != 0) ready++;
+        }
+        return ready;
+    }
+
+    // ---- memory ----
+
+    private long mmap(long addr, long length, long prot, long flags, long fd, long offset) throws MemoryFault {
+        final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
+                MAP_FIXED_NOREPLACE = 0x100000;
+        if (length <= 0 || (offset & (PAGE_SIZE - 1)) != 0 || offset < 0) return -EINVAL;
+        if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0) return -EINVAL;
+        if ((prot & ~7) != 0) return -EINVAL;
+        long len = AddressSpace.pageUp(length);
+        if (len <= 0 || len > AddressSpace.USER_VA_END) return -ENOMEM;
+        OpenFile file = null;
+        if ((flags & MAP_ANONYMOUS) == 0) {
+            file = files.get(fd);
+            if (file == null) return -EBADF;
+            if (!(file.node instanceof Node.BundleFile || file.node instanceof Node.TmpFile)) return -ENODEV;
+            if ((flags & MAP_SHARED) != 0 && (prot & 2) != 0) return -EACCES; // files are read-only to the VM
+        }
+        long start;
+        boolean fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+        if (fixed) {
+            if ((addr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
+            if (addr < AddressSpace.MIN_USER_VA || addr + len > AddressSpace.USER_VA_END || addr + len < addr) {
+                return (flags & MAP_FIXED_NOREPLACE) != 0 ? -EEXIST : -ENOMEM;
+            }
+            if ((flags & MAP_FIXED_NOREPLACE) != 0 && !memory.isFree(addr, addr + len)) return -EEXIST;
+            memory.unmap(addr, addr + len);
+            start = addr;
+        } else {
+            start = memory.findFree(len, AddressSpace.pageDown(addr));
+            if (start < 0) return -ENOMEM;
+        }
+        // Map writable first so the host can fill a file mapping, then set the requested protection.
+        int initial = file != null && prot != 0 ? (int) prot | 2 : (int) prot;
+        if (!memory.map(start, len, initial, file == null ? "anon" : file.path)) return -ENOMEM;
+        if (file != null && prot != 0) {
+            long size = file.node.size();
+            long copy = Math.min(len, Math.max(0, size - offset));
+            MemorySegment src = file.node instanceof Node.BundleFile bf ? bf.contents()
+                    : MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node));
+            if (copy > 0) memory.poke(start, src, offset, copy);
+            if (initial != prot) memory.protect(start, start + len, (int) prot);
+        }
+        return start;
+    }
+
+    private long munmap(long addr, long length) {
+        if ((addr & (PAGE_SIZE - 1)) != 0 || length <= 0) return -EINVAL;
+        long end = addr + AddressSpace.pageUp(length);
+        if (end < addr || addr < 0 || end > AddressSpace.USER_VA_END) return -EINVAL;
+        memory.unmap(addr, end);
+        return 0;
+    }
+
+    private long mprotect(long addr, long length, long prot) {
+        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0 || (prot & ~7) != 0) return -EINVAL;
+        long end = addr + AddressSpace.pageUp(length);
+        if (end < addr || end > AddressSpace.USER_VA_END) return -ENOMEM;
+        if (length == 0) return 0;
+        if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
+        return memory.protect(addr, end, (int) prot) ? 0 : -ENOMEM;
+    }
+
+    private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) {
+        final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
+        if ((oldAddr & (PAGE_SIZE - 1)) != 0 || newSize <= 0 || oldSize < 0) return -EINVAL;
+        if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
+        long oldLen = AddressSpace.pageUp(oldSize), newLen = AddressSpace.pageUp(newSize);
+        if (oldLen == 0 || oldAddr + oldLen > AddressSpace.USER_VA_END || newLen > AddressSpace.USER_VA_END) return -EINVAL;
+        if (!memory.isFullyMapped(oldAddr, oldAddr + oldLen)) return -EFAULT;
+        AddressSpace.Mapping m = memory.mappingAt(oldAddr);
+        if (newLen <= oldLen) {
+            memory.unmap(oldAddr + newLen, oldAddr + oldLen);
+            return oldAddr;
+        }
+        long grow = newLen - oldLen;
+        if (oldAddr + newLen <= AddressSpace.USER_VA_END && memory.isFree(oldAddr + oldLen, oldAddr + newLen)) {
+            return memory.map(oldAddr + oldLen, grow, m.prot(), m.name()) ? oldAddr : -ENOMEM;
+        }
+        if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
+        long to = memory.findFree(newLen, 0);
+        if (to < 0) return -ENOMEM;
+        if (!memory.map(to + oldLen, grow, m.prot(), m.name())) return -ENOMEM;
+        memory.move(oldAddr, oldLen, to, m.name());
+        return to;
+    }
+
+    private long brk(long requested) {
+        if (requested < brkStart) return brkEnd;
+        long oldTop = AddressSpace.pageUp(brkEnd), newTop = AddressSpace.pageUp(requested);
+        if (newTop > oldTop) {
+            if (newTop > AddressSpace.MMAP_TOP || !memory.isFree(oldTop, newTop)) return brkEnd;
+            if (!memory.map(oldTop, newTop - oldTop, 3, "[heap]")) return brkEnd;
+        } else if (newTop < oldTop) {
+            memory.unmap(newTop, oldTop);
+        }
+        brkEnd = requested;
+        return brkEnd;
+    }
+
+    private long madvise(long addr, long length, long advice) throws MemoryFault {
+        final int MADV_DONTNEED = 4;
+        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0) return -EINVAL;
+        long end = addr + AddressSpace.pageUp(length);
+        if (end < addr || end > AddressSpace.USER_VA_END) return -EINVAL;
+        if (advice == MADV_DONTNEED) {
+            if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
+            // Anonymous private memory reads as zero after MADV_DONTNEED.
+            AddressSpace.Mapping m = memory.mappingAt(addr);
+            if (m != null && m.prot() != 0 && (m.prot() & 2) != 0) memory.zero(addr, end - addr);
+        }
+        return 0;
+    }
+
+    // ---- process ----
+
+    private long exit(int status) {
+        exited = true;
+        exitStatus = status & 0xFF;
+        return 0;
+    }
+
+    private long archPrctl(long code, long addr) throws MemoryFault {
+        final int ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
+        return switch ((int) code) {
+            case ARCH_SET_FS -> {
+                if (!dev.flicker.kvm.x86.X86.isCanonical(addr)) yield -EPERM;
+                cpu.setFsBase(addr);
+                fsBase = addr;
+                yield 0;
+            }
+            case ARCH_GET_FS -> {
+                memory.writeLong(addr, fsBase);
+                yield 0;
+            }
+            case ARCH_SET_GS, ARCH_GET_GS -> -EINVAL;
+            default -> -EINVAL;
+        };
+    }
+
+    private long fsBase;
+
+    private final long[] sigactions = new long[65 * 4];
+    private long sigmask;
+
+    private long sigaction(long sig, long act, long oldact, long sigsetsize) throws MemoryFault {
+        if (sig < 1 || sig > 64 || sig == 9 || sig == 19 || sigsetsize != 8) return -EINVAL;
+        int at = (int) sig * 4;
+        if (oldact != 0) {
+            byte[] b = new byte[32];
+            MemorySegment s = MemorySegment.ofArray(b);
+            for (int i = 0; i < 4; i++) s.set(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L, sigactions[at + i]);
+            memory.writeBytes(oldact, b);
+        }
+        if (act != 0) {
+            MemorySegment s = MemorySegment.ofArray(memory.readBytes(act, 32));
+            for (int i = 0; i < 4; i++) sigactions[at + i] = s.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L);
+        }
+        return 0; // recorded, never delivered: the micro guest raises no asynchronous signals
+    }
+
+    private long sigprocmask(long oldset, long sigsetsize) throws MemoryFault {
+        if (sigsetsize != 8) return -EINVAL;
+        if (oldset != 0) memory.writeLong(oldset, sigmask);
+        return 0;
+    }
+
+    private long sigaltstack(long oldss) throws MemoryFault {
+        if (oldss != 0) {
+            byte[] b = new byte[24];
+            MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 8, 2); // SS_DISABLE
+            memory.writeBytes(oldss, b);
+        }
+        return 0;
+    }
+
+    private long rlimit(long resource, long newPtr, long oldPtr) throws MemoryFault {
+        final int RLIMIT_STACK = 3, RLIMIT_AS = 9, RLIMIT_NOFILE = 7, RLIMIT_DATA = 2;
+        if (resource < 0 || resource > 15) return -EINVAL;
+        if (oldPtr != 0) {
+            long cur = switch ((int) resource) {
+                case RLIMIT_NOFILE -> FileTable.MAX_FDS;
+                case RLIMIT_AS, RLIMIT_DATA -> memory.limitBytes();
+                case RLIMIT_STACK -> 8L << 20;
+                default -> -1L; // RLIM_INFINITY
+            };
+            byte[] b = new byte[16];
+            MemorySegment s = MemorySegment.ofArray(b);
+            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, cur);
+            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, cur);
+            memory.writeBytes(oldPtr, b);
+        }
+        return 0;
+    }
+
+    private long schedGetaffinity(long pid, long size, long maskPtr) throws MemoryFault {
+        if (size < 8 || (size & 7) != 0) return -EINVAL;
+        memory.writeLong(maskPtr, 1); // one CPU
+        return 8;
+    }
+
+    private long futex(long uaddr, long op, long val, long timeoutPtr) throws MemoryFault {
+        final int FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
+        int cmd = (int) (op & 0x7f);
+        return switch (cmd) {
+            case FUTEX_WAKE, FUTEX_WAKE_BITSET -> 0;
+            case FUTEX_WAIT, FUTEX_WAIT_BITSET -> {
+                if (memory.readInt(uaddr) != (int) val) yield -EAGAIN;
+                // One thread: nobody can wake it. Honour a timeout; without one it waits until its deadline.
+                if (timeoutPtr != 0) yield sleep(timeoutPtr, 0, cmd == FUTEX_WAIT_BITSET, 1) == 0 ? -ETIMEDOUT : -EINTR;
+                sleepUntil(deadlineNanos);
+                yield -EINTR;
+            }
+            default -> -ENOSYS;
+        };
+    }
+
+    // ---- time and randomness: always the host's, so a restored VM is never in the past ----
+
+    private static final long NANOS = 1_000_000_000L;
+
+    private static long realtimeNanos() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * NANOS + now.getNano();
+    }
+
+    private static long clockNanos(long clock) {
+        return switch ((int) clock) {
+            case 0, 5, 8, 11 -> realtimeNanos();                    // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
+            case 1, 4, 6, 7, 9 -> System.nanoTime();               // MONOTONIC(_RAW, _COARSE), BOOTTIME(_ALARM)
+            case 2, 3 -> java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+            default -> -1;
+        };
+    }
+
+    private void writeTimespec(long ptr, long nanos) throws MemoryFault {
+        byte[] b = new byte[16];
+        MemorySegment s = MemorySegment.ofArray(b);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, Math.floorDiv(nanos, NANOS));
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, Math.floorMod(nanos, NANOS));
+        memory.writeBytes(ptr, b);
+    }
+
+    private long clockGettime(long clock, long tsPtr) throws MemoryFault {
+        long now = clockNanos(clock);
+        if (now < 0) return -EINVAL;
+        writeTimespec(tsPtr, now);
+        return 0;
+    }
+
+    private long clockGetres(long clock, long tsPtr) throws MemoryFault {
+        if (clockNanos(clock) < 0) return -EINVAL;
+        if (tsPtr != 0) writeTimespec(tsPtr, 1);
+        return 0;
+    }
+
+    private long gettimeofday(long tvPtr) throws MemoryFault {
+        if (tvPtr == 0) return 0;
+        long now = realtimeNanos();
+        byte[] b = new byte[16];
+        MemorySegment s = MemorySegment.ofArray(b);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, now / NANOS);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, now % NANOS / 1000);
+        memory.writeBytes(tvPtr, b);
+        return 0;
+    }
+
+    private long time(long tPtr) throws MemoryFault {
+        long seconds = realtimeNanos() / NANOS;
+        if (tPtr != 0) memory.writeLong(tPtr, seconds);
+        return seconds;
+    }
+
+    /** Sleeps for the timespec at {@code reqPtr} (relative) or until it (absolute), never past the deadline. */
+    private long sleep(long reqPtr, long remPtr, boolean absolute, long clock) throws MemoryFault {
+        long sec = memory.readLong(reqPtr), nsec = memory.readLong(reqPtr + 8);
+        if (sec < 0 || nsec < 0 || nsec >= NANOS) return -EINVAL;
+        long requested = sec > Long.MAX_VALUE / NANOS - 1 ? Long.MAX_VALUE / 2 : sec * NANOS + nsec;
+        long duration = absolute ? requested - clockNanos(clock) : requested;
+        long wakeAt = duration <= 0 ? System.nanoTime() : System.nanoTime() + duration;
+        sleepUntil(Math.min(wakeAt, deadlineNanos));
+        return 0;
+    }
+
+    private long clockNanosleep(long clock, long flags, long reqPtr, long remPtr) throws MemoryFault {
+        if (clockNanos(clock) < 0) return -EINVAL;
+        return sleep(reqPtr, remPtr, (flags & 1) != 0, clock);
+    }
+
+    private static void sleepUntil(long nanoTime) {
+        long left;
+        while ((left = nanoTime - System.nanoTime()) > 0) {
+            try {
+                Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private long getrandom(long buf, long count) throws MemoryFault {
+        if (count < 0) return -EINVAL;
+        int n = (int) Math.min(count, scratch.length);
+        random.nextBytes(scratch);
+        memory.write(buf, MemorySegment.ofArray(scratch), 0, n);
+        return n;
+    }
+
+    private long uname(long ptr) throws MemoryFault {
+        String[] fields = {"Linux", "flicker", "6.1.0-flicker", "#1 SMP flicker micro guest", "x86_64", "(none)"};
+        byte[] b = new byte[65 * 6];
+        for (int i = 0; i < fields.length; i++) {
+            byte[] f = fields[i].getBytes(StandardCharsets.US_ASCII);
+            System.arraycopy(f, 0, b, 65 * i, f.length);
+        }
+        memory.writeBytes(ptr, b);
+        return 0;
+    }
+
+    private long sysinfo(long ptr) throws MemoryFault {
+        byte[] b = new byte[112];
+        MemorySegment s = MemorySegment.ofArray(b);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1000);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, memory.limitBytes());
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, memory.limitBytes() - memory.committedBytes());
+        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 80, (short) 1);
+        s.set(ValueLayout.JAVA_INT_UNALIGNED, 104, 1);
+        memory.writeBytes(ptr, b);
+        return 0;
+    }
+
+    private long umask(long mask) {
+        int old = umask;
+        umask = (int) mask & 0777;
+        return old;
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the static test programs into $1/musl and $1/glibc (musl-gcc from Debian's musl-tools, and gcc -static).
+# Cached by content hash of the sources, so an unchanged tree builds nothing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:?usage: build.sh OUTPUT_DIR}
+for tool in gcc musl-gcc; do
+  command -v "$tool" >/dev/null || { echo "build.sh: '$tool' is missing: apt-get install gcc musl-tools (./flicker test installs them)" >&2; exit 1; }
+done
+hash=$(cat "$here"/*.c "$0" | sha256sum | cut -c1-16)
+[[ -f "$out/.sha" && "$(cat "$out/.sha")" == "$hash" ]] && exit 0
+rm -rf "$out"; mkdir -p "$out/musl" "$out/glibc" "$out/pie"
+for src in "$here"/*.c; do
+  name=$(basename "$src" .c)
+  musl-gcc -O2 -static -o "$out/musl/$name" "$src"
+  gcc -O2 -static -o "$out/glibc/$name" "$src"
+done
+# static-PIE (ET_DYN without an interpreter)
+gcc -O2 -static-pie -fPIE -o "$out/pie/hello" "$here/hello.c"
+echo "$hash" > "$out/.sha"

@@ -1,0 +1,93 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+/* Misbehaviour on demand: argv[1] names it. Each case ends the program in a way the host must survive. */
+static long raw(long nr, long a, long b, long c, long d) { return syscall(nr, a, b, c, d); }
+int main(int argc, char **argv) {
+    const char *what = argc > 1 ? argv[1] : "";
+    if (!strcmp(what, "badptrs")) {
+        /* Every syscall class with bad pointers and lengths: each must fail with EFAULT/EINVAL, never crash the host. */
+        void *bad[] = {(void *) 1, (void *) 0xdeadbeef000, (void *) 0x8000000000000000UL, (void *) 0xffffffffffe04000UL, (void *) -1L};
+        int efault = 0, total = 0;
+        for (int i = 0; i < 5; i++) {
+            long r;
+            total++; r = raw(SYS_write, 1, (long) bad[i], 100, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_read, 0, (long) bad[i], 100, 0); efault += (r == -1 && errno == EFAULT) || r == 0;
+            total++; r = raw(SYS_openat, AT_FDCWD, (long) bad[i], O_RDONLY, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_fstat, 1, (long) bad[i], 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_clock_gettime, CLOCK_MONOTONIC, (long) bad[i], 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_getrandom, (long) bad[i], 16, 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_uname, (long) bad[i], 0, 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_writev, 1, (long) bad[i], 2, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_nanosleep, (long) bad[i], 0, 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_getcwd, (long) bad[i], 100, 0, 0); efault += r == -1 && errno == EFAULT;
+            total++; r = raw(SYS_newfstatat, AT_FDCWD, (long) "/var/task", (long) bad[i], 0); efault += r == -1 && errno == EFAULT;
+        }
+        /* A buffer that starts valid and runs off the end of a mapping. */
+        char *page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        total++; long r = raw(SYS_read, 0, (long) page + 4000, 1 << 20, 0); efault += r >= 0 || errno == EFAULT;
+        total++; r = raw(SYS_write, 1, (long) page, -5L, 0); efault += r == -1 && (errno == EINVAL || errno == EFAULT);
+        total++; r = raw(SYS_mmap, 0, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS); efault += r == -1 && errno == EINVAL;
+        total++; r = raw(SYS_munmap, 3, 4096, 0, 0); efault += r == -1 && errno == EINVAL;
+        total++; r = raw(SYS_close, 9999, 0, 0, 0); efault += r == -1 && errno == EBADF;
+        total++; r = raw(999, 0, 0, 0, 0); efault += r == -1 && errno == ENOSYS;
+        printf("rejected %d of %d\n", efault, total);
+        return efault == total ? 0 : 1;
+    }
+    if (!strcmp(what, "jump-unmapped")) { void (*f)(void) = (void (*)(void)) 0x123456000; f(); }
+    if (!strcmp(what, "jump-noncanonical")) { void (*f)(void) = (void (*)(void)) 0x8000000000000000UL; f(); }
+    if (!strcmp(what, "jump-kernel")) { void (*f)(void) = (void (*)(void)) 0xffffffffffe01000UL; f(); }
+    if (!strcmp(what, "write-null")) { *(volatile int *) 8 = 1; }
+    if (!strcmp(what, "write-text")) { *(volatile char *) (void *) main = 1; }
+    if (!strcmp(what, "ud2")) { __asm__ volatile("ud2"); }
+    if (!strcmp(what, "int3")) { __asm__ volatile("int3"); }
+    if (!strcmp(what, "hlt")) { __asm__ volatile("hlt"); }
+    if (!strcmp(what, "div0")) { volatile int z = 0; printf("%d\n", 1 / z); }
+    if (!strcmp(what, "loop")) { for (;;) __asm__ volatile(""); }
+    if (!strcmp(what, "sleep")) { sleep(1000000); }
+    if (!strcmp(what, "alloc")) {
+        long total = 0;
+        for (;;) {
+            char *p = malloc(1 << 20);
+            if (!p) { printf("malloc failed after %ld MiB\n", total); return 0; }
+            memset(p, 1, 1 << 20);
+            total++;
+        }
+    }
+    if (!strcmp(what, "flood")) {
+        static char buf[1 << 16];
+        memset(buf, 'x', sizeof buf);
+        long limit = argc > 2 ? atol(argv[2]) : (1L << 30);
+        for (long done = 0; done < limit; done += sizeof buf) if (write(1, buf, sizeof buf) != sizeof buf) return 2;
+        return 0;
+    }
+    if (!strcmp(what, "escape")) {
+        const char *paths[] = {"../../etc/passwd", "/var/task/../../etc/passwd", "/etc/passwd", "../../../../proc/self/environ", "/proc/self/maps", "/root"};
+        int refused = 0;
+        for (int i = 0; i < 6; i++) {
+            int fd = open(paths[i], O_RDONLY);
+            if (fd < 0 && errno == ENOENT) refused++;
+            else printf("opened %s\n", paths[i]);
+        }
+        printf("refused %d of 6\n", refused);
+        return refused == 6 ? 0 : 1;
+    }
+    if (!strcmp(what, "smash-hostcall")) {
+        /* Write garbage over the host-call page and ring the doorbell with nonsense. */
+        volatile long *hc = (long *) 0xffffffffffe04000UL;
+        for (int i = 0; i < 512; i++) hc[i] = -1;
+        *(volatile long *) 0xfffffffffffff000UL = 12345;
+        printf("still alive\n");
+        return 0;
+    }
+    fprintf(stderr, "unknown case '%s'\n", what);
+    return 64;
+}
