@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "ud2")) { __asm__ volatile("ud2"); }
     if (!strcmp(what, "int3")) { __asm__ volatile("int3"); }
     if (!strcmp(what, "hlt")) { __asm__ volatile("hlt"); }
-    if (!strcmp(what, "div0")) { volatile int z = 0; printf("%d\n", 1 / z); }
+    if (!strcmp(what, "div0")) { int q = 7, z = 0; __asm__ volatile("cltd; idivl %2" : "+a"(q) : "d"(0), "r"(z)); printf("%d\n", q); }
     if (!strcmp(what, "loop")) { for (;;) __asm__ volatile(""); }
     if (!strcmp(what, "sleep")) { sleep(1000000); }
     if (!strcmp(what, "alloc")) {

@@ -291,8 +291,9 @@ public final class MicroVmRunner implements AutoCloseable {
         long rsp = vcpu.getRegs().get(KvmApi.REG_RSP);
         long frameGpa = rsp - KERNEL_WINDOW_VA;
         long errorCode = 0, rip = 0;
-        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa + 48 <= RING0_STACK_TOP_GPA) {
-            MemorySegment frame = memory.slice(frameGpa, 48);
+        long frameBytes = X86.pushesErrorCode(vector) ? 48 : 40;
+        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa + frameBytes <= RING0_STACK_TOP_GPA) {
+            MemorySegment frame = memory.slice(frameGpa, frameBytes);
             int at = 0;
             if (X86.pushesErrorCode(vector)) errorCode = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at++ * 8L);
             rip = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at * 8L);

@@ -136,7 +136,7 @@ public final class AddressSpace {
             return hint;
         }
         long top = MMAP_TOP;
-        for (Mapping m : mappings.descendingMap().headMap(MMAP_TOP, false).values()) {
+        for (Mapping m : mappings.headMap(MMAP_TOP, false).descendingMap().values()) {
             if (m.end <= top && top - m.end >= length) return top - length;
             top = Math.min(top, m.start);
         }
@@ -154,33 +154,45 @@ public final class AddressSpace {
         }
         long pages = length / PAGE_SIZE;
         if (prot != 0 && committedPages + pages > limitPages) return false;
-        long done = 0;
-        if (prot != 0) {
-            for (long va = start; va < end; va += PAGE_SIZE, done++) {
-                long frame = frames.allocate();
-                if (frame < 0) {
-                    releasePages(start, va);
-                    return false;
-                }
-                pageTables.setEntry(va, frame | leafFlags(prot));
-            }
-            committedPages += pages;
-        }
+        if (prot != 0 && !bindFrames(start, end, prot, true)) return false;
+        if (prot != 0) committedPages += pages;
         mappings.put(start, new Mapping(start, end, prot, name));
         return true;
     }
 
-    /** Frees the frames of {@code [start, end)} and clears their entries; does not touch the mapping list. */
-    private long releasePages(long start, long end) {
-        long released = 0;
+    /**
+     * Gives every page of {@code [start, end)} its frame with {@code prot}, zeroing the frame when
+     * {@code zero} (a new mapping). A virtual page keeps the frame it was first given for the life of the VM
+     * (see {@link #retirePages}); false if frames ran out, with the pages bound so far left in place.
+     */
+    private boolean bindFrames(long start, long end, int prot, boolean zero) {
         for (long va = start; va < end; va += PAGE_SIZE) {
-            long old = pageTables.unmap(va);
+            long old = pageTables.entry(va);
+            long frame;
             if ((old & PTE_OWNS_FRAME) != 0) {
-                frames.release(old & PTE_ADDRESS_MASK);
-                released++;
+                frame = old & PTE_ADDRESS_MASK;
+                if (zero) memory.slice(frame, PAGE_SIZE).fill((byte) 0);
+            } else {
+                frame = frames.allocate();
+                if (frame < 0) return false;
             }
+            pageTables.setEntry(va, frame | leafFlags(prot));
         }
-        return released;
+        return true;
+    }
+
+    /**
+     * Makes the pages of {@code [start, end)} not present, keeping each page's frame bound to its address.
+     * The host edits page tables behind the guest's back: a vCPU may still hold the old translation (its TLB,
+     * or KVM's shadow page tables under PVM). Keeping the binding means a stale translation can only reach
+     * the program's own old page, never another page; the program's access to memory it unmapped or made
+     * less accessible is therefore refused lazily, and the host never relies on it.
+     */
+    private void retirePages(long start, long end) {
+        for (long va = start; va < end; va += PAGE_SIZE) {
+            long old = pageTables.entry(va);
+            if ((old & PTE_OWNS_FRAME) != 0) pageTables.setEntry(va, (old & PTE_ADDRESS_MASK) | PTE_OWNS_FRAME);
+        }
     }
 
     /** Splits the mapping that straddles {@code at}, so that {@code at} starts a mapping. */
@@ -193,69 +205,52 @@ public final class AddressSpace {
         mappings.put(at, new Mapping(at, m.end, m.prot, m.name));
     }
 
+    private static long pages(Mapping m) {
+        return (m.end - m.start) / PAGE_SIZE;
+    }
+
     /** {@code munmap}: removes every mapping in {@code [start, end)}, gaps allowed. */
     public void unmap(long start, long end) {
         splitAt(start);
         splitAt(end);
-        List<Long> starts = new ArrayList<>(mappings.subMap(start, true, end, false).keySet());
-        for (long s : starts) {
+        for (long s : new ArrayList<>(mappings.subMap(start, true, end, false).keySet())) {
             Mapping m = mappings.remove(s);
-            long released = releasePages(m.start, m.end);
-            committedPages -= released;
+            if (m.prot != 0) committedPages -= pages(m);
+            retirePages(m.start, m.end);
         }
     }
 
     /**
-     * {@code mprotect}: all of {@code [start, end)} must be mapped. Pages made accessible get frames (and
-     * count against the limit); returns false if that would pass the limit.
+     * {@code mprotect}: all of {@code [start, end)} must be mapped. Pages made accessible count against the
+     * limit; returns false, having changed nothing, if that would pass it.
      */
     public boolean protect(long start, long end, int prot) {
-        long needed = 0;
-        if (prot != 0) {
-            for (long va = start; va < end; va += PAGE_SIZE) {
-                if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) needed++;
-            }
-            if (committedPages + needed > limitPages) return false;
+        long gained = 0, lost = 0;
+        for (Mapping m : mappings.subMap(mappings.floorKey(start), true, end, false).values()) {
+            long overlap = (Math.min(end, m.end) - Math.max(start, m.start)) / PAGE_SIZE;
+            if (overlap <= 0) continue;
+            if (m.prot == 0 && prot != 0) gained += overlap;
+            if (m.prot != 0 && prot == 0) lost += overlap;
         }
+        if (committedPages + gained > limitPages) return false;
+        if (prot != 0 && !bindFrames(start, end, prot, false)) return false;
+        if (prot == 0) retirePages(start, end);
         splitAt(start);
         splitAt(end);
         for (Mapping m : List.copyOf(mappings.subMap(start, true, end, false).values())) {
             mappings.put(m.start, new Mapping(m.start, m.end, prot, m.name));
         }
-        for (long va = start; va < end; va += PAGE_SIZE) {
-            long old = pageTables.entry(va);
-            long frame;
-            if ((old & PTE_OWNS_FRAME) != 0) {
-                frame = old & PTE_ADDRESS_MASK;
-            } else if (prot != 0) {
-                frame = frames.allocate();
-                if (frame < 0) return false;
-                committedPages++;
-            } else {
-                continue;
-            }
-            pageTables.setEntry(va, frame | leafFlags(prot));
-        }
+        committedPages += gained - lost;
         return true;
     }
 
-    /**
-     * Moves the pages of {@code [from, from+length)} to {@code [to, to+length)} without copying (the frames
-     * move), for {@code mremap}. The destination must be free.
-     */
-    public void move(long from, long length, long to, String name) {
-        Mapping first = mappings.floorEntry(from).getValue();
-        int prot = first.prot;
-        List<Long> entries = new ArrayList<>();
-        for (long va = from; va < from + length; va += PAGE_SIZE) entries.add(pageTables.unmap(va));
-        splitAt(from);
-        splitAt(from + length);
-        for (long s : List.copyOf(mappings.subMap(from, true, from + length, false).keySet())) mappings.remove(s);
-        for (int i = 0; i < entries.size(); i++) {
-            long e = entries.get(i);
-            if (e != 0) pageTables.setEntry(to + i * PAGE_SIZE, e);
+    /** Copies {@code length} bytes between two mapped ranges as the host (for {@code mremap} moves). */
+    public void copy(long from, long to, long length) throws MemoryFault {
+        for (long done = 0; done < length; done += PAGE_SIZE) {
+            long src = physical(from + done, false, false), dst = physical(to + done, true, false);
+            MemorySegment.copy(memory.segment(), src - memory.base().value(), memory.segment(),
+                    dst - memory.base().value(), Math.min(PAGE_SIZE, length - done));
         }
-        mappings.put(to, new Mapping(to, to + length, prot, name));
     }
 
     /** The mapping containing {@code va}, or null. */
@@ -274,7 +269,9 @@ public final class AddressSpace {
     private long physical(long va, boolean write, boolean asProgram) throws MemoryFault {
         long gpa;
         if (asProgram) {
-            gpa = pageTables.translate(va, write);
+            // The kernel window is reachable from ring 3 (the syscall entry runs there under PVM), but it is
+            // never a valid system call argument.
+            gpa = va >= MIN_USER_VA && va < USER_VA_END ? pageTables.translate(va, write) : -1;
         } else {
             long entry = X86.isCanonical(va) ? pageTables.entry(va) : 0;
             gpa = (entry & PTE_OWNS_FRAME) == 0 ? -1 : (entry & PTE_ADDRESS_MASK) | (va & (PAGE_SIZE - 1));

@@ -105,14 +105,23 @@ public final class HostKernel {
         return files;
     }
 
+    /** {@code -Dflicker.trace=true} prints every call and its result to the host's stderr, like strace. */
+    private static final boolean TRACE = Boolean.getBoolean("flicker.trace");
+
     /** Handles one system call; returns the value for rax. */
     public long handle(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
         counts[(int) Math.min(Math.max(nr, 0), 511)]++;
+        long result;
         try {
-            return dispatch(nr, a0, a1, a2, a3, a4, a5);
+            result = dispatch(nr, a0, a1, a2, a3, a4, a5);
         } catch (MemoryFault f) {
-            return -EFAULT;
+            result = -EFAULT;
         }
+        if (TRACE) {
+            System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", Sys.name((int) Math.min(Math.max(nr, 0), 511)),
+                    a0, a1, a2, a3, a4, a5, result);
+        }
+        return result;
     }
 
     private long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) throws MemoryFault {
@@ -683,7 +692,7 @@ public final class HostKernel {
         return memory.protect(addr, end, (int) prot) ? 0 : -ENOMEM;
     }
 
-    private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) {
+    private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) throws MemoryFault {
         final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
         if ((oldAddr & (PAGE_SIZE - 1)) != 0 || newSize <= 0 || oldSize < 0) return -EINVAL;
         if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
@@ -702,8 +711,9 @@ public final class HostKernel {
         if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
         long to = memory.findFree(newLen, 0);
         if (to < 0) return -ENOMEM;
-        if (!memory.map(to + oldLen, grow, m.prot(), m.name())) return -ENOMEM;
-        memory.move(oldAddr, oldLen, to, m.name());
+        if (!memory.map(to, newLen, m.prot(), m.name())) return -ENOMEM;
+        memory.copy(oldAddr, to, oldLen);
+        memory.unmap(oldAddr, oldAddr + oldLen);
         return to;
     }
 
