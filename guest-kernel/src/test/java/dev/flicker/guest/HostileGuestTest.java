@@ -1,0 +1,161 @@
+package dev.flicker.guest;
+
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.kvm.Kvm;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The guest is hostile: every misbehaviour ends with a clear result and the host stays healthy. */
+class HostileGuestTest {
+    static Kvm kvm;
+    static MicroVmRunner runner;
+    static Bundle musl;
+
+    @BeforeAll
+    static void start() {
+        kvm = Kvm.open();
+        runner = new MicroVmRunner(kvm);
+        musl = Programs.bundle("musl");
+    }
+
+    @AfterAll
+    static void stop() {
+        runner.close();
+        musl.close();
+        kvm.close();
+    }
+
+    static RunResult hostile(String what, Limits limits) {
+        return runner.run(RunRequest.of(musl, "hostile").withArgs(what).withLimits(limits));
+    }
+
+    @Test
+    void badPointersAndLengthsAreRefusedNotFatal() {
+        RunResult r = hostile("badptrs", Limits.DEFAULT);
+        assertTrue(r.exitedWith(0), () -> r + " " + r.stdoutText());
+        assertEquals("rejected 61 of 61\n", r.stdoutText());
+        assertTrue(r.exits().unknownSyscalls() >= 1);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "jump-unmapped, 11, page fault at address 0x123456000",
+            "jump-noncanonical, 11, general protection fault",
+            "jump-kernel, 11, page fault at address 0xffffffffffe01000",
+            "write-null, 11, page fault at address 0x8 (write)",
+            "write-text, 11, (write)",
+            "ud2, 4, invalid opcode",
+            "int3, 5, breakpoint",
+            "hlt, 11, general protection fault",
+            "div0, 8, divide error"})
+    void faultsEndTheProgramWithTheLinuxSignal(String what, int signal, String detail) {
+        RunResult r = hostile(what, Limits.DEFAULT);
+        assertEquals(RunResult.Outcome.CRASHED, r.outcome(), r::toString);
+        assertEquals(signal, r.signal(), r::toString);
+        assertTrue(r.detail().contains(detail), r.detail());
+    }
+
+    @Test
+    void infiniteLoopIsKilledAtTheDeadline() {
+        long t0 = System.nanoTime();
+        RunResult r = hostile("loop", Limits.DEFAULT.withTimeoutMillis(300));
+        long tookMillis = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(RunResult.Outcome.TIMED_OUT, r.outcome(), r::toString);
+        assertTrue(tookMillis >= 300, "stopped after " + tookMillis + " ms");
+    }
+
+    @Test
+    void sleepingForeverIsKilledAtTheDeadline() {
+        RunResult r = hostile("sleep", Limits.DEFAULT.withTimeoutMillis(300));
+        assertEquals(RunResult.Outcome.TIMED_OUT, r.outcome(), r::toString);
+    }
+
+    @Test
+    void allocatingPastTheLimitGetsEnomem() {
+        RunResult r = hostile("alloc", Limits.DEFAULT.withMemoryMib(32));
+        assertTrue(r.exitedWith(0), r::toString);
+        int mib = Integer.parseInt(r.stdoutText().replaceAll("malloc failed after (\\d+) MiB\\n", "$1"));
+        assertTrue(mib >= 16 && mib < 32, r.stdoutText());
+    }
+
+    @Test
+    void floodingStdoutIsCappedAndReported() {
+        long gib = 1L << 30;
+        RunResult r = runner.run(RunRequest.of(musl, "hostile").withArgs("flood", Long.toString(gib))
+                .withLimits(Limits.DEFAULT.withOutputCapBytes(1 << 20).withTimeoutMillis(60_000)));
+        assertTrue(r.exitedWith(0), r::toString);
+        assertEquals(1 << 20, r.stdout().length);
+        assertEquals(gib - (1 << 20), r.stdoutDroppedBytes());
+    }
+
+    @Test
+    void pathsOutOfTheBundleAreNotFound() {
+        RunResult r = hostile("escape", Limits.DEFAULT);
+        assertTrue(r.exitedWith(0), () -> r + r.stdoutText());
+        assertEquals("refused 6 of 6\n", r.stdoutText());
+    }
+
+    @Test
+    void smashingTheHostCallPageHurtsOnlyTheGuest() {
+        RunResult r = hostile("smash-hostcall", Limits.DEFAULT);
+        // The program owns that page: whatever it wrote, it ends in a defined way and the host goes on.
+        assertTrue(r.outcome() == RunResult.Outcome.EXITED || r.outcome() == RunResult.Outcome.CRASHED, r::toString);
+        assertTrue(runner.run(RunRequest.of(musl, "exit0")).exitedWith(0));
+    }
+
+    @Test
+    void dynamicallyLinkedProgramIsRefused(@TempDir Path dir) throws IOException {
+        Files.copy(Path.of("/bin/true"), dir.resolve("true"));
+        try (Bundle b = Bundle.open(dir)) {
+            RunResult r = runner.run(RunRequest.of(b, "true"));
+            assertEquals(RunResult.Outcome.FAILED_TO_START, r.outcome());
+            assertTrue(r.detail().contains("dynamically linked"), r.detail());
+        }
+    }
+
+    @Test
+    void thousandRunsLeakNoFdsOrMappings() throws IOException {
+        String[] cases = {"exit0", "crash", "timeout"};
+        for (int i = 0; i < 20; i++) runOnce(cases[i % 3]); // warm up lazily created JVM resources
+        long fds = openFds(), maps = mappings();
+        for (int i = 0; i < 1000; i++) runOnce(i % 100 == 0 ? "timeout" : i % 10 == 0 ? "crash" : "exit0");
+        System.gc();
+        long fdsAfter = openFds(), mapsAfter = mappings();
+        assertEquals(fds, fdsAfter, "open fds before and after 1,000 runs");
+        // The JVM itself may map a few regions (JIT code, GC); a VM leak would add thousands.
+        assertTrue(mapsAfter - maps < 50, "mappings grew from " + maps + " to " + mapsAfter);
+    }
+
+    private static void runOnce(String kind) {
+        RunResult r = switch (kind) {
+            case "crash" -> hostile("write-null", Limits.DEFAULT);
+            case "timeout" -> hostile("loop", Limits.DEFAULT.withTimeoutMillis(20));
+            default -> runner.run(RunRequest.of(musl, "exit0"));
+        };
+        assertTrue(r.outcome() != RunResult.Outcome.FAILED_TO_START, r::toString);
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+            return s.count();
+        }
+    }
+
+    private static long mappings() throws IOException {
+        try (Stream<String> s = Files.lines(Path.of("/proc/self/maps"))) {
+            return s.count();
+        }
+    }
+}
