@@ -40,7 +40,7 @@ public final class ElfFile {
         this.phentsize = Short.toUnsignedInt(file.get(ValueLayout.JAVA_SHORT_UNALIGNED, 54));
         int phnum = Short.toUnsignedInt(file.get(ValueLayout.JAVA_SHORT_UNALIGNED, 56));
         if (phentsize != 56) throw new ElfException("unexpected program header size " + phentsize);
-        if (phoff < 0 || phnum > 256 || phoff + (long) phnum * 56 > file.byteSize()) {
+        if (phoff < 0 || phnum > 256 || phoff > file.byteSize() - phnum * 56L) {
             throw new ElfException("program headers lie outside the file");
         }
         List<Segment> list = new ArrayList<>(phnum);

@@ -154,18 +154,34 @@ public final class AddressSpace {
         }
         long pages = length / PAGE_SIZE;
         if (prot != 0 && committedPages + pages > limitPages) return false;
-        if (prot != 0 && !bindFrames(start, end, prot, true)) return false;
-        if (prot != 0) committedPages += pages;
+        if (prot != 0 && !framesAvailable(start, end)) return false;
+        if (prot != 0) {
+            bindFrames(start, end, prot, true);
+            committedPages += pages;
+        } else {
+            clearRetired(start, end);
+        }
         mappings.put(start, new Mapping(start, end, prot, name));
         return true;
     }
 
     /**
+     * True when binding {@code [start, end)} cannot run out of frames: one for each page that has none yet,
+     * plus the page-table pages the range may need. Checked first, so that a refused change changes nothing.
+     */
+    private boolean framesAvailable(long start, long end) {
+        long unbound = 0;
+        for (long va = start; va < end; va += PAGE_SIZE) if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) unbound++;
+        long tablePages = (end - start) / (2L << 20) + 3;
+        return unbound + tablePages <= frames.remaining();
+    }
+
+    /**
      * Gives every page of {@code [start, end)} its frame with {@code prot}, zeroing the frame when
      * {@code zero} (a new mapping). A virtual page keeps the frame it was first given for the life of the VM
-     * (see {@link #retirePages}); false if frames ran out, with the pages bound so far left in place.
+     * (see {@link #retirePages}). Callers check {@link #framesAvailable} first.
      */
-    private boolean bindFrames(long start, long end, int prot, boolean zero) {
+    private void bindFrames(long start, long end, int prot, boolean zero) {
         for (long va = start; va < end; va += PAGE_SIZE) {
             long old = pageTables.entry(va);
             long frame;
@@ -174,11 +190,22 @@ public final class AddressSpace {
                 if (zero) memory.slice(frame, PAGE_SIZE).fill((byte) 0);
             } else {
                 frame = frames.allocate();
-                if (frame < 0) return false;
             }
             pageTables.setEntry(va, frame | leafFlags(prot));
         }
-        return true;
+    }
+
+    /** A new PROT_NONE mapping over pages that kept frames: clear them now, so a later mprotect shows zeros. */
+    private void clearRetired(long start, long end) {
+        for (long va = start; va < end; va += PAGE_SIZE) {
+            long next = pageTables.skipAbsent(va);
+            if (next != va) {
+                va = next - PAGE_SIZE;
+                continue;
+            }
+            long old = pageTables.entry(va);
+            if ((old & PTE_OWNS_FRAME) != 0) memory.slice(old & PTE_ADDRESS_MASK, PAGE_SIZE).fill((byte) 0);
+        }
     }
 
     /**
@@ -190,6 +217,11 @@ public final class AddressSpace {
      */
     private void retirePages(long start, long end) {
         for (long va = start; va < end; va += PAGE_SIZE) {
+            long next = pageTables.skipAbsent(va);
+            if (next != va) {
+                va = next - PAGE_SIZE;
+                continue;
+            }
             long old = pageTables.entry(va);
             if ((old & PTE_OWNS_FRAME) != 0) pageTables.setEntry(va, (old & PTE_ADDRESS_MASK) | PTE_OWNS_FRAME);
         }
@@ -233,7 +265,8 @@ public final class AddressSpace {
             if (m.prot != 0 && prot == 0) lost += overlap;
         }
         if (committedPages + gained > limitPages) return false;
-        if (prot != 0 && !bindFrames(start, end, prot, false)) return false;
+        if (prot != 0 && !framesAvailable(start, end)) return false;
+        if (prot != 0) bindFrames(start, end, prot, false);
         if (prot == 0) retirePages(start, end);
         splitAt(start);
         splitAt(end);

@@ -29,6 +29,11 @@ public final class PhysicalPages {
         return gpa;
     }
 
+    /** Frames still free. */
+    public long remaining() {
+        return (end - next) / PAGE_SIZE;
+    }
+
     /** Frames handed out so far. */
     public long used() {
         return (next - start) / PAGE_SIZE;

@@ -110,7 +110,8 @@ public final class HostKernel {
 
     /** Handles one system call; returns the value for rax. */
     public long handle(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-        counts[(int) Math.min(Math.max(nr, 0), 511)]++;
+        int counted = nr >= 0 && nr < 511 ? (int) nr : 511;
+        counts[counted]++;
         long result;
         try {
             result = dispatch(nr, a0, a1, a2, a3, a4, a5);
@@ -118,7 +119,7 @@ public final class HostKernel {
             result = -EFAULT;
         }
         if (TRACE) {
-            System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", Sys.name((int) Math.min(Math.max(nr, 0), 511)),
+            System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", Sys.name(counted),
                     a0, a1, a2, a3, a4, a5, result);
         }
         return result;
@@ -839,7 +840,10 @@ public final class HostKernel {
             case FUTEX_WAIT, FUTEX_WAIT_BITSET -> {
                 if (memory.readInt(uaddr) != (int) val) yield -EAGAIN;
                 // One thread: nobody can wake it. Honour a timeout; without one it waits until its deadline.
-                if (timeoutPtr != 0) yield sleep(timeoutPtr, 0, cmd == FUTEX_WAIT_BITSET, 1) == 0 ? -ETIMEDOUT : -EINTR;
+                if (timeoutPtr != 0) {
+                    long slept = sleep(timeoutPtr, 0, cmd == FUTEX_WAIT_BITSET, 1);
+                    yield slept == 0 ? -ETIMEDOUT : slept;
+                }
                 sleepUntil(deadlineNanos);
                 yield -EINTR;
             }

@@ -74,6 +74,23 @@ public final class PageTables {
         return table + index(va, 0) * 8L;
     }
 
+    /**
+     * {@code va} itself when a leaf table covering it exists, otherwise the first address past the span of
+     * the missing table (2 MiB, 1 GiB or 512 GiB), so that walks over huge sparse ranges skip empty space.
+     */
+    public long skipAbsent(long va) {
+        long table = root;
+        for (int level = 3; level >= 1; level--) {
+            long entry = readEntry(table + index(va, level) * 8L);
+            if ((entry & PTE_PRESENT) == 0 || (entry & PTE_HUGE) != 0) {
+                long span = 1L << (12 + 9 * level);
+                return (va + span) & -span;
+            }
+            table = entry & PTE_ADDRESS_MASK;
+        }
+        return va;
+    }
+
     /** Maps the 4 KiB page at {@code va} to {@code gpa} with {@code flags} (present is added). */
     public void map(long va, long gpa, long flags) {
         writeEntry(leafEntryAddress(va, true), (gpa & PTE_ADDRESS_MASK) | flags | PTE_PRESENT);

@@ -1,0 +1,332 @@
+package dev.flicker.guest.elf;
+
+import dev.flicker.guest.ProgramLoader;
+import dev.flicker.guest.memory.AddressSpace;
+import dev.flicker.guest.memory.MemoryFault;
+import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.kvm.GuestAddress;
+import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.x86.PageTables;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Loading the real static test programs into an address space kept in plain anonymous memory, and reading
+ * the initial stack back the way the program would see it.
+ */
+class ProgramLoaderTest {
+    private static final Path PROGRAMS = Path.of("target/test-programs");
+    private static final long MEMORY = 64L << 20;
+    private static final long STACK = 1L << 20;
+    private static final byte[] RANDOM16 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, (byte) 0xFF};
+
+    private GuestMemory memory;
+    private Arena arena;
+
+    @BeforeEach
+    void setUp() {
+        memory = GuestMemory.anonymous(GuestAddress.of(0), MEMORY);
+        arena = Arena.ofConfined();
+    }
+
+    @AfterEach
+    void tearDown() {
+        arena.close();
+        memory.close();
+    }
+
+    private AddressSpace space(long limitBytes) {
+        PhysicalPages frames = new PhysicalPages(memory, 2L << 20, MEMORY);
+        PageTables tables = new PageTables(memory, frames.allocate(), frames::allocate);
+        return new AddressSpace(memory, tables, frames, limitBytes);
+    }
+
+    private ElfFile elf(String program) throws IOException {
+        try (FileChannel ch = FileChannel.open(PROGRAMS.resolve(program), StandardOpenOption.READ)) {
+            return ElfFile.parse(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
+        }
+    }
+
+    /** The initial stack, decoded. */
+    private record Stack(long argc, List<Long> argv, List<Long> envp, Map<Long, Long> auxv, List<Long> auxvOrder,
+                         long end) {}
+
+    private static Stack decode(AddressSpace space, long sp) throws MemoryFault {
+        long at = sp;
+        long argc = space.readLong(at);
+        at += 8;
+        List<Long> argv = new java.util.ArrayList<>();
+        for (long i = 0; i < argc; i++, at += 8) argv.add(space.readLong(at));
+        assertEquals(0, space.readLong(at), "argv ends with NULL");
+        at += 8;
+        List<Long> envp = new java.util.ArrayList<>();
+        for (long p; (p = space.readLong(at)) != 0; at += 8) envp.add(p);
+        at += 8;
+        Map<Long, Long> auxv = new HashMap<>();
+        List<Long> order = new java.util.ArrayList<>();
+        while (true) {
+            long key = space.readLong(at), value = space.readLong(at + 8);
+            at += 16;
+            if (key == ProgramLoader.AT_NULL) break;
+            assertTrue(auxv.put(key, value) == null, "auxv key " + key + " appears once");
+            order.add(key);
+            assertTrue(order.size() < 64, "auxv terminated");
+        }
+        return new Stack(argc, argv, envp, auxv, order, at);
+    }
+
+    @Test
+    void muslHelloGetsArgvEnvpAndAuxv() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile elf = elf("musl/hello");
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello", "a"),
+                List.of("X=1"), RANDOM16, STACK, 0x178BFBFFL);
+
+        assertEquals(elf.entry(), loaded.entry());
+        assertEquals(0, loaded.loadBias());
+        long sp = loaded.stackPointer();
+        assertEquals(0, sp % 16, "rsp is 16-byte aligned at entry");
+        assertTrue(sp >= ProgramLoader.STACK_TOP - STACK && sp < ProgramLoader.STACK_TOP);
+
+        Stack stack = decode(space, sp);
+        assertEquals(2, stack.argc());
+        assertEquals("/var/task/hello", space.readCString(stack.argv().get(0), 4096));
+        assertEquals("a", space.readCString(stack.argv().get(1), 4096));
+        assertEquals(1, stack.envp().size());
+        assertEquals("X=1", space.readCString(stack.envp().getFirst(), 4096));
+
+        Map<Long, Long> aux = stack.auxv();
+        assertEquals(4096L, aux.get((long) ProgramLoader.AT_PAGESZ));
+        assertEquals(elf.entry(), aux.get((long) ProgramLoader.AT_ENTRY));
+        assertEquals(56L, aux.get((long) ProgramLoader.AT_PHENT));
+        assertEquals((long) elf.programHeaderCount(), aux.get((long) ProgramLoader.AT_PHNUM));
+        assertEquals(0L, aux.get((long) ProgramLoader.AT_BASE), "no interpreter");
+        assertEquals(0L, aux.get((long) ProgramLoader.AT_SECURE));
+        assertEquals(100L, aux.get((long) ProgramLoader.AT_CLKTCK));
+        assertEquals(0x178BFBFFL, aux.get((long) ProgramLoader.AT_HWCAP));
+        assertEquals(1000L, aux.get((long) ProgramLoader.AT_UID));
+        assertEquals(1000L, aux.get((long) ProgramLoader.AT_EGID));
+
+        // AT_PHDR: the program headers as mapped, byte for byte the file's.
+        long phdr = aux.get((long) ProgramLoader.AT_PHDR);
+        assertEquals(0x400000L + elf.programHeaderOffset(), phdr, "headers sit in the first segment at their file offset");
+        int phBytes = elf.programHeaderCount() * 56;
+        byte[] inFile = elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE);
+        assertArrayEquals(inFile, space.readBytes(phdr, phBytes));
+
+        // AT_RANDOM: the 16 bytes given.
+        assertArrayEquals(RANDOM16, space.readBytes(aux.get((long) ProgramLoader.AT_RANDOM), 16));
+        assertEquals("/var/task/hello", space.readCString(aux.get((long) ProgramLoader.AT_EXECFN), 4096));
+        assertEquals("x86_64", space.readCString(aux.get((long) ProgramLoader.AT_PLATFORM), 4096));
+
+        // Strings, random bytes and pointer block all lie in the stack, above the pointers.
+        for (long p : List.of(stack.argv().get(0), stack.argv().get(1), stack.envp().getFirst(),
+                aux.get((long) ProgramLoader.AT_RANDOM), aux.get((long) ProgramLoader.AT_EXECFN))) {
+            assertTrue(p >= stack.end() && p < ProgramLoader.STACK_TOP, "0x" + Long.toHexString(p));
+        }
+        // The argument strings are distinct memory: the execfn string is not argv[0]'s.
+        assertTrue(aux.get((long) ProgramLoader.AT_EXECFN) != stack.argv().get(0));
+    }
+
+    @Test
+    void segmentsAreLoadedWithTheirProtectionAndBss() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile elf = elf("musl/hello");
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+                List.of(), RANDOM16, STACK, 0);
+
+        long highest = 0;
+        for (ElfFile.Segment s : elf.loadSegments()) {
+            byte[] expected = elf.contents(s).toArray(ValueLayout.JAVA_BYTE);
+            assertArrayEquals(expected, space.readBytes(s.vaddr(), expected.length), "segment at 0x" + Long.toHexString(s.vaddr()));
+            if (s.memSize() > s.fileSize()) {
+                byte[] bss = space.readBytes(s.vaddr() + s.fileSize(), (int) (s.memSize() - s.fileSize()));
+                assertArrayEquals(new byte[bss.length], bss, "bss is zero");
+            }
+            AddressSpace.Mapping m = space.mappingAt(s.vaddr());
+            assertNotNull(m);
+            int expectedProt = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
+                    | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
+                    | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
+            assertEquals(expectedProt, m.prot(), "protection of 0x" + Long.toHexString(s.vaddr()));
+            highest = Math.max(highest, AddressSpace.pageUp(s.vaddr() + s.memSize()));
+        }
+        assertEquals(highest, loaded.brkStart(), "the heap starts after the last segment");
+
+        // Text is read-only to the program; data is writable.
+        ElfFile.Segment text = elf.loadSegments().stream().filter(s -> (s.flags() & ElfFile.PF_X) != 0).findFirst().orElseThrow();
+        assertThrows(MemoryFault.class, () -> space.writeBytes(text.vaddr(), new byte[] {(byte) 0xCC}));
+        ElfFile.Segment data = elf.loadSegments().stream().filter(s -> (s.flags() & ElfFile.PF_W) != 0).findFirst().orElseThrow();
+        space.writeLong(data.vaddr() + data.memSize() - 8, 0x1122334455667788L);
+        assertEquals(0x1122334455667788L, space.readLong(data.vaddr() + data.memSize() - 8));
+
+        // Committed memory: every program page and the stack.
+        long programPages = 0;
+        for (ElfFile.Segment s : elf.loadSegments()) {
+            programPages += (AddressSpace.pageUp(s.vaddr() + s.memSize()) - AddressSpace.pageDown(s.vaddr())) / 4096;
+        }
+        assertEquals(programPages * 4096 + STACK, space.committedBytes());
+        AddressSpace.Mapping stack = space.mappingAt(ProgramLoader.STACK_TOP - 1);
+        assertNotNull(stack);
+        assertEquals("[stack]", stack.name());
+        assertEquals(ProgramLoader.STACK_TOP - STACK, stack.start());
+        assertEquals(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, stack.prot());
+    }
+
+    @Test
+    void glibcHelloLoadsToo() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile elf = elf("glibc/hello");
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+                List.of("A=b", "C=d"), RANDOM16, STACK, 0);
+        assertEquals(elf.entry(), loaded.entry());
+        Stack stack = decode(space, loaded.stackPointer());
+        assertEquals(1, stack.argc());
+        assertEquals(List.of("A=b", "C=d"), List.of(space.readCString(stack.envp().get(0), 100),
+                space.readCString(stack.envp().get(1), 100)));
+        long phdr = stack.auxv().get((long) ProgramLoader.AT_PHDR);
+        int phBytes = elf.programHeaderCount() * 56;
+        assertArrayEquals(elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE),
+                space.readBytes(phdr, phBytes));
+    }
+
+    @Test
+    void staticPieIsLoadedAtTheBias() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile elf = elf("pie/hello");
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+                List.of(), RANDOM16, STACK, 0);
+        assertEquals(ProgramLoader.PIE_BASE, loaded.loadBias());
+        assertEquals(elf.entry() + ProgramLoader.PIE_BASE, loaded.entry());
+
+        Stack stack = decode(space, loaded.stackPointer());
+        assertEquals(elf.entry() + ProgramLoader.PIE_BASE, stack.auxv().get((long) ProgramLoader.AT_ENTRY));
+        long phdr = stack.auxv().get((long) ProgramLoader.AT_PHDR);
+        assertEquals(ProgramLoader.PIE_BASE + elf.programHeaderOffset(), phdr);
+        int phBytes = elf.programHeaderCount() * 56;
+        assertArrayEquals(elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE),
+                space.readBytes(phdr, phBytes));
+
+        for (ElfFile.Segment s : elf.loadSegments()) {
+            byte[] expected = elf.contents(s).toArray(ValueLayout.JAVA_BYTE);
+            assertArrayEquals(expected, space.readBytes(s.vaddr() + ProgramLoader.PIE_BASE, expected.length));
+        }
+        // Nothing is mapped at the link addresses themselves.
+        assertEquals(null, space.mappingAt(elf.entry()));
+        assertNotNull(space.mappingAt(loaded.entry()));
+        assertTrue(loaded.brkStart() > ProgramLoader.PIE_BASE);
+    }
+
+    @Test
+    void programTooBigForTheLimitIsRefused() throws Exception {
+        AddressSpace space = space(64L << 10);
+        ElfFile elf = elf("pie/hello"); // about 800 KiB of segments
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+                List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
+        assertTrue(space.committedBytes() <= space.limitBytes());
+    }
+
+    @Test
+    void stackTooBigForTheLimitIsRefused() throws Exception {
+        AddressSpace space = space(64L << 10);
+        ElfFile elf = elf("musl/hello"); // 32 KiB of segments fit; a 1 MiB stack does not
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+                List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("stack"), e.getMessage());
+        assertTrue(space.committedBytes() <= space.limitBytes());
+    }
+
+    @Test
+    void argumentsThatDoNotFitOnTheStackAreRefused() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile elf = elf("musl/hello");
+        String huge = "X=" + "y".repeat(20_000);
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+                List.of("/var/task/hello"), List.of(huge), RANDOM16, 16 << 10, 0));
+        assertTrue(e.getMessage().contains("do not fit on the stack"), e.getMessage());
+    }
+
+    @Test
+    void nonExecutablesAndDynamicProgramsAreRefused() throws Exception {
+        byte[] b = Files.readAllBytes(PROGRAMS.resolve("musl/hello"));
+        byte[] rel = b.clone();
+        MemorySegment.ofArray(rel).set(ValueLayout.JAVA_SHORT_UNALIGNED, 16, (short) 1); // ET_REL
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
+                ElfFile.parse(MemorySegment.ofArray(rel)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("ELF type 1"), e.getMessage());
+
+        byte[] dyn = b.clone();
+        ElfFile plain = ElfFile.parse(MemorySegment.ofArray(b));
+        int stackIndex = plain.segments().indexOf(plain.segments().stream()
+                .filter(s -> s.type() == ElfFile.PT_GNU_STACK).findFirst().orElseThrow());
+        MemorySegment.ofArray(dyn).set(ValueLayout.JAVA_INT_UNALIGNED, plain.programHeaderOffset() + 56L * stackIndex,
+                ElfFile.PT_INTERP);
+        AddressSpace space = space(32L << 20);
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, ElfFile.parse(MemorySegment.ofArray(dyn)),
+                "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("dynamically linked"), e.getMessage());
+        assertEquals(0, space.committedBytes(), "nothing was mapped");
+    }
+
+    @Test
+    void segmentsOutsideUserMemoryAreRefused() throws Exception {
+        byte[] b = Files.readAllBytes(PROGRAMS.resolve("musl/hello"));
+        ElfFile plain = ElfFile.parse(MemorySegment.ofArray(b));
+        int firstLoad = plain.segments().indexOf(plain.loadSegments().getFirst());
+        long vaddrAt = plain.programHeaderOffset() + 56L * firstLoad + 16;
+
+        byte[] low = b.clone();
+        MemorySegment.ofArray(low).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, 0x1000L); // below mmap_min_addr
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
+                ElfFile.parse(MemorySegment.ofArray(low)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
+
+        byte[] kernel = b.clone();
+        MemorySegment.ofArray(kernel).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, 0xFFFF_FFFF_8000_0000L);
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
+                ElfFile.parse(MemorySegment.ofArray(kernel)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
+
+        byte[] wrap = b.clone();
+        MemorySegment.ofArray(wrap).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, Long.MAX_VALUE - 0x10);
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
+                ElfFile.parse(MemorySegment.ofArray(wrap)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
+    }
+
+    @Test
+    void argvOrderIsKept() throws Exception {
+        AddressSpace space = space(32L << 20);
+        List<String> argv = List.of("/var/task/echo", "one", "", "three with spaces", "é");
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf("musl/echo"), "/var/task/echo", argv,
+                List.of(), RANDOM16, STACK, 0);
+        Stack stack = decode(space, loaded.stackPointer());
+        assertEquals(argv.size(), stack.argc());
+        for (int i = 0; i < argv.size(); i++) assertEquals(argv.get(i), space.readCString(stack.argv().get(i), 4096));
+        assertEquals(List.of(), stack.envp());
+        assertEquals(0, loaded.stackPointer() % 16);
+        assertArrayEquals(RANDOM16, space.readBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16));
+        assertTrue(Arrays.equals(RANDOM16, space.readBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16)));
+    }
+}

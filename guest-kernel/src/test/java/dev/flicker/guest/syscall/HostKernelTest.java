@@ -1,0 +1,583 @@
+package dev.flicker.guest.syscall;
+
+import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.FileTree;
+import dev.flicker.guest.fs.Node;
+import dev.flicker.guest.fs.OpenFile;
+import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.memory.AddressSpace;
+import dev.flicker.guest.memory.MemoryFault;
+import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.kvm.GuestAddress;
+import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.x86.PageTables;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static dev.flicker.guest.syscall.Errno.EBADF;
+import static dev.flicker.guest.syscall.Errno.EEXIST;
+import static dev.flicker.guest.syscall.Errno.EFAULT;
+import static dev.flicker.guest.syscall.Errno.EINVAL;
+import static dev.flicker.guest.syscall.Errno.EISDIR;
+import static dev.flicker.guest.syscall.Errno.ENOENT;
+import static dev.flicker.guest.syscall.Errno.ENOMEM;
+import static dev.flicker.guest.syscall.Errno.ENOSYS;
+import static dev.flicker.guest.syscall.Errno.ENOTDIR;
+import static dev.flicker.guest.syscall.Errno.EROFS;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** System calls handled by the host half, called directly: no vCPU, no /dev/kvm. */
+class HostKernelTest {
+    private static final long PAGE = 4096;
+    private static final long MEMORY = 64L << 20;
+    private static final long LIMIT = 32L << 20;
+    private static final long BUF = 0x1000_0000L;
+    private static final long PATH = BUF + 3 * PAGE;
+    private static final long HEAP = 0x2000_0000L;
+    private static final int AT_FDCWD = -100;
+    private static final int MAP_PRIVATE = 0x02, MAP_SHARED = 0x01, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
+    private static final String BUNDLE_TEXT = "hello from the bundle\n";
+    private static final byte[] STDIN = "{\"event\":1}".getBytes(StandardCharsets.UTF_8);
+
+    @TempDir
+    Path temp;
+
+    private GuestMemory memory;
+    private AddressSpace space;
+    private Bundle bundle;
+    private OutputCapture stdout;
+    private OutputCapture stderr;
+    private HostKernel kernel;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        Path root = temp.resolve("bundle");
+        Files.createDirectories(root.resolve("lib"));
+        Files.writeString(root.resolve("data.txt"), BUNDLE_TEXT);
+        Files.writeString(root.resolve("lib/x.py"), "print(1)\n");
+        Files.writeString(temp.resolve("outside.txt"), "host secret\n");
+        try {
+            Files.createSymbolicLink(root.resolve("link"), temp.resolve("outside.txt"));
+        } catch (UnsupportedOperationException | IOException ignored) {
+            // Without symbolic links the test of leaving them out has nothing to check.
+        }
+
+        memory = GuestMemory.anonymous(GuestAddress.of(0), MEMORY);
+        PhysicalPages frames = new PhysicalPages(memory, 2L << 20, MEMORY);
+        PageTables tables = new PageTables(memory, frames.allocate(), frames::allocate);
+        space = new AddressSpace(memory, tables, frames, LIMIT);
+        assertTrue(space.map(BUF, 4 * PAGE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        bundle = Bundle.open(root);
+        stdout = new OutputCapture(1 << 20);
+        stderr = new OutputCapture(1 << 20);
+        kernel = newKernel(stdout);
+    }
+
+    private HostKernel newKernel(OutputCapture out) {
+        return new HostKernel(space, new FileTree(bundle, new TmpFs(1 << 20)), STDIN, out, stderr, value -> {},
+                new SecureRandom(), System.nanoTime() + TimeUnit.SECONDS.toNanos(5), "/var/task/hello");
+    }
+
+    @AfterEach
+    void tearDown() {
+        bundle.close();
+        memory.close();
+    }
+
+    private long call(HostKernel k, int nr, long... args) {
+        long[] a = Arrays.copyOf(args, 6);
+        return k.handle(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+
+    private long call(int nr, long... args) {
+        return call(kernel, nr, args);
+    }
+
+    private long path(String s) throws MemoryFault {
+        space.writeBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
+        return PATH;
+    }
+
+    private void put(long va, String s) throws MemoryFault {
+        space.writeBytes(va, s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private String get(long va, int n) throws MemoryFault {
+        return new String(space.readBytes(va, n), StandardCharsets.UTF_8);
+    }
+
+    private long open(String p, int flags) throws MemoryFault {
+        return call(Sys.OPENAT, AT_FDCWD, path(p), flags, 0644);
+    }
+
+    // ---- write and read ----
+
+    @Test
+    void writeToStdoutAndStderrIsCaptured() throws MemoryFault {
+        put(BUF, "hi there");
+        assertEquals(8, call(Sys.WRITE, 1, BUF, 8));
+        assertEquals(3, call(Sys.WRITE, 2, BUF, 3));
+        assertEquals(5, call(Sys.WRITE, 1, BUF + 3, 5));
+        assertEquals("hi therethere", new String(stdout.bytes(), StandardCharsets.UTF_8));
+        assertEquals("hi ", new String(stderr.bytes(), StandardCharsets.UTF_8));
+        assertEquals(0, call(Sys.WRITE, 1, BUF, 0));
+        assertEquals(0, kernel.unknownCalls());
+        assertEquals(4, kernel.counts()[Sys.WRITE]);
+    }
+
+    @Test
+    void writeWithABadPointerIsEfault() throws MemoryFault {
+        put(BUF, "x");
+        assertEquals(-EFAULT, call(Sys.WRITE, 1, 0xDEAD_0000L, 4));
+        assertEquals(-EFAULT, call(Sys.WRITE, 1, 0, 1));
+        assertEquals(-EFAULT, call(Sys.WRITE, 1, 0xFFFF_FFFF_8000_0000L, 1), "kernel window");
+        assertEquals(-EFAULT, call(Sys.WRITE, 1, 0x0000_8000_0000_0000L, 1), "non-canonical");
+        // Runs off the end of the mapping.
+        assertEquals(-EFAULT, call(Sys.WRITE, 1, BUF + 4 * PAGE - 2, 4));
+        assertEquals(0, stdout.bytes().length, "nothing was captured");
+    }
+
+    @Test
+    void writeToBadDescriptorsIsEbadf() throws MemoryFault {
+        put(BUF, "x");
+        assertEquals(-EBADF, call(Sys.WRITE, 7, BUF, 1));
+        assertEquals(-EBADF, call(Sys.WRITE, -1, BUF, 1));
+        assertEquals(-EBADF, call(Sys.WRITE, 0, BUF, 1), "stdin is read-only");
+        assertEquals(-EBADF, call(Sys.READ, 1, BUF, 1), "stdout is write-only");
+        assertEquals(-EINVAL, call(Sys.WRITE, 1, BUF, -1));
+    }
+
+    @Test
+    void fullOutputStillChecksThePointer() throws MemoryFault {
+        OutputCapture small = new OutputCapture(8);
+        HostKernel k = newKernel(small);
+        put(BUF, "0123456789abcdefghij");
+        assertEquals(20, call(k, Sys.WRITE, 1, BUF, 20));
+        assertEquals("01234567", new String(small.bytes(), StandardCharsets.UTF_8));
+        assertEquals(12, small.droppedBytes());
+        assertTrue(small.full());
+        assertEquals(5, call(k, Sys.WRITE, 1, BUF, 5));
+        assertEquals(17, small.droppedBytes());
+        assertEquals(-EFAULT, call(k, Sys.WRITE, 1, 0xDEAD_0000L, 5));
+        assertEquals(17, small.droppedBytes());
+    }
+
+    @Test
+    void writevGathersBuffers() throws MemoryFault {
+        put(BUF + 100, "abc");
+        put(BUF + 200, "defg");
+        space.writeLong(BUF, BUF + 100);
+        space.writeLong(BUF + 8, 3);
+        space.writeLong(BUF + 16, BUF + 200);
+        space.writeLong(BUF + 24, 4);
+        assertEquals(7, call(Sys.WRITEV, 1, BUF, 2));
+        assertEquals("abcdefg", new String(stdout.bytes(), StandardCharsets.UTF_8));
+        assertEquals(-EFAULT, call(Sys.WRITEV, 1, 0xDEAD_0000L, 1));
+        assertEquals(-EINVAL, call(Sys.WRITEV, 1, BUF, -1));
+    }
+
+    @Test
+    void readFromStdin() throws MemoryFault {
+        assertEquals(5, call(Sys.READ, 0, BUF, 5));
+        assertEquals("{\"eve", get(BUF, 5));
+        assertEquals(STDIN.length - 5, call(Sys.READ, 0, BUF + 100, 100));
+        assertEquals("nt\":1}", get(BUF + 100, STDIN.length - 5));
+        assertEquals(0, call(Sys.READ, 0, BUF, 100), "end of input");
+        assertEquals(-EFAULT, newKernelRead(0xDEAD_0000L));
+    }
+
+    private long newKernelRead(long buf) {
+        return call(newKernel(stdout), Sys.READ, 0, buf, 4);
+    }
+
+    // ---- files ----
+
+    @Test
+    void openAndReadABundleFile() throws MemoryFault {
+        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        assertEquals(3, fd, "lowest free descriptor");
+        assertEquals(BUNDLE_TEXT.length(), call(Sys.READ, fd, BUF, 1000));
+        assertEquals(BUNDLE_TEXT, get(BUF, BUNDLE_TEXT.length()));
+        assertEquals(0, call(Sys.READ, fd, BUF, 1000));
+        assertEquals(0, call(Sys.LSEEK, fd, 0, 0));
+        assertEquals(5, call(Sys.READ, fd, BUF, 5));
+        assertEquals("hello", get(BUF, 5));
+        // pread does not move the offset.
+        assertEquals(3, call(Sys.PREAD64, fd, BUF, 3, 6));
+        assertEquals("fro", get(BUF, 3));
+        assertEquals(1, call(Sys.READ, fd, BUF, 1));
+        assertEquals(" ", get(BUF, 1));
+        // Relative to the working directory, which starts at /var/task.
+        long fd2 = open("lib/x.py", OpenFile.O_RDONLY);
+        assertEquals(4, fd2);
+        assertEquals(9, call(Sys.READ, fd2, BUF, 100));
+        assertEquals("print(1)\n", get(BUF, 9));
+        assertEquals(0, call(Sys.CLOSE, fd));
+        assertEquals(-EBADF, call(Sys.CLOSE, fd));
+        assertEquals(-EBADF, call(Sys.READ, fd, BUF, 1));
+        assertEquals(3, open("data.txt", OpenFile.O_RDONLY), "descriptor 3 is reused");
+        assertEquals(-EFAULT, call(Sys.READ, 3, 0xDEAD_0000L, 10));
+    }
+
+    @Test
+    void pathsCannotLeaveTheNamespace() throws MemoryFault {
+        assertEquals(-ENOENT, open("../../etc/passwd", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../../etc/passwd", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("../outside.txt", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../outside.txt", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/link", OpenFile.O_RDONLY), "symbolic links are left out");
+        assertEquals(-ENOENT, open("/var/task/missing", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("", OpenFile.O_RDONLY));
+        // ".." at the root stays at the root.
+        long fd = open("/../../../var/./task//data.txt", OpenFile.O_RDONLY);
+        assertTrue(fd >= 3);
+        assertEquals(-EFAULT, call(Sys.OPENAT, AT_FDCWD, 0xDEAD_0000L, 0, 0));
+    }
+
+    @Test
+    void theBundleIsReadOnly() throws MemoryFault {
+        assertEquals(-EROFS, open("/var/task/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
+        assertEquals(-EROFS, open("new.txt", OpenFile.O_RDWR | OpenFile.O_CREAT));
+        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_RDWR));
+        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC));
+        assertEquals(-ENOENT, open("/var/task/nodir/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
+        assertEquals(-EISDIR, open("/var/task", OpenFile.O_WRONLY));
+        assertEquals(-EROFS, call(Sys.UNLINKAT, AT_FDCWD, path("/var/task/data.txt"), 0));
+        assertEquals(-EROFS, call(Sys.MKDIRAT, AT_FDCWD, path("/var/task/newdir"), 0755));
+        assertNotNull(bundle.file("data.txt"), "still there");
+        assertFalse(Files.exists(temp.resolve("bundle/new.txt")), "nothing was created on the host");
+        assertEquals(-ENOTDIR, open("/var/task/data.txt", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
+    }
+
+    @Test
+    void tmpFilesCanBeCreatedWrittenReadAndUnlinked() throws MemoryFault {
+        long fd = open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        assertEquals(3, fd);
+        put(BUF, "temporary");
+        assertEquals(9, call(Sys.WRITE, fd, BUF, 9));
+        assertEquals(0, call(Sys.LSEEK, fd, 0, 0));
+        assertEquals(9, call(Sys.READ, fd, BUF + 100, 100));
+        assertEquals("temporary", get(BUF + 100, 9));
+        assertEquals(9, call(Sys.LSEEK, fd, 0, 2), "SEEK_END is the size");
+        assertEquals(0, call(Sys.CLOSE, fd));
+
+        assertEquals(-EEXIST, open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT | OpenFile.O_EXCL));
+        // Reopened, appended to, then truncated.
+        long app = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_APPEND);
+        put(BUF, "!!");
+        assertEquals(2, call(Sys.WRITE, app, BUF, 2));
+        long rd = open("/tmp/f.txt", OpenFile.O_RDONLY);
+        assertEquals(11, call(Sys.READ, rd, BUF + 200, 100));
+        assertEquals("temporary!!", get(BUF + 200, 11));
+        long tr = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC);
+        assertTrue(tr >= 3);
+        assertEquals(0, call(Sys.LSEEK, rd, 0, 2));
+
+        assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/f.txt"), 0));
+        assertEquals(-ENOENT, open("/tmp/f.txt", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, call(Sys.UNLINK, path("/tmp/f.txt")));
+
+        // Directories in /tmp.
+        assertEquals(0, call(Sys.MKDIR, path("/tmp/d"), 0755));
+        assertEquals(-EEXIST, call(Sys.MKDIR, path("/tmp/d"), 0755));
+        assertTrue(open("/tmp/d/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
+        assertEquals(-ENOENT, open("/tmp/nodir/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT));
+        assertEquals(-EISDIR, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0));
+        assertEquals(-39, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0x200), "ENOTEMPTY");
+        assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d/inner"), 0));
+        assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0x200));
+        assertEquals(-EROFS, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp"), 0x200));
+    }
+
+    /** Decodes linux_dirent64 records: name and d_type. */
+    private List<String> dirents(long buf, int length) throws MemoryFault {
+        MemorySegment b = MemorySegment.ofArray(space.readBytes(buf, length));
+        List<String> out = new ArrayList<>();
+        long at = 0;
+        while (at < length) {
+            int reclen = Short.toUnsignedInt(b.get(ValueLayout.JAVA_SHORT_UNALIGNED, at + 16));
+            assertEquals(0, reclen % 8, "records are 8-byte aligned");
+            int type = b.get(ValueLayout.JAVA_BYTE, at + 18);
+            int end = (int) (at + 19);
+            while (b.get(ValueLayout.JAVA_BYTE, end) != 0) end++;
+            String name = new String(b.asSlice(at + 19, end - at - 19).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+            out.add(name + ":" + type);
+            at += reclen;
+        }
+        assertEquals(length, at);
+        return out;
+    }
+
+    @Test
+    void getdents64ListsNames() throws MemoryFault {
+        long fd = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        assertTrue(fd >= 3);
+        long n = call(Sys.GETDENTS64, fd, BUF, 2 * PAGE);
+        assertTrue(n > 0);
+        List<String> names = dirents(BUF, (int) n);
+        List<String> expected = new ArrayList<>(List.of(".:" + Node.DT_DIR, "..:" + Node.DT_DIR,
+                "data.txt:" + Node.DT_REG, "lib:" + Node.DT_DIR));
+        assertEquals(expected, names, "sorted, no symbolic link");
+        assertEquals(0, call(Sys.GETDENTS64, fd, BUF, 2 * PAGE), "end of directory");
+
+        // A buffer too small for one record.
+        long fd2 = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        assertEquals(-EINVAL, call(Sys.GETDENTS64, fd2, BUF, 10));
+        // A buffer for one record at a time (the longest, "data.txt", takes 32 bytes).
+        List<String> one = new ArrayList<>();
+        long r;
+        while ((r = call(Sys.GETDENTS64, fd2, BUF, 32)) > 0) {
+            List<String> got = dirents(BUF, (int) r);
+            assertEquals(1, got.size());
+            one.addAll(got);
+        }
+        assertEquals(0, r);
+        assertEquals(4, one.size());
+
+        long file = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        assertEquals(-ENOTDIR, call(Sys.GETDENTS64, file, BUF, PAGE));
+        assertEquals(-EBADF, call(Sys.GETDENTS64, 99, BUF, PAGE));
+
+        // /tmp lists what was created in it; /dev its devices.
+        assertTrue(open("/tmp/made", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
+        long tmp = open("/tmp", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long tn = call(Sys.GETDENTS64, tmp, BUF, PAGE);
+        assertTrue(dirents(BUF, (int) tn).contains("made:" + Node.DT_REG));
+        long dev = open("/dev", OpenFile.O_RDONLY);
+        long dn = call(Sys.GETDENTS64, dev, BUF, PAGE);
+        assertTrue(dirents(BUF, (int) dn).containsAll(List.of("null:" + Node.DT_CHR, "urandom:" + Node.DT_CHR)));
+        long root = open("/", OpenFile.O_RDONLY);
+        long rn = call(Sys.GETDENTS64, root, BUF, PAGE);
+        assertEquals(List.of(".:4", "..:4", "dev:4", "tmp:4", "var:4"), dirents(BUF, (int) rn));
+    }
+
+    // ---- unknown calls ----
+
+    @Test
+    void unknownSyscallsAreEnosysAndCounted() {
+        assertEquals(-ENOSYS, call(999));
+        assertEquals(1, kernel.unknownCalls());
+        assertEquals(1, kernel.counts()[511], "numbers above 510 share the last slot");
+        assertEquals(-ENOSYS, call(500));
+        assertEquals(2, kernel.unknownCalls());
+        assertEquals(1, kernel.counts()[500]);
+        assertEquals(-ENOSYS, kernel.handle(-1, 0, 0, 0, 0, 0, 0));
+        assertEquals(-ENOSYS, kernel.handle(1L << 40, 0, 0, 0, 0, 0, 0));
+        assertEquals(4, kernel.unknownCalls());
+        // Known calls that are refused on purpose are not "unknown".
+        assertEquals(-ENOSYS, call(Sys.RSEQ, 0, 0, 0, 0));
+        assertEquals(4, kernel.unknownCalls());
+    }
+
+    // ---- memory ----
+
+    @Test
+    void anonymousMmapAndMunmap() throws MemoryFault {
+        long before = space.committedBytes();
+        long addr = call(Sys.MMAP, 0, 10_000, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assertTrue(addr > 0 && addr % PAGE == 0, Long.toHexString(addr));
+        assertEquals(AddressSpace.MMAP_TOP - 3 * PAGE, addr, "top-down, rounded up to pages");
+        assertEquals(before + 3 * PAGE, space.committedBytes());
+        assertArrayEquals(new byte[10_000], space.readBytes(addr, 10_000), "zero-filled");
+        space.writeLong(addr + 3 * PAGE - 8, 42);
+        assertEquals(42, space.readLong(addr + 3 * PAGE - 8));
+
+        long second = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assertEquals(addr - PAGE, second);
+        assertThrows(MemoryFault.class, () -> space.writeBytes(second, new byte[1]), "PROT_READ");
+
+        assertEquals(0, call(Sys.MUNMAP, addr, 10_000));
+        assertEquals(before + PAGE, space.committedBytes());
+        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertEquals(0, call(Sys.MUNMAP, second, PAGE));
+        assertEquals(before, space.committedBytes());
+
+        // A hint that is free is used; MAP_FIXED replaces what is there.
+        assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        space.writeLong(0x3000_0000L, 7);
+        assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        assertEquals(0, space.readLong(0x3000_0000L), "the fixed mapping is fresh");
+        assertEquals(before + PAGE, space.committedBytes());
+    }
+
+    @Test
+    void mmapArgumentsAreValidated() {
+        long anon = MAP_PRIVATE | MAP_ANONYMOUS;
+        assertEquals(-EINVAL, call(Sys.MMAP, 0, 0, 3, anon, -1, 0), "zero length");
+        assertEquals(-EINVAL, call(Sys.MMAP, 0, PAGE, 3, MAP_ANONYMOUS, -1, 0), "neither shared nor private");
+        assertEquals(-EINVAL, call(Sys.MMAP, 0, PAGE, 3, anon, -1, 100), "unaligned offset");
+        assertEquals(-EINVAL, call(Sys.MMAP, 0, PAGE, 8, anon, -1, 0), "unknown protection bits");
+        assertEquals(-EINVAL, call(Sys.MMAP, 0x3000_0001L, PAGE, 3, anon | MAP_FIXED, -1, 0), "unaligned fixed");
+        assertEquals(-ENOMEM, call(Sys.MMAP, 0x1000, PAGE, 3, anon | MAP_FIXED, -1, 0), "below mmap_min_addr");
+        assertEquals(-ENOMEM, call(Sys.MMAP, 0, LIMIT + PAGE, 3, anon, -1, 0), "past the limit");
+        assertEquals(-ENOMEM, call(Sys.MMAP, 0, Long.MAX_VALUE, 3, anon, -1, 0));
+        assertEquals(-EBADF, call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, 77, 0), "file mapping of a bad descriptor");
+        assertEquals(-EINVAL, call(Sys.MUNMAP, BUF + 1, PAGE));
+        assertEquals(-EINVAL, call(Sys.MUNMAP, BUF, 0));
+        assertEquals(-ENOMEM, call(Sys.MPROTECT, 0x5000_0000L, PAGE, 1), "not mapped");
+        assertEquals(1, space.mappings().size(), "only the test's buffers");
+    }
+
+    @Test
+    void mmapOfABundleFileCopiesItsContents() throws MemoryFault {
+        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long addr = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0);
+        assertTrue(addr > 0);
+        assertEquals(BUNDLE_TEXT, get(addr, BUNDLE_TEXT.length()));
+        assertArrayEquals(new byte[16], space.readBytes(addr + BUNDLE_TEXT.length(), 16), "zero past the end");
+        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]), "mapped read-only");
+        assertEquals(-13, call(Sys.MMAP, 0, PAGE, 3, MAP_SHARED, fd, 0), "EACCES: shared writable file mapping");
+    }
+
+    @Test
+    void mprotectChangesAccess() throws MemoryFault {
+        long addr = call(Sys.MMAP, 0, 2 * PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        put(addr, "data");
+        assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 1));
+        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]));
+        assertEquals("data", get(addr, 4));
+        assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 0));
+        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 3));
+        assertEquals("data", get(addr, 4));
+        assertEquals(-EINVAL, call(Sys.MPROTECT, addr + 1, PAGE, 1));
+        assertEquals(-ENOMEM, call(Sys.MPROTECT, addr, 3 * PAGE, 1), "runs past the mapping");
+    }
+
+    @Test
+    void brkGrowsAndShrinksTheHeap() throws MemoryFault {
+        kernel.setBrk(HEAP);
+        long before = space.committedBytes();
+        assertEquals(HEAP, call(Sys.BRK, 0), "query");
+        assertEquals(HEAP + 10_000, call(Sys.BRK, HEAP + 10_000));
+        assertEquals(before + 3 * PAGE, space.committedBytes());
+        AddressSpace.Mapping m = space.mappingAt(HEAP);
+        assertNotNull(m);
+        assertEquals("[heap]", m.name());
+        space.writeLong(HEAP + 3 * PAGE - 8, 99);
+        assertEquals(HEAP + 10_000, call(Sys.BRK, 0));
+
+        assertEquals(HEAP + 5 * PAGE, call(Sys.BRK, HEAP + 5 * PAGE));
+        assertEquals(before + 5 * PAGE, space.committedBytes());
+        assertEquals(99, space.readLong(HEAP + 3 * PAGE - 8), "growing keeps the old contents");
+
+        assertEquals(HEAP + 100, call(Sys.BRK, HEAP + 100));
+        assertEquals(before + PAGE, space.committedBytes());
+        assertThrows(MemoryFault.class, () -> space.readBytes(HEAP + PAGE, 1));
+        space.writeLong(HEAP, 1);
+
+        assertEquals(HEAP, call(Sys.BRK, HEAP));
+        assertEquals(before, space.committedBytes());
+        assertNull(space.mappingAt(HEAP));
+        assertEquals(HEAP, call(Sys.BRK, HEAP - PAGE), "below the start: unchanged");
+
+        // Grown again, the heap reads zero.
+        assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + 3 * PAGE));
+        assertEquals(0, space.readLong(HEAP + 3 * PAGE - 8));
+        assertEquals(0, space.readLong(HEAP));
+
+        // Past the limit: unchanged.
+        assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + LIMIT * 2));
+        assertEquals(before + 3 * PAGE, space.committedBytes());
+        // Into an existing mapping: unchanged.
+        assertEquals(0x2010_0000L, call(Sys.MMAP, 0x2010_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, 0x2020_0000L));
+    }
+
+    // ---- time, randomness, process ----
+
+    @Test
+    void clockGettimeWritesAPlausibleTimespec() throws MemoryFault {
+        long nowSeconds = Instant.now().getEpochSecond();
+        assertEquals(0, call(Sys.CLOCK_GETTIME, 0, BUF));
+        long sec = space.readLong(BUF), nsec = space.readLong(BUF + 8);
+        assertTrue(Math.abs(sec - nowSeconds) <= 5, "CLOCK_REALTIME " + sec + " vs " + nowSeconds);
+        assertTrue(nsec >= 0 && nsec < 1_000_000_000L);
+
+        long mono = System.nanoTime();
+        assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 16));
+        long m = space.readLong(BUF + 16) * 1_000_000_000L + space.readLong(BUF + 24);
+        assertTrue(Math.abs(m - mono) < TimeUnit.SECONDS.toNanos(5), "CLOCK_MONOTONIC");
+        assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 32));
+        long m2 = space.readLong(BUF + 32) * 1_000_000_000L + space.readLong(BUF + 40);
+        assertTrue(m2 >= m, "monotonic");
+
+        assertEquals(-EINVAL, call(Sys.CLOCK_GETTIME, 99, BUF));
+        assertEquals(-EFAULT, call(Sys.CLOCK_GETTIME, 0, 0xDEAD_0000L));
+        assertEquals(-EFAULT, call(Sys.CLOCK_GETTIME, 0, BUF + 4 * PAGE - 8), "timespec runs off the mapping");
+
+        assertEquals(0, call(Sys.GETTIMEOFDAY, BUF + 48));
+        assertTrue(Math.abs(space.readLong(BUF + 48) - nowSeconds) <= 5);
+        long usec = space.readLong(BUF + 56);
+        assertTrue(usec >= 0 && usec < 1_000_000);
+        long t = call(Sys.TIME, 0);
+        assertTrue(Math.abs(t - nowSeconds) <= 5);
+    }
+
+    @Test
+    void getrandomReturnsFreshBytes() throws MemoryFault {
+        assertEquals(32, call(Sys.GETRANDOM, BUF, 32, 0));
+        assertEquals(32, call(Sys.GETRANDOM, BUF + 64, 32, 0));
+        byte[] a = space.readBytes(BUF, 32), b = space.readBytes(BUF + 64, 32);
+        assertFalse(Arrays.equals(a, b));
+        assertFalse(Arrays.equals(new byte[32], a));
+        // Only the requested bytes are written.
+        assertArrayEquals(new byte[32], space.readBytes(BUF + 32, 32));
+        assertEquals(-EFAULT, call(Sys.GETRANDOM, 0xDEAD_0000L, 16, 0));
+        assertEquals(-EINVAL, call(Sys.GETRANDOM, BUF, -1, 0));
+    }
+
+    @Test
+    void exitGroupSetsTheStatus() {
+        assertFalse(kernel.exited());
+        assertEquals(0, call(Sys.EXIT_GROUP, 3));
+        assertTrue(kernel.exited());
+        assertEquals(3, kernel.exitStatus());
+
+        HostKernel k = newKernel(stdout);
+        call(k, Sys.EXIT, 256 + 7);
+        assertTrue(k.exited());
+        assertEquals(7, k.exitStatus(), "only the low 8 bits");
+    }
+
+    @Test
+    void processIdentityIsFixed() throws MemoryFault {
+        assertEquals(1, call(Sys.GETPID));
+        assertEquals(1, call(Sys.GETTID));
+        assertEquals(0, call(Sys.GETPPID));
+        assertEquals(1000, call(Sys.GETUID));
+        assertEquals(1000, call(Sys.GETEGID));
+        long n = call(Sys.GETCWD, BUF, 100);
+        assertEquals("/var/task".length() + 1, n);
+        assertEquals("/var/task", space.readCString(BUF, 100));
+        assertEquals(0, call(Sys.CHDIR, path("/tmp")));
+        call(Sys.GETCWD, BUF, 100);
+        assertEquals("/tmp", space.readCString(BUF, 100));
+        assertEquals(-ENOTDIR, call(Sys.CHDIR, path("/var/task/data.txt")));
+        long r = call(Sys.READLINK, path("/proc/self/exe"), BUF, 100);
+        assertEquals("/var/task/hello".length(), r);
+        assertEquals("/var/task/hello", get(BUF, (int) r));
+    }
+}
