@@ -247,6 +247,11 @@ class ElfFileTest {
         putShort(e, 56, 257); // more headers than allowed
         rejects(e, "program headers lie outside the file");
 
+        // An offset so large that offset + size overflows must not slip past the check.
+        byte[] g = bytes("musl/hello");
+        putLong(g, 32, Long.MAX_VALUE - 100);
+        rejects(g, "program headers lie outside the file");
+
         // A file truncated in the middle of its program headers.
         byte[] f = Arrays.copyOf(bytes("musl/hello"), 64 + 56 * 2 + 10);
         rejects(f, "program headers lie outside the file");

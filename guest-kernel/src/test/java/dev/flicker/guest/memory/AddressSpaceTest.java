@@ -471,4 +471,23 @@ class AddressSpaceTest {
         assertArrayEquals(data, space.readBytes(A + 10 * PAGE, data.length));
         assertThrows(MemoryFault.class, () -> space.copy(A, A + 20 * PAGE, PAGE));
     }
+
+    @Test
+    void reservationOverAnOldMappingShowsZerosWhenMadeAccessible() throws MemoryFault {
+        assertTrue(space.map(A, PAGE, RW, "first"));
+        space.writeBytes(A, "secret".getBytes());
+        space.unmap(A, A + PAGE);
+        assertTrue(space.map(A, PAGE, 0, "reserved"));
+        assertTrue(space.protect(A, A + PAGE, RW));
+        assertArrayEquals(new byte[6], space.readBytes(A, 6));
+    }
+
+    @Test
+    void hugeReservationsAreCheapToMapAndUnmap() {
+        long huge = 64L << 40; // 64 TiB of PROT_NONE, as some runtimes reserve
+        long start = space.findFree(huge, 0);
+        assertTrue(space.map(start, huge, 0, "reservation"));
+        space.unmap(start, start + huge);
+        assertTrue(space.isFree(start, start + huge));
+    }
 }
