@@ -18,7 +18,9 @@ public record RunResult(Outcome outcome, int exitStatus, int signal, String deta
         /** The program was stopped at its deadline. */
         TIMED_OUT,
         /** The program could not be started (not a static x86-64 executable, too big for its memory...). */
-        FAILED_TO_START
+        FAILED_TO_START,
+        /** The program asked for its event (read on stdin) before it was given: the snapshot point. */
+        WAITING_FOR_EVENT
     }
 
     /** Wall-clock time of each phase, in nanoseconds. */

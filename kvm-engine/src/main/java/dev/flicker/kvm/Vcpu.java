@@ -234,6 +234,16 @@ public final class Vcpu implements AutoCloseable {
         }
     }
 
+    /** {@code KVM_SET_FPU} from raw {@code struct kvm_fpu} bytes. */
+    public void setFpu(byte[] fpu) {
+        if (fpu.length != KvmApi.FPU_SIZE) throw new IllegalArgumentException("kvm_fpu is " + KvmApi.FPU_SIZE + " bytes");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment b = a.allocate(KvmApi.FPU_SIZE, 8);
+            b.copyFrom(MemorySegment.ofArray(fpu));
+            Libc.ioctl(fd.get(), KvmApi.KVM_SET_FPU, b, "KVM_SET_FPU");
+        }
+    }
+
     private static Segment segment(MemorySegment b, int index) {
         long o = index * KvmApi.SEGMENT_SIZE;
         return new Segment(b.get(ValueLayout.JAVA_LONG, o), b.get(ValueLayout.JAVA_INT, o + 8),

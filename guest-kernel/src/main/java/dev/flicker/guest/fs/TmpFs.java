@@ -95,4 +95,52 @@ public final class TmpFs {
     public long usedBytes() {
         return usedBytes;
     }
+
+    /** Writes every directory and file of /tmp (depth first: kind, name, contents). */
+    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+        writeDirectory(out, root);
+    }
+
+    private void writeDirectory(java.io.DataOutputStream out, TmpDirectory dir) throws java.io.IOException {
+        out.writeInt(dir.children.size());
+        for (var e : dir.children.entrySet()) {
+            out.writeUTF(e.getKey());
+            if (e.getValue() instanceof TmpDirectory d) {
+                out.writeByte('d');
+                writeDirectory(out, d);
+            } else {
+                Node.TmpFile f = (Node.TmpFile) e.getValue();
+                out.writeByte('f');
+                out.writeInt(f.length);
+                out.write(f.data, 0, f.length);
+            }
+        }
+    }
+
+    /** Reads what {@link #writeState} wrote into this (empty) tmpfs, within its limit. */
+    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+        readDirectory(in, root, 0);
+    }
+
+    private void readDirectory(java.io.DataInputStream in, TmpDirectory dir, int depth) throws java.io.IOException {
+        if (depth > 64) throw new java.io.IOException("/tmp is nested too deeply");
+        int n = in.readInt();
+        if (n < 0 || n > 100_000) throw new java.io.IOException("bad /tmp entry count " + n);
+        for (int i = 0; i < n; i++) {
+            String name = in.readUTF();
+            if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
+                throw new java.io.IOException("bad /tmp name '" + name + "'");
+            }
+            switch (in.readByte()) {
+                case 'd' -> readDirectory(in, dir.createDirectory(name), depth + 1);
+                case 'f' -> {
+                    int length = in.readInt();
+                    Node.TmpFile f = dir.createFile(name);
+                    if (length < 0 || !resize(f, length)) throw new java.io.IOException("/tmp file '" + name + "' does not fit");
+                    in.readFully(f.data, 0, length);
+                }
+                default -> throw new java.io.IOException("bad /tmp entry kind");
+            }
+        }
+    }
 }

@@ -413,4 +413,41 @@ public final class AddressSpace {
             buf[n++] = b;
         }
     }
+
+    /** Writes the mapping list and the committed count; the page tables themselves live in guest memory. */
+    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeLong(committedPages);
+        out.writeInt(mappings.size());
+        for (Mapping m : mappings.values()) {
+            out.writeLong(m.start);
+            out.writeLong(m.end);
+            out.writeInt(m.prot);
+            out.writeUTF(m.name);
+        }
+    }
+
+    /** Reads what {@link #writeState} wrote into this (empty) address space, checking every mapping. */
+    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+        long committed = in.readLong();
+        int n = in.readInt();
+        if (n < 0 || n > 1_000_000) throw new java.io.IOException("bad mapping count " + n);
+        long accessible = 0, previousEnd = 0;
+        for (int i = 0; i < n; i++) {
+            long start = in.readLong(), end = in.readLong();
+            int prot = in.readInt();
+            String name = in.readUTF();
+            if (start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start < MIN_USER_VA || end > USER_VA_END
+                    || end <= start || start < previousEnd || (prot & ~7) != 0) {
+                throw new java.io.IOException("bad mapping 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end));
+            }
+            previousEnd = end;
+            mappings.put(start, new Mapping(start, end, prot, name));
+            if (prot != 0) accessible += (end - start) / PAGE_SIZE;
+        }
+        if (committed != accessible || committed > limitPages) {
+            throw new java.io.IOException("committed pages " + committed + " do not match the mappings (" + accessible
+                    + ") or pass the limit (" + limitPages + ")");
+        }
+        committedPages = committed;
+    }
 }

@@ -29,6 +29,19 @@ public final class PhysicalPages {
         return gpa;
     }
 
+    /** Continues after a snapshot: frames below {@code nextFree} are in use. */
+    public void resumeAt(long nextFree) {
+        if (nextFree < start || nextFree > end || nextFree % PAGE_SIZE != 0) {
+            throw new IllegalArgumentException("next free frame 0x" + Long.toHexString(nextFree) + " is outside the frame range");
+        }
+        next = nextFree;
+    }
+
+    /** The next frame {@link #allocate} would hand out; everything below it is in use. */
+    public long nextFree() {
+        return next;
+    }
+
     /** Frames still free. */
     public long remaining() {
         return (end - next) / PAGE_SIZE;

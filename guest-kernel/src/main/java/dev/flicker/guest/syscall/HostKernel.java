@@ -42,7 +42,7 @@ public final class HostKernel {
     private final OutputCapture stderr;
     private final Cpu cpu;
     private final SecureRandom random;
-    private final long deadlineNanos;
+    private long deadlineNanos;
     private final String executablePath;
     private final long[] counts = new long[512];
     private long unknownCalls;
@@ -55,28 +55,59 @@ public final class HostKernel {
     private final byte[] scratch = new byte[64 * 1024];
 
     public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
-                      Cpu cpu, SecureRandom random, long deadlineNanos, String executablePath) {
+                      Cpu cpu, SecureRandom random, String executablePath) {
         this.memory = memory;
         this.tree = tree;
         this.stdout = stdout;
         this.stderr = stderr;
         this.cpu = cpu;
         this.random = random;
-        this.deadlineNanos = deadlineNanos;
+        this.deadlineNanos = System.nanoTime() + 10_000_000_000L;
         this.executablePath = executablePath;
         files.installAt(0, new StdinFile(stdin), false);
         files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", OpenFile.O_WRONLY), false);
         files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", OpenFile.O_WRONLY), false);
     }
 
-    /** stdin: the event bytes, read once. */
+    /** stdin: the event bytes; null until the event arrives (a read then waits: the snapshot point). */
     static final class StdinFile extends OpenFile {
-        final byte[] data;
+        byte[] data;
 
         StdinFile(byte[] data) {
             super(new Node.Stream(9, "stdin"), "/dev/stdin", OpenFile.O_RDONLY);
             this.data = data;
         }
+    }
+
+    private StdinFile stdinFile() {
+        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) if (files.get(fd) instanceof StdinFile in) return in;
+        return null;
+    }
+
+    /**
+     * True after the program asked for its event (read on stdin) before it was given: the run loop stops
+     * there without answering the call. That call is the snapshot point.
+     */
+    public boolean waitingForEvent() {
+        return waitingForEvent;
+    }
+
+    /** Gives the program its event; the caller then answers the pending call by handling it again. */
+    public void provideEvent(byte[] event) {
+        StdinFile in = stdinFile();
+        if (in != null) in.data = event.clone();
+        waitingForEvent = false;
+    }
+
+    private boolean waitingForEvent;
+
+    /** Sleeps and waits end at this {@link System#nanoTime()}: the run's deadline. */
+    public void setDeadline(long nanoTime) {
+        this.deadlineNanos = nanoTime;
+    }
+
+    public String executablePath() {
+        return executablePath;
     }
 
     public void setBrk(long start) {
@@ -243,6 +274,10 @@ public final class HostKernel {
             }
             case Node.Stream s -> {
                 if (!(f instanceof StdinFile in)) return -EBADF;
+                if (in.data == null) {
+                    waitingForEvent = true;
+                    return -EINTR; // never seen by the program: the loop stops before answering
+                }
                 long avail = Math.max(0, in.data.length - at);
                 got = Math.min(avail, n);
                 if (got > 0) memory.write(buf, MemorySegment.ofArray(in.data), at, got);
@@ -970,5 +1005,102 @@ public final class HostKernel {
         int old = umask;
         umask = (int) mask & 0777;
         return old;
+    }
+
+    // ---- state for snapshots ----
+
+    private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3;
+
+    /**
+     * Writes this kernel's state: working directory, umask, brk, FS base, signal actions, /tmp and the open
+     * files (by path; duplicated descriptors keep sharing one open file). Memory is written by the caller.
+     */
+    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeUTF(cwd);
+        out.writeInt(umask);
+        out.writeLong(brkStart);
+        out.writeLong(brkEnd);
+        out.writeLong(fsBase);
+        out.writeLong(sigmask);
+        for (long v : sigactions) out.writeLong(v);
+        tree.tmp().writeState(out);
+        java.util.IdentityHashMap<OpenFile, Integer> ids = new java.util.IdentityHashMap<>();
+        java.util.List<OpenFile> unique = new java.util.ArrayList<>();
+        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
+            OpenFile f = files.get(fd);
+            if (f != null && !ids.containsKey(f)) {
+                ids.put(f, unique.size());
+                unique.add(f);
+            }
+        }
+        out.writeInt(unique.size());
+        for (OpenFile f : unique) {
+            int kind = f instanceof StdinFile ? KIND_STDIN
+                    : f.node instanceof Node.Stream st ? (st.name().equals("stderr") ? KIND_STDERR : KIND_STDOUT) : KIND_PATH;
+            if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path)) != f.node) {
+                throw new java.io.IOException("open file " + f.path + " was removed while open: cannot snapshot it");
+            }
+            out.writeByte(kind);
+            out.writeUTF(f.path);
+            out.writeLong(f.offset);
+            out.writeInt(f.statusFlags);
+        }
+        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
+            OpenFile f = files.get(fd);
+            out.writeInt(f == null ? -1 : ids.get(f));
+            out.writeBoolean(f != null && files.closeOnExec(fd));
+        }
+    }
+
+    /** Reads what {@link #writeState} wrote, into this freshly made kernel (whose stdin holds the event, or null). */
+    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+        cwd = in.readUTF();
+        if (!(tree.lookup(FileTree.normalize("/", cwd)) instanceof Node.Directory)) throw new java.io.IOException("bad cwd " + cwd);
+        umask = in.readInt() & 0777;
+        brkStart = in.readLong();
+        brkEnd = in.readLong();
+        if (brkEnd < brkStart || brkStart < AddressSpace.MIN_USER_VA || brkEnd > AddressSpace.MMAP_TOP) {
+            throw new java.io.IOException("bad brk");
+        }
+        fsBase = in.readLong();
+        cpu.setFsBase(fsBase);
+        sigmask = in.readLong();
+        for (int i = 0; i < sigactions.length; i++) sigactions[i] = in.readLong();
+        tree.tmp().readState(in);
+        StdinFile stdin = stdinFile();
+        OpenFile stdout = files.get(1), stderr = files.get(2);
+        int n = in.readInt();
+        if (n < 0 || n > FileTable.MAX_FDS) throw new java.io.IOException("bad open-file count " + n);
+        OpenFile[] unique = new OpenFile[n];
+        for (int i = 0; i < n; i++) {
+            int kind = in.readByte();
+            String path = in.readUTF();
+            long offset = in.readLong();
+            int flags = in.readInt();
+            OpenFile f = switch (kind) {
+                case KIND_STDIN -> stdin;
+                case KIND_STDOUT -> stdout;
+                case KIND_STDERR -> stderr;
+                case KIND_PATH -> {
+                    Node node = tree.lookup(FileTree.normalize("/", path));
+                    if (node == null) throw new java.io.IOException("open file " + path + " is not in this bundle or /tmp");
+                    OpenFile o = new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
+                    if (node instanceof Node.Directory d) o.listing = d.names();
+                    yield o;
+                }
+                default -> throw new java.io.IOException("bad open-file kind " + kind);
+            };
+            if (offset < 0) throw new java.io.IOException("bad file offset");
+            f.offset = offset;
+            f.statusFlags = flags;
+            unique[i] = f;
+        }
+        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
+            int id = in.readInt();
+            boolean cloexec = in.readBoolean();
+            if (id < -1 || id >= n) throw new java.io.IOException("bad descriptor entry");
+            files.close(fd);
+            if (id >= 0) files.installAt(fd, unique[id], cloexec);
+        }
     }
 }

@@ -1,0 +1,437 @@
+package dev.flicker.guest;
+
+import dev.flicker.guest.elf.ElfException;
+import dev.flicker.guest.elf.ElfFile;
+import dev.flicker.guest.fs.FileTree;
+import dev.flicker.guest.fs.Node;
+import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.memory.AddressSpace;
+import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.syscall.HostKernel;
+import dev.flicker.guest.syscall.Sys;
+import dev.flicker.kvm.Cpuid;
+import dev.flicker.kvm.GuestAddress;
+import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.Vcpu;
+import dev.flicker.kvm.VcpuExit;
+import dev.flicker.kvm.VcpuState;
+import dev.flicker.kvm.Vm;
+import dev.flicker.kvm.sys.KvmApi;
+import dev.flicker.kvm.x86.DescriptorTable;
+import dev.flicker.kvm.x86.Descriptors;
+import dev.flicker.kvm.x86.PageTables;
+import dev.flicker.kvm.x86.Regs;
+import dev.flicker.kvm.x86.Segment;
+import dev.flicker.kvm.x86.Sregs;
+import dev.flicker.kvm.x86.X86;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.flicker.guest.HostCallAbi.*;
+import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+
+/**
+ * One micro VM: a KVM VM with one vCPU, its guest memory, page tables and address space, and the host half
+ * of its kernel. Made by {@link MicroVmRunner#boot} (a fresh start) or {@link MicroVmRunner#restore} (from a
+ * snapshot's parts); {@link #run} runs the program until it exits, crashes, times out or asks for its event;
+ * {@link #capture} takes what a snapshot needs at that point. Used by one thread at a time.
+ */
+public final class MicroVm implements AutoCloseable {
+    /** The guest-kind name recorded in snapshots. */
+    public static final String GUEST_KIND = "micro/1";
+    /** MSRs that make up the micro guest's vCPU state besides registers. */
+    static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
+            X86.MSR_KERNEL_GS_BASE};
+    private static final long KERNEL_WINDOW = KERNEL_WINDOW_BYTES;
+
+    private final MicroVmRunner runner;
+    private Vm vm;
+    private final GuestMemory memory;
+    private final Vcpu vcpu;
+    private final PhysicalPages frames;
+    private final AddressSpace space;
+    private final HostKernel kernel;
+    private final Limits limits;
+    private final OutputCapture stdout, stderr;
+    private long createdNanos;
+    private long readyNanos;
+
+    /** Parts of a paused micro VM that a snapshot stores. */
+    public record Captured(GuestMemory memory, long usedBytes, VcpuState vcpu, byte[] guestState) {}
+
+    private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
+                    HostKernel kernel, Limits limits, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+        this.runner = runner;
+        this.vm = vm;
+        this.memory = memory;
+        this.vcpu = vcpu;
+        this.frames = frames;
+        this.space = space;
+        this.kernel = kernel;
+        this.limits = limits;
+        this.stdout = stdout;
+        this.stderr = stderr;
+        this.createdNanos = createdNanos;
+        this.readyNanos = System.nanoTime();
+    }
+
+    static long physicalBytes(Limits limits) {
+        long memLimit = (long) limits.memoryMib() << 20;
+        // Page tables for a fully mapped limit take 1/512 of it; reserve more for sparse mappings.
+        return KERNEL_WINDOW + memLimit + memLimit / 256 + (4L << 20);
+    }
+
+    /** A fresh start: guest image, program and stack loaded, vCPU at the program's entry. Throws ElfException. */
+    static MicroVm boot(MicroVmRunner runner, RunRequest request, byte[] stdinOrNull) {
+        long t0 = System.nanoTime();
+        Limits limits = request.limits();
+        long physBytes = physicalBytes(limits);
+        Vm vm = runner.kvm().createVm();
+        try {
+            GuestMemory memory = GuestMemory.anonymous(GuestAddress.of(0), physBytes);
+            vm.addMemory(memory);
+            PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, physBytes);
+            PageTables tables = pageTables(memory, frames, frames.allocate());
+            runner.image().loadInto(memory);
+            buildKernelWindow(runner.image(), memory, tables);
+            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
+            Node.BundleFile program = request.bundle().file(request.program());
+            if (program == null) throw new ElfException("program '" + request.program() + "' is not in the bundle");
+            String execPath = FileTree.TASK_ROOT + "/" + request.program();
+            List<String> argv = new ArrayList<>();
+            argv.add(execPath);
+            argv.addAll(request.args());
+            List<String> envp = new ArrayList<>();
+            request.env().forEach((k, v) -> envp.add(k + "=" + v));
+            byte[] random16 = new byte[16];
+            runner.random().nextBytes(random16);
+            ProgramLoader.Loaded loaded = ProgramLoader.load(space, ElfFile.parse(program.contents()), execPath, argv,
+                    envp, random16, limits.stackBytes(), runner.hwcap());
+            Vcpu vcpu = vm.createVcpu(0);
+            configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
+            OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), new TmpFs(limits.tmpBytes())),
+                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
+                    execPath);
+            kernel.setBrk(loaded.brkStart());
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A VM from a snapshot's parts: {@code memory} (mapped privately from the snapshot's memory file), the
+     * vCPU state and the guest state. The program resumes inside its pending request for the event.
+     */
+    static MicroVm restore(MicroVmRunner runner, GuestMemory memory, VcpuState state, byte[] guestState,
+                           dev.flicker.guest.fs.Bundle bundle, Limits limits) throws IOException {
+        long t0 = System.nanoTime();
+        if (memory.sizeBytes() != physicalBytes(limits)) {
+            memory.close();
+            throw new IOException("snapshot memory is " + memory.sizeBytes() + " bytes, these limits need "
+                    + physicalBytes(limits) + ": restore with the limits the snapshot was taken with");
+        }
+        Vm vm = runner.kvm().createVm();
+        try {
+            vm.addMemory(memory);
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
+            if (!in.readUTF().equals(GUEST_KIND)) throw new IOException("not a micro guest snapshot");
+            long root = in.readLong(), nextFree = in.readLong();
+            PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
+            frames.resumeAt(nextFree);
+            if (root < KERNEL_WINDOW || root >= nextFree || root % PAGE_SIZE != 0) throw new IOException("bad page-table root");
+            if (state.sregs().cr3() != root) throw new IOException("vCPU CR3 does not match the page-table root");
+            PageTables tables = pageTables(memory, frames, root);
+            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
+            space.readState(in);
+            String execPath = in.readUTF();
+            Vcpu vcpu = vm.createVcpu(0);
+            vcpu.setCpuid(runner.cpuid());
+            state.restore(vcpu);
+            OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, new TmpFs(limits.tmpBytes())), null, out, err,
+                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
+            kernel.readState(in);
+            if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+        } catch (IOException | RuntimeException e) {
+            vm.close();
+            throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
+        }
+    }
+
+    private static PageTables pageTables(GuestMemory memory, PhysicalPages frames, long root) {
+        return new PageTables(memory, root, () -> {
+            long f = frames.allocate();
+            if (f < 0) throw new IllegalStateException("page-table space exhausted");
+            return f;
+        });
+    }
+
+    /** True when the program stopped in its request for the event (the snapshot point). */
+    public boolean waitingForEvent() {
+        return kernel.waitingForEvent();
+    }
+
+    /**
+     * Answers the program's pending request for its event with {@code event}: the stopped read on stdin is
+     * handled again, now with the bytes there.
+     */
+    public void deliver(byte[] event) {
+        if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
+        kernel.provideEvent(event);
+        MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
+        hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
+    }
+
+    private long handlePending(MemorySegment hc) {
+        return kernel.handle(hc.get(ValueLayout.JAVA_LONG, HC_NR), hc.get(ValueLayout.JAVA_LONG, HC_ARG0),
+                hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 8), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16),
+                hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32),
+                hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
+    }
+
+    /** What a snapshot needs, taken while the program waits for its event. */
+    public Captured capture() {
+        if (!kernel.waitingForEvent()) throw new IllegalStateException("snapshots are taken while the program waits for its event");
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeUTF(GUEST_KIND);
+            out.writeLong(vcpu.getSregs().cr3());
+            out.writeLong(frames.nextFree());
+            space.writeState(out);
+            out.writeUTF(kernel.executablePath());
+            kernel.writeState(out);
+            out.flush();
+            return new Captured(memory, frames.nextFree(), VcpuState.save(vcpu, SAVED_MSRS), bytes.toByteArray());
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot capture this VM: " + e.getMessage(), e);
+        }
+    }
+
+    /** Runs until the program exits, crashes, reaches its deadline (from now) or asks for its event. */
+    public RunResult run() {
+        return run(null);
+    }
+
+    public RunResult run(long[] hostCallTimes) {
+        long start = System.nanoTime();
+        long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
+        kernel.setDeadline(deadline);
+        Ending ending = runLoop(deadline, hostCallTimes);
+        long end = System.nanoTime();
+        Map<String, Long> byName = new LinkedHashMap<>();
+        long[] counts = kernel.counts();
+        for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(Sys.name(nr), counts[nr]);
+        RunResult.ExitCounts exits = new RunResult.ExitCounts(ending.hostCalls, ending.exceptions, ending.otherExits,
+                kernel.unknownCalls(), byName);
+        RunResult.Timings timings = new RunResult.Timings(readyNanos - createdNanos, 0, 0, end - start, 0);
+        createdNanos = readyNanos = end; // a later run (after deliver) has no set-up time of its own
+        return new RunResult(ending.outcome, ending.status, ending.signal, ending.detail, stdout.bytes(),
+                stderr.bytes(), stdout.droppedBytes(), stderr.droppedBytes(), timings, exits);
+    }
+
+    /** Host memory this VM's guest memory region covers (most of it untouched). */
+    public long guestMemoryBytes() {
+        return memory.sizeBytes();
+    }
+
+    @Override
+    public void close() {
+        Vm v = vm;
+        vm = null;
+        if (v != null) v.close();
+    }
+
+    /** How the run loop ended. */
+    private record Ending(RunResult.Outcome outcome, int status, int signal, String detail, long hostCalls,
+                          long exceptions, long otherExits) {}
+
+    private static void buildKernelWindow(GuestImage image, GuestMemory memory, PageTables tables) {
+        long kernelRw = X86.PTE_WRITABLE | X86.PTE_NO_EXECUTE;
+        tables.map(kernelVa(GDT_GPA), GDT_GPA, kernelRw);
+        tables.map(kernelVa(IDT_GPA), IDT_GPA, kernelRw);
+        tables.map(kernelVa(TSS_GPA), TSS_GPA, kernelRw);
+        for (long p = RING0_STACK_BOTTOM_GPA; p < RING0_STACK_TOP_GPA; p += PAGE_SIZE) tables.map(kernelVa(p), p, kernelRw);
+        tables.map(kernelVa(HOSTCALL_PAGE_GPA), HOSTCALL_PAGE_GPA, X86.PTE_WRITABLE | X86.PTE_USER | X86.PTE_NO_EXECUTE);
+        for (long i = 0; i < image.textPages(); i++) {
+            long p = IMAGE_TEXT_PHYS + i * PAGE_SIZE;
+            tables.map(kernelVa(p), p, X86.PTE_USER);
+        }
+        tables.map(DOORBELL_VA, DOORBELL_GPA, X86.PTE_WRITABLE | X86.PTE_USER | X86.PTE_NO_EXECUTE);
+
+        MemorySegment gdt = memory.slice(GDT_GPA, PAGE_SIZE);
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 1, Descriptors.code64(0));   // 0x08 kernel code
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 2, Descriptors.data(0));     // 0x10 kernel data
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 3, Descriptors.data(3));     // 0x18 user data
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 4, Descriptors.code64(3));   // 0x20 user code
+        long[] tss = Descriptors.tss64(kernelVa(TSS_GPA), 103);
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 5, tss[0]);                  // 0x28 TSS
+        gdt.setAtIndex(ValueLayout.JAVA_LONG, 6, tss[1]);
+
+        MemorySegment idt = memory.slice(IDT_GPA, PAGE_SIZE);
+        long vectors = image.header().exceptionVectors();
+        for (int v = 0; v < 32; v++) {
+            // int3 and into are the only vectors a program may raise itself (DPL 3), as on Linux.
+            long[] gate = Descriptors.interruptGate(vectors + 16L * v, KERNEL_CS, v == 3 || v == 4 ? 3 : 0, 0);
+            idt.setAtIndex(ValueLayout.JAVA_LONG, 2L * v, gate[0]);
+            idt.setAtIndex(ValueLayout.JAVA_LONG, 2L * v + 1, gate[1]);
+        }
+        MemorySegment t = memory.slice(TSS_GPA, 104);
+        t.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, kernelVa(RING0_STACK_TOP_GPA)); // RSP0
+        t.set(ValueLayout.JAVA_SHORT_UNALIGNED, 102, (short) 104);               // no I/O bitmap
+    }
+
+    /** Long mode straight from KVM_SET_SREGS, in ring 3 at the program's entry: no guest setup code runs. */
+    private static void configureVcpu(GuestImage image, Cpuid cpuid, Vcpu vcpu, long cr3, ProgramLoader.Loaded loaded) {
+        vcpu.setCpuid(cpuid);
+        Sregs s = vcpu.getSregs()
+                .withSegments(Segment.code64(USER_CS, 3), Segment.data(USER_DS, 3), Segment.tss(TSS_SELECTOR, kernelVa(TSS_GPA), 103))
+                .withTables(new DescriptorTable(kernelVa(GDT_GPA), 7 * 8 - 1), new DescriptorTable(kernelVa(IDT_GPA), 32 * 16 - 1))
+                .withLongMode(cr3,
+                        X86.CR0_PE | X86.CR0_MP | X86.CR0_ET | X86.CR0_NE | X86.CR0_WP | X86.CR0_AM | X86.CR0_PG,
+                        X86.CR4_PAE | X86.CR4_OSFXSR | X86.CR4_OSXMMEXCPT,
+                        X86.EFER_SCE | X86.EFER_LME | X86.EFER_LMA | X86.EFER_NXE);
+        vcpu.setSregs(s);
+        vcpu.setMsrs(new int[] {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE},
+                new long[] {((long) STAR_USER_BASE << 48) | ((long) KERNEL_CS << 32), image.header().syscallEntry(),
+                        X86.RFLAGS_TF | X86.RFLAGS_IF | X86.RFLAGS_DF | X86.RFLAGS_IOPL | X86.RFLAGS_NT | X86.RFLAGS_AC,
+                        0, 0});
+        Regs regs = new Regs();
+        regs.set(KvmApi.REG_RIP, loaded.entry()).set(KvmApi.REG_RSP, loaded.stackPointer())
+                .set(KvmApi.REG_RFLAGS, X86.RFLAGS_RESERVED);
+        vcpu.setRegs(regs);
+    }
+
+    private Ending runLoop(long deadline, long[] hostCallTimes) {
+        MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
+        long hostCalls = 0, otherExits = 0;
+        vcpu.bindToCurrentThread();
+        ScheduledFuture<?> kick = runner.deadlines().schedule(vcpu::kick, Math.max(0, deadline - System.nanoTime()),
+                TimeUnit.NANOSECONDS);
+        try {
+            while (true) {
+                if (System.nanoTime() - deadline >= 0) {
+                    return new Ending(RunResult.Outcome.TIMED_OUT, -1, 9, "killed at its deadline", hostCalls, 0, otherExits);
+                }
+                VcpuExit exit = vcpu.run();
+                switch (exit) {
+                    case VcpuExit.Mmio m when m.physicalAddress() == DOORBELL_GPA && m.isWrite() -> {
+                        if (hostCallTimes != null && hostCalls < hostCallTimes.length) {
+                            hostCallTimes[(int) hostCalls] = System.nanoTime();
+                        }
+                        hostCalls++;
+                        long result;
+                        try {
+                            result = kernel.handle(hc.get(ValueLayout.JAVA_LONG, HC_NR),
+                                hc.get(ValueLayout.JAVA_LONG, HC_ARG0), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 8),
+                                hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24),
+                                hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
+                        } catch (RuntimeException e) {
+                            // A host-half bug must end this program, never the host: report it with the call.
+                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, "host kernel error in "
+                                    + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+                                    + ": " + e, hostCalls, 0, otherExits);
+                        }
+                        if (kernel.waitingForEvent()) {
+                            return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
+                                    hostCalls, 0, otherExits);
+                        }
+                        if (kernel.exited()) {
+                            return new Ending(RunResult.Outcome.EXITED, kernel.exitStatus(), 0, "exited", hostCalls, 0, otherExits);
+                        }
+                        hc.set(ValueLayout.JAVA_LONG, HC_RET, result);
+                    }
+                    case VcpuExit.Mmio m -> {
+                        // A store or load to guest-physical memory nothing backs, other than the doorbell.
+                        return crash(7, "SIGBUS: access to unbacked guest-physical address 0x"
+                                + Long.toHexString(m.physicalAddress()), hostCalls, otherExits);
+                    }
+                    case VcpuExit.Io io when io.port() >= EXCEPTION_PORT_BASE && io.port() < EXCEPTION_PORT_BASE + 32 -> {
+                        return exception(io.port() - EXCEPTION_PORT_BASE, hostCalls, otherExits);
+                    }
+                    case VcpuExit.Interrupted i -> otherExits++;
+                    case VcpuExit.Io io -> {
+                        return crash(11, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
+                    }
+                    case VcpuExit.Hlt h -> {
+                        return crash(11, "SIGSEGV: the guest halted", hostCalls, otherExits);
+                    }
+                    case VcpuExit.Shutdown s -> {
+                        return crash(11, "SIGSEGV: triple fault (the guest's exception handling failed)", hostCalls, otherExits);
+                    }
+                    case VcpuExit.InternalError e -> {
+                        return crash(4, "SIGILL: KVM could not emulate an instruction (internal error "
+                                + e.suberror() + ")", hostCalls, otherExits);
+                    }
+                    case VcpuExit.FailEntry f -> {
+                        return crash(11, "vCPU entry failed (hardware reason 0x" + Long.toHexString(f.hardwareReason())
+                                + ")", hostCalls, otherExits);
+                    }
+                    case VcpuExit.Other o -> {
+                        return crash(11, "unexpected KVM exit " + o.reason(), hostCalls, otherExits);
+                    }
+                }
+            }
+        } finally {
+            kick.cancel(false);
+            vcpu.unbindFromCurrentThread();
+        }
+    }
+
+    private Ending crash(int signal, String what, long hostCalls, long otherExits) {
+        long rip = vcpu.getRegs().get(KvmApi.REG_RIP);
+        return new Ending(RunResult.Outcome.CRASHED, -1, signal, what + " (rip 0x" + Long.toHexString(rip) + ")",
+                hostCalls, 0, otherExits);
+    }
+
+    /** Reads the exception frame from the ring-0 stack and turns the vector into Linux's signal. */
+    private Ending exception(int vector, long hostCalls, long otherExits) {
+        long rsp = vcpu.getRegs().get(KvmApi.REG_RSP);
+        long frameGpa = rsp - KERNEL_WINDOW_VA;
+        long errorCode = 0, rip = 0;
+        long frameBytes = X86.pushesErrorCode(vector) ? 48 : 40;
+        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa + frameBytes <= RING0_STACK_TOP_GPA) {
+            MemorySegment frame = memory.slice(frameGpa, frameBytes);
+            int at = 0;
+            if (X86.pushesErrorCode(vector)) errorCode = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at++ * 8L);
+            rip = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at * 8L);
+        }
+        String detail = switch (vector) {
+            case 0 -> "SIGFPE: divide error";
+            case 3 -> "SIGTRAP: breakpoint";
+            case 6 -> "SIGILL: invalid opcode";
+            case 13 -> "SIGSEGV: general protection fault (error code 0x" + Long.toHexString(errorCode) + ")";
+            case 14 -> "SIGSEGV: page fault at address 0x" + Long.toHexString(vcpu.getSregs().cr2())
+                    + ((errorCode & 2) != 0 ? " (write)" : (errorCode & 16) != 0 ? " (instruction fetch)" : " (read)");
+            case 16, 19 -> "SIGFPE: floating-point exception";
+            case 17 -> "SIGBUS: alignment check";
+            default -> "SIGSEGV: exception " + vector;
+        };
+        int signal = switch (vector) {
+            case 0, 16, 19 -> 8;
+            case 3 -> 5;
+            case 6 -> 4;
+            case 17 -> 7;
+            default -> 11;
+        };
+        return new Ending(RunResult.Outcome.CRASHED, -1, signal, detail + " at rip 0x" + Long.toHexString(rip),
+                hostCalls, 1, otherExits);
+    }
+
+}
