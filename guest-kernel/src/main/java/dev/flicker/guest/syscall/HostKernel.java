@@ -1102,5 +1102,6 @@ public final class HostKernel {
             files.close(fd);
             if (id >= 0) files.installAt(fd, unique[id], cloexec);
         }
+        waitingForEvent = true; // snapshots are taken only inside the request for the event
     }
 }

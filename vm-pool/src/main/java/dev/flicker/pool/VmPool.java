@@ -1,0 +1,335 @@
+package dev.flicker.pool;
+
+import dev.flicker.guest.MicroVm;
+import dev.flicker.guest.MicroVmRunner;
+import dev.flicker.guest.RunResult;
+import dev.flicker.kvm.sys.Libc;
+import dev.flicker.snapshots.Snapshot;
+import dev.flicker.snapshots.SnapshotStore;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Ready VMs per function version, each a clone of the version's snapshot. Every invocation leases its own VM
+ * (restored ahead of demand: a pool hit; or restored while it waits: the cold path) and the VM is destroyed
+ * after it, off the caller's path. A VM moves Restoring → Ready → Leased → Destroying and is never reused.
+ *
+ * <p>Sizing (docs/vm-pool.md): every {@code tickMillis} the target number of ready VMs of a version is
+ * {@code ceil(arrival rate × restore time) + VMs leased now}, capped at {@code maxReadyPerVersion}; it is
+ * zero when the version has been idle for {@code idleMillis}, or when the host's available memory is below
+ * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns the native heap is trimmed.
+ */
+public final class VmPool implements AutoCloseable {
+    /** The pool's knobs; {@link #DEFAULT} suits a small host. */
+    public record Policy(int maxReadyPerVersion, long idleMillis, long minHostAvailableBytes, long tickMillis,
+                         int trimAfterTeardowns) {
+        public static final Policy DEFAULT = new Policy(16, 30_000, 512L << 20, 20, 100);
+    }
+
+    /** One VM of the pool, leased to one invocation. */
+    public final class Lease {
+        private final Versioned version;
+        private final MicroVm vm;
+        private final StartPath startPath;
+        private final long readyNanos;
+        private boolean used;
+
+        Lease(Versioned version, MicroVm vm, StartPath startPath, long readyNanos) {
+            this.version = version;
+            this.vm = vm;
+            this.startPath = startPath;
+            this.readyNanos = readyNanos;
+        }
+
+        public StartPath startPath() {
+            return startPath;
+        }
+
+        /** The VM itself (its identity tells leases apart). */
+        public MicroVm vm() {
+            return vm;
+        }
+
+        /** Delivers {@code event}, runs the handler to its end, then hands the VM to teardown. */
+        public Invocation invoke(byte[] event) {
+            if (used) throw new IllegalStateException("a lease serves one invocation");
+            used = true;
+            try {
+                long t0 = System.nanoTime();
+                vm.deliver(event);
+                long t1 = System.nanoTime();
+                RunResult r = vm.run();
+                long t2 = System.nanoTime();
+                return new Invocation(r, startPath, readyNanos, t1 - t0, t2 - t1);
+            } finally {
+                release();
+            }
+        }
+
+        /** Gives the VM back without using it (it is destroyed, never reused). */
+        public void release() {
+            used = true;
+            if (leasedNow.decrementAndGet() >= 0) version.leased.decrementAndGet();
+            destroy(vm);
+        }
+    }
+
+    /** Pool state of one function version. */
+    private final class Versioned {
+        final FunctionVersion version;
+        final Snapshot snapshot;
+        final ConcurrentLinkedDeque<MicroVm> ready = new ConcurrentLinkedDeque<>();
+        final AtomicInteger restoring = new AtomicInteger(), leased = new AtomicInteger();
+        final RateEstimator arrivals = new RateEstimator(2.0);
+        volatile double restoreSeconds = 0.002;
+        volatile long lastUseNanos = System.nanoTime();
+
+        Versioned(FunctionVersion version, Snapshot snapshot) {
+            this.version = version;
+            this.snapshot = snapshot;
+        }
+
+        MicroVm restore() {
+            long t0 = System.nanoTime();
+            try {
+                MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
+                        version.bundle(), version.limits());
+                restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
+                return vm;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot restore " + version.key() + " from " + snapshot.directory(), e);
+            }
+        }
+
+        int target() {
+            long now = System.nanoTime();
+            if (now - lastUseNanos > TimeUnit.MILLISECONDS.toNanos(policy.idleMillis())) return 0;
+            if (hostUnderPressure) return 0;
+            double rate = arrivals.perSecond(now);
+            int want = (int) Math.ceil(rate * restoreSeconds) + leased.get();
+            return Math.min(policy.maxReadyPerVersion(), want);
+        }
+    }
+
+    private final MicroVmRunner runner;
+    private final SnapshotStore store;
+    private final Policy policy;
+    private final Map<String, Versioned> versions = new ConcurrentHashMap<>();
+    private final ExecutorService restorer = Executors.newSingleThreadExecutor(daemon("vm-pool-restore"));
+    private final ExecutorService reaper = Executors.newSingleThreadExecutor(daemon("vm-pool-teardown"));
+    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("vm-pool-tick"));
+    private final AtomicInteger leasedNow = new AtomicInteger(), destroyingNow = new AtomicInteger();
+    private final AtomicLong teardownsSinceTrim = new AtomicLong(), trims = new AtomicLong();
+    private volatile boolean hostUnderPressure;
+
+    public VmPool(MicroVmRunner runner, SnapshotStore store, Policy policy) {
+        this.runner = runner;
+        this.store = store;
+        this.policy = policy;
+        ticker.scheduleWithFixedDelay(this::tick, policy.tickMillis(), policy.tickMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /**
+     * Prepares {@code version}: starts it from scratch, lets it initialise until it asks for its first event,
+     * snapshots it there and keeps the snapshot in the store. Fails with the program's result when it ends
+     * before asking for an event.
+     */
+    public Snapshot prepare(FunctionVersion version) {
+        Snapshot snapshot = store.current(version.key()).orElseGet(() -> takeSnapshot(version));
+        Versioned old = versions.put(version.key(), new Versioned(version, snapshot));
+        if (old != null) drain(old);
+        return snapshot;
+    }
+
+    private Snapshot takeSnapshot(FunctionVersion version) {
+        MicroVm vm = runner.boot(version.request());
+        try {
+            RunResult r = vm.run();
+            if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
+                throw new IllegalStateException("function " + version.key() + " did not reach its snapshot point "
+                        + "(its first read of the event): " + r + " stderr: " + r.stderrText());
+            }
+            MicroVm.Captured c = vm.capture();
+            return store.put(version.key(), MicroVm.GUEST_KIND, c.memory(), c.usedBytes(), java.util.List.of(c.vcpu()),
+                    c.guestState());
+        } finally {
+            vm.close();
+        }
+    }
+
+    private Versioned versioned(FunctionVersion version) {
+        Versioned v = versions.get(version.key());
+        if (v == null) throw new IllegalStateException("function version " + version.key() + " is not prepared");
+        return v;
+    }
+
+    /** A VM for one invocation of {@code version}: a ready one if there is one, otherwise restored now. */
+    public Lease lease(FunctionVersion version) {
+        long t0 = System.nanoTime();
+        Versioned v = versioned(version);
+        v.lastUseNanos = t0;
+        v.arrivals.record(t0);
+        leasedNow.incrementAndGet();
+        v.leased.incrementAndGet();
+        MicroVm vm = v.ready.pollFirst();
+        StartPath path = StartPath.POOL_HIT;
+        if (vm == null) {
+            path = StartPath.RESTORE_ON_DEMAND;
+            try {
+                vm = v.restore();
+            } catch (RuntimeException e) {
+                leasedNow.decrementAndGet();
+                v.leased.decrementAndGet();
+                throw e;
+            }
+        }
+        return new Lease(v, vm, path, System.nanoTime() - t0);
+    }
+
+    /** Leases a VM, delivers {@code event}, runs the handler and returns the result; the VM is then destroyed. */
+    public Invocation invoke(FunctionVersion version, byte[] event) {
+        return lease(version).invoke(event);
+    }
+
+    /** The same invocation with no snapshot: the function starts from scratch (for comparison). */
+    public Invocation invokeFresh(FunctionVersion version, byte[] event) {
+        long t0 = System.nanoTime();
+        MicroVm vm = runner.boot(version.request());
+        try {
+            RunResult init = vm.run();
+            if (init.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
+                return new Invocation(init, StartPath.FRESH_START, System.nanoTime() - t0, 0, 0);
+            }
+            long t1 = System.nanoTime();
+            vm.deliver(event);
+            long t2 = System.nanoTime();
+            RunResult r = vm.run();
+            return new Invocation(r, StartPath.FRESH_START, t1 - t0, t2 - t1, System.nanoTime() - t2);
+        } finally {
+            destroy(vm);
+        }
+    }
+
+    /** Forgets {@code version}: destroys its ready VMs and deletes its snapshots. */
+    public void remove(FunctionVersion version) {
+        Versioned v = versions.remove(version.key());
+        if (v != null) drain(v);
+        store.delete(version.key());
+    }
+
+    private void drain(Versioned v) {
+        MicroVm vm;
+        while ((vm = v.ready.pollFirst()) != null) destroy(vm);
+    }
+
+    private void destroy(MicroVm vm) {
+        destroyingNow.incrementAndGet();
+        reaper.execute(() -> {
+            try {
+                vm.close();
+            } finally {
+                destroyingNow.decrementAndGet();
+                teardownsSinceTrim.incrementAndGet();
+            }
+        });
+    }
+
+    /** Sizing, yielding and reclamation, every tick. */
+    private void tick() {
+        try {
+            hostUnderPressure = MemoryStats.readHostAvailableKib() * 1024 < policy.minHostAvailableBytes();
+            for (Versioned v : versions.values()) {
+                int target = v.target();
+                int have = v.ready.size() + v.restoring.get();
+                for (int i = have; i < target; i++) {
+                    v.restoring.incrementAndGet();
+                    restorer.execute(() -> {
+                        try {
+                            if (versions.get(v.version.key()) == v) v.ready.addLast(v.restore());
+                        } catch (RuntimeException e) {
+                            System.err.println("vm-pool: " + e.getMessage());
+                        } finally {
+                            v.restoring.decrementAndGet();
+                        }
+                    });
+                }
+                while (v.ready.size() > target) {
+                    MicroVm extra = v.ready.pollLast();
+                    if (extra == null) break;
+                    destroy(extra);
+                }
+            }
+            // After a burst of teardowns, once nothing is being destroyed, give freed native heap back.
+            if (destroyingNow.get() == 0 && teardownsSinceTrim.get() >= policy.trimAfterTeardowns()) {
+                teardownsSinceTrim.set(0);
+                Libc.mallocTrim(0);
+                trims.incrementAndGet();
+            }
+        } catch (IOException | RuntimeException e) {
+            System.err.println("vm-pool: tick failed: " + e);
+        }
+    }
+
+    /** VMs in each state, for the dashboard and metrics. */
+    public record Counts(int ready, int restoring, int leased, int destroying, long nativeHeapTrims) {}
+
+    public Counts counts() {
+        int ready = 0, restoring = 0;
+        for (Versioned v : versions.values()) {
+            ready += v.ready.size();
+            restoring += v.restoring.get();
+        }
+        return new Counts(ready, restoring, leasedNow.get(), destroyingNow.get(), trims.get());
+    }
+
+    public int readyCount(FunctionVersion version) {
+        Versioned v = versions.get(version.key());
+        return v == null ? 0 : v.ready.size();
+    }
+
+    public MemoryStats memory() {
+        return MemoryStats.read();
+    }
+
+    /** Waits until every VM handed to teardown is destroyed. */
+    public void awaitTeardown() throws InterruptedException {
+        while (destroyingNow.get() > 0) Thread.sleep(5);
+    }
+
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        restorer.shutdown();
+        try {
+            restorer.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Versioned v : versions.values()) drain(v);
+        versions.clear();
+        reaper.shutdown();
+        try {
+            reaper.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package dev.flicker.pool;
+
+import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVmRunner;
+import dev.flicker.guest.RunResult;
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.kvm.Kvm;
+import dev.flicker.snapshots.Snapshot;
+import dev.flicker.snapshots.SnapshotFiles;
+import dev.flicker.snapshots.SnapshotFormatException;
+import dev.flicker.snapshots.SnapshotStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Snapshot, restore and pool on real KVM, with a function that initialises a 32 MiB heap before its event. */
+class SnapshotPoolTest {
+    static final Path PROGRAMS = Path.of("../guest-kernel/target/test-programs/musl");
+    static final int HEAP_MIB = 32;
+    static Kvm kvm;
+    static MicroVmRunner runner;
+    static Bundle bundle;
+
+    @BeforeAll
+    static void start() {
+        if (!Files.isRegularFile(PROGRAMS.resolve("snapfn"))) {
+            throw new IllegalStateException("snapfn is missing in " + PROGRAMS.toAbsolutePath() + ": build guest-kernel first (mvn install)");
+        }
+        kvm = Kvm.open();
+        runner = new MicroVmRunner(kvm);
+        bundle = Bundle.open(PROGRAMS);
+    }
+
+    @AfterAll
+    static void stop() {
+        runner.close();
+        bundle.close();
+        kvm.close();
+    }
+
+    static FunctionVersion snapfn(String key) {
+        return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB)), Map.of(),
+                Limits.DEFAULT.withMemoryMib(64));
+    }
+
+    static long expectedSum() {
+        long sum = 0;
+        for (long i = 0; i < ((long) HEAP_MIB << 20); i += 4096) sum += ((i + 1) * 7) & 0xff;
+        return sum;
+    }
+
+    static String sha256(Path file) throws Exception {
+        MessageDigest d = MessageDigest.getInstance("SHA-256");
+        d.update(Files.readAllBytes(file));
+        return java.util.HexFormat.of().formatHex(d.digest());
+    }
+
+    @Test
+    void hundredClonesAnswerCorrectlyAndKeepTheirWritesToThemselves(@TempDir Path dir) throws Exception {
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            FunctionVersion fn = snapfn("snapfn-1");
+            Snapshot snapshot = pool.prepare(fn);
+            String memoryHash = sha256(snapshot.memoryFile());
+            Set<String> randoms = new HashSet<>();
+            for (int i = 0; i < 100; i++) {
+                Invocation inv = pool.invoke(fn, ("clone" + i).getBytes(StandardCharsets.UTF_8));
+                RunResult r = inv.result();
+                assertTrue(r.exitedWith(0), () -> r + r.stderrText());
+                String out = r.stdoutText();
+                // Every clone sees the initialised heap, not the bytes an earlier clone wrote over it.
+                assertTrue(out.startsWith("event=clone" + i + " sum=" + expectedSum() + " first=7 random="), out);
+                randoms.add(out.substring(out.indexOf("random=")));
+            }
+            assertEquals(100, randoms.size(), "every clone draws its own randomness after restore");
+            pool.awaitTeardown();
+            assertEquals(memoryHash, sha256(snapshot.memoryFile()), "guest writes never reach the snapshot file");
+        }
+    }
+
+    @Test
+    void snapshotSurvivesAProcessRestart(@TempDir Path dir) {
+        FunctionVersion fn = snapfn("snapfn-restart");
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            pool.prepare(fn);
+        }
+        // A new store and pool over the same directory: the snapshot is read from disk, not taken again.
+        SnapshotStore reopened = new SnapshotStore(dir);
+        assertTrue(reopened.current(fn.key()).isPresent());
+        try (VmPool pool = new VmPool(runner, reopened, VmPool.Policy.DEFAULT)) {
+            pool.prepare(fn);
+            RunResult r = pool.invoke(fn, "after-restart".getBytes()).result();
+            assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-restart sum="), r::toString);
+        }
+    }
+
+    @Test
+    void corruptedSnapshotsAreRejectedWithClearErrors(@TempDir Path dir) throws IOException {
+        Snapshot good;
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            good = pool.prepare(snapfn("snapfn-corrupt"));
+        }
+        Path state = good.directory().resolve(Snapshot.STATE_FILE);
+        byte[] original = Files.readAllBytes(state);
+
+        byte[] flipped = original.clone();
+        flipped[flipped.length / 2] ^= 0x40;
+        Files.write(state, flipped);
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("checksum"));
+
+        Files.write(state, java.util.Arrays.copyOf(original, original.length - 7));
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("truncated"));
+
+        Files.write(state, java.util.Arrays.copyOf(original, 10));
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("truncated"));
+
+        byte[] otherVersion = original.clone();
+        ByteBuffer.wrap(otherVersion).order(ByteOrder.LITTLE_ENDIAN).putInt(8, 99);
+        Files.write(state, otherVersion);
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("format version 99"));
+
+        byte[] badMagic = original.clone();
+        badMagic[0] = 'X';
+        Files.write(state, badMagic);
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("bad magic"));
+
+        Files.write(state, original);
+        try (var ch = java.nio.channels.FileChannel.open(good.memoryFile(), java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 2);
+        }
+        assertTrue(assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(good.directory()))
+                .getMessage().contains("memory.bin"));
+    }
+
+    @Test
+    void burstOfThousandLeasesGetsDistinctVmsAndLeaksNothing(@TempDir Path dir) throws Exception {
+        FunctionVersion fn = new FunctionVersion("hello-burst", bundle, "snapfn", List.of("1"), Map.of(),
+                Limits.DEFAULT.withMemoryMib(8));
+        try (VmPool warm = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            warm.prepare(fn);
+            warm.invoke(fn, "warm".getBytes()); // loads every class the run needs
+        }
+        long fds = count(Path.of("/proc/self/fd")), maps = lines(Path.of("/proc/self/maps"));
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            pool.prepare(fn);
+            int n = 1000;
+            ConcurrentLinkedQueue<VmPool.Lease> leases = new ConcurrentLinkedQueue<>();
+            CountDownLatch go = new CountDownLatch(1), done = new CountDownLatch(4);
+            for (int t = 0; t < 4; t++) {
+                Thread.ofPlatform().start(() -> {
+                    try {
+                        go.await();
+                        for (int i = 0; i < n / 4; i++) leases.add(pool.lease(fn));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } finally {
+                        done.countDown();
+                    }
+                });
+            }
+            go.countDown();
+            done.await();
+            assertEquals(n, leases.size());
+            Set<Object> distinct = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            for (VmPool.Lease l : leases) distinct.add(l.vm());
+            assertEquals(n, distinct.size(), "every lease has its own VM");
+            // Every VM really runs: a sample answers; the rest are given back unused.
+            List<VmPool.Lease> all = new ArrayList<>(leases);
+            for (int i = 0; i < all.size(); i++) {
+                if (i % 50 == 0) {
+                    RunResult r = all.get(i).invoke(("lease" + i).getBytes()).result();
+                    assertTrue(r.exitedWith(0), r::toString);
+                } else {
+                    all.get(i).release();
+                }
+            }
+            pool.remove(fn);
+        }
+        assertEquals(fds, count(Path.of("/proc/self/fd")), "open fds after 1,000 leases and the pool closed");
+        long mapsAfter = lines(Path.of("/proc/self/maps"));
+        assertTrue(mapsAfter - maps < 50, "mappings grew from " + maps + " to " + mapsAfter);
+    }
+
+    @Test
+    void poolRestoresAheadOfDemandAndShrinksWhenIdle(@TempDir Path dir) throws Exception {
+        FunctionVersion fn = new FunctionVersion("hello-pool", bundle, "snapfn", List.of("1"), Map.of(),
+                Limits.DEFAULT.withMemoryMib(8));
+        VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100);
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
+            pool.prepare(fn);
+            assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, "first".getBytes()).startPath());
+            boolean sawHit = false;
+            for (int i = 0; i < 200 && !sawHit; i++) {
+                sawHit = pool.invoke(fn, "again".getBytes()).startPath() == StartPath.POOL_HIT;
+                Thread.sleep(5);
+            }
+            assertTrue(sawHit, "with steady arrivals the pool restores VMs ahead of demand");
+            Thread.sleep(1000);
+            assertEquals(0, pool.readyCount(fn), "an idle function's pool shrinks to zero");
+        }
+    }
+
+    static long count(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
+    static long lines(Path file) throws IOException {
+        try (Stream<String> s = Files.lines(file)) {
+            return s.count();
+        }
+    }
+}
