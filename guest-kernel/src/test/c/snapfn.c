@@ -6,8 +6,8 @@
 /*
  * A function with a snapshot point: it initialises argv[1] MiB of heap with a pattern, then reads its event
  * on stdin (the first read is where the snapshot is taken). For the event it prints the event, a checksum of
- * the heap, 8 fresh random bytes and the first heap byte, then writes the event's first byte over the heap
- * (so that clones can show their writes stay their own).
+ * the heap, 8 fresh random bytes and the first heap byte; with argv[2] = "write" it then writes the event's
+ * first byte over the whole heap (so that clones can show their writes stay their own).
  */
 int main(int argc, char **argv) {
     long mib = argc > 1 ? atol(argv[1]) : 1;
@@ -23,9 +23,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < size; i += 4096) sum += heap[i + 1];
     unsigned char r[8];
     if (getrandom(r, sizeof r, 0) != sizeof r) return 5;
-    printf("event=%s sum=%lu first=%d random=", event, sum, heap[1]);
+    printf("event=%s sum=%lu first=%d random=", event, sum, size > 1 ? heap[1] : 0);
     for (int i = 0; i < 8; i++) printf("%02x", r[i]);
     printf("\n");
-    memset(heap, n > 0 ? event[0] : 0, size);
+    if (argc > 2 && strcmp(argv[2], "write") == 0) memset(heap, n > 0 ? event[0] : 0, size);
     return 0;
 }

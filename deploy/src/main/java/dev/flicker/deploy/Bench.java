@@ -37,8 +37,9 @@ final class Bench {
     private Bench() {}
 
     static int main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("snapshot")) return SnapshotBench.main();
         if (args.length != 1 || !args[0].equals("engine")) {
-            System.err.println("usage: flicker bench engine");
+            System.err.println("usage: flicker bench engine|snapshot");
             return 2;
         }
         if (!Files.isRegularFile(PROGRAMS.resolve("exit0"))) {

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -27,11 +28,7 @@ public final class MicroVmRunner implements AutoCloseable {
     private final Cpuid cpuid;
     private final long hwcap;
     private final SecureRandom random = new SecureRandom();
-    private final ScheduledExecutorService deadlines = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "micro-vm-deadlines");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledThreadPoolExecutor deadlines = newDeadlineTimer();
     /** Where VMs are destroyed: on the caller's thread (null), or on a background thread, off the critical path. */
     private final ExecutorService reaper;
 
@@ -55,6 +52,18 @@ public final class MicroVmRunner implements AutoCloseable {
         this.cpuid = microGuestCpuid(kvm.supportedCpuid());
         Cpuid.Entry leaf1 = cpuid.find(1, 0);
         this.hwcap = leaf1 == null ? 0 : Integer.toUnsignedLong(leaf1.edx());
+    }
+
+    private static ScheduledThreadPoolExecutor newDeadlineTimer() {
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "micro-vm-deadlines");
+            t.setDaemon(true);
+            return t;
+        });
+        // A run that ends before its deadline cancels its kick; drop it at once, or it would keep the
+        // vCPU (and its native memory) reachable until the deadline passes.
+        timer.setRemoveOnCancelPolicy(true);
+        return timer;
     }
 
     /**

@@ -27,7 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Sizing (docs/vm-pool.md): every {@code tickMillis} the target number of ready VMs of a version is
  * {@code ceil(arrival rate × restore time) + VMs leased now}, capped at {@code maxReadyPerVersion}; it is
  * zero when the version has been idle for {@code idleMillis}, or when the host's available memory is below
- * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns the native heap is trimmed.
+ * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns, once quiet, the pool runs a
+ * full GC (so G1 uncommits heap) and trims the native heap.
  */
 public final class VmPool implements AutoCloseable {
     /** The pool's knobs; {@link #DEFAULT} suits a small host. */
@@ -277,9 +278,12 @@ public final class VmPool implements AutoCloseable {
                     destroy(extra);
                 }
             }
-            // After a burst of teardowns, once nothing is being destroyed, give freed native heap back.
-            if (destroyingNow.get() == 0 && teardownsSinceTrim.get() >= policy.trimAfterTeardowns()) {
+            // After a burst of teardowns, once the pool is quiet (nothing leased or being destroyed), collect so
+            // that G1 uncommits the heap the burst grew, then give freed native heap back.
+            if (destroyingNow.get() == 0 && leasedNow.get() == 0
+                    && teardownsSinceTrim.get() >= policy.trimAfterTeardowns()) {
                 teardownsSinceTrim.set(0);
+                System.gc();
                 Libc.mallocTrim(0);
                 trims.incrementAndGet();
             }

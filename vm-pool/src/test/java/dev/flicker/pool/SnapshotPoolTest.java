@@ -62,7 +62,7 @@ class SnapshotPoolTest {
     }
 
     static FunctionVersion snapfn(String key) {
-        return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB)), Map.of(),
+        return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB), "write"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(64));
     }
 

@@ -52,7 +52,14 @@ public final class HostKernel {
     private long brkEnd;
     private boolean exited;
     private int exitStatus;
-    private final byte[] scratch = new byte[64 * 1024];
+    /** A buffer for bytes the host makes up (randomness) or throws away; grown on first use, per VM. */
+    private byte[] scratch = new byte[256];
+
+    private byte[] scratch(long wanted) {
+        int size = (int) Math.min(Math.max(wanted, 256), 64 * 1024);
+        if (scratch.length < size) scratch = new byte[size];
+        return scratch;
+    }
 
     public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
                       Cpu cpu, SecureRandom random, String executablePath) {
@@ -265,9 +272,10 @@ public final class HostKernel {
                         got = n;
                     }
                     default -> {
-                        got = Math.min(n, scratch.length);
-                        random.nextBytes(scratch);
-                        memory.write(buf, MemorySegment.ofArray(scratch), 0, got);
+                        byte[] bytes = scratch(n);
+                        got = Math.min(n, bytes.length);
+                        random.nextBytes(bytes);
+                        memory.write(buf, MemorySegment.ofArray(bytes), 0, got);
                     }
                 }
                 return got;
@@ -972,9 +980,10 @@ public final class HostKernel {
 
     private long getrandom(long buf, long count) throws MemoryFault {
         if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, scratch.length);
-        random.nextBytes(scratch);
-        memory.write(buf, MemorySegment.ofArray(scratch), 0, n);
+        byte[] bytes = scratch(count);
+        int n = (int) Math.min(count, bytes.length);
+        random.nextBytes(bytes);
+        memory.write(buf, MemorySegment.ofArray(bytes), 0, n);
         return n;
     }
 

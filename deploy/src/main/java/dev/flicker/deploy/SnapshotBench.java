@@ -1,0 +1,188 @@
+package dev.flicker.deploy;
+
+import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVmRunner;
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.kvm.Kvm;
+import dev.flicker.pool.FunctionVersion;
+import dev.flicker.pool.Invocation;
+import dev.flicker.pool.MemoryStats;
+import dev.flicker.pool.StartPath;
+import dev.flicker.pool.VmPool;
+import dev.flicker.snapshots.SnapshotStore;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static dev.flicker.deploy.Bench.figure;
+import static dev.flicker.deploy.Bench.percentile;
+import static dev.flicker.deploy.Bench.sorted;
+
+/**
+ * {@code flicker bench snapshot}: restore-per-invocation latency against a fresh start of the same function,
+ * pool hits against restores on demand, density of clones of one snapshot, reclamation after a burst, and
+ * sustained invocations per second with a fresh VM each.
+ */
+final class SnapshotBench {
+    private static final Path PROGRAMS = Path.of("guest-kernel/target/test-programs/musl");
+
+    private SnapshotBench() {}
+
+    static int main() throws Exception {
+        Path storeDir = Files.createTempDirectory("flicker-bench-snapshots");
+        try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(PROGRAMS);
+             VmPool pool = new VmPool(runner, new SnapshotStore(storeDir), VmPool.Policy.DEFAULT);
+             // A pool that never restores ahead: every lease is a restore on demand.
+             VmPool cold = new VmPool(runner, new SnapshotStore(storeDir), new VmPool.Policy(0, 30_000, 0, 20, 100))) {
+            FunctionVersion trivial = fn(bundle, "trivial", 0, 16);
+            FunctionVersion heap64 = fn(bundle, "heap64", 64, 128);
+            FunctionVersion heap64Write = new FunctionVersion("heap64-write", bundle, "snapfn", List.of("64", "write"),
+                    Map.of(), Limits.DEFAULT.withMemoryMib(128));
+            for (VmPool p : List.of(pool, cold)) {
+                p.prepare(trivial);
+                p.prepare(heap64);
+                p.prepare(heap64Write);
+            }
+            restoreVsFresh(cold, trivial, "", 1000);
+            restoreVsFresh(cold, heap64, "_64mib", 100);
+            restoreVsFresh(cold, heap64Write, "_64mib_write", 30);
+            hitVsOnDemand(pool, trivial);
+            density(cold, trivial, 100);
+            density(cold, trivial, 1000);
+            reclamation(cold, trivial);
+            throughput(pool, trivial, 60);
+        } finally {
+            try (var paths = Files.walk(storeDir)) {
+                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
+        }
+        return 0;
+    }
+
+    static FunctionVersion fn(Bundle bundle, String key, int heapMib, int memoryMib) {
+        return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(heapMib)), Map.of(),
+                Limits.DEFAULT.withMemoryMib(memoryMib));
+    }
+
+    static Invocation check(Invocation inv) {
+        if (!inv.result().exitedWith(0)) throw new IllegalStateException("bench invocation failed: " + inv.result());
+        return inv;
+    }
+
+    /** Restore → event delivered → response (VM released off the path), vs booting the function from scratch. */
+    static void restoreVsFresh(VmPool pool, FunctionVersion fn, String suffix, int runs) throws InterruptedException {
+        byte[] event = "{\"n\":1}".getBytes();
+        List<Double> restore = new ArrayList<>(), fresh = new ArrayList<>();
+        for (int i = 0; i < runs + 20; i++) {
+            pool.awaitTeardown();
+            long t0 = System.nanoTime();
+            check(pool.invoke(fn, event));
+            if (i >= 20) restore.add((System.nanoTime() - t0) / 1e6);
+        }
+        for (int i = 0; i < Math.min(runs, 200) + 5; i++) {
+            pool.awaitTeardown();
+            long t0 = System.nanoTime();
+            check(pool.invokeFresh(fn, event));
+            if (i >= 5) fresh.add((System.nanoTime() - t0) / 1e6);
+        }
+        double[] r = sorted(restore), f = sorted(fresh);
+        figure("snapshot.restore_invoke" + suffix + "_p50_ms", percentile(r, 0.5), "ms");
+        figure("snapshot.restore_invoke" + suffix + "_p99_ms", percentile(r, 0.99), "ms");
+        figure("snapshot.fresh_start" + suffix + "_p50_ms", percentile(f, 0.5), "ms");
+        figure("snapshot.fresh_start" + suffix + "_p99_ms", percentile(f, 0.99), "ms");
+        figure("snapshot.restore_vs_fresh" + suffix + "_ratio", percentile(r, 0.5) / percentile(f, 0.5), "x");
+    }
+
+    /** Steady arrivals: invocations that found a ready VM vs those that restored one while waiting. */
+    static void hitVsOnDemand(VmPool pool, FunctionVersion fn) throws InterruptedException {
+        List<Double> hit = new ArrayList<>(), onDemand = new ArrayList<>();
+        for (int i = 0; i < 2000; i++) {
+            long t0 = System.nanoTime();
+            Invocation inv = check(pool.invoke(fn, "e".getBytes()));
+            double ms = (System.nanoTime() - t0) / 1e6;
+            (inv.startPath() == StartPath.POOL_HIT ? hit : onDemand).add(ms);
+            Thread.sleep(3); // about 150 arrivals per second
+        }
+        figure("pool.hit_count", hit.size(), "invocations");
+        figure("pool.restore_on_demand_count", onDemand.size(), "invocations");
+        if (!hit.isEmpty()) {
+            figure("pool.hit_p50_ms", percentile(sorted(hit), 0.5), "ms");
+            figure("pool.hit_p99_ms", percentile(sorted(hit), 0.99), "ms");
+        }
+        if (!onDemand.isEmpty()) {
+            figure("pool.restore_on_demand_p50_ms", percentile(sorted(onDemand), 0.5), "ms");
+            figure("pool.restore_on_demand_p99_ms", percentile(sorted(onDemand), 0.99), "ms");
+        }
+    }
+
+    /** N live VMs restored from one snapshot, each waiting for its event: PSS of this process and host memory. */
+    static void density(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
+        pool.awaitTeardown();
+        System.gc();
+        Thread.sleep(300);
+        MemoryStats before = pool.memory();
+        List<VmPool.Lease> live = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) live.add(pool.lease(fn));
+        MemoryStats with = pool.memory();
+        figure("pool.pss_" + n + "_vms_mib", with.pssKib() / 1024.0, "MiB");
+        figure("pool.pss_per_vm_" + n + "_kib", (with.pssKib() - before.pssKib()) / (double) n, "KiB");
+        figure("pool.rss_" + n + "_vms_mib", with.rssKib() / 1024.0, "MiB");
+        figure("pool.host_memory_used_by_" + n + "_vms_mib", (before.hostAvailableKib() - with.hostAvailableKib()) / 1024.0, "MiB");
+        figure("pool.host_memory_left_with_" + n + "_vms_mib", with.hostAvailableKib() / 1024.0, "MiB");
+        for (VmPool.Lease l : live) l.release();
+        pool.awaitTeardown();
+    }
+
+    /** RSS before, at the peak of, and 5 s after a burst of 1,000 invocations (two callers). */
+    static void reclamation(VmPool pool, FunctionVersion fn) throws Exception {
+        pool.awaitTeardown();
+        System.gc();
+        Thread.sleep(1000);
+        long before = pool.memory().rssKib();
+        AtomicLong peak = new AtomicLong(before);
+        Thread sampler = Thread.ofPlatform().start(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                peak.accumulateAndGet(MemoryStats.read().rssKib(), Math::max);
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        List<VmPool.Lease> burst = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) burst.add(pool.lease(fn)); // all alive at once: the peak
+        for (VmPool.Lease l : burst) check(l.invoke("b".getBytes()));
+        pool.awaitTeardown();
+        Thread.sleep(5000);
+        sampler.interrupt();
+        sampler.join();
+        long after = pool.memory().rssKib();
+        figure("pool.rss_before_burst_mib", before / 1024.0, "MiB");
+        figure("pool.rss_peak_burst_mib", peak.get() / 1024.0, "MiB");
+        figure("pool.rss_after_burst_mib", after / 1024.0, "MiB");
+        figure("pool.rss_after_burst_ratio", after / (double) before, "x");
+    }
+
+    /** Invocations per second, a fresh VM each, two callers (one per core), sustained. */
+    static void throughput(VmPool pool, FunctionVersion fn, int seconds) throws Exception {
+        AtomicLong done = new AtomicLong(), failed = new AtomicLong();
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        List<Thread> callers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            callers.add(Thread.ofPlatform().start(() -> {
+                while (System.nanoTime() < end) {
+                    if (pool.invoke(fn, "t".getBytes()).result().exitedWith(0)) done.incrementAndGet();
+                    else failed.incrementAndGet();
+                }
+            }));
+        }
+        for (Thread t : callers) t.join();
+        figure("pool.invocations_per_s", done.get() / (double) seconds, "1/s");
+        figure("pool.invocation_errors", failed.get(), "invocations");
+    }
+}
