@@ -227,6 +227,24 @@ class SnapshotPoolTest {
         }
     }
 
+    @Test
+    void poolYieldsUnderHostMemoryPressure(@TempDir Path dir) throws Exception {
+        FunctionVersion fn = new FunctionVersion("hello-pressure", bundle, "snapfn", List.of("1"), Map.of(),
+                Limits.DEFAULT.withMemoryMib(8));
+        // A host that never has enough memory available: the pool must not restore ahead, yet still serve.
+        VmPool.Policy starved = new VmPool.Policy(8, 30_000, Long.MAX_VALUE, 10, 100);
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), starved)) {
+            pool.prepare(fn);
+            for (int i = 0; i < 50; i++) {
+                Invocation inv = pool.invoke(fn, "e".getBytes());
+                assertTrue(inv.result().exitedWith(0), inv.result()::toString);
+                assertEquals(StartPath.RESTORE_ON_DEMAND, inv.startPath());
+                Thread.sleep(5);
+            }
+            assertEquals(0, pool.readyCount(fn));
+        }
+    }
+
     static long count(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.count();

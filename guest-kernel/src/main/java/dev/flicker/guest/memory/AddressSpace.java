@@ -197,14 +197,23 @@ public final class AddressSpace {
 
     /** A new PROT_NONE mapping over pages that kept frames: clear them now, so a later mprotect shows zeros. */
     private void clearRetired(long start, long end) {
+        forEachBoundPage(start, end, (va, entry) -> memory.slice(entry & PTE_ADDRESS_MASK, PAGE_SIZE).fill((byte) 0));
+    }
+
+    private interface BoundPage {
+        void accept(long va, long entry);
+    }
+
+    /** Calls {@code action} for each page of {@code [start, end)} that owns a frame, skipping absent tables. */
+    private void forEachBoundPage(long start, long end, BoundPage action) {
         for (long va = start; va < end; va += PAGE_SIZE) {
             long next = pageTables.skipAbsent(va);
             if (next != va) {
                 va = next - PAGE_SIZE;
                 continue;
             }
-            long old = pageTables.entry(va);
-            if ((old & PTE_OWNS_FRAME) != 0) memory.slice(old & PTE_ADDRESS_MASK, PAGE_SIZE).fill((byte) 0);
+            long entry = pageTables.entry(va);
+            if ((entry & PTE_OWNS_FRAME) != 0) action.accept(va, entry);
         }
     }
 
@@ -216,15 +225,7 @@ public final class AddressSpace {
      * less accessible is therefore refused lazily, and the host never relies on it.
      */
     private void retirePages(long start, long end) {
-        for (long va = start; va < end; va += PAGE_SIZE) {
-            long next = pageTables.skipAbsent(va);
-            if (next != va) {
-                va = next - PAGE_SIZE;
-                continue;
-            }
-            long old = pageTables.entry(va);
-            if ((old & PTE_OWNS_FRAME) != 0) pageTables.setEntry(va, (old & PTE_ADDRESS_MASK) | PTE_OWNS_FRAME);
-        }
+        forEachBoundPage(start, end, (va, entry) -> pageTables.setEntry(va, (entry & PTE_ADDRESS_MASK) | PTE_OWNS_FRAME));
     }
 
     /** Splits the mapping that straddles {@code at}, so that {@code at} starts a mapping. */
