@@ -7,7 +7,8 @@ out=${1:?usage: build.sh OUTPUT_DIR}
 for tool in gcc musl-gcc; do
   command -v "$tool" >/dev/null || { echo "build.sh: '$tool' is missing: apt-get install gcc musl-tools (./flicker test installs them)" >&2; exit 1; }
 done
-hash=$(cat "$here"/*.c "$0" | sha256sum | cut -c1-16)
+examples=$(cd "$here/../../../../examples" && pwd)
+hash=$(cat "$here"/*.c "$examples"/c-runtime/*.c "$0" | sha256sum | cut -c1-16)
 [[ -f "$out/.sha" && "$(cat "$out/.sha")" == "$hash" ]] && exit 0
 rm -rf "$out"; mkdir -p "$out/musl" "$out/glibc" "$out/pie"
 for src in "$here"/*.c; do
@@ -15,6 +16,9 @@ for src in "$here"/*.c; do
   musl-gcc -O2 -static -o "$out/musl/$name" "$src"
   gcc -O2 -static -o "$out/glibc/$name" "$src"
 done
+# The example custom runtime (examples/c-runtime), as a Lambda "provided" bundle's bootstrap.
+mkdir -p "$out/c-runtime"
+musl-gcc -O2 -static -Wall -Werror -o "$out/c-runtime/bootstrap" "$examples/c-runtime/bootstrap.c"
 # static-PIE (ET_DYN without an interpreter)
 gcc -O2 -static-pie -fPIE -o "$out/pie/hello" "$here/hello.c"
 echo "$hash" > "$out/.sha"

@@ -9,6 +9,9 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 /* Misbehaviour on demand: argv[1] names it. Each case ends the program in a way the host must survive. */
 static long raw(long nr, long a, long b, long c, long d) { return syscall(nr, a, b, c, d); }
 int main(int argc, char **argv) {
@@ -79,6 +82,22 @@ int main(int argc, char **argv) {
         }
         printf("refused %d of 6\n", refused);
         return refused == 6 ? 0 : 1;
+    }
+    if (!strcmp(what, "connect-elsewhere")) {
+        /* Nothing but 127.0.0.1:9001 may be reached: other addresses, ports and families are refused. */
+        struct sockaddr_in targets[3] = {
+            {.sin_family = AF_INET, .sin_port = htons(80), .sin_addr.s_addr = htonl(0x0a000001)},
+            {.sin_family = AF_INET, .sin_port = htons(9002), .sin_addr.s_addr = htonl(0x7f000001)},
+            {.sin_family = AF_INET, .sin_port = htons(9001), .sin_addr.s_addr = htonl(0x08080808)}};
+        int refused = 0;
+        for (int i = 0; i < 3; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            if (connect(fd, (struct sockaddr *) &targets[i], sizeof targets[i]) != 0 && errno == ECONNREFUSED) refused++;
+            close(fd);
+        }
+        if (socket(AF_INET6, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT) refused++;
+        printf("refused %d of 4\n", refused);
+        return refused == 4 ? 0 : 1;
     }
     if (!strcmp(what, "smash-hostcall")) {
         /* Write garbage over the host-call page and ring the doorbell with nonsense. */

@@ -7,6 +7,7 @@ import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.guest.syscall.HostKernel;
 import dev.flicker.guest.syscall.Sys;
 import dev.flicker.kvm.Cpuid;
@@ -192,6 +193,14 @@ public final class MicroVm implements AutoCloseable {
      * handled again, now with the bytes there.
      */
     public void deliver(byte[] event) {
+        deliver(new RuntimeApi.Event(event, java.util.UUID.randomUUID().toString(),
+                System.currentTimeMillis() + limits.timeoutMillis(), "arn:aws:lambda:local:000000000000:function:flicker",
+                "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + java.util.UUID.randomUUID().toString()
+                        .replace("-", "").substring(0, 24) + ";Sampled=0"));
+    }
+
+    /** Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. */
+    public void deliver(RuntimeApi.Event event) {
         if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
         kernel.provideEvent(event);
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
@@ -244,6 +253,11 @@ public final class MicroVm implements AutoCloseable {
         createdNanos = readyNanos = end; // a later run (after deliver) has no set-up time of its own
         return new RunResult(ending.outcome, ending.status, ending.signal, ending.detail, stdout.bytes(),
                 stderr.bytes(), stdout.droppedBytes(), stderr.droppedBytes(), timings, exits);
+    }
+
+    /** What the program's runtime posted to the Runtime API (response, error), if it used it. */
+    public RuntimeApi runtimeApi() {
+        return kernel.runtimeApi();
     }
 
     /** Host memory this VM's guest memory region covers (most of it untouched). */

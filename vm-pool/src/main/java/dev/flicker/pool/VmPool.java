@@ -71,7 +71,7 @@ public final class VmPool implements AutoCloseable {
                 long t1 = System.nanoTime();
                 RunResult r = vm.run();
                 long t2 = System.nanoTime();
-                return new Invocation(r, startPath, readyNanos, t1 - t0, t2 - t1);
+                return answer(vm, r, startPath, readyNanos, t1 - t0, t2 - t1);
             } finally {
                 release();
             }
@@ -210,6 +210,31 @@ public final class VmPool implements AutoCloseable {
         return lease(version).invoke(event);
     }
 
+    /** The function's answer: what its runtime posted to the Runtime API, or else its stdout and exit. */
+    static Invocation answer(MicroVm vm, RunResult r, StartPath path, long readyNanos, long deliverNanos, long runNanos) {
+        var api = vm.runtimeApi();
+        byte[] response;
+        String errorType;
+        if (api.response() != null) {
+            response = api.response();
+            errorType = null;
+        } else if (api.error() != null) {
+            response = api.error();
+            errorType = api.errorType();
+        } else if (r.outcome() == RunResult.Outcome.EXITED && r.exitStatus() == 0) {
+            response = r.stdout();
+            errorType = null;
+        } else {
+            response = r.stdout();
+            errorType = switch (r.outcome()) {
+                case TIMED_OUT -> "Sandbox.Timedout";
+                case EXITED, WAITING_FOR_EVENT -> "Runtime.ExitError";
+                default -> "Runtime.Crash";
+            };
+        }
+        return new Invocation(r, response, errorType, path, readyNanos, deliverNanos, runNanos);
+    }
+
     /** The same invocation with no snapshot: the function starts from scratch (for comparison). */
     public Invocation invokeFresh(FunctionVersion version, byte[] event) {
         long t0 = System.nanoTime();
@@ -217,13 +242,13 @@ public final class VmPool implements AutoCloseable {
         try {
             RunResult init = vm.run();
             if (init.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
-                return new Invocation(init, StartPath.FRESH_START, System.nanoTime() - t0, 0, 0);
+                return answer(vm, init, StartPath.FRESH_START, System.nanoTime() - t0, 0, 0);
             }
             long t1 = System.nanoTime();
             vm.deliver(event);
             long t2 = System.nanoTime();
             RunResult r = vm.run();
-            return new Invocation(r, StartPath.FRESH_START, t1 - t0, t2 - t1, System.nanoTime() - t2);
+            return answer(vm, r, StartPath.FRESH_START, t1 - t0, t2 - t1, System.nanoTime() - t2);
         } finally {
             destroy(vm);
         }

@@ -245,6 +245,25 @@ class SnapshotPoolTest {
         }
     }
 
+    @Test
+    void customRuntimeIsSnapshottedAtItsFirstNextAndAnswersFromClones(@TempDir Path dir) {
+        try (Bundle runtime = Bundle.open(Path.of("../guest-kernel/target/test-programs/c-runtime"));
+             VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            FunctionVersion fn = new FunctionVersion("c-runtime", runtime, "bootstrap", List.of(),
+                    Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(32));
+            pool.prepare(fn);
+            for (String name : List.of("Ada", "Grace", "Edsger")) {
+                Invocation inv = pool.invoke(fn, ("{\"name\":\"" + name + "\"}").getBytes(StandardCharsets.UTF_8));
+                assertTrue(inv.succeeded(), () -> inv.errorType() + " " + inv.result());
+                assertEquals("{\"greeting\":\"hello, " + name + "\"}", new String(inv.response(), StandardCharsets.UTF_8));
+            }
+            // As on Lambda: the error type is Unhandled unless the runtime names one in a header; the body is the runtime's.
+            Invocation bad = pool.invoke(fn, "{}".getBytes());
+            assertEquals("Unhandled", bad.errorType());
+            assertTrue(new String(bad.response(), StandardCharsets.UTF_8).contains("\"errorType\":\"MissingName\""));
+        }
+    }
+
     static long count(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.count();

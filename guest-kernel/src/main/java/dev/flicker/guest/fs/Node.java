@@ -3,7 +3,7 @@ package dev.flicker.guest.fs;
 import java.util.List;
 
 /** A file, directory or device in the guest's file tree. */
-public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFile, Node.Device, Node.Stream {
+public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFile, Node.Device, Node.Stream, Node.Socket {
     int S_IFDIR = 0040000, S_IFREG = 0100000, S_IFCHR = 0020000, S_IFIFO = 0010000;
     int DT_DIR = 4, DT_REG = 8, DT_CHR = 2, DT_FIFO = 1;
 
@@ -55,6 +55,29 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
     record Device(long inode, String name) implements Node {
         public int mode() {
             return S_IFCHR | 0666;
+        }
+
+        public long size() {
+            return 0;
+        }
+    }
+
+    /** A TCP socket; the only peer it can reach is the Runtime API on 127.0.0.1:9001. */
+    final class Socket implements Node {
+        private final long inode;
+        /** The connection to the Runtime API once connected, else null. */
+        public dev.flicker.guest.runtime.RuntimeApi.Connection connection;
+
+        public Socket(long inode) {
+            this.inode = inode;
+        }
+
+        public long inode() {
+            return inode;
+        }
+
+        public int mode() {
+            return 0140000 | 0777; // S_IFSOCK
         }
 
         public long size() {

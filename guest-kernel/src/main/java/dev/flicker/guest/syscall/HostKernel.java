@@ -9,6 +9,7 @@ import dev.flicker.guest.fs.TmpAccess;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
+import dev.flicker.guest.runtime.RuntimeApi;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -99,10 +100,14 @@ public final class HostKernel {
         return waitingForEvent;
     }
 
-    /** Gives the program its event; the caller then answers the pending call by handling it again. */
-    public void provideEvent(byte[] event) {
+    /**
+     * Gives the program its event, on stdin and on the Runtime API (whichever it asks); the caller then
+     * answers the pending call by handling it again.
+     */
+    public void provideEvent(RuntimeApi.Event event) {
         StdinFile in = stdinFile();
-        if (in != null) in.data = event.clone();
+        if (in != null && in.data == null) in.data = event.payload().clone();
+        runtimeApi.provide(event);
         waitingForEvent = false;
     }
 
@@ -231,6 +236,14 @@ public final class HostKernel {
             case Sys.UNLINK -> unlinkat(-100, a0, 0);
             case Sys.UNLINKAT -> unlinkat(a0, a1, a2);
             case Sys.POLL -> poll(a0, a1);
+            case Sys.SOCKET -> socket(a0, a1);
+            case Sys.CONNECT -> connect(a0, a1, a2);
+            case Sys.SENDTO -> write(a0, a1, a2, -1);
+            case Sys.RECVFROM -> recvfrom(a0, a1, a2, a4, a5);
+            case Sys.SHUTDOWN -> files.get(a0) == null ? -EBADF : files.get(a0).node instanceof Node.Socket ? 0 : -ENOTSOCK;
+            case Sys.GETSOCKNAME, Sys.GETPEERNAME -> sockname(a0, a1, a2, nr == Sys.GETPEERNAME);
+            case Sys.SETSOCKOPT -> files.get(a0) == null ? -EBADF : 0;
+            case Sys.GETSOCKOPT -> getsockopt(a0, a3, a4);
             default -> unknown();
         };
     }
@@ -280,6 +293,9 @@ public final class HostKernel {
                 }
                 return got;
             }
+            case Node.Socket sock -> {
+                return socketRead(f, sock, buf, n);
+            }
             case Node.Stream s -> {
                 if (!(f instanceof StdinFile in)) return -EBADF;
                 if (in.data == null) {
@@ -321,6 +337,11 @@ public final class HostKernel {
             case Node.Device dev -> {
                 memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
                 return n;
+            }
+            case Node.Socket sock -> {
+                if (sock.connection == null) return -ENOTCONN;
+                byte[] bytes = memory.readBytes(buf, n);
+                return sock.connection.write(bytes, 0, n) ? n : -EPIPE;
             }
             case Node.TmpFile tf -> {
                 long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
@@ -660,18 +681,116 @@ public final class HostKernel {
     private long poll(long fdsPtr, long nfds) throws MemoryFault {
         if (nfds < 0 || nfds > FileTable.MAX_FDS) return -EINVAL;
         long ready = 0;
+        boolean blockedOnEvent = false;
         for (int i = 0; i < nfds; i++) {
             long at = fdsPtr + 8L * i;
             int fd = memory.readInt(at);
             int events = Short.toUnsignedInt((short) (memory.readInt(at + 4) & 0xFFFF));
-            int revents = fd < 0 ? 0 : files.get(fd) == null ? 0x20 /* POLLNVAL */ : events & (0x1 | 0x4);
+            OpenFile pf = fd < 0 ? null : files.get(fd);
+            int revents;
+            if (fd < 0) {
+                revents = 0;
+            } else if (pf == null) {
+                revents = 0x20; // POLLNVAL
+            } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
+                revents = (sock.connection.available() > 0 ? events & 0x1 : 0) | (events & 0x4);
+                if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
+            } else {
+                revents = events & (0x1 | 0x4);
+            }
             byte[] b = new byte[2];
             b[0] = (byte) revents;
             b[1] = (byte) (revents >> 8);
             memory.writeBytes(at + 6, b);
             if (revents != 0) ready++;
         }
+        if (ready == 0 && blockedOnEvent) {
+            waitingForEvent = true; // poll would block until the Runtime API has an event: stop here
+            return -EINTR;
+        }
         return ready;
+    }
+
+    // ---- the loopback socket to the Runtime API ----
+
+    private long socket(long domain, long type) {
+        final int AF_INET = 2, SOCK_STREAM = 1, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
+        if (domain != AF_INET) return -EAFNOSUPPORT;
+        if ((type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
+        OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", OpenFile.O_RDWR | (int) (type & SOCK_NONBLOCK));
+        int fd = files.install(f, 0, (type & SOCK_CLOEXEC) != 0);
+        return fd < 0 ? -EMFILE : fd;
+    }
+
+    private long nextSocketInode = 1L << 50;
+
+    private long connect(long fd, long addrPtr, long addrLen) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
+        if (addrLen < 8) return -EINVAL;
+        byte[] a = memory.readBytes(addrPtr, 8);
+        int family = (a[0] & 0xff) | (a[1] & 0xff) << 8;
+        int port = (a[2] & 0xff) << 8 | (a[3] & 0xff);
+        int ip = (a[4] & 0xff) << 24 | (a[5] & 0xff) << 16 | (a[6] & 0xff) << 8 | (a[7] & 0xff);
+        if (family != 2) return -EAFNOSUPPORT;
+        if (sock.connection != null) return -EISCONN;
+        // Nothing but the Runtime API is reachable from a micro guest.
+        if (ip != RuntimeApi.LOOPBACK || port != RuntimeApi.PORT) return -ECONNREFUSED;
+        sock.connection = runtimeApi.connect();
+        return 0;
+    }
+
+    private long socketRead(OpenFile f, Node.Socket sock, long buf, int n) throws MemoryFault {
+        if (sock.connection == null) return -ENOTCONN;
+        int available = sock.connection.available();
+        if (available == 0) {
+            if (sock.connection.waitingForEvent()) {
+                waitingForEvent = true; // the runtime asked for its next event: the snapshot point, or the end
+                return -EINTR;
+            }
+            return (f.statusFlags & OpenFile.O_NONBLOCK) != 0 ? -EAGAIN : 0;
+        }
+        byte[] bytes = new byte[Math.min(n, available)];
+        int got = sock.connection.read(bytes, 0, bytes.length);
+        memory.writeBytes(buf, java.util.Arrays.copyOf(bytes, got));
+        return got;
+    }
+
+    private long recvfrom(long fd, long buf, long len, long srcAddr, long addrLenPtr) throws MemoryFault {
+        long r = read(fd, buf, len, -1);
+        if (r >= 0 && srcAddr != 0 && addrLenPtr != 0) sockname(fd, srcAddr, addrLenPtr, true);
+        return r;
+    }
+
+    private long sockname(long fd, long addrPtr, long lenPtr, boolean peer) throws MemoryFault {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
+        if (peer && sock.connection == null) return -ENOTCONN;
+        int len = memory.readInt(lenPtr);
+        if (len < 0) return -EINVAL;
+        int port = peer ? RuntimeApi.PORT : 40000;
+        byte[] a = {2, 0, (byte) (port >> 8), (byte) port, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+        memory.writeBytes(addrPtr, java.util.Arrays.copyOf(a, Math.min(len, 16)));
+        memory.writeInt(lenPtr, 16);
+        return 0;
+    }
+
+    private long getsockopt(long fd, long valPtr, long lenPtr) throws MemoryFault {
+        if (files.get(fd) == null) return -EBADF;
+        if (valPtr != 0 && lenPtr != 0 && memory.readInt(lenPtr) >= 4) {
+            memory.writeInt(valPtr, 0); // SO_ERROR and friends: no error, option off
+            memory.writeInt(lenPtr, 4);
+        }
+        return 0;
+    }
+
+    private final RuntimeApi runtimeApi = new RuntimeApi();
+
+    /** The Runtime API this program's socket reaches. */
+    public RuntimeApi runtimeApi() {
+        return runtimeApi;
     }
 
     // ---- memory ----
@@ -1018,7 +1137,7 @@ public final class HostKernel {
 
     // ---- state for snapshots ----
 
-    private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3;
+    private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3, KIND_SOCKET = 4;
 
     /**
      * Writes this kernel's state: working directory, umask, brk, FS base, signal actions, /tmp and the open
@@ -1045,7 +1164,8 @@ public final class HostKernel {
         out.writeInt(unique.size());
         for (OpenFile f : unique) {
             int kind = f instanceof StdinFile ? KIND_STDIN
-                    : f.node instanceof Node.Stream st ? (st.name().equals("stderr") ? KIND_STDERR : KIND_STDOUT) : KIND_PATH;
+                    : f.node instanceof Node.Stream st ? (st.name().equals("stderr") ? KIND_STDERR : KIND_STDOUT)
+                    : f.node instanceof Node.Socket ? KIND_SOCKET : KIND_PATH;
             if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path)) != f.node) {
                 throw new java.io.IOException("open file " + f.path + " was removed while open: cannot snapshot it");
             }
@@ -1053,6 +1173,10 @@ public final class HostKernel {
             out.writeUTF(f.path);
             out.writeLong(f.offset);
             out.writeInt(f.statusFlags);
+            if (f.node instanceof Node.Socket sock) {
+                out.writeBoolean(sock.connection != null);
+                if (sock.connection != null) sock.connection.writeState(out);
+            }
         }
         for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
             OpenFile f = files.get(fd);
@@ -1096,6 +1220,14 @@ public final class HostKernel {
                     OpenFile o = new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
                     if (node instanceof Node.Directory d) o.listing = d.names();
                     yield o;
+                }
+                case KIND_SOCKET -> {
+                    Node.Socket sock = new Node.Socket(nextSocketInode++);
+                    if (in.readBoolean()) {
+                        sock.connection = runtimeApi.connect();
+                        sock.connection.readState(in);
+                    }
+                    yield new OpenFile(sock, "socket:", flags);
                 }
                 default -> throw new java.io.IOException("bad open-file kind " + kind);
             };

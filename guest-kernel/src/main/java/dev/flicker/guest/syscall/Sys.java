@@ -14,7 +14,9 @@ public final class Sys {
             FUTEX = 202, SCHED_GETAFFINITY = 204, GETDENTS64 = 217, SET_TID_ADDRESS = 218, CLOCK_GETTIME = 228,
             CLOCK_GETRES = 229, CLOCK_NANOSLEEP = 230, EXIT_GROUP = 231, OPENAT = 257, MKDIRAT = 258,
             NEWFSTATAT = 262, UNLINKAT = 263, READLINKAT = 267, FACCESSAT = 269, SET_ROBUST_LIST = 273,
-            DUP3 = 292, PRLIMIT64 = 302, GETRANDOM = 318, STATX = 332, RSEQ = 334, FACCESSAT2 = 439;
+            DUP3 = 292, PRLIMIT64 = 302, GETRANDOM = 318, STATX = 332, RSEQ = 334, FACCESSAT2 = 439,
+            SOCKET = 41, CONNECT = 42, SENDTO = 44, RECVFROM = 45, SHUTDOWN = 48, GETSOCKNAME = 51,
+            GETPEERNAME = 52, SETSOCKOPT = 54, GETSOCKOPT = 55;
 
     /** Names for reports: the syscall table in docs/syscalls.md lists the same set. */
     public static String name(int nr) {
@@ -41,6 +43,9 @@ public final class Sys {
             case FACCESSAT -> "faccessat"; case SET_ROBUST_LIST -> "set_robust_list"; case DUP3 -> "dup3";
             case PRLIMIT64 -> "prlimit64"; case GETRANDOM -> "getrandom"; case STATX -> "statx"; case RSEQ -> "rseq";
             case FACCESSAT2 -> "faccessat2";
+            case SOCKET -> "socket"; case CONNECT -> "connect"; case SENDTO -> "sendto"; case RECVFROM -> "recvfrom";
+            case SHUTDOWN -> "shutdown"; case GETSOCKNAME -> "getsockname"; case GETPEERNAME -> "getpeername";
+            case SETSOCKOPT -> "setsockopt"; case GETSOCKOPT -> "getsockopt";
             default -> "syscall_" + nr;
         };
     }

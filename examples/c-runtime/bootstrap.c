@@ -1,0 +1,86 @@
+/*
+ * A custom Lambda runtime (the "provided" kind) in C: a static `bootstrap` that asks the Runtime API for
+ * events and posts responses, with a tiny handler. It needs nothing but libc, so it runs unchanged on
+ * AWS Lambda and in a Flicker micro VM. Build: musl-gcc -static -O2 -o bootstrap bootstrap.c
+ *
+ * Handler: reads {"name": "..."} and answers {"greeting": "hello, ..."}; an event without a name is a
+ * function error (posted to /error).
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static char api_host[64] = "127.0.0.1";
+static int api_port = 9001;
+
+/* One HTTP/1.1 request on a fresh connection; returns the body (malloc'd) and copies the request id. */
+static char *http(const char *method, const char *path, const char *body, char *request_id, int *status) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) { perror("socket"); exit(10); }
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(api_port)};
+    inet_pton(AF_INET, api_host, &addr.sin_addr);
+    if (connect(fd, (struct sockaddr *) &addr, sizeof addr) != 0) { perror("connect"); exit(11); }
+    char head[512];
+    size_t body_len = body ? strlen(body) : 0;
+    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n\r\n", method, path, api_host, body_len);
+    if (send(fd, head, n, 0) != n || (body_len && send(fd, body, body_len, 0) != (ssize_t) body_len)) { perror("send"); exit(12); }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    char *end = NULL;
+    long content_length = -1;
+    for (;;) {
+        if (len + 4096 > cap) buf = realloc(buf, cap *= 2);
+        ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
+        if (got <= 0) break;
+        len += got;
+        buf[len] = 0;
+        if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+            char *cl = strcasestr(buf, "Content-Length:");
+            content_length = cl ? atol(cl + 15) : 0;
+        }
+        if (end && (long) (len - (end + 4 - buf)) >= content_length) break;
+    }
+    close(fd);
+    if (!end) { fprintf(stderr, "bad response\n"); exit(13); }
+    *status = atoi(buf + 9);
+    if (request_id) {
+        char *id = strcasestr(buf, "Lambda-Runtime-Aws-Request-Id:");
+        request_id[0] = 0;
+        if (id && id < end) sscanf(id + 30, " %127[^\r\n]", request_id);
+    }
+    char *out = strdup(end + 4);
+    free(buf);
+    return out;
+}
+
+int main(void) {
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (api) sscanf(api, "%63[^:]:%d", api_host, &api_port);
+    for (;;) {
+        char id[128], path[256];
+        int status;
+        char *event = http("GET", "/2018-06-01/runtime/invocation/next", NULL, id, &status);
+        if (status != 200) { fprintf(stderr, "next: HTTP %d\n", status); return 14; }
+        char *name = strstr(event, "\"name\"");
+        char *q1 = name ? strchr(name + 6, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
+        char reply[512];
+        if (q2 && q2 - q1 < 200) {
+            *q2 = 0;
+            snprintf(reply, sizeof reply, "{\"greeting\":\"hello, %s\"}", q1 + 1);
+            snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
+        } else {
+            snprintf(reply, sizeof reply, "{\"errorMessage\":\"the event has no name\",\"errorType\":\"MissingName\"}");
+            snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/error", id);
+            fprintf(stderr, "event without a name\n");
+        }
+        free(http("POST", path, reply, NULL, &status));
+        free(event);
+        if (status != 202) { fprintf(stderr, "post: HTTP %d\n", status); return 15; }
+    }
+}

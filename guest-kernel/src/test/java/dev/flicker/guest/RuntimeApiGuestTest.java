@@ -1,0 +1,81 @@
+package dev.flicker.guest;
+
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.kvm.Kvm;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The example custom runtime (examples/c-runtime) talking to the Runtime API over the guest's loopback socket. */
+class RuntimeApiGuestTest {
+    static Kvm kvm;
+    static MicroVmRunner runner;
+    static Bundle runtime, musl;
+
+    @BeforeAll
+    static void start() {
+        kvm = Kvm.open();
+        runner = new MicroVmRunner(kvm);
+        runtime = Bundle.open(Programs.BUILT.resolve("c-runtime"));
+        musl = Programs.bundle("musl");
+    }
+
+    @AfterAll
+    static void stop() {
+        runner.close();
+        runtime.close();
+        musl.close();
+        kvm.close();
+    }
+
+    static RunRequest bootstrap() {
+        return new RunRequest(runtime, "bootstrap", List.of(), Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                new byte[0], Limits.DEFAULT.withMemoryMib(32));
+    }
+
+    @Test
+    void customRuntimeServesOneInvocation() {
+        try (MicroVm vm = runner.boot(bootstrap())) {
+            RunResult init = vm.run();
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, init.outcome(), () -> init + init.stderrText());
+            vm.deliver(new RuntimeApi.Event("{\"name\": \"Grace\"}".getBytes(StandardCharsets.UTF_8), "req-1",
+                    System.currentTimeMillis() + 3000, "arn:aws:lambda:local:000000000000:function:hello", "Root=1-0-0"));
+            RunResult r = vm.run();
+            // Having answered, the runtime asks for the next event; that is where this VM's work ends.
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, r.outcome(), () -> r + r.stderrText());
+            assertEquals("{\"greeting\":\"hello, Grace\"}", new String(vm.runtimeApi().response(), StandardCharsets.UTF_8));
+            assertNull(vm.runtimeApi().error());
+            assertTrue(r.exits().syscalls().containsKey("connect"), r.exits()::toString);
+        }
+    }
+
+    @Test
+    void functionErrorsArePostedToTheErrorPath() {
+        try (MicroVm vm = runner.boot(bootstrap())) {
+            vm.run();
+            vm.deliver("{}".getBytes());
+            RunResult r = vm.run();
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, r.outcome(), r::toString);
+            assertNull(vm.runtimeApi().response());
+            assertEquals("MissingName", new String(vm.runtimeApi().error(), StandardCharsets.UTF_8)
+                    .replaceAll(".*\"errorType\":\"([^\"]+)\".*", "$1"));
+            assertEquals("event without a name\n", r.stderrText());
+        }
+    }
+
+    @Test
+    void onlyTheRuntimeApiIsReachable() {
+        RunResult r = runner.run(RunRequest.of(musl, "hostile").withArgs("connect-elsewhere"));
+        assertTrue(r.exitedWith(0), () -> r + r.stdoutText());
+        assertEquals("refused 4 of 4\n", r.stdoutText());
+    }
+}
