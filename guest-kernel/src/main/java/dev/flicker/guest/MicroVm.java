@@ -260,11 +260,6 @@ public final class MicroVm implements AutoCloseable {
         return kernel.runtimeApi();
     }
 
-    /** Host memory this VM's guest memory region covers (most of it untouched). */
-    public long guestMemoryBytes() {
-        return memory.sizeBytes();
-    }
-
     @Override
     public void close() {
         Vm v = vm;

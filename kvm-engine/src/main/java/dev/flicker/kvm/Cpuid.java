@@ -14,14 +14,6 @@ public final class Cpuid {
         public Entry withEcx(int value) {
             return new Entry(function, index, flags, eax, ebx, value, edx);
         }
-
-        public Entry withEdx(int value) {
-            return new Entry(function, index, flags, eax, ebx, ecx, value);
-        }
-
-        public Entry withEbx(int value) {
-            return new Entry(function, index, flags, eax, value, ecx, edx);
-        }
     }
 
     private final List<Entry> entries;

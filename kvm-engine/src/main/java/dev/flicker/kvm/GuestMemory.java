@@ -63,11 +63,6 @@ public final class GuestMemory implements AutoCloseable {
         return bytes;
     }
 
-    /** Gives pages back to the host: anonymous pages read as zero again, private file pages as the file. */
-    public void discard(long gpa, long length) {
-        Libc.madvise(slice(gpa, length), Libc.MADV_DONTNEED);
-    }
-
     @Override
     public void close() {
         mapping.close();

@@ -40,10 +40,4 @@ public final class FileTable {
     public void setCloseOnExec(int fd, boolean value) {
         closeOnExec[fd] = value;
     }
-
-    public int openCount() {
-        int n = 0;
-        for (OpenFile f : files) if (f != null) n++;
-        return n;
-    }
 }

@@ -46,9 +46,4 @@ public final class PhysicalPages {
     public long remaining() {
         return (end - next) / PAGE_SIZE;
     }
-
-    /** Frames handed out so far. */
-    public long used() {
-        return (next - start) / PAGE_SIZE;
-    }
 }

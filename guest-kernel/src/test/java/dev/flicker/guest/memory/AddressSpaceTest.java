@@ -148,14 +148,14 @@ class AddressSpaceTest {
     void mapPastTheLimitFailsAndChangesNothing() throws MemoryFault {
         assertTrue(space.map(A, (LIMIT_PAGES - 2) * PAGE, RW, "big"));
         space.writeBytes(A, ascii("keep"));
-        long usedFrames = frames.used();
+        long usedFrames = frames.remaining();
         List<AddressSpace.Mapping> before = space.mappings();
 
         assertFalse(space.map(A + 100 * PAGE, 3 * PAGE, RW, "over"));
         assertEquals((LIMIT_PAGES - 2) * PAGE, space.committedBytes());
         assertEquals(before.size(), space.mappings().size());
         assertNull(space.mappingAt(A + 100 * PAGE));
-        assertEquals(usedFrames, frames.used(), "no frames were taken");
+        assertEquals(usedFrames, frames.remaining(), "no frames were taken");
         assertThrows(MemoryFault.class, () -> space.readBytes(A + 100 * PAGE, 1));
         assertEquals("keep", new String(space.readBytes(A, 4), StandardCharsets.US_ASCII));
 
@@ -438,12 +438,12 @@ class AddressSpaceTest {
         space.writeBytes(A + PAGE + 100, secret);
         space.unmap(A, A + 2 * PAGE);
         assertThrows(MemoryFault.class, () -> space.readBytes(A + 100, 1));
-        long framesBefore = frames.used();
+        long framesBefore = frames.remaining();
 
         assertTrue(space.map(A, 2 * PAGE, PROT_READ, "again"));
         assertArrayEquals(new byte[secret.length], space.readBytes(A + 100, secret.length));
         assertArrayEquals(new byte[secret.length], space.readBytes(A + PAGE + 100, secret.length));
-        assertEquals(framesBefore, frames.used(), "a virtual page keeps its frame");
+        assertEquals(framesBefore, frames.remaining(), "a virtual page keeps its frame");
     }
 
     @Test

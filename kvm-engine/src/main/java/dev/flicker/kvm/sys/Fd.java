@@ -18,10 +18,6 @@ public final class Fd implements AutoCloseable {
         return fd;
     }
 
-    public boolean isClosed() {
-        return closed.get();
-    }
-
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) Libc.close(fd);
