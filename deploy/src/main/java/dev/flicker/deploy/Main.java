@@ -13,7 +13,6 @@ public final class Main {
         int status = switch (args[0]) {
             case "run" -> RunCommand.main(rest);
             case "bench" -> Bench.main(rest);
-            case "up" -> UpCommand.main(rest);
             default -> {
                 System.err.println("flicker: unknown command '" + args[0] + "'");
                 yield 2;

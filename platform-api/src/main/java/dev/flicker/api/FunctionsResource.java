@@ -1,0 +1,123 @@
+package dev.flicker.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flicker.pool.Invocation;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Base64;
+
+/** The Lambda REST API paths Flicker implements (API version 2015-03-31). */
+@Path("/2015-03-31/functions")
+@Produces(MediaType.APPLICATION_JSON)
+public class FunctionsResource {
+    static final int MAX_SYNC_PAYLOAD = 6 * 1024 * 1024;
+    private static final int LOG_TAIL_BYTES = 4096;
+
+    private final Functions functions;
+    private final ObjectMapper json;
+
+    public FunctionsResource(Functions functions, ObjectMapper json) {
+        this.functions = functions;
+        this.json = json;
+    }
+
+    @POST
+    @Consumes("*/*")
+    public Response create(byte[] body) {
+        if (body == null || body.length == 0) throw LambdaError.invalid("the request body is empty");
+        Model.CreateFunctionRequest request;
+        try {
+            request = json.readValue(body, Model.CreateFunctionRequest.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw LambdaError.invalid("the request body is not a valid CreateFunction request: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw LambdaError.invalid("the request body cannot be read: " + e.getMessage());
+        }
+        return Response.status(201).entity(functions.create(request)).build();
+    }
+
+    @GET
+    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker,
+                                            @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
+        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
+        return functions.list(marker, maxItems);
+    }
+
+    @GET
+    @Path("/{name}")
+    public Model.GetFunctionResponse get(@PathParam("name") String name) {
+        var f = functions.get(name);
+        return new Model.GetFunctionResponse(functions.configuration(f), new Model.CodeLocation("Flicker", f.code.directory().toString()));
+    }
+
+    @GET
+    @Path("/{name}/configuration")
+    public Model.FunctionConfiguration configuration(@PathParam("name") String name) {
+        return functions.configuration(functions.get(name));
+    }
+
+    @DELETE
+    @Path("/{name}")
+    public Response delete(@PathParam("name") String name) {
+        functions.delete(name);
+        return Response.noContent().build();
+    }
+
+    /** Invoke: {@code RequestResponse} (default) and {@code DryRun}; {@code Event} comes with the async queue. */
+    @POST
+    @Path("/{name}/invocations")
+    @Consumes("*/*")
+    @Produces("*/*")
+    public Response invoke(@PathParam("name") String name,
+                           @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
+                           @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType, byte[] payload) {
+        byte[] event = payload == null || payload.length == 0 ? "{}".getBytes(StandardCharsets.UTF_8) : payload;
+        if (event.length > MAX_SYNC_PAYLOAD) {
+            throw LambdaError.tooLarge("Request must be smaller than " + MAX_SYNC_PAYLOAD + " bytes for the Invoke operation");
+        }
+        switch (type) {
+            case "DryRun" -> {
+                functions.get(name);
+                return Response.noContent().build();
+            }
+            case "RequestResponse" -> {
+            }
+            case "Event" -> throw new LambdaError(400, "InvalidParameterValueException",
+                    "InvocationType Event is not available yet in Flicker (it needs the durable queue)");
+            default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
+        }
+        Invocation inv = functions.invoke(name, event);
+        byte[] answer = inv.response();
+        if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
+            answer = ("{\"errorMessage\":\"Task timed out after " + functions.get(name).timeoutSeconds()
+                    + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
+        }
+        Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", "$LATEST");
+        if (inv.errorType() != null) rb.header("X-Amz-Function-Error", inv.errorType().equals("Sandbox.Timedout")
+                || inv.errorType().startsWith("Runtime.") ? "Unhandled" : inv.errorType());
+        if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(inv));
+        return rb.build();
+    }
+
+    private static String logTail(Invocation inv) {
+        byte[] out = inv.result().stdout(), err = inv.result().stderr();
+        byte[] all = Arrays.copyOf(out, out.length + err.length);
+        System.arraycopy(err, 0, all, out.length, err.length);
+        byte[] tail = Arrays.copyOfRange(all, Math.max(0, all.length - LOG_TAIL_BYTES), all.length);
+        return Base64.getEncoder().encodeToString(tail);
+    }
+}

@@ -1,0 +1,128 @@
+package dev.flicker.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Lambda REST API against real micro VMs: the example C runtime deployed as a zip. */
+@QuarkusTest
+class FunctionsResourceTest {
+    static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
+    static String zipBase64;
+
+    @BeforeAll
+    static void zip() throws IOException {
+        zipBase64 = Base64.getEncoder().encodeToString(zipOf("bootstrap", Files.readAllBytes(BOOTSTRAP)));
+    }
+
+    static byte[] zipOf(String name, byte[] content) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            zip.putNextEntry(new ZipEntry(name));
+            zip.write(content);
+            zip.closeEntry();
+        }
+        return bytes.toByteArray();
+    }
+
+    static String createBody(String name, String runtime, int memory, String zip) {
+        return "{\"FunctionName\":\"" + name + "\",\"Runtime\":\"" + runtime + "\",\"Handler\":\"handler\",\"MemorySize\":"
+                + memory + ",\"Timeout\":3,\"Role\":\"arn:aws:iam::000000000000:role/ignored\",\"Code\":{\"ZipFile\":\"" + zip
+                + "\"},\"Environment\":{\"Variables\":{\"GREETING\":\"hi\"}}}";
+    }
+
+    static void createActive(String name) throws InterruptedException {
+        given().contentType(ContentType.JSON).body(createBody(name, "provided.al2023", 128, zipBase64))
+                .post("/2015-03-31/functions").then().statusCode(201)
+                .body("FunctionName", equalTo(name)).body("State", equalTo("Pending"))
+                .body("FunctionArn", equalTo("arn:aws:lambda:local:000000000000:function:" + name));
+        String state = "Pending";
+        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
+            Thread.sleep(100);
+            state = given().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
+        }
+        assertEquals("Active", state);
+    }
+
+    @Test
+    void createInvokeAndDelete() throws InterruptedException {
+        createActive("hello");
+        Response r = given().header("X-Amz-Log-Type", "Tail").body("{\"name\":\"Flicker\"}")
+                .post("/2015-03-31/functions/hello/invocations");
+        r.then().statusCode(200).header("X-Amz-Executed-Version", "$LATEST");
+        assertEquals("{\"greeting\":\"hello, Flicker\"}", r.asString());
+        assertTrue(r.header("X-Amz-Function-Error") == null);
+        assertTrue(r.header("X-Amz-Log-Result") != null);
+
+        Response bad = given().body("{}").post("/2015-03-31/functions/hello/invocations");
+        bad.then().statusCode(200).header("X-Amz-Function-Error", "Unhandled").body(containsString("MissingName"));
+        String logs = new String(Base64.getDecoder().decode(
+                given().header("X-Amz-Log-Type", "Tail").body("{}").post("/2015-03-31/functions/hello/invocations")
+                        .header("X-Amz-Log-Result")), StandardCharsets.UTF_8);
+        assertTrue(logs.contains("event without a name"), logs);
+
+        given().header("X-Amz-Invocation-Type", "DryRun").post("/2015-03-31/functions/hello/invocations").then().statusCode(204);
+        given().get("/2015-03-31/functions/hello/configuration").then().statusCode(200)
+                .body("MemorySize", equalTo(128)).body("Timeout", equalTo(3)).body("Environment.Variables.GREETING", equalTo("hi"));
+        given().get("/2015-03-31/functions").then().statusCode(200).body("Functions.FunctionName", hasItem("hello"));
+        given().delete("/2015-03-31/functions/hello").then().statusCode(204);
+        given().get("/2015-03-31/functions/hello").then().statusCode(404)
+                .header("X-Amzn-ErrorType", "ResourceNotFoundException").body("message", containsString("hello"));
+    }
+
+    @Test
+    void badInputGetsLambdaErrorsNeverA500() throws IOException {
+        String invalid = "InvalidParameterValueException";
+        given().contentType(ContentType.JSON).body("{not json").post("/2015-03-31/functions").then().statusCode(400)
+                .header("X-Amzn-ErrorType", invalid);
+        given().contentType(ContentType.JSON).body(createBody("b64", "provided", 128, "***not base64***"))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("base64"));
+        String noBootstrap = Base64.getEncoder().encodeToString(zipOf("handler.sh", "echo".getBytes()));
+        given().contentType(ContentType.JSON).body(createBody("nobootstrap", "provided", 128, noBootstrap))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("bootstrap"));
+        given().contentType(ContentType.JSON).body(createBody("notzip", "provided", 128,
+                Base64.getEncoder().encodeToString("plain text".getBytes()))).post("/2015-03-31/functions").then().statusCode(400);
+        given().contentType(ContentType.JSON).body(createBody("py", "python3.12", 128, zipBase64))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("python3.12"));
+        given().contentType(ContentType.JSON).body(createBody("neg", "provided", -5, zipBase64))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("MemorySize"));
+        given().contentType(ContentType.JSON).body(createBody("bad name!", "provided", 128, zipBase64))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("FunctionName"));
+        String slip = Base64.getEncoder().encodeToString(zipOf("../../escape", "x".getBytes()));
+        given().contentType(ContentType.JSON).body(createBody("slip", "provided", 128, slip))
+                .post("/2015-03-31/functions").then().statusCode(400).body("message", containsString("outside"));
+        given().body("{}").post("/2015-03-31/functions/nobody/invocations").then().statusCode(404)
+                .header("X-Amzn-ErrorType", "ResourceNotFoundException");
+        given().body(new byte[FunctionsResource.MAX_SYNC_PAYLOAD + 1]).post("/2015-03-31/functions/nobody/invocations")
+                .then().statusCode(413).header("X-Amzn-ErrorType", "RequestTooLargeException");
+        given().header("X-Amz-Invocation-Type", "Sometimes").body("{}").post("/2015-03-31/functions/nobody/invocations")
+                .then().statusCode(400);
+        given().get("/2015-03-31/functions?MaxItems=0").then().statusCode(400);
+    }
+
+    @Test
+    void duplicateNamesConflict() throws InterruptedException {
+        createActive("twice");
+        given().contentType(ContentType.JSON).body(createBody("twice", "provided", 128, zipBase64))
+                .post("/2015-03-31/functions").then().statusCode(409).header("X-Amzn-ErrorType", "ResourceConflictException");
+        given().delete("/2015-03-31/functions/twice").then().statusCode(204);
+    }
+}
