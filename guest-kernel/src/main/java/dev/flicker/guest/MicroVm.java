@@ -255,6 +255,11 @@ public final class MicroVm implements AutoCloseable {
                 stderr.bytes(), stdout.droppedBytes(), stderr.droppedBytes(), timings, exits);
     }
 
+    /** Where this VM's guest memory is mapped in this process, to find it in {@code /proc/self/smaps}. */
+    public long guestMemoryHostAddress() {
+        return memory.hostAddress();
+    }
+
     /** What the program's runtime posted to the Runtime API (response, error), if it used it. */
     public RuntimeApi runtimeApi() {
         return kernel.runtimeApi();

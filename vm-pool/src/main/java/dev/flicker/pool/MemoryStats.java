@@ -27,6 +27,36 @@ public record MemoryStats(long rssKib, long pssKib, long sharedCleanKib, long pr
         }
     }
 
+    /** Resident and proportional memory of the mappings starting at each of {@code hostAddresses}, in KiB. */
+    public record Mapping(long hostAddress, long rssKib, long pssKib, long privateDirtyKib) {}
+
+    public static java.util.Map<Long, Mapping> mappings(java.util.Set<Long> hostAddresses) {
+        java.util.Map<Long, Mapping> found = new java.util.HashMap<>();
+        try {
+            long current = -1, rss = 0, pss = 0;
+            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+                int dash = line.indexOf('-');
+                if (dash > 0 && line.indexOf(' ') > dash && Character.digit(line.charAt(0), 16) >= 0 && !line.contains(":  ")
+                        && !line.startsWith("VmFlags")) {
+                    long start;
+                    try {
+                        start = Long.parseUnsignedLong(line.substring(0, dash), 16);
+                    } catch (NumberFormatException e) {
+                        continue;
+                    }
+                    current = hostAddresses.contains(start) ? start : -1;
+                } else if (current >= 0) {
+                    if (line.startsWith("Rss:")) rss = kib(line);
+                    else if (line.startsWith("Pss:")) pss = kib(line);
+                    else if (line.startsWith("Private_Dirty:")) found.put(current, new Mapping(current, rss, pss, kib(line)));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read /proc/self/smaps", e);
+        }
+        return found;
+    }
+
     static long readHostAvailableKib() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
             if (line.startsWith("MemAvailable:")) return kib(line);

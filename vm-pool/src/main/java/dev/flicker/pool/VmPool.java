@@ -9,6 +9,7 @@ import dev.flicker.snapshots.SnapshotStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -105,6 +106,7 @@ public final class VmPool implements AutoCloseable {
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
                         version.bundle(), version.limits());
+                live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;
             } catch (IOException e) {
@@ -130,6 +132,8 @@ public final class VmPool implements AutoCloseable {
     private final ExecutorService reaper = Executors.newSingleThreadExecutor(daemon("vm-pool-teardown"));
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("vm-pool-tick"));
     private final AtomicInteger leasedNow = new AtomicInteger(), destroyingNow = new AtomicInteger();
+    /** Every VM restored and not yet destroyed, with its state, for per-VM memory figures. */
+    private final Map<MicroVm, String> live = new ConcurrentHashMap<>();
     private final AtomicLong teardownsSinceTrim = new AtomicLong(), trims = new AtomicLong();
     private volatile boolean hostUnderPressure;
 
@@ -202,6 +206,7 @@ public final class VmPool implements AutoCloseable {
                 throw e;
             }
         }
+        live.put(vm, "Leased");
         return new Lease(v, vm, path, System.nanoTime() - t0);
     }
 
@@ -267,6 +272,7 @@ public final class VmPool implements AutoCloseable {
     }
 
     private void destroy(MicroVm vm) {
+        live.remove(vm);
         destroyingNow.incrementAndGet();
         reaper.execute(() -> {
             try {
@@ -336,6 +342,19 @@ public final class VmPool implements AutoCloseable {
 
     public MemoryStats memory() {
         return MemoryStats.read();
+    }
+
+    /** Memory of one live VM's guest memory mapping: resident, proportional (shared pages split), private. */
+    public record VmMemory(String state, long rssKib, long pssKib, long privateDirtyKib) {}
+
+    /** Per-VM memory of every VM restored and not yet destroyed, read from {@code /proc/self/smaps}. */
+    public List<VmMemory> vmMemory() {
+        Map<Long, String> states = new java.util.HashMap<>();
+        live.forEach((vm, state) -> states.put(vm.guestMemoryHostAddress(), state));
+        List<VmMemory> out = new java.util.ArrayList<>();
+        MemoryStats.mappings(states.keySet()).forEach((address, m) ->
+                out.add(new VmMemory(states.get(address), m.rssKib(), m.pssKib(), m.privateDirtyKib())));
+        return out;
     }
 
     /** Waits until every VM handed to teardown is destroyed. */

@@ -264,6 +264,27 @@ class SnapshotPoolTest {
         }
     }
 
+    @Test
+    void perVmMemoryShowsSharedSnapshotPages(@TempDir Path dir) {
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100))) {
+            FunctionVersion fn = snapfn("snapfn-memory");
+            pool.prepare(fn);
+            List<VmPool.Lease> leases = new ArrayList<>();
+            for (int i = 0; i < 4; i++) leases.add(pool.lease(fn));
+            RunResult r = leases.getFirst().invoke("touch".getBytes()).result(); // reads its whole heap, then overwrites it
+            assertTrue(r.exitedWith(0), r::toString);
+            List<VmPool.VmMemory> vms = pool.vmMemory();
+            assertEquals(3, vms.size(), vms::toString); // the invoked VM is gone
+            for (VmPool.VmMemory m : vms) {
+                assertEquals("Leased", m.state());
+                // A clone that has not run yet holds almost nothing of its 32 MiB heap: the snapshot's pages
+                // are mapped, not copied, and come in only when touched.
+                assertTrue(m.rssKib() < 1024 && m.pssKib() <= m.rssKib(), m::toString);
+            }
+            for (VmPool.Lease l : leases.subList(1, 4)) l.release();
+        }
+    }
+
     static long count(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.count();
