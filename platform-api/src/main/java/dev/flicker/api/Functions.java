@@ -5,7 +5,15 @@ import dev.flicker.guest.fs.Bundle;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
 import jakarta.enterprise.context.ApplicationScoped;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.panache.common.Sort;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.event.Observes;
 import org.jboss.logging.Logger;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -18,15 +26,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
 
 /**
- * The functions this platform knows and their lifecycle: a created function is {@code Pending} while its
- * snapshot is prepared, then {@code Active} (or {@code Failed} with the reason). Kept in memory for now;
- * persistence in PostgreSQL is the next step of the control-plane issue.
+ * The functions this platform knows and their lifecycle, stored in PostgreSQL: a created function is
+ * {@code Pending} while its snapshot is prepared, then {@code Active} (or {@code Failed} with the reason).
+ * Request threads block (they run VMs); database work goes through {@link Db}.
  */
 @ApplicationScoped
 public class Functions {
@@ -38,55 +46,45 @@ public class Functions {
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
     static final String REGION = "local", ACCOUNT = "000000000000";
 
-    /** One function: its configuration, its code and where its lifecycle stands. */
-    static final class Function {
-        final String name;
-        final Model.CreateFunctionRequest request;
-        final CodeStore.Stored code;
-        final String lastModified;
-        final Bundle bundle;
-        final FunctionVersion version;
-        volatile String state = "Pending";
-        volatile String stateReason = "The function is being created.";
-        volatile String stateReasonCode = "Creating";
-
-        Function(String name, Model.CreateFunctionRequest request, CodeStore.Stored code, Bundle bundle, FunctionVersion version) {
-            this.name = name;
-            this.request = request;
-            this.code = code;
-            this.bundle = bundle;
-            this.version = version;
-            this.lastModified = OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx"));
-        }
-
-        int memoryMb() {
-            return version.limits().memoryMib();
-        }
-
-        int timeoutSeconds() {
-            return (int) (version.limits().timeoutMillis() / 1000);
-        }
-    }
+    /** What running a function needs besides its row: its code bundle and its pool version. */
+    record Runtime(Bundle bundle, FunctionVersion version) {}
 
     private final Engine engine;
     private final CodeStore codeStore;
-    private final ConcurrentSkipListMap<String, Function> functions = new ConcurrentSkipListMap<>();
+    private final ObjectMapper json;
+    private final Map<String, Runtime> runtimes = new ConcurrentHashMap<>();
     private final ExecutorService preparer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "function-prepare");
         t.setDaemon(true);
         return t;
     });
 
-    public Functions(Engine engine, CodeStore codeStore) {
+    public Functions(Engine engine, CodeStore codeStore, ObjectMapper json) {
         this.engine = engine;
         this.codeStore = codeStore;
+        this.json = json;
     }
 
     static String arn(String name) {
         return "arn:aws:lambda:" + REGION + ":" + ACCOUNT + ":function:" + name;
     }
 
-    /** Validates, stores the code, registers the function as Pending and prepares its snapshot in the background. */
+    /** After a restart, every stored function gets its runtime back; its snapshot is read from disk, not taken again. */
+    void onStart(@Observes StartupEvent event) {
+        List<FunctionRecord> all = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
+        for (FunctionRecord f : all) {
+            if (!Files.isDirectory(Path.of(f.codeDir))) {
+                setState(f.name, "Failed", "The function's code is gone from " + f.codeDir, "InvalidCode");
+                continue;
+            }
+            Runtime rt = runtime(f);
+            runtimes.put(f.name, rt);
+            preparer.execute(() -> prepare(f.name, rt));
+        }
+        if (!all.isEmpty()) LOG.infof("restored %d functions", all.size());
+    }
+
+    /** Validates, stores the code, records the function as Pending and prepares its snapshot in the background. */
     public Model.FunctionConfiguration create(Model.CreateFunctionRequest r) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
         if (r.functionName() == null || !NAME.matcher(r.functionName()).matches()) {
@@ -100,6 +98,8 @@ public class Functions {
         int timeout = r.timeout() == null ? 3 : r.timeout();
         if (timeout < 1 || timeout > 900) throw LambdaError.invalid("Timeout must be between 1 and 900 seconds, was " + timeout);
         if (r.code() == null || r.code().zipFile() == null) throw LambdaError.invalid("Code.ZipFile is required");
+        if (r.description() != null && r.description().length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        if (r.handler() != null && r.handler().length() > 128) throw LambdaError.invalid("Handler is longer than 128 characters");
         Map<String, String> userEnv = r.environment() == null || r.environment().variables() == null ? Map.of()
                 : r.environment().variables();
         for (String key : userEnv.keySet()) {
@@ -112,44 +112,72 @@ public class Functions {
         } catch (IllegalArgumentException e) {
             throw LambdaError.invalid("Code.ZipFile is not valid base64: " + e.getMessage());
         }
-        if (functions.containsKey(r.functionName())) throw LambdaError.conflict("Function already exist: " + r.functionName());
         CodeStore.Stored code = codeStore.store(zip);
-        Map<String, String> env = new TreeMap<>(userEnv);
+        FunctionRecord f = new FunctionRecord();
+        f.name = r.functionName();
+        f.runtime = r.runtime();
+        f.handler = r.handler() == null ? "" : r.handler();
+        f.description = r.description() == null ? "" : r.description();
+        f.memoryMb = memory;
+        f.timeoutSeconds = timeout;
+        try {
+            f.environmentJson = json.writeValueAsString(new TreeMap<>(userEnv));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        f.codeSha256 = code.sha256Base64();
+        f.codeSize = code.zipBytes();
+        f.codeDir = code.directory().toString();
+        f.state = "Pending";
+        f.stateReason = "The function is being created.";
+        f.stateReasonCode = "Creating";
+        f.lastModified = OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx"));
+        boolean created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
+                .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
+        if (!created) throw LambdaError.conflict("Function already exist: " + f.name);
+        Runtime rt = runtime(f);
+        runtimes.put(f.name, rt);
+        preparer.execute(() -> prepare(f.name, rt));
+        return configuration(f);
+    }
+
+    private Runtime runtime(FunctionRecord f) {
+        Map<String, String> env;
+        try {
+            env = new TreeMap<>(json.readValue(f.environmentJson, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() {}));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("stored environment of " + f.name + " is not JSON", e);
+        }
         env.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
-        env.put("_HANDLER", r.handler() == null ? "" : r.handler());
+        env.put("_HANDLER", f.handler);
         env.put("LAMBDA_TASK_ROOT", "/var/task");
-        env.put("AWS_LAMBDA_FUNCTION_NAME", r.functionName());
-        env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Integer.toString(memory));
+        env.put("AWS_LAMBDA_FUNCTION_NAME", f.name);
+        env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Integer.toString(f.memoryMb));
         env.put("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
         env.put("AWS_REGION", REGION);
         env.put("AWS_DEFAULT_REGION", REGION);
         env.put("PATH", "/var/task:/usr/bin:/bin");
-        Limits limits = Limits.DEFAULT.withMemoryMib(memory).withTimeoutMillis(timeout * 1000L);
-        String key = r.functionName() + "-" + versionHash(code.sha256Base64(), memory, timeout, env);
-        Bundle bundle = Bundle.open(code.directory());
-        FunctionVersion version = new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits);
-        Function f = new Function(r.functionName(), r, code, bundle, version);
-        if (functions.putIfAbsent(f.name, f) != null) {
-            bundle.close();
-            throw LambdaError.conflict("Function already exist: " + r.functionName());
-        }
-        preparer.execute(() -> prepare(f));
-        return configuration(f);
+        Limits limits = Limits.DEFAULT.withMemoryMib(f.memoryMb).withTimeoutMillis(f.timeoutSeconds * 1000L);
+        String key = f.name + "-" + versionHash(f.codeSha256, f.memoryMb, f.timeoutSeconds, env);
+        Bundle bundle = Bundle.open(Path.of(f.codeDir));
+        return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
     }
 
-    private void prepare(Function f) {
+    private void prepare(String name, Runtime rt) {
+        if (runtimes.get(name) != rt) return; // deleted meanwhile
         try {
-            engine.pool().prepare(f.version);
-            f.stateReason = null;
-            f.stateReasonCode = null;
-            f.state = "Active";
-            LOG.infof("function %s is Active", f.name);
+            engine.pool().prepare(rt.version());
+            setState(name, "Active", null, null);
+            LOG.infof("function %s is Active", name);
         } catch (RuntimeException e) {
-            f.stateReason = "The function did not initialise: " + e.getMessage();
-            f.stateReasonCode = "InvalidRuntime";
-            f.state = "Failed";
-            LOG.warnf("function %s failed: %s", f.name, e.getMessage());
+            setState(name, "Failed", "The function did not initialise: " + e.getMessage(), "InvalidRuntime");
+            LOG.warnf("function %s failed: %s", name, e.getMessage());
         }
+    }
+
+    private void setState(String name, String state, String reason, String reasonCode) {
+        Db.tx(() -> FunctionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where name = ?4",
+                state, reason, reasonCode, name));
     }
 
     private static String versionHash(String codeSha, int memory, int timeout, Map<String, String> env) {
@@ -162,45 +190,58 @@ public class Functions {
         }
     }
 
-    public Function get(String name) {
-        Function f = functions.get(name);
+    public FunctionRecord get(String name) {
+        FunctionRecord f = Db.read(() -> FunctionRecord.<FunctionRecord>findById(name));
         if (f == null) throw LambdaError.notFound("Function not found: " + arn(name));
         return f;
     }
 
-    public Model.FunctionConfiguration configuration(Function f) {
-        Map<String, String> userEnv = f.request.environment() == null ? null : f.request.environment().variables();
-        return new Model.FunctionConfiguration(f.name, arn(f.name), f.request.runtime(), f.request.handler(),
-                f.code.zipBytes(), f.request.description() == null ? "" : f.request.description(), f.timeoutSeconds(),
-                f.memoryMb(), f.lastModified, f.code.sha256Base64(), "$LATEST", f.state, f.stateReason,
+    public Model.FunctionConfiguration configuration(FunctionRecord f) {
+        Map<String, String> userEnv;
+        try {
+            userEnv = json.readValue(f.environmentJson, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() {});
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        return new Model.FunctionConfiguration(f.name, arn(f.name), f.runtime, f.handler, f.codeSize, f.description,
+                f.timeoutSeconds, f.memoryMb, f.lastModified, f.codeSha256, "$LATEST", f.state, f.stateReason,
                 f.stateReasonCode, f.state.equals("Pending") ? "InProgress" : "Successful",
-                userEnv == null ? null : new Model.Environment(userEnv), "Zip", List.of("x86_64"));
+                userEnv.isEmpty() ? null : new Model.Environment(userEnv), "Zip", List.of("x86_64"));
     }
 
     /** A page of functions in name order, after {@code marker}. */
     public Model.ListFunctionsResponse list(String marker, int maxItems) {
-        var tail = marker == null ? functions : functions.tailMap(marker, false);
-        List<Function> page = tail.values().stream().limit(maxItems).toList();
-        String next = page.size() == maxItems && tail.size() > maxItems ? page.getLast().name : null;
+        List<FunctionRecord> page = Db.read(() -> (marker == null
+                ? FunctionRecord.<FunctionRecord>find("order by name")
+                : FunctionRecord.<FunctionRecord>find("name > ?1 order by name", marker)).range(0, maxItems).list());
+        String next = page.size() == maxItems ? page.getLast().name : null;
         return new Model.ListFunctionsResponse(page.stream().map(this::configuration).toList(), next);
     }
 
     public void delete(String name) {
-        Function f = functions.remove(name);
-        if (f == null) throw LambdaError.notFound("Function not found: " + arn(name));
-        preparer.execute(() -> {
-            engine.pool().remove(f.version);
-            f.bundle.close();
-        });
+        long deleted = Db.tx(() -> FunctionRecord.delete("name", name));
+        if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(name));
+        Runtime rt = runtimes.remove(name);
+        if (rt != null) {
+            preparer.execute(() -> {
+                engine.pool().remove(rt.version());
+                rt.bundle().close();
+            });
+        }
+    }
+
+    public int timeoutSeconds(String name) {
+        return get(name).timeoutSeconds;
     }
 
     /** Runs one invocation in its own VM. */
     public Invocation invoke(String name, byte[] payload) {
-        Function f = get(name);
-        if (!f.state.equals("Active")) {
+        FunctionRecord f = get(name);
+        Runtime rt = runtimes.get(name);
+        if (!f.state.equals("Active") || rt == null) {
             throw LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the following state: "
                     + f.state + (f.stateReason == null ? "" : " (" + f.stateReason + ")"));
         }
-        return engine.pool().invoke(f.version, payload);
+        return engine.pool().invoke(rt.version(), payload);
     }
 }

@@ -61,7 +61,7 @@ public class FunctionsResource {
     @Path("/{name}")
     public Model.GetFunctionResponse get(@PathParam("name") String name) {
         var f = functions.get(name);
-        return new Model.GetFunctionResponse(functions.configuration(f), new Model.CodeLocation("Flicker", f.code.directory().toString()));
+        return new Model.GetFunctionResponse(functions.configuration(f), new Model.CodeLocation("Flicker", f.codeDir));
     }
 
     @GET
@@ -103,7 +103,7 @@ public class FunctionsResource {
         Invocation inv = functions.invoke(name, event);
         byte[] answer = inv.response();
         if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
-            answer = ("{\"errorMessage\":\"Task timed out after " + functions.get(name).timeoutSeconds()
+            answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(name)
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
         Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", "$LATEST");
