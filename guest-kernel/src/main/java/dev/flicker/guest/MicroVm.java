@@ -193,10 +193,15 @@ public final class MicroVm implements AutoCloseable {
      * handled again, now with the bytes there.
      */
     public void deliver(byte[] event) {
-        deliver(new RuntimeApi.Event(event, java.util.UUID.randomUUID().toString(),
+        deliver(newEvent(event));
+    }
+
+    /** An event for {@code payload} with a fresh request id, trace id and this VM's deadline. */
+    public RuntimeApi.Event newEvent(byte[] payload) {
+        return new RuntimeApi.Event(payload, java.util.UUID.randomUUID().toString(),
                 System.currentTimeMillis() + limits.timeoutMillis(), "arn:aws:lambda:local:000000000000:function:flicker",
                 "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + java.util.UUID.randomUUID().toString()
-                        .replace("-", "").substring(0, 24) + ";Sampled=0"));
+                        .replace("-", "").substring(0, 24) + ";Sampled=0");
     }
 
     /** Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. */

@@ -34,4 +34,6 @@ public class FunctionRecord extends PanacheEntityBase {
     public String stateReasonCode;
     @Column(name = "last_modified")
     public String lastModified;
+    @Column(name = "reserved_concurrency")
+    public Integer reservedConcurrency;
 }

@@ -10,7 +10,10 @@ import io.quarkus.panache.common.Sort;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.event.Observes;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
+import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.scheduler.Admission;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,10 +62,16 @@ public class Functions {
         return t;
     });
 
-    public Functions(Engine engine, CodeStore codeStore, ObjectMapper json) {
+    private final Admission admission;
+    private final Invocations invocations;
+
+    public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
+                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency) {
         this.engine = engine;
         this.codeStore = codeStore;
         this.json = json;
+        this.invocations = invocations;
+        this.admission = new Admission(maxConcurrency);
     }
 
     static String arn(String name) {
@@ -79,6 +88,7 @@ public class Functions {
             }
             Runtime rt = runtime(f);
             runtimes.put(f.name, rt);
+            if (f.reservedConcurrency != null) admission.reserve(f.name, f.reservedConcurrency);
             preparer.execute(() -> prepare(f.name, rt));
         }
         if (!all.isEmpty()) LOG.infof("restored %d functions", all.size());
@@ -221,6 +231,7 @@ public class Functions {
     public void delete(String name) {
         long deleted = Db.tx(() -> FunctionRecord.delete("name", name));
         if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(name));
+        admission.reserve(name, null);
         Runtime rt = runtimes.remove(name);
         if (rt != null) {
             preparer.execute(() -> {
@@ -234,14 +245,38 @@ public class Functions {
         return get(name).timeoutSeconds;
     }
 
-    /** Runs one invocation in its own VM. */
-    public Invocation invoke(String name, byte[] payload) {
+    /** Sets or (with null) removes {@code name}'s reserved concurrency. */
+    public void reserveConcurrency(String name, Integer slots) {
+        get(name);
+        try {
+            admission.reserve(name, slots);
+        } catch (IllegalArgumentException e) {
+            throw LambdaError.invalid(e.getMessage());
+        }
+        Db.tx(() -> FunctionRecord.update("reservedConcurrency = ?1 where name = ?2", slots, name));
+    }
+
+    /** Runs one invocation in its own VM, within the concurrency limits, and records it. */
+    public Invocation invoke(String name, String requestId, byte[] payload) {
         FunctionRecord f = get(name);
         Runtime rt = runtimes.get(name);
         if (!f.state.equals("Active") || rt == null) {
             throw LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the following state: "
                     + f.state + (f.stateReason == null ? "" : " (" + f.stateReason + ")"));
         }
-        return engine.pool().invoke(rt.version(), payload);
+        Invocation inv;
+        try (Admission.Permit permit = admission.admit(name)) {
+            inv = engine.pool().invoke(rt.version(), new RuntimeApi.Event(payload, requestId,
+                    System.currentTimeMillis() + f.timeoutSeconds * 1000L, arn(name), traceId()));
+        } catch (Admission.TooManyRequests e) {
+            throw LambdaError.throttled(e.reason(), e.getMessage());
+        }
+        invocations.record(requestId, name, f.memoryMb, inv);
+        return inv;
+    }
+
+    private static String traceId() {
+        String hex = java.util.UUID.randomUUID().toString().replace("-", "");
+        return "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + hex.substring(0, 24) + ";Sampled=0";
     }
 }

@@ -100,13 +100,15 @@ public class FunctionsResource {
                     "InvocationType Event is not available yet in Flicker (it needs the durable queue)");
             default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
         }
-        Invocation inv = functions.invoke(name, event);
+        String requestId = java.util.UUID.randomUUID().toString();
+        Invocation inv = functions.invoke(name, requestId, event);
         byte[] answer = inv.response();
         if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
             answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(name)
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
-        Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", "$LATEST");
+        Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", "$LATEST")
+                .header("X-Amzn-RequestId", requestId);
         if (inv.errorType() != null) rb.header("X-Amz-Function-Error", inv.errorType().equals("Sandbox.Timedout")
                 || inv.errorType().startsWith("Runtime.") ? "Unhandled" : inv.errorType());
         if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(inv));
@@ -114,9 +116,7 @@ public class FunctionsResource {
     }
 
     private static String logTail(Invocation inv) {
-        byte[] out = inv.result().stdout(), err = inv.result().stderr();
-        byte[] all = Arrays.copyOf(out, out.length + err.length);
-        System.arraycopy(err, 0, all, out.length, err.length);
+        byte[] all = Invocations.logs(inv);
         byte[] tail = Arrays.copyOfRange(all, Math.max(0, all.length - LOG_TAIL_BYTES), all.length);
         return Base64.getEncoder().encodeToString(tail);
     }

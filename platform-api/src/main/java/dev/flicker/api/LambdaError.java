@@ -32,6 +32,15 @@ public final class LambdaError extends RuntimeException {
         return new LambdaError(413, "RequestTooLargeException", what);
     }
 
+    /** 429 with Lambda's {@code Reason} (which limit was hit). */
+    public static LambdaError throttled(String reason, String message) {
+        LambdaError e = new LambdaError(429, "TooManyRequestsException", message);
+        e.reason = reason;
+        return e;
+    }
+
+    private String reason;
+
     public int status() {
         return status;
     }
@@ -41,9 +50,10 @@ public final class LambdaError extends RuntimeException {
     }
 
     public Response toResponse() {
-        record Body(String Type, String message) {}
+        @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+        record Body(String Type, String message, String Reason) {}
         return Response.status(status).header("X-Amzn-ErrorType", type)
-                .entity(new Body(status >= 500 ? "Service" : "User", getMessage()))
+                .entity(new Body(status >= 500 ? "Service" : "User", getMessage(), reason))
                 .type("application/json").build();
     }
 }

@@ -119,6 +119,33 @@ class FunctionsResourceTest {
     }
 
     @Test
+    void reservedConcurrencyThrottlesAndInvocationsAreRecorded() throws Exception {
+        createActive("limited");
+        given().contentType(ContentType.JSON).body("{\"ReservedConcurrentExecutions\":0}")
+                .put("/2017-10-31/functions/limited/concurrency").then().statusCode(200)
+                .body("ReservedConcurrentExecutions", equalTo(0));
+        given().get("/2019-09-30/functions/limited/concurrency").then().statusCode(200)
+                .body("ReservedConcurrentExecutions", equalTo(0));
+        given().body("{\"name\":\"x\"}").post("/2015-03-31/functions/limited/invocations").then().statusCode(429)
+                .header("X-Amzn-ErrorType", "TooManyRequestsException")
+                .body("Reason", equalTo("ReservedFunctionConcurrentInvocationLimitExceeded"));
+        given().contentType(ContentType.JSON).body("{\"ReservedConcurrentExecutions\":100000}")
+                .put("/2017-10-31/functions/limited/concurrency").then().statusCode(400);
+        given().delete("/2017-10-31/functions/limited/concurrency").then().statusCode(204);
+
+        String requestId = given().body("{\"name\":\"recorded\"}").post("/2015-03-31/functions/limited/invocations")
+                .then().statusCode(200).extract().header("X-Amzn-RequestId");
+        given().body("{}").post("/2015-03-31/functions/limited/invocations").then().statusCode(200);
+        io.quarkus.arc.Arc.container().instance(Invocations.class).get().flush();
+        given().get("/admin/invocations?function=limited").then().statusCode(200)
+                .body("requestId", hasItem(requestId)).body("status", hasItem("Success")).body("status", hasItem("Error"));
+        given().get("/admin/invocations?function=limited&status=Error").then().statusCode(200)
+                .body("errorType", hasItem("Unhandled")).body("logs", hasItem(containsString("event without a name")));
+        given().get("/admin/invocations?limit=0").then().statusCode(400);
+        given().delete("/2015-03-31/functions/limited").then().statusCode(204);
+    }
+
+    @Test
     void duplicateNamesConflict() throws InterruptedException {
         createActive("twice");
         given().contentType(ContentType.JSON).body(createBody("twice", "provided", 128, zipBase64))

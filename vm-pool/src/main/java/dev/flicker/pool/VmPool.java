@@ -3,6 +3,7 @@ package dev.flicker.pool;
 import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.sys.Libc;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotStore;
@@ -62,8 +63,13 @@ public final class VmPool implements AutoCloseable {
             return vm;
         }
 
-        /** Delivers {@code event}, runs the handler to its end, then hands the VM to teardown. */
+        /** Delivers {@code event} (with a fresh request id), runs the handler to its end, then hands the VM to teardown. */
         public Invocation invoke(byte[] event) {
+            return invoke(vm.newEvent(event));
+        }
+
+        /** Delivers {@code event}, runs the handler to its end, then hands the VM to teardown. */
+        public Invocation invoke(RuntimeApi.Event event) {
             if (used) throw new IllegalStateException("a lease serves one invocation");
             used = true;
             try {
@@ -212,6 +218,10 @@ public final class VmPool implements AutoCloseable {
 
     /** Leases a VM, delivers {@code event}, runs the handler and returns the result; the VM is then destroyed. */
     public Invocation invoke(FunctionVersion version, byte[] event) {
+        return lease(version).invoke(event);
+    }
+
+    public Invocation invoke(FunctionVersion version, RuntimeApi.Event event) {
         return lease(version).invoke(event);
     }
 

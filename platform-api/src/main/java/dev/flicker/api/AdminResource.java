@@ -1,0 +1,33 @@
+package dev.flicker.api;
+
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+
+import java.util.List;
+
+/** Operator endpoints. */
+@Path("/admin")
+@Produces(MediaType.APPLICATION_JSON)
+public class AdminResource {
+    private final Invocations invocations;
+
+    public AdminResource(Invocations invocations) {
+        this.invocations = invocations;
+    }
+
+    /** Invocation records, newest first: {@code ?function=&status=Success|Error&limit=&offset=}. */
+    @GET
+    @Path("/invocations")
+    public List<InvocationRecord> invocations(@QueryParam("function") String function, @QueryParam("status") String status,
+                                              @QueryParam("limit") @DefaultValue("50") int limit,
+                                              @QueryParam("offset") @DefaultValue("0") int offset) {
+        if (limit < 1 || limit > 1000) throw LambdaError.invalid("limit must be between 1 and 1000");
+        if (offset < 0) throw LambdaError.invalid("offset must not be negative");
+        if (status != null && !List.of("Success", "Error").contains(status)) throw LambdaError.invalid("status must be Success or Error");
+        return invocations.find(function, status, limit, offset);
+    }
+}

@@ -1,0 +1,51 @@
+package dev.flicker.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+/** PutFunctionConcurrency, GetFunctionConcurrency and DeleteFunctionConcurrency, at Lambda's paths and versions. */
+@Path("/")
+@Produces(MediaType.APPLICATION_JSON)
+public class ConcurrencyResource {
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Concurrency(@JsonProperty("ReservedConcurrentExecutions") Integer reservedConcurrentExecutions) {}
+
+    private final Functions functions;
+
+    public ConcurrencyResource(Functions functions) {
+        this.functions = functions;
+    }
+
+    @PUT
+    @Path("2017-10-31/functions/{name}/concurrency")
+    @Consumes("*/*")
+    public Concurrency put(@PathParam("name") String name, Concurrency body) {
+        if (body == null || body.reservedConcurrentExecutions() == null) {
+            throw LambdaError.invalid("ReservedConcurrentExecutions is required");
+        }
+        functions.reserveConcurrency(name, body.reservedConcurrentExecutions());
+        return body;
+    }
+
+    @GET
+    @Path("2019-09-30/functions/{name}/concurrency")
+    public Concurrency get(@PathParam("name") String name) {
+        return new Concurrency(functions.get(name).reservedConcurrency);
+    }
+
+    @DELETE
+    @Path("2017-10-31/functions/{name}/concurrency")
+    public Response delete(@PathParam("name") String name) {
+        functions.reserveConcurrency(name, null);
+        return Response.noContent().build();
+    }
+}

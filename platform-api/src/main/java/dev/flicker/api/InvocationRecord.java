@@ -1,0 +1,41 @@
+package dev.flicker.api;
+
+import io.quarkus.hibernate.reactive.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+
+import java.time.OffsetDateTime;
+
+/** One invocation as recorded in PostgreSQL (table {@code invocations}): outcome, start path, phase timings, logs. */
+@Entity
+@Table(name = "invocations")
+public class InvocationRecord extends PanacheEntityBase {
+    @Id
+    @Column(name = "request_id")
+    public String requestId;
+    @Column(name = "function_name")
+    public String functionName;
+    public String version;
+    public String status;
+    @Column(name = "error_type")
+    public String errorType;
+    @Column(name = "start_path")
+    public String startPath;
+    @Column(name = "billed_memory_mb")
+    public int billedMemoryMb;
+    @Column(name = "vm_ready_ms")
+    public double vmReadyMs;
+    @Column(name = "deliver_ms")
+    public double deliverMs;
+    @Column(name = "handler_ms")
+    public double handlerMs;
+    @Column(name = "duration_ms")
+    public double durationMs;
+    public String logs;
+    @Column(name = "logs_truncated")
+    public boolean logsTruncated;
+    @Column(name = "created_at")
+    public OffsetDateTime createdAt;
+}

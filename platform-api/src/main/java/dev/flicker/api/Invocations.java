@@ -1,0 +1,100 @@
+package dev.flicker.api;
+
+import dev.flicker.pool.Invocation;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.jboss.logging.Logger;
+
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Invocation records: one row per invocation with its outcome, start path, phase timings and the last 4 KB
+ * of its output (truncation marked). Written by one background thread, off the invoke path, in batches.
+ */
+@ApplicationScoped
+public class Invocations {
+    private static final Logger LOG = Logger.getLogger(Invocations.class);
+    static final int LOG_BYTES = 4096;
+    private final BlockingQueue<InvocationRecord> pending = new ArrayBlockingQueue<>(100_000);
+    private final Thread writer;
+
+    public Invocations() {
+        writer = Thread.ofPlatform().daemon().name("invocation-records").start(this::drain);
+    }
+
+    static byte[] logs(Invocation inv) {
+        byte[] out = inv.result().stdout(), err = inv.result().stderr();
+        byte[] all = Arrays.copyOf(out, out.length + err.length);
+        System.arraycopy(err, 0, all, out.length, err.length);
+        return all;
+    }
+
+    /** Records one finished invocation (asynchronously). */
+    public void record(String requestId, String function, int memoryMb, Invocation inv) {
+        InvocationRecord r = new InvocationRecord();
+        r.requestId = requestId;
+        r.functionName = function;
+        r.version = "$LATEST";
+        r.status = inv.errorType() == null ? "Success" : "Error";
+        r.errorType = inv.errorType();
+        r.startPath = inv.startPath().name();
+        r.billedMemoryMb = memoryMb;
+        r.vmReadyMs = inv.vmReadyNanos() / 1e6;
+        r.deliverMs = inv.deliverNanos() / 1e6;
+        r.handlerMs = inv.runNanos() / 1e6;
+        r.durationMs = inv.totalNanos() / 1e6;
+        byte[] all = logs(inv);
+        boolean truncated = all.length > LOG_BYTES || inv.result().stdoutDroppedBytes() + inv.result().stderrDroppedBytes() > 0;
+        r.logs = new String(all, Math.max(0, all.length - LOG_BYTES), Math.min(all.length, LOG_BYTES), StandardCharsets.UTF_8)
+                .replace('\0', '?');
+        r.logsTruncated = truncated;
+        r.createdAt = OffsetDateTime.now(ZoneOffset.UTC);
+        if (!pending.offer(r)) LOG.warnf("invocation record %s dropped: the writer is behind", requestId);
+    }
+
+    private void drain() {
+        while (true) {
+            try {
+                InvocationRecord first = pending.poll(1, TimeUnit.SECONDS);
+                if (first == null) continue;
+                List<InvocationRecord> batch = new java.util.ArrayList<>(List.of(first));
+                pending.drainTo(batch, 499);
+                Db.tx(() -> InvocationRecord.persist(batch));
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.error("cannot write invocation records", e);
+            }
+        }
+    }
+
+    /** Waits until every record handed over so far is written (for tests and shutdown). */
+    public void flush() throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!pending.isEmpty() && System.nanoTime() < until) Thread.sleep(10);
+        Thread.sleep(100);
+    }
+
+    /** A page of records, newest first, optionally of one function and one status. */
+    public List<InvocationRecord> find(String function, String status, int limit, int offset) {
+        StringBuilder q = new StringBuilder("1 = 1");
+        List<Object> params = new java.util.ArrayList<>();
+        if (function != null) {
+            params.add(function);
+            q.append(" and functionName = ?").append(params.size());
+        }
+        if (status != null) {
+            params.add(status);
+            q.append(" and status = ?").append(params.size());
+        }
+        q.append(" order by createdAt desc");
+        return Db.read(() -> InvocationRecord.<InvocationRecord>find(q.toString(), params.toArray())
+                .range(offset, offset + limit - 1).list());
+    }
+}
