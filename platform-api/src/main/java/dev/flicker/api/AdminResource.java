@@ -14,9 +14,29 @@ import java.util.List;
 @Produces(MediaType.APPLICATION_JSON)
 public class AdminResource {
     private final Invocations invocations;
+    private final AsyncQueue asyncQueue;
 
-    public AdminResource(Invocations invocations) {
+    public AdminResource(Invocations invocations, AsyncQueue asyncQueue) {
         this.invocations = invocations;
+        this.asyncQueue = asyncQueue;
+    }
+
+    /** One Event invocation's state: Queued, Running, Succeeded or DeadLettered, with its attempts. */
+    @GET
+    @Path("/async/{requestId}")
+    public AsyncQueue.Status async(@jakarta.ws.rs.PathParam("requestId") String requestId) {
+        AsyncQueue.Status s = asyncQueue.status(requestId);
+        if (s == null) throw LambdaError.notFound("no Event invocation " + requestId);
+        return s;
+    }
+
+    /** Event invocations whose retries ran out, newest first. */
+    @GET
+    @Path("/dead-letters")
+    public List<AsyncQueue.DeadLetter> deadLetters(@QueryParam("function") String function,
+                                                   @QueryParam("limit") @DefaultValue("50") int limit) {
+        if (limit < 1 || limit > 1000) throw LambdaError.invalid("limit must be between 1 and 1000");
+        return asyncQueue.deadLetters(function, limit);
     }
 
     /** Invocation records, newest first: {@code ?function=&status=Success|Error&limit=&offset=}. */

@@ -12,7 +12,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-/** PutFunctionConcurrency, GetFunctionConcurrency and DeleteFunctionConcurrency, at Lambda's paths and versions. */
+/** Per-function settings at Lambda's paths and versions: reserved concurrency and the Event invoke config. */
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 public class ConcurrencyResource {
@@ -40,6 +40,26 @@ public class ConcurrencyResource {
     @Path("2019-09-30/functions/{name}/concurrency")
     public Concurrency get(@PathParam("name") String name) {
         return new Concurrency(functions.get(name).reservedConcurrency);
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record EventInvokeConfig(@JsonProperty("FunctionArn") String functionArn,
+                                    @JsonProperty("MaximumRetryAttempts") Integer maximumRetryAttempts) {}
+
+    /** PutFunctionEventInvokeConfig: how often a failed Event invocation is retried (Flicker allows up to 100). */
+    @PUT
+    @Path("2019-09-25/functions/{name}/event-invoke-config")
+    @Consumes("*/*")
+    public EventInvokeConfig putEventInvokeConfig(@PathParam("name") String name, EventInvokeConfig body) {
+        if (body == null || body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
+        functions.setMaxRetryAttempts(name, body.maximumRetryAttempts());
+        return new EventInvokeConfig(Functions.arn(name), body.maximumRetryAttempts());
+    }
+
+    @GET
+    @Path("2019-09-25/functions/{name}/event-invoke-config")
+    public EventInvokeConfig getEventInvokeConfig(@PathParam("name") String name) {
+        return new EventInvokeConfig(Functions.arn(name), functions.maxRetryAttempts(name));
     }
 
     @DELETE

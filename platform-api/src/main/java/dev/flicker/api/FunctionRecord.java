@@ -36,4 +36,6 @@ public class FunctionRecord extends PanacheEntityBase {
     public String lastModified;
     @Column(name = "reserved_concurrency")
     public Integer reservedConcurrency;
+    @Column(name = "max_retry_attempts")
+    public int maxRetryAttempts = 2;
 }

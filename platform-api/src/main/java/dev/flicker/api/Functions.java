@@ -245,6 +245,17 @@ public class Functions {
         return get(name).timeoutSeconds;
     }
 
+    public int maxRetryAttempts(String name) {
+        return get(name).maxRetryAttempts;
+    }
+
+    /** Sets how often a failed Event invocation of {@code name} is retried before it becomes a dead letter. */
+    public void setMaxRetryAttempts(String name, int attempts) {
+        if (attempts < 0 || attempts > 100) throw LambdaError.invalid("MaximumRetryAttempts must be between 0 and 100");
+        get(name);
+        Db.tx(() -> FunctionRecord.update("maxRetryAttempts = ?1 where name = ?2", attempts, name));
+    }
+
     /** Sets or (with null) removes {@code name}'s reserved concurrency. */
     public void reserveConcurrency(String name, Integer slots) {
         get(name);

@@ -28,10 +28,12 @@ public class FunctionsResource {
     private static final int LOG_TAIL_BYTES = 4096;
 
     private final Functions functions;
+    private final AsyncQueue asyncQueue;
     private final ObjectMapper json;
 
-    public FunctionsResource(Functions functions, ObjectMapper json) {
+    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, ObjectMapper json) {
         this.functions = functions;
+        this.asyncQueue = asyncQueue;
         this.json = json;
     }
 
@@ -77,7 +79,7 @@ public class FunctionsResource {
         return Response.noContent().build();
     }
 
-    /** Invoke: {@code RequestResponse} (default) and {@code DryRun}; {@code Event} comes with the async queue. */
+    /** Invoke: {@code RequestResponse} (default), {@code Event} (queued durably, 202) and {@code DryRun}. */
     @POST
     @Path("/{name}/invocations")
     @Consumes("*/*")
@@ -96,8 +98,16 @@ public class FunctionsResource {
             }
             case "RequestResponse" -> {
             }
-            case "Event" -> throw new LambdaError(400, "InvalidParameterValueException",
-                    "InvocationType Event is not available yet in Flicker (it needs the durable queue)");
+            case "Event" -> {
+                if (event.length > AsyncQueue.MAX_ASYNC_PAYLOAD) {
+                    throw LambdaError.tooLarge("Request must be smaller than " + AsyncQueue.MAX_ASYNC_PAYLOAD
+                            + " bytes for an Event invocation");
+                }
+                functions.get(name);
+                String requestId = java.util.UUID.randomUUID().toString();
+                asyncQueue.enqueue(requestId, name, event); // durable before the 202
+                return Response.status(202).header("X-Amzn-RequestId", requestId).build();
+            }
             default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
         }
         String requestId = java.util.UUID.randomUUID().toString();

@@ -145,6 +145,41 @@ class FunctionsResourceTest {
         given().delete("/2015-03-31/functions/limited").then().statusCode(204);
     }
 
+    static String awaitAsync(String requestId, String wanted) throws InterruptedException {
+        String status = null;
+        for (int i = 0; i < 300; i++) {
+            status = given().get("/admin/async/" + requestId).then().statusCode(200).extract().path("status");
+            if (status.equals(wanted)) return status;
+            Thread.sleep(50);
+        }
+        return status;
+    }
+
+    @Test
+    void eventInvocationsAreDurableRetriedAndDeadLettered() throws Exception {
+        createActive("async");
+        String ok = given().header("X-Amz-Invocation-Type", "Event").body("{\"name\":\"later\"}")
+                .post("/2015-03-31/functions/async/invocations").then().statusCode(202).extract().header("X-Amzn-RequestId");
+        assertEquals("Succeeded", awaitAsync(ok, "Succeeded"));
+
+        given().contentType(ContentType.JSON).body("{\"MaximumRetryAttempts\":1}")
+                .put("/2019-09-25/functions/async/event-invoke-config").then().statusCode(200)
+                .body("MaximumRetryAttempts", equalTo(1));
+        String failing = given().header("X-Amz-Invocation-Type", "Event").body("{}")
+                .post("/2015-03-31/functions/async/invocations").then().statusCode(202).extract().header("X-Amzn-RequestId");
+        assertEquals("DeadLettered", awaitAsync(failing, "DeadLettered"));
+        given().get("/admin/async/" + failing).then().body("attempts", equalTo(2));
+        given().get("/admin/dead-letters?function=async").then().statusCode(200)
+                .body("requestId", hasItem(failing)).body("error", hasItem(containsString("MissingName")));
+
+        given().header("X-Amz-Invocation-Type", "Event").body(new byte[AsyncQueue.MAX_ASYNC_PAYLOAD + 1])
+                .post("/2015-03-31/functions/async/invocations").then().statusCode(413);
+        given().header("X-Amz-Invocation-Type", "Event").body("{}")
+                .post("/2015-03-31/functions/nobody/invocations").then().statusCode(404);
+        given().get("/admin/async/no-such-id").then().statusCode(404);
+        given().delete("/2015-03-31/functions/async").then().statusCode(204);
+    }
+
     @Test
     void duplicateNamesConflict() throws InterruptedException {
         createActive("twice");

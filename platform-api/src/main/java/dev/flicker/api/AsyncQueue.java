@@ -1,0 +1,185 @@
+package dev.flicker.api;
+
+import dev.flicker.pool.Invocation;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.vertx.VertxContextSupport;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.Tuple;
+import io.vertx.core.buffer.Buffer;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Event invocations, durable in PostgreSQL. {@link #enqueue} commits the row before the API answers 202.
+ * Workers claim rows with {@code FOR UPDATE SKIP LOCKED}, run them, and record success, a retry with
+ * exponential backoff, or a dead letter. A row left {@code Running} by a process that died is queued again
+ * at start: delivery is at least once, and a row whose success was recorded never runs again.
+ */
+@ApplicationScoped
+public class AsyncQueue {
+    private static final Logger LOG = Logger.getLogger(AsyncQueue.class);
+    static final int MAX_ASYNC_PAYLOAD = 256 * 1024;
+    private final Pool db;
+    private final Functions functions;
+    private final int workers;
+    private final long baseBackoffMillis;
+    private final List<Thread> threads = new ArrayList<>();
+    private volatile boolean running = true;
+
+    public AsyncQueue(Pool db, Functions functions, @ConfigProperty(name = "flicker.async.workers") int workers,
+                      @ConfigProperty(name = "flicker.async.backoff-millis") long baseBackoffMillis) {
+        this.db = db;
+        this.functions = functions;
+        this.workers = workers;
+        this.baseBackoffMillis = baseBackoffMillis;
+    }
+
+    private static <T> T await(Supplier<Uni<T>> work) {
+        try {
+            return VertxContextSupport.subscribeAndAwait(work);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("queue database call failed: " + t.getMessage(), t);
+        }
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        long requeued = await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', updated_at = now() "
+                + "WHERE status = 'Running'").execute()).rowCount();
+        if (requeued > 0) LOG.infof("%d event invocations were running when the platform stopped: queued again", requeued);
+        for (int i = 0; i < workers; i++) threads.add(Thread.ofPlatform().daemon().name("async-worker-" + i).start(this::work));
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        running = false;
+        threads.forEach(Thread::interrupt);
+    }
+
+    /** Stores an Event invocation; when this returns, the invocation is durable. */
+    public void enqueue(String requestId, String function, byte[] payload) {
+        await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
+                        + "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, 'Queued', 0, now(), now(), now())")
+                .execute(Tuple.of(requestId, function, Buffer.buffer(payload))));
+    }
+
+    private record Claimed(String requestId, String function, byte[] payload, int attempts) {}
+
+    private Claimed claim() {
+        RowSet<Row> rows = await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Running', "
+                + "attempts = attempts + 1, updated_at = now() WHERE request_id = (SELECT request_id FROM async_invocations "
+                + "WHERE status = 'Queued' AND next_attempt_at <= now() ORDER BY next_attempt_at "
+                + "FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING request_id, function_name, payload, attempts").execute());
+        for (Row r : rows) {
+            return new Claimed(r.getString("request_id"), r.getString("function_name"),
+                    r.getBuffer("payload").getBytes(), r.getInteger("attempts"));
+        }
+        return null;
+    }
+
+    private void work() {
+        while (running) {
+            try {
+                Claimed c = claim();
+                if (c == null) {
+                    Thread.sleep(50);
+                    continue;
+                }
+                run(c);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                if (running) LOG.warn("async worker: " + e.getMessage());
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void run(Claimed c) {
+        String errorType;
+        String error;
+        try {
+            Invocation inv = functions.invoke(c.function(), c.requestId() + "-" + c.attempts(), c.payload());
+            if (inv.errorType() == null) {
+                await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
+                        + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));
+                return;
+            }
+            errorType = inv.errorType();
+            error = new String(inv.response(), StandardCharsets.UTF_8);
+        } catch (LambdaError e) {
+            if (e.status() == 404) {
+                errorType = e.type();
+                error = e.getMessage();
+                deadLetter(c, errorType, error); // the function is gone: retrying cannot help
+                return;
+            }
+            errorType = e.type();
+            error = e.getMessage();
+        }
+        int maxRetries = functions.maxRetryAttempts(c.function());
+        if (c.attempts() > maxRetries) {
+            deadLetter(c, errorType, error);
+        } else {
+            long backoff = baseBackoffMillis << Math.min(c.attempts() - 1, 10);
+            String lastError = errorType + ": " + error;
+            await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', last_error = $2, updated_at = now(), "
+                            + "next_attempt_at = now() + ($3 || ' milliseconds')::interval WHERE request_id = $1")
+                    .execute(Tuple.of(c.requestId(), lastError, Long.toString(backoff))));
+        }
+    }
+
+    private void deadLetter(Claimed c, String errorType, String error) {
+        await(() -> db.withTransaction(tx -> tx.preparedQuery("INSERT INTO dead_letters (request_id, function_name, payload, "
+                        + "attempts, error_type, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING")
+                .execute(Tuple.tuple(List.of(c.requestId(), c.function(), Buffer.buffer(c.payload()), c.attempts(),
+                        errorType, error)))
+                .chain(() -> tx.preparedQuery("UPDATE async_invocations SET status = 'DeadLettered', last_error = $2, "
+                        + "updated_at = now() WHERE request_id = $1").execute(Tuple.of(c.requestId(), errorType + ": " + error)))));
+    }
+
+    /** The state of one Event invocation and its attempts, for the admin API and tests. */
+    public record Status(String requestId, String function, String status, int attempts, String lastError) {}
+
+    public Status status(String requestId) {
+        RowSet<Row> rows = await(() -> db.preparedQuery("SELECT request_id, function_name, status, attempts, last_error "
+                + "FROM async_invocations WHERE request_id = $1").execute(Tuple.of(requestId)));
+        for (Row r : rows) {
+            return new Status(r.getString(0), r.getString(1), r.getString(2), r.getInteger(3), r.getString(4));
+        }
+        return null;
+    }
+
+    /** Dead letters, newest first. */
+    public record DeadLetter(String requestId, String function, int attempts, String errorType, String error,
+                             OffsetDateTime createdAt) {}
+
+    public List<DeadLetter> deadLetters(String function, int limit) {
+        RowSet<Row> rows = await(() -> db.preparedQuery("SELECT request_id, function_name, attempts, error_type, error, created_at "
+                + "FROM dead_letters WHERE ($1::text IS NULL OR function_name = $1) ORDER BY created_at DESC LIMIT $2")
+                .execute(Tuple.of(function, limit)));
+        List<DeadLetter> out = new ArrayList<>();
+        for (Row r : rows) {
+            out.add(new DeadLetter(r.getString(0), r.getString(1), r.getInteger(2), r.getString(3), r.getString(4),
+                    r.getOffsetDateTime(5).withOffsetSameInstant(ZoneOffset.UTC)));
+        }
+        return out;
+    }
+}
