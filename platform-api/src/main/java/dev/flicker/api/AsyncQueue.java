@@ -125,6 +125,14 @@ public class AsyncQueue {
             errorType = inv.errorType();
             error = new String(inv.response(), StandardCharsets.UTF_8);
         } catch (LambdaError e) {
+            if (e.status() == 409 || e.status() == 429) {
+                // Not ready yet or throttled: the function did not run, so the attempt does not count.
+                await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
+                                + "last_error = $2, updated_at = now(), next_attempt_at = now() + ($3 || ' milliseconds')::interval "
+                                + "WHERE request_id = $1")
+                        .execute(Tuple.of(c.requestId(), e.type() + ": " + e.getMessage(), Long.toString(baseBackoffMillis))));
+                return;
+            }
             if (e.status() == 404) {
                 errorType = e.type();
                 error = e.getMessage();
@@ -133,6 +141,11 @@ public class AsyncQueue {
             }
             errorType = e.type();
             error = e.getMessage();
+        } catch (RuntimeException e) {
+            // A fault of the platform, not of the function: retried like a function error, never left Running.
+            LOG.warnf(e, "event invocation %s failed in the platform", c.requestId());
+            errorType = "ServiceException";
+            error = String.valueOf(e.getMessage());
         }
         int maxRetries = functions.maxRetryAttempts(c.function());
         if (c.attempts() > maxRetries) {

@@ -89,6 +89,8 @@ public class Functions {
             Runtime rt = runtime(f);
             runtimes.put(f.name, rt);
             if (f.reservedConcurrency != null) admission.reserve(f.name, f.reservedConcurrency);
+            // Until its snapshot is loaded again, the function cannot run: invocations get a retryable 409.
+            setState(f.name, "Pending", "The function is being restored.", "Restoring");
             preparer.execute(() -> prepare(f.name, rt));
         }
         if (!all.isEmpty()) LOG.infof("restored %d functions", all.size());
