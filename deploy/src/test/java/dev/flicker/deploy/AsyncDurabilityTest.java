@@ -1,5 +1,6 @@
 package dev.flicker.deploy;
 
+import dev.flicker.api.SigV4;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,10 +71,14 @@ class AsyncDurabilityTest {
         return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** A POST signed with SigV4 and the platform's default credentials, as every mutating call must be. */
     static HttpResponse<String> post(int port, String path, String body, String invocationType) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
                 .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
         if (invocationType != null) b.header("X-Amz-Invocation-Type", invocationType);
+        SigV4.sign(new SigV4.Request("POST", path, null, Map.of("Host", "localhost:" + port),
+                body.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "flicker", "flicker-local-secret", "local",
+                java.time.Instant.now()).forEach(b::header);
         return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 

@@ -1,0 +1,116 @@
+package dev.flicker.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.lambda.LambdaClient;
+import software.amazon.awssdk.services.lambda.model.InvocationType;
+import software.amazon.awssdk.services.lambda.model.InvokeResponse;
+import software.amazon.awssdk.services.lambda.model.LambdaException;
+import software.amazon.awssdk.services.lambda.model.LogType;
+import software.amazon.awssdk.services.lambda.model.ResourceNotFoundException;
+import software.amazon.awssdk.services.lambda.model.Runtime;
+import software.amazon.awssdk.services.lambda.model.State;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The AWS SDK for Java v2, unmodified, against Flicker; and what happens to unsigned or badly signed calls. */
+@QuarkusTest
+class AuthAndSdkTest {
+    static LambdaClient client(String key, String secret) {
+        return LambdaClient.builder().endpointOverride(URI.create("http://localhost:" + RestAssured.port))
+                .region(Region.US_EAST_1).httpClient(UrlConnectionHttpClient.create())
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(key, secret))).build();
+    }
+
+    @Test
+    void awsSdkCreatesInvokesAndDeletes() throws Exception {
+        byte[] zip = FunctionsResourceTest.zipOf("bootstrap", Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP));
+        try (LambdaClient lambda = client(SigV4Filter.KEY, SigV4Filter.SECRET)) {
+            lambda.createFunction(b -> b.functionName("sdk").runtime(Runtime.PROVIDED_AL2023).handler("h")
+                    .role("arn:aws:iam::000000000000:role/x").code(c -> c.zipFile(SdkBytes.fromByteArray(zip))).memorySize(128));
+            State state = State.PENDING;
+            for (int i = 0; i < 300 && state == State.PENDING; i++) {
+                Thread.sleep(100);
+                state = lambda.getFunction(b -> b.functionName("sdk")).configuration().state();
+            }
+            assertEquals(State.ACTIVE, state);
+
+            InvokeResponse r = lambda.invoke(b -> b.functionName("sdk").logType(LogType.TAIL)
+                    .payload(SdkBytes.fromUtf8String("{\"name\":\"SDK\"}")));
+            assertEquals(200, r.statusCode());
+            assertEquals("{\"greeting\":\"hello, SDK\"}", r.payload().asUtf8String());
+            assertNull(r.functionError());
+            assertEquals("$LATEST", r.executedVersion());
+
+            InvokeResponse failed = lambda.invoke(b -> b.functionName("sdk").logType(LogType.TAIL).payload(SdkBytes.fromUtf8String("{}")));
+            assertEquals("Unhandled", failed.functionError());
+            assertTrue(new String(Base64.getDecoder().decode(failed.logResult()), StandardCharsets.UTF_8).contains("event without a name"));
+
+            InvokeResponse async = lambda.invoke(b -> b.functionName("sdk").invocationType(InvocationType.EVENT)
+                    .payload(SdkBytes.fromUtf8String("{\"name\":\"later\"}")));
+            assertEquals(202, async.statusCode());
+
+            assertTrue(lambda.listFunctions().functions().stream().anyMatch(f -> f.functionName().equals("sdk")));
+            lambda.deleteFunction(b -> b.functionName("sdk"));
+            assertThrows(ResourceNotFoundException.class, () -> lambda.getFunction(b -> b.functionName("sdk")));
+        }
+    }
+
+    @Test
+    void wrongCredentialsAreRefusedWithLambdasErrors() {
+        try (LambdaClient wrongSecret = client(SigV4Filter.KEY, "not-the-secret");
+             LambdaClient unknownKey = client("AKIDUNKNOWN", SigV4Filter.SECRET)) {
+            LambdaException e = assertThrows(LambdaException.class, () -> wrongSecret.deleteFunction(b -> b.functionName("x")));
+            assertEquals(403, e.statusCode());
+            assertEquals("InvalidSignatureException", e.awsErrorDetails().errorCode());
+            LambdaException u = assertThrows(LambdaException.class, () -> unknownKey.deleteFunction(b -> b.functionName("x")));
+            assertEquals("UnrecognizedClientException", u.awsErrorDetails().errorCode());
+        }
+    }
+
+    @Test
+    void unsignedAndTamperedRequestsGet403() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        URI invoke = URI.create("http://localhost:" + RestAssured.port + "/2015-03-31/functions/any/invocations");
+        HttpResponse<String> unsigned = http.send(HttpRequest.newBuilder(invoke).POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, unsigned.statusCode());
+        assertEquals("MissingAuthenticationTokenException", unsigned.headers().firstValue("X-Amzn-ErrorType").orElseThrow());
+
+        Map<String, String> signed = SigV4.sign(new SigV4.Request("POST", invoke.getRawPath(), null,
+                Map.of("Host", "localhost:" + RestAssured.port), "{}".getBytes()), SigV4Filter.KEY, SigV4Filter.SECRET, "local", Instant.now());
+        HttpRequest.Builder tampered = HttpRequest.newBuilder(invoke).POST(HttpRequest.BodyPublishers.ofString("{\"x\":1}"));
+        signed.forEach((k, v) -> { if (!k.equalsIgnoreCase("X-Amz-Content-Sha256")) tampered.header(k, v); });
+        HttpResponse<String> r = http.send(tampered.build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, r.statusCode());
+        assertEquals("InvalidSignatureException", r.headers().firstValue("X-Amzn-ErrorType").orElseThrow());
+
+        Map<String, String> old = SigV4.sign(new SigV4.Request("POST", invoke.getRawPath(), null,
+                Map.of("Host", "localhost:" + RestAssured.port), "{}".getBytes()), SigV4Filter.KEY, SigV4Filter.SECRET, "local",
+                Instant.now().minusSeconds(3600));
+        HttpRequest.Builder stale = HttpRequest.newBuilder(invoke).POST(HttpRequest.BodyPublishers.ofString("{}"));
+        old.forEach(stale::header);
+        HttpResponse<String> expired = http.send(stale.build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, expired.statusCode());
+        assertTrue(expired.body().contains("expired"), expired.body());
+    }
+}
