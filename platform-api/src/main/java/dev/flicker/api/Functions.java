@@ -102,29 +102,13 @@ public class Functions {
         if (r.functionName() == null || !NAME.matcher(r.functionName()).matches()) {
             throw LambdaError.invalid("FunctionName must be 1 to 64 letters, digits, '-' or '_'");
         }
-        if (r.runtime() == null || !RUNTIMES.contains(r.runtime())) {
-            throw LambdaError.invalid("Runtime '" + r.runtime() + "' is not supported; use provided, provided.al2 or provided.al2023");
-        }
-        int memory = r.memorySize() == null ? 128 : r.memorySize();
-        if (memory < 128 || memory > 3072) throw LambdaError.invalid("MemorySize must be between 128 and 3072 MB, was " + memory);
-        int timeout = r.timeout() == null ? 3 : r.timeout();
-        if (timeout < 1 || timeout > 900) throw LambdaError.invalid("Timeout must be between 1 and 900 seconds, was " + timeout);
+        validateRuntime(r.runtime());
+        int memory = validateMemory(r.memorySize() == null ? 128 : r.memorySize());
+        int timeout = validateTimeout(r.timeout() == null ? 3 : r.timeout());
         if (r.code() == null || r.code().zipFile() == null) throw LambdaError.invalid("Code.ZipFile is required");
-        if (r.description() != null && r.description().length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
-        if (r.handler() != null && r.handler().length() > 128) throw LambdaError.invalid("Handler is longer than 128 characters");
-        Map<String, String> userEnv = r.environment() == null || r.environment().variables() == null ? Map.of()
-                : r.environment().variables();
-        for (String key : userEnv.keySet()) {
-            if (RESERVED_ENV.contains(key)) throw LambdaError.invalid("Environment variable " + key + " is reserved");
-            if (!key.matches("[a-zA-Z][a-zA-Z0-9_]*")) throw LambdaError.invalid("Environment variable name '" + key + "' is not valid");
-        }
-        byte[] zip;
-        try {
-            zip = Base64.getDecoder().decode(r.code().zipFile());
-        } catch (IllegalArgumentException e) {
-            throw LambdaError.invalid("Code.ZipFile is not valid base64: " + e.getMessage());
-        }
-        CodeStore.Stored code = codeStore.store(zip);
+        validateText(r.description(), r.handler());
+        Map<String, String> userEnv = validateEnvironment(r.environment());
+        CodeStore.Stored code = codeStore.store(decodeZip(r.code().zipFile(), "Code.ZipFile"));
         FunctionRecord f = new FunctionRecord();
         f.name = r.functionName();
         f.runtime = r.runtime();
@@ -150,6 +134,117 @@ public class Functions {
         Runtime rt = runtime(f);
         runtimes.put(f.name, rt);
         preparer.execute(() -> prepare(f.name, rt));
+        return configuration(f);
+    }
+
+    private static void validateRuntime(String runtime) {
+        if (runtime == null || !RUNTIMES.contains(runtime)) {
+            throw LambdaError.invalid("Runtime '" + runtime + "' is not supported; use provided, provided.al2 or provided.al2023");
+        }
+    }
+
+    private static int validateMemory(int memory) {
+        if (memory < 128 || memory > 3072) throw LambdaError.invalid("MemorySize must be between 128 and 3072 MB, was " + memory);
+        return memory;
+    }
+
+    private static int validateTimeout(int timeout) {
+        if (timeout < 1 || timeout > 900) throw LambdaError.invalid("Timeout must be between 1 and 900 seconds, was " + timeout);
+        return timeout;
+    }
+
+    private static void validateText(String description, String handler) {
+        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        if (handler != null && handler.length() > 128) throw LambdaError.invalid("Handler is longer than 128 characters");
+    }
+
+    private static Map<String, String> validateEnvironment(Model.Environment environment) {
+        Map<String, String> userEnv = environment == null || environment.variables() == null ? Map.of() : environment.variables();
+        for (String key : userEnv.keySet()) {
+            if (RESERVED_ENV.contains(key)) throw LambdaError.invalid("Environment variable " + key + " is reserved");
+            if (!key.matches("[a-zA-Z][a-zA-Z0-9_]*")) throw LambdaError.invalid("Environment variable name '" + key + "' is not valid");
+        }
+        return userEnv;
+    }
+
+    private static byte[] decodeZip(String base64, String field) {
+        try {
+            return Base64.getDecoder().decode(base64);
+        } catch (IllegalArgumentException e) {
+            throw LambdaError.invalid(field + " is not valid base64: " + e.getMessage());
+        }
+    }
+
+    /** UpdateFunctionCode: new code, a new snapshot; Pending until it is taken. */
+    public Model.FunctionConfiguration updateCode(String name, String zipBase64) {
+        if (zipBase64 == null) throw LambdaError.invalid("ZipFile is required");
+        CodeStore.Stored code = codeStore.store(decodeZip(zipBase64, "ZipFile"));
+        return reconfigure(name, f -> {
+            f.codeSha256 = code.sha256Base64();
+            f.codeSize = code.zipBytes();
+            f.codeDir = code.directory().toString();
+        });
+    }
+
+    /** UpdateFunctionConfiguration: the fields given change, the others stay; a new snapshot is taken. */
+    public Model.FunctionConfiguration updateConfiguration(String name, Model.UpdateConfigurationRequest r) {
+        if (r == null) throw LambdaError.invalid("the request body is empty");
+        if (r.runtime() != null) validateRuntime(r.runtime());
+        if (r.memorySize() != null) validateMemory(r.memorySize());
+        if (r.timeout() != null) validateTimeout(r.timeout());
+        validateText(r.description(), r.handler());
+        Map<String, String> env = r.environment() == null ? null : validateEnvironment(r.environment());
+        String envJson;
+        try {
+            envJson = env == null ? null : json.writeValueAsString(new TreeMap<>(env));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        return reconfigure(name, f -> {
+            if (r.runtime() != null) f.runtime = r.runtime();
+            if (r.handler() != null) f.handler = r.handler();
+            if (r.memorySize() != null) f.memoryMb = r.memorySize();
+            if (r.timeout() != null) f.timeoutSeconds = r.timeout();
+            if (r.description() != null) f.description = r.description();
+            if (envJson != null) f.environmentJson = envJson;
+        });
+    }
+
+    /** Applies {@code change} to the stored function, marks it Pending and prepares its new snapshot. */
+    private Model.FunctionConfiguration reconfigure(String name, java.util.function.Consumer<FunctionRecord> change) {
+        FunctionRecord f = get(name);
+        if (f.state.equals("Pending")) throw LambdaError.conflict("The function " + name + " is being updated; try again when it is Active");
+        change.accept(f);
+        f.state = "Pending";
+        f.stateReason = "The function is being updated.";
+        f.stateReasonCode = "Updating";
+        f.lastModified = OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx"));
+        Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name).chain(stored -> {
+            if (stored == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
+            stored.codeSha256 = f.codeSha256;
+            stored.codeSize = f.codeSize;
+            stored.codeDir = f.codeDir;
+            stored.runtime = f.runtime;
+            stored.handler = f.handler;
+            stored.memoryMb = f.memoryMb;
+            stored.timeoutSeconds = f.timeoutSeconds;
+            stored.description = f.description;
+            stored.environmentJson = f.environmentJson;
+            stored.state = f.state;
+            stored.stateReason = f.stateReason;
+            stored.stateReasonCode = f.stateReasonCode;
+            stored.lastModified = f.lastModified;
+            return Uni.createFrom().item(stored);
+        }));
+        Runtime rt = runtime(f);
+        Runtime old = runtimes.put(name, rt);
+        preparer.execute(() -> {
+            if (old != null && !old.version().key().equals(rt.version().key())) {
+                engine.pool().remove(old.version());
+                old.bundle().close();
+            }
+            prepare(name, rt);
+        });
         return configuration(f);
     }
 

@@ -8,6 +8,7 @@ import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -70,6 +71,34 @@ public class FunctionsResource {
     @Path("/{name}/configuration")
     public Model.FunctionConfiguration configuration(@PathParam("name") String name) {
         return functions.configuration(functions.get(name));
+    }
+
+    /** UpdateFunctionCode: {@code {"ZipFile": base64}}. */
+    @PUT
+    @Path("/{name}/code")
+    @Consumes("*/*")
+    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, byte[] body) {
+        record UpdateCode(@com.fasterxml.jackson.annotation.JsonProperty("ZipFile") String zipFile) {}
+        return functions.updateCode(name, read(body, UpdateCode.class).zipFile());
+    }
+
+    /** UpdateFunctionConfiguration. */
+    @PUT
+    @Path("/{name}/configuration")
+    @Consumes("*/*")
+    public Model.FunctionConfiguration updateConfiguration(@PathParam("name") String name, byte[] body) {
+        return functions.updateConfiguration(name, read(body, Model.UpdateConfigurationRequest.class));
+    }
+
+    private <T> T read(byte[] body, Class<T> type) {
+        if (body == null || body.length == 0) throw LambdaError.invalid("the request body is empty");
+        try {
+            return json.readerFor(type).without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw LambdaError.invalid("the request body is not valid: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw LambdaError.invalid("the request body cannot be read: " + e.getMessage());
+        }
     }
 
     @DELETE

@@ -21,6 +21,12 @@ public final class Model {
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Code(String zipFile) {}
 
+    /** UpdateFunctionConfiguration: every field optional; what is absent stays. */
+    @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record UpdateConfigurationRequest(String runtime, String handler, Integer memorySize, Integer timeout,
+                                             Environment environment, String description) {}
+
     @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Environment(Map<String, String> variables) {}

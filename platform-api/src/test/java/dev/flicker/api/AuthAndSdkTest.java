@@ -69,10 +69,44 @@ class AuthAndSdkTest {
                     .payload(SdkBytes.fromUtf8String("{\"name\":\"later\"}")));
             assertEquals(202, async.statusCode());
 
+            // New code (the same bootstrap beside a data file) and a new configuration: each takes a new snapshot.
+            java.io.ByteArrayOutputStream two = new java.io.ByteArrayOutputStream();
+            try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(two)) {
+                z.putNextEntry(new java.util.zip.ZipEntry("bootstrap"));
+                z.write(Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP));
+                z.putNextEntry(new java.util.zip.ZipEntry("data.txt"));
+                z.write("v2".getBytes());
+            }
+            String oldSha = lambda.getFunction(b -> b.functionName("sdk")).configuration().codeSha256();
+            var updated = lambda.updateFunctionCode(b -> b.functionName("sdk").zipFile(SdkBytes.fromByteArray(two.toByteArray())));
+            assertTrue(!updated.codeSha256().equals(oldSha));
+            awaitActive(lambda);
+            lambda.updateFunctionConfiguration(b -> b.functionName("sdk").memorySize(256).timeout(5)
+                    .environment(e -> e.variables(Map.of("STAGE", "two"))));
+            awaitActive(lambda);
+            var conf = lambda.getFunctionConfiguration(b -> b.functionName("sdk"));
+            assertEquals(256, conf.memorySize());
+            assertEquals(5, conf.timeout());
+            assertEquals("two", conf.environment().variables().get("STAGE"));
+            assertEquals("{\"greeting\":\"hello, v2\"}", lambda.invoke(b -> b.functionName("sdk")
+                    .payload(SdkBytes.fromUtf8String("{\"name\":\"v2\"}"))).payload().asUtf8String());
+            LambdaException bad = assertThrows(LambdaException.class,
+                    () -> lambda.updateFunctionConfiguration(b -> b.functionName("sdk").memorySize(5)));
+            assertEquals(400, bad.statusCode());
+
             assertTrue(lambda.listFunctions().functions().stream().anyMatch(f -> f.functionName().equals("sdk")));
             lambda.deleteFunction(b -> b.functionName("sdk"));
             assertThrows(ResourceNotFoundException.class, () -> lambda.getFunction(b -> b.functionName("sdk")));
         }
+    }
+
+    static void awaitActive(LambdaClient lambda) throws InterruptedException {
+        State state = State.PENDING;
+        for (int i = 0; i < 300 && state == State.PENDING; i++) {
+            Thread.sleep(100);
+            state = lambda.getFunction(b -> b.functionName("sdk")).configuration().state();
+        }
+        assertEquals(State.ACTIVE, state);
     }
 
     @Test
