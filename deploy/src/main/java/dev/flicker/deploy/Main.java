@@ -6,13 +6,14 @@ import java.util.Arrays;
 public final class Main {
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: flicker run ... | flicker bench engine");
+            System.err.println("usage: flicker run ... | flicker fn ... | flicker bench engine|snapshot");
             System.exit(2);
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         int status = switch (args[0]) {
             case "run" -> RunCommand.main(rest);
             case "bench" -> Bench.main(rest);
+            case "fn" -> FnCommand.main(rest);
             default -> {
                 System.err.println("flicker: unknown command '" + args[0] + "'");
                 yield 2;

@@ -31,61 +31,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * whose success was recorded never runs again.
  */
 class AsyncDurabilityTest {
-    static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
     static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
-    static final HttpClient HTTP = HttpClient.newHttpClient();
-
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    static Process start(Path dataDir, int port) throws Exception {
-        if (!Files.isRegularFile(PLATFORM)) throw new IllegalStateException(PLATFORM.toAbsolutePath() + " is missing: build platform-api first");
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-jar", PLATFORM.toString());
-        Map<String, String> env = pb.environment();
-        env.put("FLICKER_PORT", Integer.toString(port));
-        env.put("FLICKER_DATA_DIR", dataDir.toString());
-        env.put("FLICKER_DB_URL", "postgresql://localhost:5432/flicker_it");
-        env.put("FLICKER_ASYNC_WORKERS", "1");
-        env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
-        Path log = Path.of("target", "platform-" + System.nanoTime() + ".log");
-        Files.createDirectories(log.getParent());
-        pb.redirectErrorStream(true).redirectOutput(log.toFile());
-        Process p = pb.start();
-        for (int i = 0; i < 300; i++) {
-            try {
-                if (get(port, "/2015-03-31/functions").statusCode() == 200) return p;
-            } catch (IOException e) {
-                // not listening yet
-            }
-            if (!p.isAlive()) throw new IllegalStateException("the platform exited with " + p.exitValue());
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("the platform did not start on port " + port);
-    }
-
-    static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    /** A POST signed with SigV4 and the platform's default credentials, as every mutating call must be. */
-    static HttpResponse<String> post(int port, String path, String body, String invocationType) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
-                .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
-        if (invocationType != null) b.header("X-Amz-Invocation-Type", invocationType);
-        SigV4.sign(new SigV4.Request("POST", path, null, Map.of("Host", "localhost:" + port),
-                body.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "flicker", "flicker-local-secret", "local",
-                java.time.Instant.now()).forEach(b::header);
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
 
     @Test
     void acceptedEventInvocationsSurviveSigkill(@TempDir Path dataDir) throws Exception {
-        int port = freePort();
-        Process platform = start(dataDir, port);
+        int port = PlatformProcess.freePort();
+        Process platform = PlatformProcess.start(dataDir, port);
         List<String> accepted = new ArrayList<>();
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream();
@@ -94,15 +45,15 @@ class AsyncDurabilityTest {
                 z.write(Files.readAllBytes(BOOTSTRAP));
             }
             String fn = "durable" + Long.toHexString(System.nanoTime());
-            HttpResponse<String> created = post(port, "/2015-03-31/functions", "{\"FunctionName\":\"" + fn
+            HttpResponse<String> created = PlatformProcess.post(port, "/2015-03-31/functions", "{\"FunctionName\":\"" + fn
                     + "\",\"Runtime\":\"provided\",\"Handler\":\"h\",\"Code\":{\"ZipFile\":\""
                     + Base64.getEncoder().encodeToString(zip.toByteArray()) + "\"}}", null);
             assertEquals(201, created.statusCode(), created.body());
-            for (int i = 0; i < 300 && !get(port, "/2015-03-31/functions/" + fn).body().contains("\"State\":\"Active\""); i++) {
+            for (int i = 0; i < 300 && !PlatformProcess.get(port, "/2015-03-31/functions/" + fn).body().contains("\"State\":\"Active\""); i++) {
                 Thread.sleep(100);
             }
             for (int i = 0; i < 500; i++) {
-                HttpResponse<String> r = post(port, "/2015-03-31/functions/" + fn + "/invocations", "{\"name\":\"n" + i + "\"}", "Event");
+                HttpResponse<String> r = PlatformProcess.post(port, "/2015-03-31/functions/" + fn + "/invocations", "{\"name\":\"n" + i + "\"}", "Event");
                 assertEquals(202, r.statusCode(), r.body());
                 accepted.add(r.headers().firstValue("X-Amzn-RequestId").orElseThrow());
             }
@@ -110,7 +61,7 @@ class AsyncDurabilityTest {
             platform.destroyForcibly().waitFor(); // SIGKILL: no shutdown hooks, no clean stop
         }
 
-        Process again = start(dataDir, port);
+        Process again = PlatformProcess.start(dataDir, port);
         try {
             Pattern status = Pattern.compile("\"status\":\"(\\w+)\".*\"attempts\":(\\d+)");
             int succeeded = 0, ranAgain = 0;
@@ -118,7 +69,7 @@ class AsyncDurabilityTest {
                 String state = "";
                 int attempts = 0;
                 for (int i = 0; i < 600; i++) {
-                    HttpResponse<String> r = get(port, "/admin/async/" + id);
+                    HttpResponse<String> r = PlatformProcess.get(port, "/admin/async/" + id);
                     assertEquals(200, r.statusCode(), "accepted invocation " + id + " is lost: " + r.body());
                     Matcher m = status.matcher(r.body());
                     assertTrue(m.find(), r.body());

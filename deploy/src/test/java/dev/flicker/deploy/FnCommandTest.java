@@ -1,0 +1,78 @@
+package dev.flicker.deploy;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The CLI against the packaged platform running as a process. */
+class FnCommandTest {
+    record Outcome(int status, String out, String err) {}
+
+    static Outcome fn(int port, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int status = new FnCommand(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)).run(args);
+        return new Outcome(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void deployInvokeInspectAndDelete(@TempDir Path dataDir, @TempDir Path code) throws Exception {
+        Files.copy(Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap"), code.resolve("bootstrap"));
+        int port = PlatformProcess.freePort();
+        Process platform = PlatformProcess.start(dataDir, port);
+        try {
+            String name = "cli" + Long.toHexString(System.nanoTime());
+            Outcome created = fn(port, "create", name, "--dir", code.toString(), "--memory", "256", "--env", "STAGE=test");
+            assertEquals(0, created.status(), created.err());
+            assertTrue(created.err().contains("uploading " + name), created.err());
+            assertTrue(created.out().contains("\"State\":\"Active\"") && created.out().contains("\"MemorySize\":256"), created.out());
+
+            Outcome ok = fn(port, "invoke", name, "--payload", "{\"name\":\"cli\"}");
+            assertEquals(0, ok.status(), ok.err());
+            assertEquals("{\"greeting\":\"hello, cli\"}\n", ok.out());
+
+            Outcome failed = fn(port, "invoke", name, "--payload", "{}", "--logs");
+            assertEquals(1, failed.status());
+            assertTrue(failed.err().contains("event without a name"), failed.err());
+
+            Outcome queued = fn(port, "invoke", name, "--async", "--payload", "{\"name\":\"later\"}");
+            assertEquals(0, queued.status(), queued.err());
+            assertTrue(queued.out().startsWith("queued as "), queued.out());
+
+            assertTrue(fn(port, "list").out().contains("\"FunctionName\":\"" + name + "\""));
+            Thread.sleep(1500); // invocation records are written in the background
+            assertTrue(fn(port, "logs", name).out().contains("\"status\":\"Success\""));
+            assertEquals(0, fn(port, "update", name, "--dir", code.toString()).status());
+            assertEquals(0, fn(port, "delete", name).status());
+            Outcome gone = fn(port, "invoke", name);
+            assertEquals(1, gone.status());
+            assertTrue(gone.err().contains("ResourceNotFoundException"), gone.err());
+        } finally {
+            platform.destroy();
+            platform.waitFor();
+        }
+    }
+
+    @Test
+    void mistakesAreExplained(@TempDir Path empty) throws Exception {
+        assertEquals(2, fn(1, "frobnicate").status());
+        Outcome badName = fn(1, "delete", "no spaces allowed");
+        assertEquals(2, badName.status());
+        assertTrue(badName.err().contains("is not a function name"), badName.err());
+        Outcome noBootstrap = fn(1, "create", "x", "--dir", empty.toString());
+        assertEquals(2, noBootstrap.status());
+        assertTrue(noBootstrap.err().contains("has no 'bootstrap'"), noBootstrap.err());
+        Outcome unreachable = fn(PlatformProcess.freePort(), "list"); // nothing listens there
+        assertEquals(1, unreachable.status());
+        assertTrue(unreachable.err().contains("cannot reach the platform"), unreachable.err());
+    }
+}

@@ -1,0 +1,69 @@
+package dev.flicker.deploy;
+
+import dev.flicker.api.SigV4;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL 'flicker_it'. */
+final class PlatformProcess {
+    static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
+    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    private PlatformProcess() {}
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    static Process start(Path dataDir, int port) throws Exception {
+        if (!Files.isRegularFile(PLATFORM)) throw new IllegalStateException(PLATFORM.toAbsolutePath() + " is missing: build platform-api first");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", PLATFORM.toString());
+        Map<String, String> env = pb.environment();
+        env.put("FLICKER_PORT", Integer.toString(port));
+        env.put("FLICKER_DATA_DIR", dataDir.toString());
+        env.put("FLICKER_DB_URL", "postgresql://localhost:5432/flicker_it");
+        env.put("FLICKER_ASYNC_WORKERS", "1");
+        env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
+        Path log = Path.of("target", "platform-" + System.nanoTime() + ".log");
+        Files.createDirectories(log.getParent());
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        Process p = pb.start();
+        for (int i = 0; i < 300; i++) {
+            try {
+                if (get(port, "/2015-03-31/functions").statusCode() == 200) return p;
+            } catch (IOException e) {
+                // not listening yet
+            }
+            if (!p.isAlive()) throw new IllegalStateException("the platform exited with " + p.exitValue());
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("the platform did not start on port " + port);
+    }
+
+    static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A POST signed with SigV4 and the platform's default credentials, as every mutating call must be. */
+    static HttpResponse<String> post(int port, String path, String body, String invocationType) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
+        if (invocationType != null) b.header("X-Amz-Invocation-Type", invocationType);
+        SigV4.sign(new SigV4.Request("POST", path, null, Map.of("Host", "localhost:" + port),
+                body.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "flicker", "flicker-local-secret", "local",
+                java.time.Instant.now()).forEach(b::header);
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+}
