@@ -38,8 +38,9 @@ final class Bench {
 
     static int main(String[] args) throws Exception {
         if (args.length == 1 && args[0].equals("snapshot")) return SnapshotBench.main();
+        if (args.length >= 1 && args[0].equals("api")) return ApiBench.main(args.length > 1 ? Integer.parseInt(args[1]) : 60);
         if (args.length != 1 || !args[0].equals("engine")) {
-            System.err.println("usage: flicker bench engine|snapshot");
+            System.err.println("usage: flicker bench engine|snapshot|api [seconds]");
             return 2;
         }
         if (!Files.isRegularFile(PROGRAMS.resolve("exit0"))) {

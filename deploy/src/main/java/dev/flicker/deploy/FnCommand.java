@@ -1,20 +1,15 @@
 package dev.flicker.deploy;
 
-import dev.flicker.api.SigV4;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -38,17 +33,12 @@ public final class FnCommand {
                    flicker fn list
                    flicker fn delete NAME""";
 
-    private final String endpoint;
-    private final String key;
-    private final String secret;
+    private final PlatformClient client;
     private final PrintStream out;
     private final PrintStream err;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     FnCommand(Map<String, String> env, PrintStream out, PrintStream err) {
-        this.endpoint = env.getOrDefault("FLICKER_ENDPOINT", "http://localhost:9000").replaceAll("/+$", "");
-        this.key = env.getOrDefault("FLICKER_ACCESS_KEY_ID", "flicker");
-        this.secret = env.getOrDefault("FLICKER_SECRET_ACCESS_KEY", "flicker-local-secret");
+        this.client = PlatformClient.fromEnvironment(env);
         this.out = out;
         this.err = err;
     }
@@ -74,7 +64,7 @@ public final class FnCommand {
         } catch (UsageError e) {
             return usage(e.getMessage());
         } catch (ConnectException e) {
-            err.println("flicker: cannot reach the platform at " + endpoint + ": is ./flicker up running? (FLICKER_ENDPOINT)");
+            err.println("flicker: cannot reach the platform at " + client.endpoint() + ": is ./flicker up running? (FLICKER_ENDPOINT)");
             return 1;
         } catch (IOException e) {
             err.println("flicker: " + e.getMessage());
@@ -222,16 +212,7 @@ public final class FnCommand {
 
     private HttpResponse<String> call(String method, String pathAndQuery, String body, Map<String, String> headers)
             throws IOException, InterruptedException {
-        URI uri = URI.create(endpoint + pathAndQuery);
-        byte[] bytes = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri).method(method,
-                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes));
-        if (body != null) b.header("Content-Type", "application/json");
-        headers.forEach(b::header);
-        String host = uri.getHost() + (uri.getPort() > 0 ? ":" + uri.getPort() : "");
-        SigV4.sign(new SigV4.Request(method, uri.getRawPath(), uri.getRawQuery(), Map.of("Host", host), bytes), key, secret,
-                "local", Instant.now()).forEach(b::header);
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return client.call(method, pathAndQuery, body, headers);
     }
 
     static byte[] zipDirectory(Path dir) throws IOException {

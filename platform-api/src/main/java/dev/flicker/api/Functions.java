@@ -49,8 +49,28 @@ public class Functions {
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
     static final String REGION = "local", ACCOUNT = "000000000000";
 
-    /** What running a function needs besides its row: its code bundle and its pool version. */
-    record Runtime(Bundle bundle, FunctionVersion version) {}
+    /**
+     * What running a function needs besides its row: its code bundle, its pool version, and whether its
+     * snapshot is ready. Kept in memory so that the invoke path never waits for the database.
+     */
+    static final class Runtime {
+        final Bundle bundle;
+        final FunctionVersion version;
+        volatile boolean active;
+
+        Runtime(Bundle bundle, FunctionVersion version) {
+            this.bundle = bundle;
+            this.version = version;
+        }
+
+        Bundle bundle() {
+            return bundle;
+        }
+
+        FunctionVersion version() {
+            return version;
+        }
+    }
 
     private final Engine engine;
     private final CodeStore codeStore;
@@ -274,6 +294,7 @@ public class Functions {
         if (runtimes.get(name) != rt) return; // deleted meanwhile
         try {
             engine.pool().prepare(rt.version());
+            rt.active = true;
             setState(name, "Active", null, null);
             LOG.infof("function %s is Active", name);
         } catch (RuntimeException e) {
@@ -364,22 +385,26 @@ public class Functions {
         Db.tx(() -> FunctionRecord.update("reservedConcurrency = ?1 where name = ?2", slots, name));
     }
 
-    /** Runs one invocation in its own VM, within the concurrency limits, and records it. */
+    /**
+     * Runs one invocation in its own VM, within the concurrency limits, and records it. Only a function that
+     * is not ready touches the database here (to say why).
+     */
     public Invocation invoke(String name, String requestId, byte[] payload) {
-        FunctionRecord f = get(name);
         Runtime rt = runtimes.get(name);
-        if (!f.state.equals("Active") || rt == null) {
+        if (rt == null || !rt.active) {
+            FunctionRecord f = get(name); // 404 when it does not exist
             throw LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the following state: "
                     + f.state + (f.stateReason == null ? "" : " (" + f.stateReason + ")"));
         }
+        var limits = rt.version().limits();
         Invocation inv;
         try (Admission.Permit permit = admission.admit(name)) {
             inv = engine.pool().invoke(rt.version(), new RuntimeApi.Event(payload, requestId,
-                    System.currentTimeMillis() + f.timeoutSeconds * 1000L, arn(name), traceId()));
+                    System.currentTimeMillis() + limits.timeoutMillis(), arn(name), traceId()));
         } catch (Admission.TooManyRequests e) {
             throw LambdaError.throttled(e.reason(), e.getMessage());
         }
-        invocations.record(requestId, name, f.memoryMb, inv);
+        invocations.record(requestId, name, limits.memoryMib(), inv);
         return inv;
     }
 

@@ -122,7 +122,7 @@ public class FunctionsResource {
         }
         switch (type) {
             case "DryRun" -> {
-                functions.get(name);
+                functions.get(name); // checks that it exists
                 return Response.noContent().build();
             }
             case "RequestResponse" -> {

@@ -1,0 +1,163 @@
+package dev.flicker.deploy;
+
+import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVmRunner;
+import dev.flicker.guest.fs.Bundle;
+import dev.flicker.kvm.Kvm;
+import dev.flicker.pool.FunctionVersion;
+import dev.flicker.pool.VmPool;
+import dev.flicker.snapshots.SnapshotStore;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static dev.flicker.deploy.Bench.figure;
+import static dev.flicker.deploy.Bench.percentile;
+import static dev.flicker.deploy.Bench.sorted;
+
+/**
+ * {@code flicker bench api}: Invoke over HTTP on loopback against the packaged platform, driven by wrk (a load
+ * generator that is not Flicker's code) at concurrency 1, 8 and 64; and, in the same run, the same function
+ * through the engine's Java API, to show what the control plane adds.
+ */
+final class ApiBench {
+    static final Path PLATFORM = Path.of("platform-api/target/quarkus-app/quarkus-run.jar");
+    static final Path CODE = Path.of("guest-kernel/target/test-programs/c-runtime");
+    static final String EVENT = "{\"name\":\"bench\"}";
+
+    private ApiBench() {}
+
+    static int main(int seconds) throws Exception {
+        for (Path p : List.of(PLATFORM, CODE.resolve("bootstrap"))) {
+            if (!Files.exists(p)) throw new IllegalStateException(p + " is missing: run ./flicker bench from the checkout (it builds it)");
+        }
+        Path data = Files.createTempDirectory("flicker-bench-api");
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseG1GC", "-jar", PLATFORM.toString());
+        pb.environment().put("FLICKER_PORT", Integer.toString(port));
+        pb.environment().put("FLICKER_DATA_DIR", data.toString());
+        pb.environment().put("FLICKER_MAX_CONCURRENCY", "128");
+        pb.environment().remove("FLICKER_DB_URL"); // embedded PostgreSQL, as ./flicker up
+        pb.redirectErrorStream(true).redirectOutput(data.resolve("platform.log").toFile());
+        Process platform = pb.start();
+        try {
+            PlatformClient client = new PlatformClient("http://localhost:" + port, "flicker", "flicker-local-secret");
+            awaitUp(client, platform);
+            String zip = Base64.getEncoder().encodeToString(FnCommand.zipDirectory(CODE));
+            var created = client.call("POST", "/2015-03-31/functions", "{\"FunctionName\":\"bench\",\"Runtime\":\"provided.al2023\","
+                    + "\"Handler\":\"h\",\"MemorySize\":128,\"Timeout\":3,\"Code\":{\"ZipFile\":\"" + zip + "\"}}", Map.of());
+            if (created.statusCode() != 201) throw new IllegalStateException("create failed: " + created.body());
+            for (int i = 0; i < 600 && !client.call("GET", "/2015-03-31/functions/bench", null, Map.of()).body()
+                    .contains("\"State\":\"Active\""); i++) {
+                Thread.sleep(100);
+            }
+            URI invoke = URI.create(client.endpoint() + "/2015-03-31/functions/bench/invocations");
+            Path script = data.resolve("invoke.lua");
+            long errors = 0;
+            double c1p50 = 0;
+            for (int connections : new int[] {1, 8, 64}) {
+                // Signed once: a SigV4 signature stays valid for 15 minutes, longer than each run.
+                Map<String, String> headers = new TreeMap<>(client.signature("POST", invoke, EVENT.getBytes(StandardCharsets.UTF_8)));
+                headers.put("Content-Type", "application/json");
+                StringBuilder lua = new StringBuilder("wrk.method = \"POST\"\nwrk.body = '" + EVENT + "'\n");
+                headers.forEach((k, v) -> lua.append("wrk.headers[\"").append(k).append("\"] = \"").append(v).append("\"\n"));
+                Files.writeString(script, lua);
+                String out = Bench.exec(List.of("wrk", "-t", Integer.toString(Math.min(2, connections)), "-c", Integer.toString(connections),
+                        "-d", seconds + "s", "--latency", "-s", script.toString(), invoke.toString()));
+                double p50 = millis(out, "50%"), p99 = millis(out, "99%");
+                double rps = Double.parseDouble(match(out, "Requests/sec:\\s+([0-9.]+)"));
+                long non2xx = Long.parseLong(matchOr(out, "Non-2xx or 3xx responses:\\s+(\\d+)", "0"));
+                long socket = 0;
+                Matcher m = Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)").matcher(out);
+                if (m.find()) for (int g = 1; g <= 4; g++) socket += Long.parseLong(m.group(g));
+                errors += non2xx + socket;
+                figure("api.invoke_c" + connections + "_p50_ms", p50, "ms");
+                figure("api.invoke_c" + connections + "_p99_ms", p99, "ms");
+                figure("api.invocations_per_s_c" + connections, rps, "1/s");
+                if (connections == 1) {
+                    c1p50 = p50;
+                    figure("api.invoke_p50_ms", p50, "ms");
+                    figure("api.invoke_p99_ms", p99, "ms");
+                }
+            }
+            figure("api.errors", errors, "responses");
+            double engineP50 = engineInvokeP50();
+            figure("api.engine_invoke_p50_ms", engineP50, "ms");
+            figure("api.overhead_p50_ms", c1p50 - engineP50, "ms");
+        } finally {
+            platform.destroy();
+            platform.waitFor();
+        }
+        return 0;
+    }
+
+    private static void awaitUp(PlatformClient client, Process platform) throws Exception {
+        for (int i = 0; i < 600; i++) {
+            try {
+                if (client.call("GET", "/2015-03-31/functions", null, Map.of()).statusCode() == 200) return;
+            } catch (IOException e) {
+                // not listening yet
+            }
+            if (!platform.isAlive()) throw new IllegalStateException("the platform exited; see its log in the temp data dir");
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("the platform did not start");
+    }
+
+    /** The same function through the engine's Java API: restore from its snapshot, invoke, release. */
+    private static double engineInvokeP50() throws Exception {
+        Path store = Files.createTempDirectory("flicker-bench-api-engine");
+        try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm, true); Bundle bundle = Bundle.open(CODE);
+             VmPool pool = new VmPool(runner, new SnapshotStore(store), VmPool.Policy.DEFAULT)) {
+            FunctionVersion fn = new FunctionVersion("bench", bundle, "bootstrap", List.of(),
+                    Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(128).withTimeoutMillis(3000));
+            pool.prepare(fn);
+            List<Double> ms = new ArrayList<>();
+            for (int i = 0; i < 1200; i++) {
+                long t0 = System.nanoTime();
+                var inv = pool.invoke(fn, EVENT.getBytes(StandardCharsets.UTF_8));
+                if (inv.errorType() != null) throw new IllegalStateException("engine invoke failed: " + inv.result());
+                if (i >= 200) ms.add((System.nanoTime() - t0) / 1e6);
+            }
+            return percentile(sorted(ms), 0.5);
+        }
+    }
+
+    /** A wrk latency percentile line ("50%    1.23ms") in milliseconds. */
+    static double millis(String wrkOutput, String percentile) {
+        Matcher m = Pattern.compile("\\s" + Pattern.quote(percentile) + "\\s+([0-9.]+)(us|ms|s)").matcher(wrkOutput);
+        if (!m.find()) throw new IllegalStateException("no " + percentile + " latency in wrk's output:\n" + wrkOutput);
+        double v = Double.parseDouble(m.group(1));
+        return switch (m.group(2)) {
+            case "us" -> v / 1000;
+            case "s" -> v * 1000;
+            default -> v;
+        };
+    }
+
+    private static String match(String text, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(text);
+        if (!m.find()) throw new IllegalStateException("'" + regex + "' not in wrk's output:\n" + text);
+        return m.group(1);
+    }
+
+    private static String matchOr(String text, String regex, String fallback) {
+        Matcher m = Pattern.compile(regex).matcher(text);
+        return m.find() ? m.group(1) : fallback;
+    }
+}
