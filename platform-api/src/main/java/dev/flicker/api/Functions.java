@@ -83,6 +83,13 @@ public class Functions {
     });
 
     private final Admission admission;
+    /**
+     * VMs that run at once: one per core. Admitted invocations beyond it wait their turn in arrival order.
+     * vCPUs are CPU-bound, and the KVM ioctls of one process contend across threads (BENCHMARKS.md), so
+     * more VMs running than cores makes every invocation slower without finishing more of them.
+     */
+    private final java.util.concurrent.Semaphore runSlots =
+            new java.util.concurrent.Semaphore(java.lang.Runtime.getRuntime().availableProcessors(), true);
     private final Invocations invocations;
 
     public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
@@ -399,10 +406,18 @@ public class Functions {
         var limits = rt.version().limits();
         Invocation inv;
         try (Admission.Permit permit = admission.admit(name)) {
-            inv = engine.pool().invoke(rt.version(), new RuntimeApi.Event(payload, requestId,
-                    System.currentTimeMillis() + limits.timeoutMillis(), arn(name), traceId()));
+            runSlots.acquire();
+            try {
+                inv = engine.pool().invoke(rt.version(), new RuntimeApi.Event(payload, requestId,
+                        System.currentTimeMillis() + limits.timeoutMillis(), arn(name), traceId()));
+            } finally {
+                runSlots.release();
+            }
         } catch (Admission.TooManyRequests e) {
             throw LambdaError.throttled(e.reason(), e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LambdaError(500, "ServiceException", "interrupted while waiting to run");
         }
         invocations.record(requestId, name, limits.memoryMib(), inv);
         return inv;
