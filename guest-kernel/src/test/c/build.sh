@@ -19,6 +19,9 @@ done
 # The example custom runtime (examples/c-runtime), as a Lambda "provided" bundle's bootstrap.
 mkdir -p "$out/c-runtime"
 musl-gcc -O2 -static -Wall -Werror -o "$out/c-runtime/bootstrap" "$examples/c-runtime/bootstrap.c"
+# A runtime whose handler never returns, as a bundle of its own (for timeout tests).
+mkdir -p "$out/hang-runtime"
+cp "$out/musl/hang_runtime" "$out/hang-runtime/bootstrap"
 # static-PIE (ET_DYN without an interpreter)
 gcc -O2 -static-pie -fPIE -o "$out/pie/hello" "$here/hello.c"
 echo "$hash" > "$out/.sha"

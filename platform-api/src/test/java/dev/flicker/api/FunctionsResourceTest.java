@@ -182,6 +182,27 @@ class FunctionsResourceTest {
     }
 
     @Test
+    void aHandlerPastItsTimeoutIsKilledWithLambdasError() throws Exception {
+        String hang = Base64.getEncoder().encodeToString(zipOf("bootstrap",
+                Files.readAllBytes(Path.of("../guest-kernel/target/test-programs/hang-runtime/bootstrap"))));
+        given().contentType(ContentType.JSON).body(createBody("hang", "provided", 128, hang).replace("\"Timeout\":3", "\"Timeout\":1"))
+                .post("/2015-03-31/functions").then().statusCode(201);
+        String state = "Pending";
+        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
+            Thread.sleep(100);
+            state = given().get("/2015-03-31/functions/hang").then().extract().path("Configuration.State");
+        }
+        assertEquals("Active", state);
+        long t0 = System.nanoTime();
+        given().body("{}").post("/2015-03-31/functions/hang/invocations").then().statusCode(200)
+                .header("X-Amz-Function-Error", "Unhandled")
+                .body("errorMessage", equalTo("Task timed out after 1.00 seconds")).body("errorType", equalTo("Sandbox.Timedout"));
+        long tookMillis = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(tookMillis >= 1000, "answered after " + tookMillis + " ms");
+        given().delete("/2015-03-31/functions/hang").then().statusCode(204);
+    }
+
+    @Test
     void duplicateNamesConflict() throws InterruptedException {
         createActive("twice");
         given().contentType(ContentType.JSON).body(createBody("twice", "provided", 128, zipBase64))
