@@ -73,10 +73,6 @@ public final class GuestImage {
         return elf;
     }
 
-    public byte[] bytes() {
-        return elfBytes.clone();
-    }
-
     /** Copies the image's loadable segments to their physical addresses in {@code memory}. */
     public void loadInto(GuestMemory memory) {
         for (ElfFile.Segment s : elf.loadSegments()) {

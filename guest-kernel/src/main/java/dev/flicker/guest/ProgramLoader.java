@@ -33,7 +33,7 @@ public final class ProgramLoader {
 
     /**
      * Maps the program's segments, its stack and arguments. Throws {@link ElfException} for a file that is
-     * not a static x86-64 executable, and {@link OutOfMemoryError}-free {@link ElfException} when it does not fit.
+     * not a static x86-64 executable, or that does not fit in the memory limit.
      */
     public static Loaded load(AddressSpace space, ElfFile elf, String execPath, List<String> argv, List<String> envp,
                               byte[] random16, long stackBytes, long hwcap) {

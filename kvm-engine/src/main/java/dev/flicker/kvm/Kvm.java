@@ -66,11 +66,6 @@ public final class Kvm implements AutoCloseable {
         return new Vm(this, new Fd(vmFd, "vm"));
     }
 
-    /** {@code KVM_CHECK_EXTENSION}: 0 when absent, otherwise the capability's value. */
-    public int checkExtension(int capability) {
-        return Libc.ioctl(fd.get(), KvmApi.KVM_CHECK_EXTENSION, capability, "KVM_CHECK_EXTENSION");
-    }
-
     int vcpuMmapSize() {
         return vcpuMmapSize;
     }

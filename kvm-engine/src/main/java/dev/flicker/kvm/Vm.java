@@ -117,10 +117,6 @@ public final class Vm implements AutoCloseable {
         return list;
     }
 
-    public List<GuestMemory> memory() {
-        return List.copyOf(memory);
-    }
-
     /** Closes the vCPUs, the VM fd, then unmaps guest memory (the kernel drops its references with the VM). */
     @Override
     public void close() {

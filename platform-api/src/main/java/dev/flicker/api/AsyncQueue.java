@@ -3,8 +3,6 @@ package dev.flicker.api;
 import dev.flicker.pool.Invocation;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.quarkus.vertx.VertxContextSupport;
-import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
@@ -20,7 +18,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * Event invocations, durable in PostgreSQL. {@link #enqueue} commits the row before the API answers 202.
@@ -47,18 +44,8 @@ public class AsyncQueue {
         this.baseBackoffMillis = baseBackoffMillis;
     }
 
-    private static <T> T await(Supplier<Uni<T>> work) {
-        try {
-            return VertxContextSupport.subscribeAndAwait(work);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("queue database call failed: " + t.getMessage(), t);
-        }
-    }
-
     void onStart(@Observes StartupEvent event) {
-        long requeued = await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', updated_at = now() "
+        long requeued = Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', updated_at = now() "
                 + "WHERE status = 'Running'").execute()).rowCount();
         if (requeued > 0) LOG.infof("%d event invocations were running when the platform stopped: queued again", requeued);
         for (int i = 0; i < workers; i++) threads.add(Thread.ofPlatform().daemon().name("async-worker-" + i).start(this::work));
@@ -71,7 +58,7 @@ public class AsyncQueue {
 
     /** Stores an Event invocation; when this returns, the invocation is durable. */
     public void enqueue(String requestId, String function, byte[] payload) {
-        await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
+        Db.await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
                         + "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, 'Queued', 0, now(), now(), now())")
                 .execute(Tuple.of(requestId, function, Buffer.buffer(payload))));
     }
@@ -79,7 +66,7 @@ public class AsyncQueue {
     private record Claimed(String requestId, String function, byte[] payload, int attempts) {}
 
     private Claimed claim() {
-        RowSet<Row> rows = await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Running', "
+        RowSet<Row> rows = Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Running', "
                 + "attempts = attempts + 1, updated_at = now() WHERE request_id = (SELECT request_id FROM async_invocations "
                 + "WHERE status = 'Queued' AND next_attempt_at <= now() ORDER BY next_attempt_at "
                 + "FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING request_id, function_name, payload, attempts").execute());
@@ -118,7 +105,7 @@ public class AsyncQueue {
         try {
             Invocation inv = functions.invoke(c.function(), c.requestId() + "-" + c.attempts(), c.payload());
             if (inv.errorType() == null) {
-                await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
+                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
                         + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));
                 return;
             }
@@ -127,7 +114,7 @@ public class AsyncQueue {
         } catch (LambdaError e) {
             if (e.status() == 409 || e.status() == 429) {
                 // Not ready yet or throttled: the function did not run, so the attempt does not count.
-                await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
+                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
                                 + "last_error = $2, updated_at = now(), next_attempt_at = now() + ($3 || ' milliseconds')::interval "
                                 + "WHERE request_id = $1")
                         .execute(Tuple.of(c.requestId(), e.type() + ": " + e.getMessage(), Long.toString(baseBackoffMillis))));
@@ -153,14 +140,14 @@ public class AsyncQueue {
         } else {
             long backoff = baseBackoffMillis << Math.min(c.attempts() - 1, 10);
             String lastError = errorType + ": " + error;
-            await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', last_error = $2, updated_at = now(), "
+            Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', last_error = $2, updated_at = now(), "
                             + "next_attempt_at = now() + ($3 || ' milliseconds')::interval WHERE request_id = $1")
                     .execute(Tuple.of(c.requestId(), lastError, Long.toString(backoff))));
         }
     }
 
     private void deadLetter(Claimed c, String errorType, String error) {
-        await(() -> db.withTransaction(tx -> tx.preparedQuery("INSERT INTO dead_letters (request_id, function_name, payload, "
+        Db.await(() -> db.withTransaction(tx -> tx.preparedQuery("INSERT INTO dead_letters (request_id, function_name, payload, "
                         + "attempts, error_type, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING")
                 .execute(Tuple.tuple(List.of(c.requestId(), c.function(), Buffer.buffer(c.payload()), c.attempts(),
                         errorType, error)))
@@ -172,7 +159,7 @@ public class AsyncQueue {
     public record Status(String requestId, String function, String status, int attempts, String lastError) {}
 
     public Status status(String requestId) {
-        RowSet<Row> rows = await(() -> db.preparedQuery("SELECT request_id, function_name, status, attempts, last_error "
+        RowSet<Row> rows = Db.await(() -> db.preparedQuery("SELECT request_id, function_name, status, attempts, last_error "
                 + "FROM async_invocations WHERE request_id = $1").execute(Tuple.of(requestId)));
         for (Row r : rows) {
             return new Status(r.getString(0), r.getString(1), r.getString(2), r.getInteger(3), r.getString(4));
@@ -185,7 +172,7 @@ public class AsyncQueue {
                              OffsetDateTime createdAt) {}
 
     public List<DeadLetter> deadLetters(String function, int limit) {
-        RowSet<Row> rows = await(() -> db.preparedQuery("SELECT request_id, function_name, attempts, error_type, error, created_at "
+        RowSet<Row> rows = Db.await(() -> db.preparedQuery("SELECT request_id, function_name, attempts, error_type, error, created_at "
                 + "FROM dead_letters WHERE ($1::text IS NULL OR function_name = $1) ORDER BY created_at DESC LIMIT $2")
                 .execute(Tuple.of(function, limit)));
         List<DeadLetter> out = new ArrayList<>();

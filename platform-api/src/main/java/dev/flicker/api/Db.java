@@ -14,18 +14,17 @@ final class Db {
     private Db() {}
 
     static <T> T tx(Supplier<Uni<T>> work) {
-        try {
-            return VertxContextSupport.subscribeAndAwait(() -> Panache.withTransaction(work));
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("database call failed: " + t.getMessage(), t);
-        }
+        return await(() -> Panache.withTransaction(work));
     }
 
     static <T> T read(Supplier<Uni<T>> work) {
+        return await(() -> Panache.withSession(work));
+    }
+
+    /** Runs reactive work on a Vert.x context and waits for it; for plain SQL clients too. */
+    static <T> T await(Supplier<Uni<T>> work) {
         try {
-            return VertxContextSupport.subscribeAndAwait(() -> Panache.withSession(work));
+            return VertxContextSupport.subscribeAndAwait(work);
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

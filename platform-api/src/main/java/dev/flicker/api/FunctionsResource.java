@@ -41,16 +41,7 @@ public class FunctionsResource {
     @POST
     @Consumes("*/*")
     public Response create(byte[] body) {
-        if (body == null || body.length == 0) throw LambdaError.invalid("the request body is empty");
-        Model.CreateFunctionRequest request;
-        try {
-            request = json.readValue(body, Model.CreateFunctionRequest.class);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw LambdaError.invalid("the request body is not a valid CreateFunction request: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw LambdaError.invalid("the request body cannot be read: " + e.getMessage());
-        }
-        return Response.status(201).entity(functions.create(request)).build();
+        return Response.status(201).entity(functions.create(read(body, Model.CreateFunctionRequest.class))).build();
     }
 
     @GET

@@ -375,17 +375,16 @@ public final class VmPool implements AutoCloseable {
     @Override
     public void close() {
         ticker.shutdownNow();
-        restorer.shutdown();
-        try {
-            restorer.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        finish(restorer);
         for (Versioned v : versions.values()) drain(v);
         versions.clear();
-        reaper.shutdown();
+        finish(reaper);
+    }
+
+    private static void finish(ExecutorService executor) {
+        executor.shutdown();
         try {
-            reaper.awaitTermination(30, TimeUnit.SECONDS);
+            executor.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -28,10 +28,6 @@ public final class Regs {
         return this;
     }
 
-    public long[] toArray() {
-        return values.clone();
-    }
-
     @Override
     public boolean equals(Object o) {
         return o instanceof Regs r && Arrays.equals(values, r.values);
