@@ -4,7 +4,7 @@
  * AWS Lambda and in a Flicker micro VM. Build: musl-gcc -static -O2 -o bootstrap bootstrap.c
  *
  * Handler: reads {"name": "..."} and answers {"greeting": "hello, ..."}; an event without a name is a
- * function error (posted to /error).
+ * function error (posted to /error). It logs one line per event, with the function version it runs as.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -62,11 +62,14 @@ static char *http(const char *method, const char *path, const char *body, char *
 int main(void) {
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
     if (api) sscanf(api, "%63[^:]:%d", api_host, &api_port);
+    const char *function = getenv("AWS_LAMBDA_FUNCTION_NAME"), *version = getenv("AWS_LAMBDA_FUNCTION_VERSION");
     for (;;) {
         char id[128], path[256];
         int status;
         char *event = http("GET", "/2018-06-01/runtime/invocation/next", NULL, id, &status);
         if (status != 200) { fprintf(stderr, "next: HTTP %d\n", status); return 14; }
+        printf("handling %s as %s:%s\n", id, function ? function : "?", version ? version : "?");
+        fflush(stdout);
         char *name = strstr(event, "\"name\"");
         char *q1 = name ? strchr(name + 6, '"') : NULL, *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
         char reply[512];

@@ -56,23 +56,29 @@ public class AsyncQueue {
         threads.forEach(Thread::interrupt);
     }
 
-    /** Stores an Event invocation; when this returns, the invocation is durable. */
-    public void enqueue(String requestId, String function, byte[] payload) {
-        Db.await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
-                        + "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, 'Queued', 0, now(), now(), now())")
-                .execute(Tuple.of(requestId, function, Buffer.buffer(payload))));
+    /** Stores an Event invocation of {@code ref}; when this returns, the invocation is durable. */
+    public void enqueue(String requestId, FunctionRef ref, byte[] payload) {
+        Db.await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, qualifier, payload, status, "
+                        + "attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'Queued', 0, now(), now(), now())")
+                .execute(Tuple.of(requestId, ref.name(), ref.qualifier(), Buffer.buffer(payload))));
     }
 
-    private record Claimed(String requestId, String function, byte[] payload, int attempts) {}
+    /** A claimed attempt; {@code waitedMillis} since it became due (at enqueue, or when its backoff ended). */
+    private record Claimed(String requestId, FunctionRef ref, byte[] payload, int attempts, double waitedMillis) {
+        String function() {
+            return ref.name();
+        }
+    }
 
     private Claimed claim() {
         RowSet<Row> rows = Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Running', "
                 + "attempts = attempts + 1, updated_at = now() WHERE request_id = (SELECT request_id FROM async_invocations "
                 + "WHERE status = 'Queued' AND next_attempt_at <= now() ORDER BY next_attempt_at "
-                + "FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING request_id, function_name, payload, attempts").execute());
+                + "FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING request_id, function_name, qualifier, payload, attempts, "
+                + "(EXTRACT(EPOCH FROM clock_timestamp() - next_attempt_at) * 1000)::float8 AS waited_ms").execute());
         for (Row r : rows) {
-            return new Claimed(r.getString("request_id"), r.getString("function_name"),
-                    r.getBuffer("payload").getBytes(), r.getInteger("attempts"));
+            return new Claimed(r.getString("request_id"), new FunctionRef(r.getString("function_name"), r.getString("qualifier")),
+                    r.getBuffer("payload").getBytes(), r.getInteger("attempts"), Math.max(0, r.getDouble("waited_ms")));
         }
         return null;
     }
@@ -103,7 +109,8 @@ public class AsyncQueue {
         String errorType;
         String error;
         try {
-            Invocation inv = functions.invoke(c.function(), c.requestId() + "-" + c.attempts(), c.payload());
+            long dueNanos = System.nanoTime() - (long) (c.waitedMillis() * 1e6);
+            Invocation inv = functions.invoke(c.ref(), c.requestId() + "-" + c.attempts(), c.payload(), dueNanos);
             if (inv.errorType() == null) {
                 Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
                         + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));

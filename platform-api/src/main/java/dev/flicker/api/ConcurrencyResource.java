@@ -32,14 +32,14 @@ public class ConcurrencyResource {
         if (body == null || body.reservedConcurrentExecutions() == null) {
             throw LambdaError.invalid("ReservedConcurrentExecutions is required");
         }
-        functions.reserveConcurrency(name, body.reservedConcurrentExecutions());
+        functions.reserveConcurrency(FunctionRef.unqualifiedName(name), body.reservedConcurrentExecutions());
         return body;
     }
 
     @GET
     @Path("2019-09-30/functions/{name}/concurrency")
     public Concurrency get(@PathParam("name") String name) {
-        return new Concurrency(functions.get(name).reservedConcurrency);
+        return new Concurrency(functions.get(FunctionRef.unqualifiedName(name)).reservedConcurrency);
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -52,20 +52,22 @@ public class ConcurrencyResource {
     @Consumes("*/*")
     public EventInvokeConfig putEventInvokeConfig(@PathParam("name") String name, EventInvokeConfig body) {
         if (body == null || body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
-        functions.setMaxRetryAttempts(name, body.maximumRetryAttempts());
-        return new EventInvokeConfig(Functions.arn(name), body.maximumRetryAttempts());
+        String function = FunctionRef.unqualifiedName(name);
+        functions.setMaxRetryAttempts(function, body.maximumRetryAttempts());
+        return new EventInvokeConfig(Functions.arn(function), body.maximumRetryAttempts());
     }
 
     @GET
     @Path("2019-09-25/functions/{name}/event-invoke-config")
     public EventInvokeConfig getEventInvokeConfig(@PathParam("name") String name) {
-        return new EventInvokeConfig(Functions.arn(name), functions.maxRetryAttempts(name));
+        String function = FunctionRef.unqualifiedName(name);
+        return new EventInvokeConfig(Functions.arn(function), functions.maxRetryAttempts(function));
     }
 
     @DELETE
     @Path("2017-10-31/functions/{name}/concurrency")
     public Response delete(@PathParam("name") String name) {
-        functions.reserveConcurrency(name, null);
+        functions.reserveConcurrency(FunctionRef.unqualifiedName(name), null);
         return Response.noContent().build();
     }
 }

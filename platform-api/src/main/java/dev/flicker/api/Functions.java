@@ -1,28 +1,31 @@
 package dev.flicker.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
-import jakarta.enterprise.context.ApplicationScoped;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flicker.scheduler.Admission;
 import io.quarkus.panache.common.Sort;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.persistence.LockModeType;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
-import dev.flicker.guest.runtime.RuntimeApi;
-import dev.flicker.scheduler.Admission;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -32,25 +35,28 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.regex.Pattern;
+import java.util.concurrent.Semaphore;
+import java.util.function.Consumer;
 
 /**
- * The functions this platform knows and their lifecycle, stored in PostgreSQL: a created function is
- * {@code Pending} while its snapshot is prepared, then {@code Active} (or {@code Failed} with the reason).
- * Request threads block (they run VMs); database work goes through {@link Db}.
+ * The functions this platform knows, their published versions and their lifecycle, stored in PostgreSQL.
+ * {@code $LATEST} and every published version each have their own snapshot: a version is {@code Pending}
+ * while it is prepared, then {@code Active} (or {@code Failed} with the reason). Request threads block (they
+ * run VMs); database work goes through {@link Db}.
  */
 @ApplicationScoped
 public class Functions {
     private static final Logger LOG = Logger.getLogger(Functions.class);
-    private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
     private static final Set<String> RUNTIMES = Set.of("provided", "provided.al2", "provided.al2023");
     private static final Set<String> RESERVED_ENV = Set.of("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT",
             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
+    private static final DateTimeFormatter LAST_MODIFIED = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx");
+    private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {};
     static final String REGION = "local", ACCOUNT = "000000000000";
 
     /**
-     * What running a function needs besides its row: its code bundle, its pool version, and whether its
+     * What running one version needs besides its row: its code bundle, its pool version, and whether its
      * snapshot is ready. Kept in memory so that the invoke path never waits for the database.
      */
     static final class Runtime {
@@ -62,19 +68,12 @@ public class Functions {
             this.bundle = bundle;
             this.version = version;
         }
-
-        Bundle bundle() {
-            return bundle;
-        }
-
-        FunctionVersion version() {
-            return version;
-        }
     }
 
     private final Engine engine;
     private final CodeStore codeStore;
     private final ObjectMapper json;
+    /** By {@link FunctionRef#key()}: {@code name:$LATEST} and {@code name:N} for each published version. */
     private final Map<String, Runtime> runtimes = new ConcurrentHashMap<>();
     private final ExecutorService preparer = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "function-prepare");
@@ -84,12 +83,12 @@ public class Functions {
 
     private final Admission admission;
     /**
-     * VMs that run at once: one per core. Admitted invocations beyond it wait their turn in arrival order.
-     * vCPUs are CPU-bound, and the KVM ioctls of one process contend across threads (BENCHMARKS.md), so
-     * more VMs running than cores makes every invocation slower without finishing more of them.
+     * VMs that run at once: one per core. Admitted invocations beyond it wait their turn in arrival order
+     * (the queued phase of their records). vCPUs are CPU-bound, and the KVM ioctls of one process contend
+     * across threads (BENCHMARKS.md), so more VMs running than cores makes every invocation slower without
+     * finishing more of them.
      */
-    private final java.util.concurrent.Semaphore runSlots =
-            new java.util.concurrent.Semaphore(java.lang.Runtime.getRuntime().availableProcessors(), true);
+    private final Semaphore runSlots = new Semaphore(java.lang.Runtime.getRuntime().availableProcessors(), true);
     private final Invocations invocations;
 
     public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
@@ -105,28 +104,43 @@ public class Functions {
         return "arn:aws:lambda:" + REGION + ":" + ACCOUNT + ":function:" + name;
     }
 
-    /** After a restart, every stored function gets its runtime back; its snapshot is read from disk, not taken again. */
+    /** After a restart, every stored function and version gets its runtime back; snapshots are read from disk, not taken again. */
     void onStart(@Observes StartupEvent event) {
         List<FunctionRecord> all = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
+        List<FunctionVersionRecord> versions = Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>listAll(Sort.by("qualifiedName")));
         for (FunctionRecord f : all) {
-            if (!Files.isDirectory(Path.of(f.codeDir))) {
-                setState(f.name, "Failed", "The function's code is gone from " + f.codeDir, "InvalidCode");
-                continue;
-            }
-            Runtime rt = runtime(f);
-            runtimes.put(f.name, rt);
             if (f.reservedConcurrency != null) admission.reserve(f.name, f.reservedConcurrency);
-            // Until its snapshot is loaded again, the function cannot run: invocations get a retryable 409.
-            setState(f.name, "Pending", "The function is being restored.", "Restoring");
-            preparer.execute(() -> prepare(f.name, rt));
+            restore(FunctionRef.latest(f.name), f);
         }
-        if (!all.isEmpty()) LOG.infof("restored %d functions", all.size());
+        for (FunctionVersionRecord v : versions) restore(versionRef(v), v);
+        if (!all.isEmpty()) LOG.infof("restored %d functions and %d published versions", all.size(), versions.size());
     }
 
-    /** Validates, stores the code, records the function as Pending and prepares its snapshot in the background. */
+    private void restore(FunctionRef ref, FunctionConfig c) {
+        if (!Files.isDirectory(Path.of(c.codeDir))) {
+            setState(ref, "Failed", "The function's code is gone from " + c.codeDir, "InvalidCode");
+            return;
+        }
+        Runtime rt = runtime(ref, c);
+        runtimes.put(ref.key(), rt);
+        // Until its snapshot is loaded again, the version cannot run: invocations get a retryable 409.
+        setState(ref, "Pending", "The function is being restored.", "Restoring");
+        preparer.execute(() -> prepare(ref, rt));
+    }
+
+    private static FunctionRef versionRef(FunctionVersionRecord v) {
+        return new FunctionRef(v.functionName, Integer.toString(v.version));
+    }
+
+    // ---- $LATEST: create and update ----
+
+    /**
+     * Validates, stores the code, records the function as Pending and prepares its snapshot in the background.
+     * With {@code Publish}, version 1 is published at once and its configuration is the answer.
+     */
     public Model.FunctionConfiguration create(Model.CreateFunctionRequest r) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
-        if (r.functionName() == null || !NAME.matcher(r.functionName()).matches()) {
+        if (!FunctionRef.validName(r.functionName())) {
             throw LambdaError.invalid("FunctionName must be 1 to 64 letters, digits, '-' or '_'");
         }
         validateRuntime(r.runtime());
@@ -134,7 +148,7 @@ public class Functions {
         int timeout = validateTimeout(r.timeout() == null ? 3 : r.timeout());
         if (r.code() == null || r.code().zipFile() == null) throw LambdaError.invalid("Code.ZipFile is required");
         validateText(r.description(), r.handler());
-        Map<String, String> userEnv = validateEnvironment(r.environment());
+        String envJson = environmentJson(validateEnvironment(r.environment()));
         CodeStore.Stored code = codeStore.store(decodeZip(r.code().zipFile(), "Code.ZipFile"));
         FunctionRecord f = new FunctionRecord();
         f.name = r.functionName();
@@ -143,25 +157,21 @@ public class Functions {
         f.description = r.description() == null ? "" : r.description();
         f.memoryMb = memory;
         f.timeoutSeconds = timeout;
-        try {
-            f.environmentJson = json.writeValueAsString(new TreeMap<>(userEnv));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        f.environmentJson = envJson;
         f.codeSha256 = code.sha256Base64();
         f.codeSize = code.zipBytes();
         f.codeDir = code.directory().toString();
         f.state = "Pending";
         f.stateReason = "The function is being created.";
         f.stateReasonCode = "Creating";
-        f.lastModified = OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx"));
+        f.lastModified = now();
         boolean created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
                 .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
         if (!created) throw LambdaError.conflict("Function already exist: " + f.name);
-        Runtime rt = runtime(f);
-        runtimes.put(f.name, rt);
-        preparer.execute(() -> prepare(f.name, rt));
-        return configuration(f);
+        FunctionRef ref = FunctionRef.latest(f.name);
+        startPreparing(ref, runtime(ref, f));
+        if (Boolean.TRUE.equals(r.publish())) return publish(f.name, null, null, true);
+        return configuration(ref, f);
     }
 
     private static void validateRuntime(String runtime) {
@@ -194,6 +204,22 @@ public class Functions {
         return userEnv;
     }
 
+    private String environmentJson(Map<String, String> env) {
+        try {
+            return json.writeValueAsString(new TreeMap<>(env));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private Map<String, String> environment(FunctionConfig c) {
+        try {
+            return json.readValue(c.environmentJson, STRING_MAP);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored environment is not JSON: " + c.environmentJson, e);
+        }
+    }
+
     private static byte[] decodeZip(String base64, String field) {
         try {
             return Base64.getDecoder().decode(base64);
@@ -202,15 +228,20 @@ public class Functions {
         }
     }
 
-    /** UpdateFunctionCode: new code, a new snapshot; Pending until it is taken. */
-    public Model.FunctionConfiguration updateCode(String name, String zipBase64) {
+    private static String now() {
+        return OffsetDateTime.now(ZoneOffset.UTC).format(LAST_MODIFIED);
+    }
+
+    /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
+    public Model.FunctionConfiguration updateCode(String name, String zipBase64, boolean publish) {
         if (zipBase64 == null) throw LambdaError.invalid("ZipFile is required");
         CodeStore.Stored code = codeStore.store(decodeZip(zipBase64, "ZipFile"));
-        return reconfigure(name, f -> {
+        Model.FunctionConfiguration latest = reconfigure(name, f -> {
             f.codeSha256 = code.sha256Base64();
             f.codeSize = code.zipBytes();
             f.codeDir = code.directory().toString();
         });
+        return publish ? publish(name, null, null, true) : latest;
     }
 
     /** UpdateFunctionConfiguration: the fields given change, the others stay; a new snapshot is taken. */
@@ -220,13 +251,7 @@ public class Functions {
         if (r.memorySize() != null) validateMemory(r.memorySize());
         if (r.timeout() != null) validateTimeout(r.timeout());
         validateText(r.description(), r.handler());
-        Map<String, String> env = r.environment() == null ? null : validateEnvironment(r.environment());
-        String envJson;
-        try {
-            envJson = env == null ? null : json.writeValueAsString(new TreeMap<>(env));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        String envJson = r.environment() == null ? null : environmentJson(validateEnvironment(r.environment()));
         return reconfigure(name, f -> {
             if (r.runtime() != null) f.runtime = r.runtime();
             if (r.handler() != null) f.handler = r.handler();
@@ -237,138 +262,152 @@ public class Functions {
         });
     }
 
-    /** Applies {@code change} to the stored function, marks it Pending and prepares its new snapshot. */
-    private Model.FunctionConfiguration reconfigure(String name, java.util.function.Consumer<FunctionRecord> change) {
+    /** Applies {@code change} to $LATEST, marks it Pending and prepares its new snapshot. Published versions stay as they are. */
+    private Model.FunctionConfiguration reconfigure(String name, Consumer<FunctionRecord> change) {
         FunctionRecord f = get(name);
         if (f.state.equals("Pending")) throw LambdaError.conflict("The function " + name + " is being updated; try again when it is Active");
         change.accept(f);
         f.state = "Pending";
         f.stateReason = "The function is being updated.";
         f.stateReasonCode = "Updating";
-        f.lastModified = OffsetDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx"));
+        f.lastModified = now();
         Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name).chain(stored -> {
             if (stored == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
-            stored.codeSha256 = f.codeSha256;
-            stored.codeSize = f.codeSize;
-            stored.codeDir = f.codeDir;
-            stored.runtime = f.runtime;
-            stored.handler = f.handler;
-            stored.memoryMb = f.memoryMb;
-            stored.timeoutSeconds = f.timeoutSeconds;
-            stored.description = f.description;
-            stored.environmentJson = f.environmentJson;
-            stored.state = f.state;
-            stored.stateReason = f.stateReason;
-            stored.stateReasonCode = f.stateReasonCode;
-            stored.lastModified = f.lastModified;
+            stored.copyConfigFrom(f);
+            stored.copyStateFrom(f);
             return Uni.createFrom().item(stored);
         }));
-        Runtime rt = runtime(f);
-        Runtime old = runtimes.put(name, rt);
-        preparer.execute(() -> {
-            if (old != null && !old.version().key().equals(rt.version().key())) {
-                engine.pool().remove(old.version());
-                old.bundle().close();
+        FunctionRef ref = FunctionRef.latest(name);
+        startPreparing(ref, runtime(ref, f));
+        return configuration(ref, f);
+    }
+
+    // ---- published versions ----
+
+    /**
+     * PublishVersion: an immutable copy of $LATEST as the next version number, with its own snapshot. As in
+     * Lambda, nothing is published when the newest version already runs the same code and configuration
+     * (that version is the answer), and {@code codeSha256}, when given, must match $LATEST's code.
+     * {@code whilePending} lets CreateFunction and UpdateFunctionCode publish what they just stored.
+     */
+    public Model.FunctionConfiguration publish(String name, String codeSha256, String description, boolean whilePending) {
+        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        FunctionVersionRecord published = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name, LockModeType.PESSIMISTIC_WRITE)
+                .chain(f -> {
+                    if (f == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
+                    if (!whilePending && f.state.equals("Pending")) {
+                        return Uni.createFrom().failure(LambdaError.conflict("The operation cannot be performed at this time. "
+                                + "An update is in progress for resource: " + arn(name)));
+                    }
+                    if (codeSha256 != null && !codeSha256.equals(f.codeSha256)) {
+                        return Uni.createFrom().failure(LambdaError.invalid("CodeSha256 (" + codeSha256 + ") is different from "
+                                + "the current CodeSha256 in $LATEST (" + f.codeSha256 + "). Try again with the current CodeSha256."));
+                    }
+                    return FunctionVersionRecord.<FunctionVersionRecord>find("functionName = ?1 order by version desc", name)
+                            .firstResult().chain(newest -> {
+                                if (newest != null && newest.runsLike(f)) return Uni.createFrom().item(newest);
+                                FunctionVersionRecord v = new FunctionVersionRecord();
+                                v.copyConfigFrom(f);
+                                if (description != null) v.description = description;
+                                f.lastVersion++;
+                                v.functionName = name;
+                                v.version = f.lastVersion;
+                                v.qualifiedName = name + ":" + v.version;
+                                v.state = "Pending";
+                                v.stateReason = "The version is being created.";
+                                v.stateReasonCode = "Creating";
+                                v.lastModified = now();
+                                return v.persist().replaceWith(v);
+                            });
+                }));
+        FunctionRef ref = versionRef(published);
+        if (!runtimes.containsKey(ref.key())) startPreparing(ref, runtime(ref, published));
+        return configuration(ref, published);
+    }
+
+    /** ListVersionsByFunction: $LATEST, then the published versions in order, a page after {@code marker}. */
+    public Model.ListVersionsResponse listVersions(String name, String marker, int maxItems) {
+        FunctionRecord f = get(name);
+        int after = 0;
+        if (marker != null) {
+            try {
+                after = Integer.parseInt(marker);
+            } catch (NumberFormatException e) {
+                throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
             }
-            prepare(name, rt);
-        });
-        return configuration(f);
-    }
-
-    private Runtime runtime(FunctionRecord f) {
-        Map<String, String> env;
-        try {
-            env = new TreeMap<>(json.readValue(f.environmentJson, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() {}));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException("stored environment of " + f.name + " is not JSON", e);
         }
-        env.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
-        env.put("_HANDLER", f.handler);
-        env.put("LAMBDA_TASK_ROOT", "/var/task");
-        env.put("AWS_LAMBDA_FUNCTION_NAME", f.name);
-        env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Integer.toString(f.memoryMb));
-        env.put("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-        env.put("AWS_REGION", REGION);
-        env.put("AWS_DEFAULT_REGION", REGION);
-        env.put("PATH", "/var/task:/usr/bin:/bin");
-        Limits limits = Limits.DEFAULT.withMemoryMib(f.memoryMb).withTimeoutMillis(f.timeoutSeconds * 1000L);
-        String key = f.name + "-" + versionHash(f.codeSha256, f.memoryMb, f.timeoutSeconds, env);
-        Bundle bundle = Bundle.open(Path.of(f.codeDir));
-        return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
+        List<Model.FunctionConfiguration> page = new ArrayList<>();
+        if (marker == null) page.add(configuration(FunctionRef.latest(name), f));
+        int from = after;
+        int want = maxItems - page.size();
+        List<FunctionVersionRecord> versions = want == 0 ? List.of() : Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>find(
+                "functionName = ?1 and version > ?2 order by version", name, from).range(0, want - 1).list());
+        versions.forEach(v -> page.add(configuration(versionRef(v), v)));
+        String next = page.size() == maxItems ? (versions.isEmpty() ? "0" : Integer.toString(versions.getLast().version)) : null;
+        return new Model.ListVersionsResponse(page, next);
     }
 
-    private void prepare(String name, Runtime rt) {
-        if (runtimes.get(name) != rt) return; // deleted meanwhile
-        try {
-            engine.pool().prepare(rt.version());
-            rt.active = true;
-            setState(name, "Active", null, null);
-            LOG.infof("function %s is Active", name);
-        } catch (RuntimeException e) {
-            setState(name, "Failed", "The function did not initialise: " + e.getMessage(), "InvalidRuntime");
-            LOG.warnf("function %s failed: %s", name, e.getMessage());
-        }
-    }
+    // ---- reads ----
 
-    private void setState(String name, String state, String reason, String reasonCode) {
-        Db.tx(() -> FunctionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where name = ?4",
-                state, reason, reasonCode, name));
-    }
-
-    private static String versionHash(String codeSha, int memory, int timeout, Map<String, String> env) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            d.update((codeSha + "|" + memory + "|" + timeout + "|" + env).getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d.digest()).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
-    }
-
+    /** $LATEST's row. */
     public FunctionRecord get(String name) {
         FunctionRecord f = Db.read(() -> FunctionRecord.<FunctionRecord>findById(name));
         if (f == null) throw LambdaError.notFound("Function not found: " + arn(name));
         return f;
     }
 
-    public Model.FunctionConfiguration configuration(FunctionRecord f) {
-        Map<String, String> userEnv;
-        try {
-            userEnv = json.readValue(f.environmentJson, new com.fasterxml.jackson.core.type.TypeReference<Map<String, String>>() {});
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-        return new Model.FunctionConfiguration(f.name, arn(f.name), f.runtime, f.handler, f.codeSize, f.description,
-                f.timeoutSeconds, f.memoryMb, f.lastModified, f.codeSha256, "$LATEST", f.state, f.stateReason,
-                f.stateReasonCode, f.state.equals("Pending") ? "InProgress" : "Successful",
+    /** The code and configuration {@code ref} names: $LATEST's row or a published version's. */
+    public FunctionConfig find(FunctionRef ref) {
+        if (ref.isLatest()) return get(ref.name());
+        FunctionVersionRecord v = Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>findById(ref.key()));
+        if (v == null) throw LambdaError.notFound("Function not found: " + ref.arn());
+        return v;
+    }
+
+    public Model.FunctionConfiguration configuration(FunctionRef ref, FunctionConfig c) {
+        Map<String, String> userEnv = environment(c);
+        return new Model.FunctionConfiguration(ref.name(), ref.arn(), c.runtime, c.handler, c.codeSize, c.description,
+                c.timeoutSeconds, c.memoryMb, c.lastModified, c.codeSha256, ref.qualifier(), c.state, c.stateReason,
+                c.stateReasonCode, c.state.equals("Pending") ? "InProgress" : "Successful",
                 userEnv.isEmpty() ? null : new Model.Environment(userEnv), "Zip", List.of("x86_64"));
     }
 
-    /** A page of functions in name order, after {@code marker}. */
+    /** A page of functions ($LATEST) in name order, after {@code marker}. */
     public Model.ListFunctionsResponse list(String marker, int maxItems) {
         List<FunctionRecord> page = Db.read(() -> (marker == null
                 ? FunctionRecord.<FunctionRecord>find("order by name")
-                : FunctionRecord.<FunctionRecord>find("name > ?1 order by name", marker)).range(0, maxItems).list());
+                : FunctionRecord.<FunctionRecord>find("name > ?1 order by name", marker)).range(0, maxItems - 1).list());
         String next = page.size() == maxItems ? page.getLast().name : null;
-        return new Model.ListFunctionsResponse(page.stream().map(this::configuration).toList(), next);
+        return new Model.ListFunctionsResponse(page.stream().map(f -> configuration(FunctionRef.latest(f.name), f)).toList(), next);
     }
 
-    public void delete(String name) {
-        long deleted = Db.tx(() -> FunctionRecord.delete("name", name));
-        if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(name));
-        admission.reserve(name, null);
-        Runtime rt = runtimes.remove(name);
+    /** DeleteFunction: the whole function with every version, or with a qualifier, one published version. */
+    public void delete(FunctionRef ref) {
+        if (!ref.isLatest()) {
+            long deleted = Db.tx(() -> FunctionVersionRecord.deleteById(ref.key()).map(d -> d ? 1L : 0L));
+            if (deleted == 0) throw LambdaError.notFound("Function not found: " + ref.arn());
+            forget(ref.key());
+            return;
+        }
+        long deleted = Db.tx(() -> FunctionRecord.delete("name", ref.name())); // versions go with it (ON DELETE CASCADE)
+        if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(ref.name()));
+        admission.reserve(ref.name(), null);
+        for (String key : List.copyOf(runtimes.keySet())) {
+            if (key.startsWith(ref.name() + ":")) forget(key);
+        }
+    }
+
+    private void forget(String key) {
+        Runtime rt = runtimes.remove(key);
         if (rt != null) {
             preparer.execute(() -> {
-                engine.pool().remove(rt.version());
-                rt.bundle().close();
+                engine.pool().remove(rt.version);
+                rt.bundle.close();
             });
         }
     }
 
-    public int timeoutSeconds(String name) {
-        return get(name).timeoutSeconds;
-    }
+    // ---- settings that hold for every version ----
 
     public int maxRetryAttempts(String name) {
         return get(name).maxRetryAttempts;
@@ -381,7 +420,7 @@ public class Functions {
         Db.tx(() -> FunctionRecord.update("maxRetryAttempts = ?1 where name = ?2", attempts, name));
     }
 
-    /** Sets or (with null) removes {@code name}'s reserved concurrency. */
+    /** Sets or (with null) removes {@code name}'s reserved concurrency, shared by all its versions. */
     public void reserveConcurrency(String name, Integer slots) {
         get(name);
         try {
@@ -392,24 +431,29 @@ public class Functions {
         Db.tx(() -> FunctionRecord.update("reservedConcurrency = ?1 where name = ?2", slots, name));
     }
 
+    // ---- invoking ----
+
     /**
-     * Runs one invocation in its own VM, within the concurrency limits, and records it. Only a function that
-     * is not ready touches the database here (to say why).
+     * Runs one invocation of {@code ref} in its own VM, within the concurrency limits, and records it with the
+     * time it waited since {@code acceptedNanos} ({@link System#nanoTime}, when the request was accepted). Only
+     * a version that is not ready touches the database here (to say why).
      */
-    public Invocation invoke(String name, String requestId, byte[] payload) {
-        Runtime rt = runtimes.get(name);
+    public Invocation invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
+        Runtime rt = runtimes.get(ref.key());
         if (rt == null || !rt.active) {
-            FunctionRecord f = get(name); // 404 when it does not exist
+            FunctionConfig c = find(ref); // 404 when it does not exist
             throw LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the following state: "
-                    + f.state + (f.stateReason == null ? "" : " (" + f.stateReason + ")"));
+                    + c.state + (c.stateReason == null ? "" : " (" + c.stateReason + ")"));
         }
-        var limits = rt.version().limits();
+        Limits limits = rt.version.limits();
         Invocation inv;
-        try (Admission.Permit permit = admission.admit(name)) {
+        long queuedNanos;
+        try (Admission.Permit permit = admission.admit(ref.name())) {
             runSlots.acquire();
             try {
-                inv = engine.pool().invoke(rt.version(), new RuntimeApi.Event(payload, requestId,
-                        System.currentTimeMillis() + limits.timeoutMillis(), arn(name), traceId()));
+                queuedNanos = System.nanoTime() - acceptedNanos;
+                inv = engine.pool().invoke(rt.version, new RuntimeApi.Event(payload, requestId,
+                        System.currentTimeMillis() + limits.timeoutMillis(), ref.arn(), traceId()));
             } finally {
                 runSlots.release();
             }
@@ -419,12 +463,83 @@ public class Functions {
             Thread.currentThread().interrupt();
             throw new LambdaError(500, "ServiceException", "interrupted while waiting to run");
         }
-        invocations.record(requestId, name, limits.memoryMib(), inv);
+        invocations.record(requestId, ref, limits.memoryMib(), queuedNanos, inv);
         return inv;
+    }
+
+    /** The timeout of {@code ref}'s running configuration, for the timeout error's message. */
+    public long timeoutSeconds(FunctionRef ref) {
+        Runtime rt = runtimes.get(ref.key());
+        return rt != null ? rt.version.limits().timeoutMillis() / 1000 : find(ref).timeoutSeconds;
     }
 
     private static String traceId() {
         String hex = java.util.UUID.randomUUID().toString().replace("-", "");
         return "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + hex.substring(0, 24) + ";Sampled=0";
+    }
+
+    // ---- snapshots ----
+
+    /** The environment Lambda gives a runtime, the limits, and a pool version whose key changes with anything that runs. */
+    private Runtime runtime(FunctionRef ref, FunctionConfig c) {
+        Map<String, String> env = new TreeMap<>(environment(c));
+        env.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + RuntimeApi.PORT);
+        env.put("_HANDLER", c.handler);
+        env.put("LAMBDA_TASK_ROOT", "/var/task");
+        env.put("AWS_LAMBDA_FUNCTION_NAME", ref.name());
+        env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Integer.toString(c.memoryMb));
+        env.put("AWS_LAMBDA_FUNCTION_VERSION", ref.qualifier());
+        env.put("AWS_REGION", REGION);
+        env.put("AWS_DEFAULT_REGION", REGION);
+        env.put("PATH", "/var/task:/usr/bin:/bin");
+        Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
+        String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
+        Bundle bundle = Bundle.open(Path.of(c.codeDir));
+        return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
+    }
+
+    /** Makes {@code rt} the runtime of {@code ref} and prepares its snapshot; the one it replaces is dropped. */
+    private void startPreparing(FunctionRef ref, Runtime rt) {
+        Runtime old = runtimes.put(ref.key(), rt);
+        preparer.execute(() -> {
+            if (old != null && !old.version.key().equals(rt.version.key())) {
+                engine.pool().remove(old.version);
+                old.bundle.close();
+            }
+            prepare(ref, rt);
+        });
+    }
+
+    private void prepare(FunctionRef ref, Runtime rt) {
+        if (runtimes.get(ref.key()) != rt) return; // deleted or replaced meanwhile
+        try {
+            engine.pool().prepare(rt.version);
+            rt.active = true;
+            setState(ref, "Active", null, null);
+            LOG.infof("function %s is Active", ref.key());
+        } catch (RuntimeException e) {
+            setState(ref, "Failed", "The function did not initialise: " + e.getMessage(), "InvalidRuntime");
+            LOG.warnf("function %s failed: %s", ref.key(), e.getMessage());
+        }
+    }
+
+    private void setState(FunctionRef ref, String state, String reason, String reasonCode) {
+        if (ref.isLatest()) {
+            Db.tx(() -> FunctionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where name = ?4",
+                    state, reason, reasonCode, ref.name()));
+        } else {
+            Db.tx(() -> FunctionVersionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where qualifiedName = ?4",
+                    state, reason, reasonCode, ref.key()));
+        }
+    }
+
+    private static String versionHash(String codeSha, int memory, int timeout, Map<String, String> env) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            d.update((codeSha + "|" + memory + "|" + timeout + "|" + env).getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d.digest()).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
     }
 }

@@ -53,32 +53,54 @@ public class FunctionsResource {
 
     @GET
     @Path("/{name}")
-    public Model.GetFunctionResponse get(@PathParam("name") String name) {
-        var f = functions.get(name);
-        return new Model.GetFunctionResponse(functions.configuration(f), new Model.CodeLocation("Flicker", f.codeDir));
+    public Model.GetFunctionResponse get(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+        FunctionRef ref = FunctionRef.parse(name, qualifier);
+        FunctionConfig c = functions.find(ref);
+        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", c.codeDir));
     }
 
     @GET
     @Path("/{name}/configuration")
-    public Model.FunctionConfiguration configuration(@PathParam("name") String name) {
-        return functions.configuration(functions.get(name));
+    public Model.FunctionConfiguration configuration(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+        FunctionRef ref = FunctionRef.parse(name, qualifier);
+        return functions.configuration(ref, functions.find(ref));
     }
 
-    /** UpdateFunctionCode: {@code {"ZipFile": base64}}. */
+    /** UpdateFunctionCode: {@code {"ZipFile": base64, "Publish": bool}}; only $LATEST changes. */
     @PUT
     @Path("/{name}/code")
     @Consumes("*/*")
     public Model.FunctionConfiguration updateCode(@PathParam("name") String name, byte[] body) {
-        record UpdateCode(@com.fasterxml.jackson.annotation.JsonProperty("ZipFile") String zipFile) {}
-        return functions.updateCode(name, read(body, UpdateCode.class).zipFile());
+        Model.UpdateCodeRequest r = read(body, Model.UpdateCodeRequest.class);
+        return functions.updateCode(FunctionRef.unqualifiedName(name), r.zipFile(), Boolean.TRUE.equals(r.publish()));
     }
 
-    /** UpdateFunctionConfiguration. */
+    /** UpdateFunctionConfiguration of $LATEST. */
     @PUT
     @Path("/{name}/configuration")
     @Consumes("*/*")
     public Model.FunctionConfiguration updateConfiguration(@PathParam("name") String name, byte[] body) {
-        return functions.updateConfiguration(name, read(body, Model.UpdateConfigurationRequest.class));
+        return functions.updateConfiguration(FunctionRef.unqualifiedName(name), read(body, Model.UpdateConfigurationRequest.class));
+    }
+
+    /** PublishVersion: {@code {"CodeSha256", "Description"}}, both optional. */
+    @POST
+    @Path("/{name}/versions")
+    @Consumes("*/*")
+    public Response publishVersion(@PathParam("name") String name, byte[] body) {
+        Model.PublishVersionRequest r = body == null || body.length == 0 ? new Model.PublishVersionRequest(null, null)
+                : read(body, Model.PublishVersionRequest.class);
+        return Response.status(201).entity(functions.publish(FunctionRef.unqualifiedName(name), r.codeSha256(),
+                r.description(), false)).build();
+    }
+
+    /** ListVersionsByFunction: $LATEST and the published versions. */
+    @GET
+    @Path("/{name}/versions")
+    public Model.ListVersionsResponse listVersions(@PathParam("name") String name, @QueryParam("Marker") String marker,
+                                                  @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
+        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
+        return functions.listVersions(FunctionRef.unqualifiedName(name), marker, maxItems);
     }
 
     private <T> T read(byte[] body, Class<T> type) {
@@ -94,8 +116,12 @@ public class FunctionsResource {
 
     @DELETE
     @Path("/{name}")
-    public Response delete(@PathParam("name") String name) {
-        functions.delete(name);
+    public Response delete(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+        FunctionRef ref = FunctionRef.parse(name, qualifier);
+        if (ref.isLatest() && (qualifier != null || name.endsWith(":" + FunctionRef.LATEST))) {
+            throw LambdaError.invalid("$LATEST version cannot be deleted without deleting the function");
+        }
+        functions.delete(ref);
         return Response.noContent().build();
     }
 
@@ -104,16 +130,18 @@ public class FunctionsResource {
     @Path("/{name}/invocations")
     @Consumes("*/*")
     @Produces("*/*")
-    public Response invoke(@PathParam("name") String name,
+    public Response invoke(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier,
                            @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
                            @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType, byte[] payload) {
+        long acceptedNanos = System.nanoTime();
+        FunctionRef ref = FunctionRef.parse(name, qualifier);
         byte[] event = payload == null || payload.length == 0 ? "{}".getBytes(StandardCharsets.UTF_8) : payload;
         if (event.length > MAX_SYNC_PAYLOAD) {
             throw LambdaError.tooLarge("Request must be smaller than " + MAX_SYNC_PAYLOAD + " bytes for the Invoke operation");
         }
         switch (type) {
             case "DryRun" -> {
-                functions.get(name); // checks that it exists
+                functions.find(ref); // checks that it exists
                 return Response.noContent().build();
             }
             case "RequestResponse" -> {
@@ -123,21 +151,21 @@ public class FunctionsResource {
                     throw LambdaError.tooLarge("Request must be smaller than " + AsyncQueue.MAX_ASYNC_PAYLOAD
                             + " bytes for an Event invocation");
                 }
-                functions.get(name);
+                functions.find(ref);
                 String requestId = java.util.UUID.randomUUID().toString();
-                asyncQueue.enqueue(requestId, name, event); // durable before the 202
+                asyncQueue.enqueue(requestId, ref, event); // durable before the 202
                 return Response.status(202).header("X-Amzn-RequestId", requestId).build();
             }
             default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
         }
         String requestId = java.util.UUID.randomUUID().toString();
-        Invocation inv = functions.invoke(name, requestId, event);
+        Invocation inv = functions.invoke(ref, requestId, event, acceptedNanos);
         byte[] answer = inv.response();
         if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
-            answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(name)
+            answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(ref)
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
-        Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", "$LATEST")
+        Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", ref.qualifier())
                 .header("X-Amzn-RequestId", requestId);
         if (inv.errorType() != null) rb.header("X-Amz-Function-Error", inv.errorType().equals("Sandbox.Timedout")
                 || inv.errorType().startsWith("Runtime.") ? "Unhandled" : inv.errorType());

@@ -25,12 +25,20 @@ public class InvocationRecord extends PanacheEntityBase {
     public String startPath;
     @Column(name = "billed_memory_mb")
     public int billedMemoryMb;
+    /** Phases, back to back (docs/api.md): waiting for admission and a run slot, then the VM's ({@code dev.flicker.pool.Invocation}). */
+    @Column(name = "queued_ms")
+    public double queuedMs;
     @Column(name = "vm_ready_ms")
     public double vmReadyMs;
+    @Column(name = "init_ms")
+    public double initMs;
     @Column(name = "deliver_ms")
     public double deliverMs;
     @Column(name = "handler_ms")
     public double handlerMs;
+    @Column(name = "response_ms")
+    public double responseMs;
+    /** From VM ready to the answer in hand: every phase but queued (what Lambda bills, roughly). */
     @Column(name = "duration_ms")
     public double durationMs;
     public String logs;

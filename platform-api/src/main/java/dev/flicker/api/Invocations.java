@@ -14,7 +14,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Invocation records: one row per invocation with its outcome, start path, phase timings and the last 4 KB
+ * Invocation records: one row per invocation with its outcome, version, start path, phase timings and the last 4 KB
  * of its output (truncation marked). Written by one background thread, off the invoke path, in batches.
  */
 @ApplicationScoped
@@ -35,19 +35,22 @@ public class Invocations {
         return all;
     }
 
-    /** Records one finished invocation (asynchronously). */
-    public void record(String requestId, String function, int memoryMb, Invocation inv) {
+    /** Records one finished invocation of {@code ref} (asynchronously), which waited {@code queuedNanos} to run. */
+    public void record(String requestId, FunctionRef ref, int memoryMb, long queuedNanos, Invocation inv) {
         InvocationRecord r = new InvocationRecord();
         r.requestId = requestId;
-        r.functionName = function;
-        r.version = "$LATEST";
+        r.functionName = ref.name();
+        r.version = ref.qualifier();
         r.status = inv.errorType() == null ? "Success" : "Error";
         r.errorType = inv.errorType();
         r.startPath = inv.startPath().name();
         r.billedMemoryMb = memoryMb;
+        r.queuedMs = queuedNanos / 1e6;
         r.vmReadyMs = inv.vmReadyNanos() / 1e6;
+        r.initMs = inv.initNanos() / 1e6;
         r.deliverMs = inv.deliverNanos() / 1e6;
-        r.handlerMs = inv.runNanos() / 1e6;
+        r.handlerMs = inv.handlerNanos() / 1e6;
+        r.responseMs = inv.responseNanos() / 1e6;
         r.durationMs = inv.totalNanos() / 1e6;
         byte[] all = logs(inv);
         boolean truncated = all.length > LOG_BYTES || inv.result().stdoutDroppedBytes() + inv.result().stderrDroppedBytes() > 0;

@@ -15,7 +15,17 @@ public final class Model {
     @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record CreateFunctionRequest(String functionName, String runtime, String handler, Code code, Integer memorySize,
-                                        Integer timeout, Environment environment, String description) {}
+                                        Integer timeout, Environment environment, String description, Boolean publish) {}
+
+    /** UpdateFunctionCode: the new zip, and whether to publish a version of it. */
+    @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record UpdateCodeRequest(String zipFile, Boolean publish) {}
+
+    /** PublishVersion: every field optional. */
+    @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record PublishVersionRequest(String codeSha256, String description) {}
 
     @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -50,4 +60,8 @@ public final class Model {
     @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record ListFunctionsResponse(List<FunctionConfiguration> functions, String nextMarker) {}
+
+    @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ListVersionsResponse(List<FunctionConfiguration> versions, String nextMarker) {}
 }

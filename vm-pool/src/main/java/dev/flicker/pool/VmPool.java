@@ -77,8 +77,7 @@ public final class VmPool implements AutoCloseable {
                 vm.deliver(event);
                 long t1 = System.nanoTime();
                 RunResult r = vm.run();
-                long t2 = System.nanoTime();
-                return answer(vm, r, startPath, readyNanos, t1 - t0, t2 - t1);
+                return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
             }
@@ -225,9 +224,14 @@ public final class VmPool implements AutoCloseable {
         return lease(version).invoke(event);
     }
 
-    /** The function's answer: what its runtime posted to the Runtime API, or else its stdout and exit. */
-    static Invocation answer(MicroVm vm, RunResult r, StartPath path, long readyNanos, long deliverNanos, long runNanos) {
+    /**
+     * The function's answer: what its runtime posted to the Runtime API, or else its stdout and exit. The
+     * handler ran from {@code handlerStart} until it answered (or until {@code runEnd}, the VM's stop).
+     */
+    static Invocation answer(MicroVm vm, RunResult r, StartPath path, long readyNanos, long initNanos, long deliverNanos,
+                             long handlerStart, long runEnd) {
         var api = vm.runtimeApi();
+        long answeredAt = api.answeredAtNanos() == 0 ? runEnd : Math.clamp(api.answeredAtNanos(), handlerStart, runEnd);
         byte[] response;
         String errorType;
         if (api.response() != null) {
@@ -247,7 +251,8 @@ public final class VmPool implements AutoCloseable {
                 default -> "Runtime.Crash";
             };
         }
-        return new Invocation(r, response, errorType, path, readyNanos, deliverNanos, runNanos);
+        return new Invocation(r, response, errorType, path, readyNanos, initNanos, deliverNanos, answeredAt - handlerStart,
+                runEnd - answeredAt);
     }
 
     /** The same invocation with no snapshot: the function starts from scratch (for comparison). */
@@ -255,15 +260,17 @@ public final class VmPool implements AutoCloseable {
         long t0 = System.nanoTime();
         MicroVm vm = runner.boot(version.request());
         try {
+            long booted = System.nanoTime();
             RunResult init = vm.run();
+            long initialised = System.nanoTime();
             if (init.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
-                return answer(vm, init, StartPath.FRESH_START, System.nanoTime() - t0, 0, 0);
+                return answer(vm, init, StartPath.FRESH_START, booted - t0, initialised - booted, 0, initialised, initialised);
             }
-            long t1 = System.nanoTime();
             vm.deliver(event);
-            long t2 = System.nanoTime();
+            long delivered = System.nanoTime();
             RunResult r = vm.run();
-            return answer(vm, r, StartPath.FRESH_START, t1 - t0, t2 - t1, System.nanoTime() - t2);
+            return answer(vm, r, StartPath.FRESH_START, booted - t0, initialised - booted, delivered - initialised,
+                    delivered, System.nanoTime());
         } finally {
             destroy(vm);
         }

@@ -30,6 +30,7 @@ public final class RuntimeApi {
     private byte[] error;
     private String errorType;
     private byte[] initError;
+    private long answeredAtNanos;
 
     /** Makes {@code e} the answer to the runtime's pending or next {@code /next}. */
     public void provide(Event e) {
@@ -51,6 +52,11 @@ public final class RuntimeApi {
 
     public byte[] initError() {
         return initError;
+    }
+
+    /** When ({@link System#nanoTime}) the runtime posted its response or error; 0 while it has not. */
+    public long answeredAtNanos() {
+        return answeredAtNanos;
     }
 
     /** True once the runtime posted a response or an error for the event. */
@@ -221,10 +227,12 @@ public final class RuntimeApi {
                     reply(400, "{\"errorMessage\":\"already answered\",\"errorType\":\"InvalidStateTransition\"}", Map.of());
                 } else if (m.group(2).equals("response")) {
                     response = body;
+                    answeredAtNanos = System.nanoTime();
                     reply(202, "{\"status\":\"OK\"}", Map.of());
                 } else {
                     error = body;
                     errorType = headers.getOrDefault("Lambda-Runtime-Function-Error-Type", "Unhandled");
+                    answeredAtNanos = System.nanoTime();
                     reply(202, "{\"status\":\"OK\"}", Map.of());
                 }
                 return;
