@@ -232,7 +232,8 @@ function withComment(archive, comment) {
 }
 
 async function main() {
-  console.log(`sdk-test: @aws-sdk/client-lambda against ${endpoint} on Node.js ${process.versions.node}, function ${name}`);
+  const sdk = JSON.parse(readFileSync(new URL("./node_modules/@aws-sdk/client-lambda/package.json", import.meta.url)));
+  console.log(`sdk-test: @aws-sdk/client-lambda ${sdk.version} against ${endpoint} on Node.js ${process.versions.node}, function ${name}`);
   const steps = Object.entries(STEPS);
   let current;
   try {
