@@ -13,6 +13,8 @@ import {
   GetFunctionConfigurationCommand,
   InvokeCommand,
   LambdaClient,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
   ResourceNotFoundException,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
@@ -78,8 +80,8 @@ const STEPS = {
     assert.equal(r.FunctionError, undefined);
     assert.equal(r.ExecutedVersion, "$LATEST");
     assert.deepEqual(json(r.Payload), { greeting: "hello, JS" });
-    // The handler prints nothing when it succeeds, so the tail may be empty; invokeFunctionError reads one.
-    assert.equal(typeof r.LogResult, "string", "no LogResult with LogType Tail");
+    // The example runtime logs one line per event, naming the version it runs as.
+    assert.match(Buffer.from(r.LogResult ?? "", "base64").toString("utf8"), new RegExp(`handling .* as ${name}:\\$LATEST`));
   },
 
   async invokeFunctionError() {
@@ -146,6 +148,27 @@ const STEPS = {
     assert.equal(c.CodeSha256, state.secondSha);
   },
 
+  async publishVersion() {
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: name, CodeSha256: state.secondSha, Description: "v1" }));
+    assert.equal(v.$metadata.httpStatusCode, 201);
+    assert.equal(v.Version, "1");
+    assert.equal(v.FunctionArn.endsWith(`:function:${name}:1`), true, v.FunctionArn);
+    await awaitActive("1");
+  },
+
+  async invokeVersion() {
+    const r = await invoke({ name: "one" }, { Qualifier: "1", LogType: "Tail" });
+    assert.equal(r.ExecutedVersion, "1");
+    assert.deepEqual(json(r.Payload), { greeting: "hello, one" });
+    assert.match(Buffer.from(r.LogResult ?? "", "base64").toString("utf8"), new RegExp(`as ${name}:1\n`));
+  },
+
+  async listVersionsByFunction() {
+    const r = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: name }));
+    assert.deepEqual(r.Versions.map((v) => v.Version), ["$LATEST", "1"]);
+    assert.equal(r.Versions[1].Description, "v1");
+  },
+
   async deleteFunction() {
     const r = await lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
     assert.equal(r.$metadata.httpStatusCode, 204);
@@ -178,11 +201,11 @@ function json(payload) {
   return JSON.parse(Buffer.from(payload).toString("utf8"));
 }
 
-/** Polls GetFunction until the function leaves Pending; it must then be Active. */
-async function awaitActive() {
+/** Polls GetFunction until the function (or one version of it) leaves Pending; it must then be Active. */
+async function awaitActive(qualifier = undefined) {
   const deadline = Date.now() + ACTIVE_WITHIN_MILLIS;
   for (;;) {
-    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: qualifier }));
     const { State, StateReason } = fn.Configuration;
     if (State !== "Pending") {
       assert.equal(State, "Active", `State ${State}: ${StateReason}`);

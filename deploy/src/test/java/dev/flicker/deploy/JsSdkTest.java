@@ -39,6 +39,7 @@ class JsSdkTest {
     static final List<String> STEPS = List.of("wrongSecretIsRefused", "unknownKeyIsRefused", "createFunction",
             "becomesActive", "invokeWithLogTail", "invokeFunctionError", "invokeEvent", "invokeDryRun", "listFunctions",
             "updateFunctionConfiguration", "badConfigurationIsRefused", "updateFunctionCode", "getFunctionConfiguration",
+            "publishVersion", "invokeVersion", "listVersionsByFunction",
             "deleteFunction", "deletedFunctionIsNotFound");
     /** Bounds a hung run only: the whole script takes seconds when the platform answers. */
     static final long RUN_LIMIT_MINUTES = 10;

@@ -95,6 +95,16 @@ class AuthAndSdkTest {
             assertEquals(400, bad.statusCode());
 
             assertTrue(lambda.listFunctions().functions().stream().anyMatch(f -> f.functionName().equals("sdk")));
+            var v1 = lambda.publishVersion(b -> b.functionName("sdk").description("first"));
+            assertEquals("1", v1.version());
+            for (int i = 0; i < 300 && lambda.getFunction(b -> b.functionName("sdk").qualifier("1")).configuration().state() == State.PENDING; i++) {
+                Thread.sleep(100);
+            }
+            InvokeResponse fromVersion = lambda.invoke(b -> b.functionName("sdk").qualifier("1").payload(SdkBytes.fromUtf8String("{\"name\":\"one\"}")));
+            assertEquals("1", fromVersion.executedVersion());
+            assertEquals("{\"greeting\":\"hello, one\"}", fromVersion.payload().asUtf8String());
+            assertEquals(java.util.List.of("$LATEST", "1"), lambda.listVersionsByFunction(b -> b.functionName("sdk")).versions().stream()
+                    .map(software.amazon.awssdk.services.lambda.model.FunctionConfiguration::version).toList());
             lambda.deleteFunction(b -> b.functionName("sdk"));
             assertThrows(ResourceNotFoundException.class, () -> lambda.getFunction(b -> b.functionName("sdk")));
         }
