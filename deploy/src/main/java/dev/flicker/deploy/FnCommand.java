@@ -20,7 +20,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
 /**
- * {@code flicker fn create|update|invoke|logs|list|delete}: the command-line client of a running platform.
+ * {@code flicker fn create|update|publish|invoke|logs|list|versions|delete}: the command-line client of a running platform.
  * It speaks the same Lambda REST API as an AWS SDK, signed with SigV4. The endpoint and credentials come from
  * {@code FLICKER_ENDPOINT}, {@code FLICKER_ACCESS_KEY_ID} and {@code FLICKER_SECRET_ACCESS_KEY}.
  */
@@ -28,10 +28,12 @@ public final class FnCommand {
     static final String USAGE = """
             usage: flicker fn create NAME (--zip FILE | --dir DIR) [--memory MB] [--timeout S] [--env K=V]...
                    flicker fn update NAME (--zip FILE | --dir DIR)
-                   flicker fn invoke NAME [--payload JSON | --payload-file FILE] [--async] [--logs]
+                   flicker fn publish NAME [--description TEXT]
+                   flicker fn invoke NAME[:VERSION] [--payload JSON | --payload-file FILE] [--async] [--logs]
                    flicker fn logs NAME [--limit N]
                    flicker fn list
-                   flicker fn delete NAME""";
+                   flicker fn versions NAME
+                   flicker fn delete NAME[:VERSION]""";
 
     private final PlatformClient client;
     private final PrintStream out;
@@ -54,11 +56,14 @@ public final class FnCommand {
             return switch (args[0]) {
                 case "create" -> create(args, false);
                 case "update" -> create(args, true);
+                case "publish" -> publish(args);
                 case "invoke" -> invoke(args);
                 case "logs" -> logs(args);
                 case "list" -> print(call("GET", "/2015-03-31/functions", null, Map.of()));
-                case "delete" -> args.length == 2 ? print(call("DELETE", "/2015-03-31/functions/" + name(args[1]), null, Map.of()))
-                        : usage("delete takes one function name");
+                case "versions" -> args.length == 2 ? print(call("GET", "/2015-03-31/functions/" + name(args[1]) + "/versions", null, Map.of()))
+                        : usage("versions takes one function name");
+                case "delete" -> args.length == 2 ? print(call("DELETE", "/2015-03-31/functions/" + qualifiedName(args[1]), null, Map.of()))
+                        : usage("delete takes one function name, or NAME:VERSION for one version");
                 default -> usage("unknown subcommand '" + args[0] + "'");
             };
         } catch (UsageError e) {
@@ -90,6 +95,15 @@ public final class FnCommand {
     private static String name(String s) {
         if (!s.matches("[a-zA-Z0-9_-]{1,64}")) throw new UsageError("'" + s + "' is not a function name (letters, digits, - and _)");
         return s;
+    }
+
+    /** NAME or NAME:VERSION (a published version number, or $LATEST). */
+    private static String qualifiedName(String s) {
+        int colon = s.indexOf(':');
+        if (colon < 0) return name(s);
+        String version = s.substring(colon + 1);
+        if (!version.matches("[1-9][0-9]{0,8}|\\$LATEST")) throw new UsageError("'" + version + "' is not a version number or $LATEST");
+        return name(s.substring(0, colon)) + ":" + version;
     }
 
     /** Options after the positional NAME: --flag value, repeatable ones collected in order. */
@@ -142,6 +156,24 @@ public final class FnCommand {
         }
         if (r.statusCode() >= 300) return print(r);
         err.println("flicker: uploaded; waiting for the snapshot...");
+        return awaitActive(fn);
+    }
+
+    /** PublishVersion, then waits until the version's own snapshot is taken. */
+    private int publish(String[] args) throws IOException, InterruptedException {
+        if (args.length < 2) throw new UsageError("publish needs a function name");
+        String fn = name(args[1]);
+        var opts = options(args, 2, List.of("--description"), List.of());
+        String body = opts.containsKey("--description") ? "{\"Description\":" + json(opts.get("--description").getFirst()) + "}" : "{}";
+        HttpResponse<String> r = call("POST", "/2015-03-31/functions/" + fn + "/versions", body, Map.of());
+        if (r.statusCode() >= 300) return print(r);
+        String version = r.body().replaceAll(".*\"Version\":\"([^\"]*)\".*", "$1");
+        err.println("flicker: published " + fn + ":" + version + "; waiting for its snapshot...");
+        return awaitActive(fn + ":" + version);
+    }
+
+    /** Polls the configuration of {@code fn} (NAME or NAME:VERSION) until it leaves Pending; prints it. */
+    private int awaitActive(String fn) throws IOException, InterruptedException {
         for (int i = 0; i < 600; i++) {
             HttpResponse<String> conf = call("GET", "/2015-03-31/functions/" + fn + "/configuration", null, Map.of());
             String body = conf.body();
@@ -171,7 +203,7 @@ public final class FnCommand {
 
     private int invoke(String[] args) throws IOException, InterruptedException {
         if (args.length < 2) throw new UsageError("invoke needs a function name");
-        String fn = name(args[1]);
+        String fn = qualifiedName(args[1]);
         var opts = options(args, 2, List.of("--payload", "--payload-file"), List.of("--async", "--logs"));
         String payload = opts.containsKey("--payload-file")
                 ? Files.readString(Path.of(opts.get("--payload-file").getFirst()))

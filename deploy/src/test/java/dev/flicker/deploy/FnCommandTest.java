@@ -51,7 +51,20 @@ class FnCommandTest {
             assertTrue(fn(port, "list").out().contains("\"FunctionName\":\"" + name + "\""));
             Thread.sleep(1500); // invocation records are written in the background
             assertTrue(fn(port, "logs", name).out().contains("\"status\":\"Success\""));
+            Outcome published = fn(port, "publish", name, "--description", "first");
+            assertEquals(0, published.status(), published.err());
+            assertTrue(published.err().contains("published " + name + ":1"), published.err());
+            assertTrue(published.out().contains("\"Version\":\"1\"") && published.out().contains("\"State\":\"Active\""), published.out());
+            Outcome fromVersion = fn(port, "invoke", name + ":1", "--payload", "{\"name\":\"one\"}", "--logs");
+            assertEquals(0, fromVersion.status(), fromVersion.err());
+            assertTrue(fromVersion.err().contains(" as " + name + ":1\n"), fromVersion.err());
+            assertTrue(fn(port, "versions", name).out().contains("\"Version\":\"1\""));
+
             assertEquals(0, fn(port, "update", name, "--dir", code.toString()).status());
+            assertEquals(0, fn(port, "delete", name + ":1").status());
+            Outcome versionGone = fn(port, "invoke", name + ":1");
+            assertEquals(1, versionGone.status());
+            assertTrue(versionGone.err().contains("ResourceNotFoundException"), versionGone.err());
             assertEquals(0, fn(port, "delete", name).status());
             Outcome gone = fn(port, "invoke", name);
             assertEquals(1, gone.status());
@@ -68,6 +81,9 @@ class FnCommandTest {
         Outcome badName = fn(1, "delete", "no spaces allowed");
         assertEquals(2, badName.status());
         assertTrue(badName.err().contains("is not a function name"), badName.err());
+        Outcome badVersion = fn(1, "invoke", "fn:prod");
+        assertEquals(2, badVersion.status());
+        assertTrue(badVersion.err().contains("'prod' is not a version number"), badVersion.err());
         Outcome noBootstrap = fn(1, "create", "x", "--dir", empty.toString());
         assertEquals(2, noBootstrap.status());
         assertTrue(noBootstrap.err().contains("has no 'bootstrap'"), noBootstrap.err());
