@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -201,6 +203,27 @@ class FunctionsResourceTest {
         long tookMillis = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(tookMillis >= 1000, "answered after " + tookMillis + " ms");
         given().delete("/2015-03-31/functions/hang").then().statusCode(204);
+    }
+
+    @Test
+    void listFunctionsPagesWithMarkerAndMaxItems() throws InterruptedException {
+        for (String name : List.of("page-a", "page-b", "page-c")) createActive(name);
+        List<String> seen = new ArrayList<>();
+        String marker = null;
+        for (int pages = 0; pages < 100; pages++) {
+            var page = given().get("/2015-03-31/functions?MaxItems=2" + (marker == null ? "" : "&Marker=" + marker))
+                    .then().statusCode(200).extract();
+            List<String> names = page.path("Functions.FunctionName");
+            assertTrue(names.size() <= 2, names::toString);
+            seen.addAll(names);
+            marker = page.path("NextMarker");
+            if (marker == null) break;
+        }
+        assertEquals(seen.stream().distinct().sorted().toList(), seen, "pages overlap or are out of order");
+        assertTrue(seen.containsAll(List.of("page-a", "page-b", "page-c")), seen::toString);
+        given().get("/2019-09-25/functions/page-a/event-invoke-config").then().statusCode(200)
+                .body("MaximumRetryAttempts", equalTo(2)).body("FunctionArn", containsString(":function:page-a"));
+        for (String name : List.of("page-a", "page-b", "page-c")) given().delete("/2015-03-31/functions/" + name).then().statusCode(204);
     }
 
     @Test
