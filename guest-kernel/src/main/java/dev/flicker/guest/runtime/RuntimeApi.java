@@ -75,6 +75,12 @@ public final class RuntimeApi {
         private int outPos;
         private boolean waitingForNext;
         private boolean broken;
+        /**
+         * The buffered size at which the pending request can be complete: writes below it are only buffered.
+         * Without it every write of a large body, which runtimes send in small pieces, re-parsed the whole
+         * buffer (quadratic in the body's size).
+         */
+        private int parseWhenSize;
 
         /** Bytes the guest wrote; complete requests are answered at once. Returns false if the connection is broken. */
         public boolean write(byte[] bytes, int offset, int length) {
@@ -142,10 +148,12 @@ public final class RuntimeApi {
         }
 
         private boolean handleOneRequest() {
+            if (in.size() < parseWhenSize) return false;
             byte[] buf = in.toByteArray();
             int headerEnd = indexOf(buf, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             if (headerEnd < 0) {
                 if (buf.length > 64 * 1024) badRequest("headers too long");
+                else parseWhenSize = buf.length + 1;
                 return false;
             }
             String head = new String(buf, 0, headerEnd, StandardCharsets.ISO_8859_1);
@@ -166,7 +174,10 @@ public final class RuntimeApi {
                 int at = bodyStart;
                 while (true) {
                     int lineEnd = indexOf(buf, "\r\n".getBytes(StandardCharsets.US_ASCII), at);
-                    if (lineEnd < 0) return false;
+                    if (lineEnd < 0) {
+                        parseWhenSize = buf.length + 1;
+                        return false;
+                    }
                     int size;
                     try {
                         size = Integer.parseInt(new String(buf, at, lineEnd - at, StandardCharsets.US_ASCII).split(";")[0].trim(), 16);
@@ -174,7 +185,10 @@ public final class RuntimeApi {
                         return badRequest("bad chunk size");
                     }
                     if (size < 0 || size > MAX_REQUEST_BYTES) return badRequest("bad chunk size");
-                    if (buf.length < lineEnd + 2 + size + 2) return false;
+                    if (buf.length < lineEnd + 2 + size + 2) {
+                        parseWhenSize = lineEnd + 2 + size + 2;
+                        return false;
+                    }
                     if (size == 0) {
                         consumed = lineEnd + 4;
                         break;
@@ -191,18 +205,23 @@ public final class RuntimeApi {
                     return badRequest("bad Content-Length");
                 }
                 if (length < 0 || length > MAX_REQUEST_BYTES) return badRequest("bad Content-Length");
-                if (buf.length < bodyStart + length) return false;
+                if (buf.length < bodyStart + length) {
+                    parseWhenSize = bodyStart + (int) length;
+                    return false;
+                }
                 body = java.util.Arrays.copyOfRange(buf, bodyStart, bodyStart + (int) length);
                 consumed = bodyStart + (int) length;
             }
             in.reset();
             in.write(buf, consumed, buf.length - consumed);
+            parseWhenSize = 0;
             route(requestLine[0], requestLine[1], headers, body);
             return true;
         }
 
         private boolean badRequest(String why) {
             in.reset();
+            parseWhenSize = 0;
             reply(400, "{\"errorMessage\":\"" + why + "\",\"errorType\":\"InvalidRequest\"}", Map.of());
             return false;
         }

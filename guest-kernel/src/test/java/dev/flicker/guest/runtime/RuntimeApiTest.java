@@ -43,6 +43,24 @@ class RuntimeApiTest {
     }
 
     @Test
+    void aLargeResponseInSmallWritesArrivesWhole() {
+        RuntimeApi api = new RuntimeApi();
+        api.provide(EVENT);
+        RuntimeApi.Connection c = api.connect();
+        send(c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n");
+        take(c);
+        byte[] body = new byte[5 * 1024 * 1024];
+        for (int i = 0; i < body.length; i++) body[i] = (byte) ('a' + i % 26);
+        send(c, "POST /2018-06-01/runtime/invocation/id-7/response HTTP/1.1\r\nContent-Length: " + body.length + "\r\n\r\n");
+        for (int at = 0; at < body.length; at += 4096) {
+            assertFalse(api.answered(), "answered before the whole body came");
+            assertTrue(c.write(body, at, Math.min(4096, body.length - at)));
+        }
+        assertArrayEquals(body, api.response());
+        assertTrue(take(c).startsWith("HTTP/1.1 202 Accepted"));
+    }
+
+    @Test
     void responseInPiecesAndChunkedIsRecordedOnce() {
         RuntimeApi api = new RuntimeApi();
         api.provide(EVENT);
