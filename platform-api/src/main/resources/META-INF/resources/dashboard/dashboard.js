@@ -92,7 +92,7 @@ function drawPool(o) {
   pairs("vm-memory", [["process RSS MiB", mib(m.rssKib)], ["process PSS MiB", mib(m.pssKib)],
     ["process shared clean MiB", mib(m.sharedCleanKib)], ["process private dirty MiB", mib(m.privateDirtyKib)],
     ["host available MiB", mib(m.hostAvailableKib)], ["live VMs", v.count], ["VM guest memory RSS MiB", mib(v.totalRssKib)],
-    ["VM guest memory PSS MiB", mib(v.totalPssKib)], ["median PSS per VM MiB", mib(v.medianPssKib)],
+    ["VM guest memory PSS MiB", mib(v.totalPssKib)], ["median PSS per VM KiB", v.medianPssKib],
     ["VM private dirty MiB", mib(v.totalPrivateDirtyKib)]]);
   const a = o.async;
   pairs("async", [["queued", a.queued], ["running", a.running], ["succeeded (kept)", a.succeeded],

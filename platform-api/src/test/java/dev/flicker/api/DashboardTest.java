@@ -243,6 +243,7 @@ class DashboardTest {
         assertNotNull(given().get("/dashboard/dashboard.css").then().statusCode(200).contentType(containsString("text/css"))
                 .extract().asString());
         given().redirects().follow(false).get("/").then().statusCode(303).header("Location", endsWith("/dashboard/"));
+        given().redirects().follow(false).get("/dashboard").then().statusCode(303).header("Location", endsWith("/dashboard/"));
         // The root resource claims only "/": other paths still get the API's 404.
         given().get("/no-such-path").then().statusCode(404).header("X-Amzn-ErrorType", equalTo("UnrecognizedClientException"));
     }
