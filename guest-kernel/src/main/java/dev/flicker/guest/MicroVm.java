@@ -240,14 +240,27 @@ public final class MicroVm implements AutoCloseable {
 
     /** Runs until the program exits, crashes, reaches its deadline (from now) or asks for its event. */
     public RunResult run() {
-        return run(null);
+        return run(null, false);
+    }
+
+    /**
+     * Runs like {@link #run()}, but stops as soon as the runtime has posted its response or error to the Runtime
+     * API ({@code ANSWERED}). For a VM that will not be reused, what a runtime does after answering (reading the
+     * 202, asking for its next event) only delays the answer.
+     */
+    public RunResult runUntilAnswered() {
+        return run(null, true);
     }
 
     public RunResult run(long[] hostCallTimes) {
+        return run(hostCallTimes, false);
+    }
+
+    private RunResult run(long[] hostCallTimes, boolean stopWhenAnswered) {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
-        Ending ending = runLoop(deadline, hostCallTimes);
+        Ending ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
         long end = System.nanoTime();
         Map<String, Long> byName = new LinkedHashMap<>();
         long[] counts = kernel.counts();
@@ -337,7 +350,7 @@ public final class MicroVm implements AutoCloseable {
         vcpu.setRegs(regs);
     }
 
-    private Ending runLoop(long deadline, long[] hostCallTimes) {
+    private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
@@ -370,6 +383,9 @@ public final class MicroVm implements AutoCloseable {
                         if (kernel.waitingForEvent()) {
                             return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
                                     hostCalls, 0, otherExits);
+                        }
+                        if (stopWhenAnswered && kernel.runtimeApi().answered()) {
+                            return new Ending(RunResult.Outcome.ANSWERED, -1, 0, "posted its answer", hostCalls, 0, otherExits);
                         }
                         if (kernel.exited()) {
                             return new Ending(RunResult.Outcome.EXITED, kernel.exitStatus(), 0, "exited", hostCalls, 0, otherExits);

@@ -20,7 +20,12 @@ public record RunResult(Outcome outcome, int exitStatus, int signal, String deta
         /** The program could not be started (not a static x86-64 executable, too big for its memory...). */
         FAILED_TO_START,
         /** The program asked for its event (read on stdin) before it was given: the snapshot point. */
-        WAITING_FOR_EVENT
+        WAITING_FOR_EVENT,
+        /**
+         * The program's runtime posted its response or error to the Runtime API, and the run was asked to stop
+         * there ({@code MicroVm.runUntilAnswered}): what the runtime would do after it did not run.
+         */
+        ANSWERED
     }
 
     /** Wall-clock time of each phase, in nanoseconds. */

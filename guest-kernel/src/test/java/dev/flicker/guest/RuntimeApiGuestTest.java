@@ -59,6 +59,28 @@ class RuntimeApiGuestTest {
     }
 
     @Test
+    void aRunUntilAnsweredStopsAtTheResponse() {
+        try (MicroVm vm = runner.boot(bootstrap())) {
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, vm.run().outcome());
+            vm.deliver("{\"name\": \"Ada\"}".getBytes(StandardCharsets.UTF_8));
+            RunResult r = vm.runUntilAnswered();
+            assertEquals(RunResult.Outcome.ANSWERED, r.outcome(), () -> r + r.stderrText());
+            assertEquals("{\"greeting\":\"hello, Ada\"}", new String(vm.runtimeApi().response(), StandardCharsets.UTF_8));
+            // Counts cover the VM's life: one connection for the first /next, one for the response. The runtime
+            // did not get to read the 202 or to connect again for its next event.
+            assertEquals(2L, r.exits().syscalls().get("connect"), r.exits()::toString);
+        }
+        try (MicroVm vm = runner.boot(bootstrap())) {
+            vm.run();
+            vm.deliver("{}".getBytes());
+            RunResult r = vm.runUntilAnswered();
+            assertEquals(RunResult.Outcome.ANSWERED, r.outcome(), r::toString);
+            assertTrue(new String(vm.runtimeApi().error(), StandardCharsets.UTF_8).contains("MissingName"));
+            assertEquals("event without a name\n", r.stderrText());
+        }
+    }
+
+    @Test
     void functionErrorsArePostedToTheErrorPath() {
         try (MicroVm vm = runner.boot(bootstrap())) {
             vm.run();

@@ -15,10 +15,19 @@ import java.util.List;
 public class AdminResource {
     private final Invocations invocations;
     private final AsyncQueue asyncQueue;
+    private final Overview overview;
 
-    public AdminResource(Invocations invocations, AsyncQueue asyncQueue) {
+    public AdminResource(Invocations invocations, AsyncQueue asyncQueue, Overview overview) {
         this.invocations = invocations;
         this.asyncQueue = asyncQueue;
+        this.overview = overview;
+    }
+
+    /** The platform now, for the dashboard: functions, the last five minutes of invocations, pool, queue, newest records. */
+    @GET
+    @Path("/overview")
+    public Overview.Snapshot overview() {
+        return overview.read();
     }
 
     /** One Event invocation's state: Queued, Running, Succeeded or DeadLettered, with its attempts. */

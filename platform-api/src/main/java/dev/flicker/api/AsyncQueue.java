@@ -189,4 +189,18 @@ public class AsyncQueue {
         }
         return out;
     }
+
+    /** Event invocations by status and the dead letters kept, for the operator overview. */
+    public record Counts(long queued, long running, long succeeded, long deadLettered, long deadLetters) {}
+
+    /** One query; counting every row, so its cost grows with the rows kept (succeeded ones are never purged). */
+    public Counts counts() {
+        RowSet<Row> rows = Db.await(() -> db.preparedQuery("SELECT status, count(*) FROM async_invocations GROUP BY status "
+                + "UNION ALL SELECT 'dead_letters', count(*) FROM dead_letters").execute());
+        java.util.Map<String, Long> byStatus = new java.util.HashMap<>();
+        for (Row r : rows) byStatus.put(r.getString(0), r.getLong(1));
+        return new Counts(byStatus.getOrDefault("Queued", 0L), byStatus.getOrDefault("Running", 0L),
+                byStatus.getOrDefault("Succeeded", 0L), byStatus.getOrDefault("DeadLettered", 0L),
+                byStatus.getOrDefault("dead_letters", 0L));
+    }
 }

@@ -100,6 +100,11 @@ public class Functions {
         this.admission = new Admission(maxConcurrency);
     }
 
+    /** The admission this platform runs invocations through; read by the operator overview. */
+    public Admission admission() {
+        return admission;
+    }
+
     static String arn(String name) {
         return "arn:aws:lambda:" + REGION + ":" + ACCOUNT + ":function:" + name;
     }

@@ -103,4 +103,11 @@ public final class Admission {
     public synchronized int inFlight(String function) {
         return inFlight.getOrDefault(function, 0);
     }
+
+    /** Invocations in flight across all functions, reserved or not (what {@link #globalLimit()} bounds). */
+    public synchronized int inFlightTotal() {
+        int total = 0;
+        for (int n : inFlight.values()) total += n;
+        return total;
+    }
 }

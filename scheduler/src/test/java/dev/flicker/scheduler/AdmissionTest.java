@@ -39,6 +39,21 @@ class AdmissionTest {
     }
 
     @Test
+    void inFlightTotalCountsEveryFunctionAndFallsWhenPermitsClose() {
+        Admission a = new Admission(10);
+        a.reserve("r", 2);
+        Admission.Permit reserved = a.admit("r");
+        Admission.Permit x1 = a.admit("x"), x2 = a.admit("x");
+        assertEquals(3, a.inFlightTotal());
+        x1.close();
+        x1.close(); // twice is once
+        reserved.close();
+        assertEquals(1, a.inFlightTotal());
+        x2.close();
+        assertEquals(0, a.inFlightTotal());
+    }
+
+    @Test
     void reservationsMustLeaveRoomForEveryoneElse() {
         Admission a = new Admission(10);
         a.reserve("a", 5);

@@ -63,12 +63,12 @@ public final class VmPool implements AutoCloseable {
             return vm;
         }
 
-        /** Delivers {@code event} (with a fresh request id), runs the handler to its end, then hands the VM to teardown. */
+        /** Delivers {@code event} (with a fresh request id), runs the handler until it answers (or ends), then hands the VM to teardown. */
         public Invocation invoke(byte[] event) {
             return invoke(vm.newEvent(event));
         }
 
-        /** Delivers {@code event}, runs the handler to its end, then hands the VM to teardown. */
+        /** Delivers {@code event}, runs the handler until it answers (or ends), then hands the VM to teardown. */
         public Invocation invoke(RuntimeApi.Event event) {
             if (used) throw new IllegalStateException("a lease serves one invocation");
             used = true;
@@ -76,7 +76,7 @@ public final class VmPool implements AutoCloseable {
                 long t0 = System.nanoTime();
                 vm.deliver(event);
                 long t1 = System.nanoTime();
-                RunResult r = vm.run();
+                RunResult r = vm.runUntilAnswered(); // the VM is destroyed after this invocation
                 return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
@@ -268,7 +268,7 @@ public final class VmPool implements AutoCloseable {
             }
             vm.deliver(event);
             long delivered = System.nanoTime();
-            RunResult r = vm.run();
+            RunResult r = vm.runUntilAnswered();
             return answer(vm, r, StartPath.FRESH_START, booted - t0, initialised - booted, delivered - initialised,
                     delivered, System.nanoTime());
         } finally {

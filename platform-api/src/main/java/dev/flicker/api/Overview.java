@@ -1,0 +1,146 @@
+package dev.flicker.api;
+
+import dev.flicker.pool.MemoryStats;
+import dev.flicker.pool.StartPath;
+import dev.flicker.pool.VmPool;
+import dev.flicker.scheduler.Admission;
+import io.quarkus.panache.common.Sort;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The operator's view of the platform now ({@code GET /admin/overview}, drawn by the dashboard): functions with
+ * their admission and recent invocations, the VM pool and its memory, the Event queue, the newest records.
+ * Four SQL queries whatever the number of functions; everything else is read from memory.
+ */
+@ApplicationScoped
+public class Overview {
+    /** Recent invocation figures cover this window, counted back from the database's clock. */
+    static final int WINDOW_SECONDS = 300;
+    static final int RECENT_RECORDS = 20;
+
+    /**
+     * Invocations in the window, per function and (the row where GROUPING is 1) for all functions together,
+     * with one count per start path. The start paths come from the enum, so a new one is counted without an
+     * edit here; they are constants, not input.
+     */
+    private static final String WINDOW_SQL = "SELECT function_name, GROUPING(function_name) AS all_functions, count(*), "
+            + "count(*) FILTER (WHERE status = 'Error'), "
+            + "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms), "
+            + "percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms)"
+            + Arrays.stream(StartPath.values()).map(p -> ", count(*) FILTER (WHERE start_path = '" + p.name() + "')")
+                    .collect(Collectors.joining())
+            + " FROM invocations WHERE created_at > now() - make_interval(secs => $1) "
+            + "GROUP BY GROUPING SETS ((function_name), ())";
+
+    private final Pool db;
+    private final Functions functions;
+    private final Engine engine;
+    private final Invocations invocations;
+    private final AsyncQueue asyncQueue;
+
+    public Overview(Pool db, Functions functions, Engine engine, Invocations invocations, AsyncQueue asyncQueue) {
+        this.db = db;
+        this.functions = functions;
+        this.engine = engine;
+        this.invocations = invocations;
+        this.asyncQueue = asyncQueue;
+    }
+
+    /** What {@code GET /admin/overview} returns. */
+    public record Snapshot(OffsetDateTime generatedAt, int windowSeconds, Concurrency concurrency, List<Function> functions,
+                           Window allFunctions, PoolView pool, AsyncQueue.Counts async, List<Recent> recent) {}
+
+    /** Admission across the platform: its limit and what holds a slot now. */
+    public record Concurrency(int limit, int inFlight) {}
+
+    /** One stored function: its configuration and state, invocations in flight now, and its window. */
+    public record Function(String name, String state, String stateReason, int memoryMb, int timeoutSeconds,
+                           Integer reservedConcurrency, int inFlight, Window window) {}
+
+    /**
+     * Invocations finished in the window: how many, how many were function errors, the median and 99th
+     * percentile of their total duration (null with none), and how many took each start path.
+     */
+    public record Window(long invocations, long errors, Double p50Ms, Double p99Ms, Map<String, Long> startPaths) {
+        static Window empty() {
+            Map<String, Long> none = new LinkedHashMap<>();
+            for (StartPath p : StartPath.values()) none.put(p.name(), 0L);
+            return new Window(0, 0, null, null, none);
+        }
+    }
+
+    /** The VM pool: VMs per state, this process's memory, and the guest memory of the live VMs. */
+    public record PoolView(int ready, int restoring, int leased, int destroying, long nativeHeapTrims,
+                           MemoryStats processMemory, VmMemory vmMemory) {}
+
+    /** Guest memory mappings of the live VMs; PSS splits pages shared between clones among them. */
+    public record VmMemory(int count, long totalRssKib, long totalPssKib, long medianPssKib, long totalPrivateDirtyKib) {
+        static VmMemory of(List<VmPool.VmMemory> vms) {
+            long[] pss = vms.stream().mapToLong(VmPool.VmMemory::pssKib).sorted().toArray();
+            int n = pss.length;
+            long median = n == 0 ? 0 : n % 2 == 1 ? pss[n / 2] : (pss[n / 2 - 1] + pss[n / 2]) / 2;
+            return new VmMemory(n, vms.stream().mapToLong(VmPool.VmMemory::rssKib).sum(), Arrays.stream(pss).sum(), median,
+                    vms.stream().mapToLong(VmPool.VmMemory::privateDirtyKib).sum());
+        }
+    }
+
+    /** One invocation record without its logs (those are on {@code /admin/invocations}); phases as in docs/api.md. */
+    public record Recent(String requestId, String function, String version, String status, String errorType, String startPath,
+                         int billedMemoryMb, double queuedMs, double vmReadyMs, double initMs, double deliverMs, double handlerMs,
+                         double responseMs, double durationMs, OffsetDateTime createdAt) {
+        static Recent of(InvocationRecord r) {
+            return new Recent(r.requestId, r.functionName, r.version, r.status, r.errorType, r.startPath, r.billedMemoryMb,
+                    r.queuedMs, r.vmReadyMs, r.initMs, r.deliverMs, r.handlerMs, r.responseMs, r.durationMs,
+                    r.createdAt == null ? null : r.createdAt.withOffsetSameInstant(ZoneOffset.UTC));
+        }
+    }
+
+    public Snapshot read() {
+        Admission admission = functions.admission();
+        List<FunctionRecord> stored = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
+        Map<String, Window> windows = new HashMap<>();
+        Window all = windowPerFunction(windows);
+        List<Function> rows = new ArrayList<>(stored.size());
+        for (FunctionRecord f : stored) {
+            rows.add(new Function(f.name, f.state, f.stateReason, f.memoryMb, f.timeoutSeconds, f.reservedConcurrency,
+                    admission.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
+        }
+        VmPool pool = engine.pool();
+        VmPool.Counts counts = pool.counts();
+        PoolView poolView = new PoolView(counts.ready(), counts.restoring(), counts.leased(), counts.destroying(),
+                counts.nativeHeapTrims(), pool.memory(), VmMemory.of(pool.vmMemory()));
+        List<Recent> recent = invocations.find(null, null, RECENT_RECORDS, 0).stream().map(Recent::of).toList();
+        return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC), WINDOW_SECONDS,
+                new Concurrency(admission.globalLimit(), admission.inFlightTotal()), rows, all, poolView, asyncQueue.counts(),
+                recent);
+    }
+
+    /** Fills {@code perFunction} with each function's window and returns the window of all functions together. */
+    private Window windowPerFunction(Map<String, Window> perFunction) {
+        RowSet<Row> rows = Db.await(() -> db.preparedQuery(WINDOW_SQL).execute(Tuple.of((double) WINDOW_SECONDS)));
+        Window all = Window.empty();
+        for (Row r : rows) {
+            Map<String, Long> startPaths = new LinkedHashMap<>();
+            StartPath[] paths = StartPath.values();
+            for (int i = 0; i < paths.length; i++) startPaths.put(paths[i].name(), r.getLong(6 + i));
+            Window w = new Window(r.getLong(2), r.getLong(3), r.getDouble(4), r.getDouble(5), startPaths);
+            if (r.getInteger(1) == 1) all = w;
+            else perFunction.put(r.getString(0), w);
+        }
+        return all;
+    }
+}
