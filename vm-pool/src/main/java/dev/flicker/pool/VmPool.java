@@ -29,14 +29,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Sizing (docs/vm-pool.md): every {@code tickMillis} the target number of ready VMs of a version is
  * {@code ceil(arrival rate × restore time) + VMs leased now}, capped at {@code maxReadyPerVersion}; it is
  * zero when the version has been idle for {@code idleMillis}, or when the host's available memory is below
- * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns, once quiet, the pool runs a
- * full GC (so G1 uncommits heap) and trims the native heap.
+ * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns, once quiet for
+ * {@code trimAfterQuietMillis}, the pool runs a full GC (so G1 uncommits heap) and trims the native heap.
  */
 public final class VmPool implements AutoCloseable {
-    /** The pool's knobs; {@link #DEFAULT} suits a small host. */
+    /**
+     * The pool's knobs; {@link #DEFAULT} suits a small host. Reclamation (a full GC and a native heap trim)
+     * runs after {@code trimAfterTeardowns} teardowns, once no VM was leased for {@code trimAfterQuietMillis}:
+     * a full GC stops every invocation in flight, so it must not run between two calls of a steady stream.
+     */
     public record Policy(int maxReadyPerVersion, long idleMillis, long minHostAvailableBytes, long tickMillis,
-                         int trimAfterTeardowns) {
-        public static final Policy DEFAULT = new Policy(16, 30_000, 512L << 20, 20, 100);
+                         int trimAfterTeardowns, long trimAfterQuietMillis) {
+        public static final Policy DEFAULT = new Policy(16, 30_000, 512L << 20, 20, 100, 1_000);
     }
 
     /** One VM of the pool, leased to one invocation. */
@@ -141,6 +145,7 @@ public final class VmPool implements AutoCloseable {
     private final Map<MicroVm, String> live = new ConcurrentHashMap<>();
     private final AtomicLong teardownsSinceTrim = new AtomicLong(), trims = new AtomicLong();
     private volatile boolean hostUnderPressure;
+    private volatile long lastLeaseNanos = System.nanoTime();
 
     public VmPool(MicroVmRunner runner, SnapshotStore store, Policy policy) {
         this.runner = runner;
@@ -196,6 +201,7 @@ public final class VmPool implements AutoCloseable {
         long t0 = System.nanoTime();
         Versioned v = versioned(version);
         v.lastUseNanos = t0;
+        lastLeaseNanos = t0;
         v.arrivals.record(t0);
         leasedNow.incrementAndGet();
         v.leased.incrementAndGet();
@@ -326,10 +332,11 @@ public final class VmPool implements AutoCloseable {
                     destroy(extra);
                 }
             }
-            // After a burst of teardowns, once the pool is quiet (nothing leased or being destroyed), collect so
-            // that G1 uncommits the heap the burst grew, then give freed native heap back.
+            // After a burst of teardowns, once the pool is quiet (nothing leased or being destroyed, and no lease
+            // for a while), collect so that G1 uncommits the heap the burst grew, then give freed native heap back.
             if (destroyingNow.get() == 0 && leasedNow.get() == 0
-                    && teardownsSinceTrim.get() >= policy.trimAfterTeardowns()) {
+                    && teardownsSinceTrim.get() >= policy.trimAfterTeardowns()
+                    && System.nanoTime() - lastLeaseNanos >= TimeUnit.MILLISECONDS.toNanos(policy.trimAfterQuietMillis())) {
                 teardownsSinceTrim.set(0);
                 System.gc();
                 Libc.mallocTrim(0);
