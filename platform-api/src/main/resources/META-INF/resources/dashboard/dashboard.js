@@ -106,7 +106,10 @@ function drawRecent(o) {
     if (r.errorType) status.appendChild(el("span", r.errorType, "reason"));
     // ISO 8601 in UTC from the API: show the time of day to the millisecond.
     const at = r.createdAt ? r.createdAt.replace(/^.*T/, "").replace(/(\.\d{3})\d*/, "$1").replace(/Z$/, "") : "–";
-    return row([el("td", at, "mono"), el("td", r.requestId, "mono"), el("td", r.function + ":" + r.version), status,
+    // The first 8 characters tell requests apart on one screen; the whole id is the cell's tooltip.
+    const id = el("td", r.requestId.length > 9 ? r.requestId.slice(0, 8) + "…" : r.requestId, "mono");
+    id.title = r.requestId;
+    return row([el("td", at, "mono"), id, el("td", r.function + ":" + r.version), status,
       el("td", r.startPath), num(ms(r.queuedMs)), num(ms(r.vmReadyMs)), num(ms(r.initMs)), num(ms(r.deliverMs)),
       num(ms(r.handlerMs)), num(ms(r.responseMs)), num(ms(r.durationMs)), num(r.billedMemoryMb)]);
   });
