@@ -17,13 +17,35 @@ import java.sql.Statement;
  */
 @QuarkusMain
 public class FlickerMain {
-    static final int EMBEDDED_PORT = 54329;
+    static final int DEFAULT_EMBEDDED_PORT = 54329;
 
     public static void main(String... args) throws Exception {
         if (System.getenv("FLICKER_DB_URL") == null && System.getProperty("FLICKER_DB_URL") == null) {
-            startEmbeddedPostgres();
+            try {
+                startEmbeddedPostgres();
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                System.err.println("flicker: " + e.getMessage()); // a setting to fix, not a bug: no stack trace
+                System.exit(2);
+            }
         }
         Quarkus.run(args);
+    }
+
+    /** {@code FLICKER_EMBEDDED_PG_PORT}, or 54329; refused with a clear message when something else listens there. */
+    private static int embeddedPort() {
+        String configured = System.getenv("FLICKER_EMBEDDED_PG_PORT");
+        int port;
+        try {
+            port = configured == null ? DEFAULT_EMBEDDED_PORT : Integer.parseInt(configured);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("FLICKER_EMBEDDED_PG_PORT must be a port number, was '" + configured + "'");
+        }
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return port;
+        } catch (IOException e) {
+            throw new IllegalStateException("port " + port + " for the embedded PostgreSQL is taken (is another "
+                    + "./flicker up running?): set FLICKER_EMBEDDED_PG_PORT, or FLICKER_DB_URL to use a PostgreSQL server");
+        }
     }
 
     private static void startEmbeddedPostgres() throws IOException, java.sql.SQLException {
@@ -31,8 +53,9 @@ public class FlickerMain {
                 System.getProperty("user.home") + "/.local/share/flicker");
         Path pgData = Path.of(dataDir, "postgres");
         Files.createDirectories(pgData);
+        int port = embeddedPort();
         EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(pgData).setCleanDataDirectory(false)
-                .setPort(EMBEDDED_PORT).start();
+                .setPort(port).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 pg.close();
@@ -48,7 +71,7 @@ public class FlickerMain {
                 if (!r.next()) s.execute("CREATE DATABASE flicker OWNER flicker");
             }
         }
-        System.setProperty("FLICKER_DB_URL", "postgresql://localhost:" + EMBEDDED_PORT + "/flicker");
-        System.err.println("flicker: embedded PostgreSQL on port " + EMBEDDED_PORT + ", data in " + pgData);
+        System.setProperty("FLICKER_DB_URL", "postgresql://localhost:" + port + "/flicker");
+        System.err.println("flicker: embedded PostgreSQL on port " + port + ", data in " + pgData);
     }
 }
