@@ -5,6 +5,7 @@ import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.kvm.Vcpu;
 import dev.flicker.kvm.VcpuState;
 
 import java.io.IOException;
@@ -31,6 +32,9 @@ public final class MicroVmRunner implements AutoCloseable {
     private final ScheduledThreadPoolExecutor deadlines = newDeadlineTimer();
     /** Where VMs are destroyed: on the caller's thread (null), or on a background thread, off the critical path. */
     private final ExecutorService reaper;
+    /** vCPUs inside a run loop now, so that {@link #close} can stop them instead of waiting up to their deadline. */
+    private final java.util.Set<Vcpu> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
 
     public MicroVmRunner(Kvm kvm) {
         this(kvm, false);
@@ -101,6 +105,18 @@ public final class MicroVmRunner implements AutoCloseable {
         return deadlines;
     }
 
+    boolean closing() {
+        return closing;
+    }
+
+    void startedRunning(Vcpu vcpu) {
+        running.add(vcpu);
+    }
+
+    void stoppedRunning(Vcpu vcpu) {
+        running.remove(vcpu);
+    }
+
     public RunResult run(RunRequest request) {
         return run(request, null);
     }
@@ -162,8 +178,14 @@ public final class MicroVmRunner implements AutoCloseable {
                 new RunResult.Timings(tookNanos, 0, 0, 0, 0), new RunResult.ExitCounts(0, 0, 0, 0, Map.of()));
     }
 
+    /**
+     * Stops every program still running (their runs end {@code STOPPED}), then the deadline timer and the
+     * reaper. Without the kick, a program that loops would hold its thread until its deadline, up to 15 min.
+     */
     @Override
     public void close() {
+        closing = true;
+        running.forEach(Vcpu::kick);
         deadlines.shutdownNow();
         if (reaper != null) {
             reaper.shutdown();

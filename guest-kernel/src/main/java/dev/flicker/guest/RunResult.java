@@ -25,7 +25,9 @@ public record RunResult(Outcome outcome, int exitStatus, int signal, String deta
          * The program's runtime posted its response or error to the Runtime API, and the run was asked to stop
          * there ({@code MicroVm.runUntilAnswered}): what the runtime would do after it did not run.
          */
-        ANSWERED
+        ANSWERED,
+        /** The runner was closed while the program ran (the platform is shutting down). */
+        STOPPED
     }
 
     /** Wall-clock time of each phase, in nanoseconds. */

@@ -42,6 +42,22 @@ class HostileGuestTest {
     }
 
     @Test
+    void closingTheRunnerStopsAProgramThatLoops() throws Exception {
+        MicroVmRunner closing = new MicroVmRunner(kvm);
+        var result = new java.util.concurrent.CompletableFuture<RunResult>();
+        Thread caller = Thread.ofPlatform().start(() -> result.complete(closing.run(
+                RunRequest.of(musl, "hostile").withArgs("loop").withLimits(Limits.DEFAULT.withTimeoutMillis(600_000)))));
+        Thread.sleep(300); // let it enter its loop
+        closing.close();
+        // The bound only keeps a broken stop from hanging the suite; the deadline is ten minutes away.
+        RunResult r = result.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        caller.join();
+        assertEquals(RunResult.Outcome.STOPPED, r.outcome(), r::toString);
+        // A run that starts after the close is refused the same way, not left without a deadline.
+        assertEquals(RunResult.Outcome.STOPPED, closing.run(RunRequest.of(musl, "hostile").withArgs("loop")).outcome());
+    }
+
+    @Test
     void badPointersAndLengthsAreRefusedNotFatal() {
         RunResult r = hostile("badptrs", Limits.DEFAULT);
         assertTrue(r.exitedWith(0), () -> r + " " + r.stdoutText());

@@ -253,6 +253,7 @@ public final class VmPool implements AutoCloseable {
             response = r.stdout();
             errorType = switch (r.outcome()) {
                 case TIMED_OUT -> "Sandbox.Timedout";
+                case STOPPED -> "Sandbox.Stopped";
                 case EXITED, WAITING_FOR_EVENT -> "Runtime.ExitError";
                 default -> "Runtime.Crash";
             };
