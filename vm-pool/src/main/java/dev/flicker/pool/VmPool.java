@@ -298,14 +298,19 @@ public final class VmPool implements AutoCloseable {
     private void destroy(MicroVm vm) {
         live.remove(vm);
         destroyingNow.incrementAndGet();
-        reaper.execute(() -> {
+        Runnable teardown = () -> {
             try {
                 vm.close();
             } finally {
                 destroyingNow.decrementAndGet();
                 teardownsSinceTrim.incrementAndGet();
             }
-        });
+        };
+        try {
+            reaper.execute(teardown);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            teardown.run(); // the pool is closing: a lease that ends now tears down on its own thread
+        }
     }
 
     /** Sizing, yielding and reclamation, every tick. */
