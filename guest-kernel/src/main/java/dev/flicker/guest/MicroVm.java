@@ -127,6 +127,7 @@ public final class MicroVm implements AutoCloseable {
                     stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
                     execPath);
             kernel.setBrk(loaded.brkStart());
+            kernel.setStackLimit(limits.stackBytes());
             return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
         } catch (RuntimeException e) {
             vm.close();
@@ -168,6 +169,7 @@ public final class MicroVm implements AutoCloseable {
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.readState(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
+            kernel.setStackLimit(limits.stackBytes());
             return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
         } catch (IOException | RuntimeException e) {
             vm.close();

@@ -969,6 +969,13 @@ public final class HostKernel {
         return 0;
     }
 
+    /** The size of the stack the loader mapped, which getrlimit(RLIMIT_STACK) reports (Linux's 8 MiB until set). */
+    public void setStackLimit(long bytes) {
+        stackLimitBytes = bytes;
+    }
+
+    private long stackLimitBytes = 8L << 20;
+
     private long rlimit(long resource, long newPtr, long oldPtr) throws MemoryFault {
         final int RLIMIT_STACK = 3, RLIMIT_AS = 9, RLIMIT_NOFILE = 7, RLIMIT_DATA = 2;
         if (resource < 0 || resource > 15) return -EINVAL;
@@ -976,7 +983,7 @@ public final class HostKernel {
             long cur = switch ((int) resource) {
                 case RLIMIT_NOFILE -> FileTable.MAX_FDS;
                 case RLIMIT_AS, RLIMIT_DATA -> memory.limitBytes();
-                case RLIMIT_STACK -> 8L << 20;
+                case RLIMIT_STACK -> stackLimitBytes;
                 default -> -1L; // RLIM_INFINITY
             };
             byte[] b = new byte[16];

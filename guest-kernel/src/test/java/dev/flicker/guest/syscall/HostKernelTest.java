@@ -549,6 +549,17 @@ class HostKernelTest {
     }
 
     @Test
+    void getrlimitReportsTheStackThatWasMapped() throws MemoryFault {
+        final int RLIMIT_STACK = 3;
+        assertEquals(0, call(Sys.GETRLIMIT, RLIMIT_STACK, BUF));
+        assertEquals(8L << 20, space.readLong(BUF), "Linux's default until the loader says otherwise");
+        kernel.setStackLimit(1L << 20);
+        assertEquals(0, call(Sys.PRLIMIT64, 0, RLIMIT_STACK, 0, BUF));
+        assertEquals(1L << 20, space.readLong(BUF));
+        assertEquals(1L << 20, space.readLong(BUF + 8));
+    }
+
+    @Test
     void exitGroupSetsTheStatus() {
         assertFalse(kernel.exited());
         assertEquals(0, call(Sys.EXIT_GROUP, 3));
