@@ -33,6 +33,8 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         private final long inode;
         byte[] data = new byte[0];
         int length;
+        /** Unlinked from its directory; its bytes stay while a descriptor still refers to it. */
+        boolean removed;
 
         TmpFile(long inode) {
             this.inode = inode;

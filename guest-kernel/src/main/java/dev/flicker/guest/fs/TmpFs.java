@@ -60,14 +60,14 @@ public final class TmpFs {
             return d;
         }
 
-        /** Removes an entry; a removed file's bytes are given back to the limit. */
-        public void remove(String name) {
+        /**
+         * Removes an entry and returns it. A removed file keeps its bytes, as on Linux, while it is still open;
+         * whoever knows the open files gives them back with {@link #release} once it is not.
+         */
+        public Node remove(String name) {
             Node n = children.remove(name);
-            if (n instanceof Node.TmpFile f) {
-                usedBytes -= f.data.length;
-                f.data = new byte[0];
-                f.length = 0;
-            }
+            if (n instanceof Node.TmpFile f) f.removed = true;
+            return n;
         }
     }
 
@@ -90,6 +90,18 @@ public final class TmpFs {
         }
         file.length = target;
         return true;
+    }
+
+    /** True while {@code file} has a name in /tmp (there are no hard links). */
+    public boolean contains(Node.TmpFile file) {
+        return !file.removed;
+    }
+
+    /** Gives a removed file's bytes back to the limit (it is no longer open anywhere). */
+    public void release(Node.TmpFile file) {
+        usedBytes -= file.data.length;
+        file.data = new byte[0];
+        file.length = 0;
     }
 
     public long usedBytes() {

@@ -179,7 +179,8 @@ public final class HostKernel {
             case Sys.WRITEV -> vector(a0, a1, a2, true);
             case Sys.OPEN -> openat(-100, a0, a1, a2);
             case Sys.OPENAT -> openat(a0, a1, a2, a3);
-            case Sys.CLOSE -> files.close(a0) ? 0 : -EBADF;
+            case Sys.CLOSE -> close(a0);
+            case Sys.FTRUNCATE -> ftruncate(a0, a1);
             case Sys.LSEEK -> lseek(a0, a1, a2);
             case Sys.FSTAT -> fstat(a0, a1);
             case Sys.STAT -> statPath(-100, a0, a1, 0);
@@ -586,8 +587,36 @@ public final class HostKernel {
         if (f == null) return -EBADF;
         if (newFd < 0 || newFd >= FileTable.MAX_FDS) return -EBADF;
         if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
+        OpenFile replaced = files.get(newFd);
         files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
+        if (replaced != null) releaseIfRemoved(replaced.node);
         return newFd;
+    }
+
+    /** Only /tmp files can change size; the bundle is read-only and opened so. */
+    private long ftruncate(long fd, long length) {
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (length < 0 || !f.writable() || !(f.node instanceof Node.TmpFile file)) return -EINVAL;
+        if (length > Integer.MAX_VALUE - 16) return -EFBIG;
+        return tree.tmp().resize(file, length) ? 0 : -ENOSPC;
+    }
+
+    private long close(long fd) {
+        OpenFile f = files.get(fd);
+        if (!files.close(fd)) return -EBADF;
+        releaseIfRemoved(f.node);
+        return 0;
+    }
+
+    /** A /tmp file removed while open keeps its bytes until no descriptor refers to it any more. */
+    private void releaseIfRemoved(Node node) {
+        if (!(node instanceof Node.TmpFile file) || tree.tmp().contains(file)) return;
+        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
+            OpenFile o = files.get(fd);
+            if (o != null && o.node == file) return;
+        }
+        tree.tmp().release(file);
     }
 
     private long getcwd(long buf, long size) throws MemoryFault {
@@ -671,7 +700,7 @@ public final class HostKernel {
             } else if (isDir) {
                 return -EISDIR;
             }
-            dir.remove(parts.getLast());
+            releaseIfRemoved(dir.remove(parts.getLast()));
             return 0;
         } catch (PathError e) {
             return e.errno;

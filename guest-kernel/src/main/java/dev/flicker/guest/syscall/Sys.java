@@ -8,7 +8,7 @@ public final class Sys {
             LSEEK = 8, MMAP = 9, MPROTECT = 10, MUNMAP = 11, BRK = 12, RT_SIGACTION = 13, RT_SIGPROCMASK = 14,
             IOCTL = 16, PREAD64 = 17, PWRITE64 = 18, READV = 19, WRITEV = 20, ACCESS = 21, SCHED_YIELD = 24,
             MREMAP = 25, MADVISE = 28, DUP = 32, DUP2 = 33, NANOSLEEP = 35, GETPID = 39, EXIT = 60, UNAME = 63,
-            FCNTL = 72, GETCWD = 79, CHDIR = 80, MKDIR = 83, UNLINK = 87, READLINK = 89, UMASK = 95,
+            FCNTL = 72, FTRUNCATE = 77, GETCWD = 79, CHDIR = 80, MKDIR = 83, UNLINK = 87, READLINK = 89, UMASK = 95,
             GETTIMEOFDAY = 96, GETRLIMIT = 97, SYSINFO = 99, GETUID = 102, GETGID = 104, GETEUID = 107,
             GETEGID = 108, GETPPID = 110, SIGALTSTACK = 131, ARCH_PRCTL = 158, GETTID = 186, TIME = 201,
             FUTEX = 202, SCHED_GETAFFINITY = 204, GETDENTS64 = 217, SET_TID_ADDRESS = 218, CLOCK_GETTIME = 228,
@@ -29,7 +29,7 @@ public final class Sys {
             case WRITEV -> "writev"; case ACCESS -> "access"; case SCHED_YIELD -> "sched_yield";
             case MREMAP -> "mremap"; case MADVISE -> "madvise"; case DUP -> "dup"; case DUP2 -> "dup2";
             case NANOSLEEP -> "nanosleep"; case GETPID -> "getpid"; case EXIT -> "exit"; case UNAME -> "uname";
-            case FCNTL -> "fcntl"; case GETCWD -> "getcwd"; case CHDIR -> "chdir"; case MKDIR -> "mkdir";
+            case FCNTL -> "fcntl"; case FTRUNCATE -> "ftruncate"; case GETCWD -> "getcwd"; case CHDIR -> "chdir"; case MKDIR -> "mkdir";
             case UNLINK -> "unlink"; case READLINK -> "readlink"; case UMASK -> "umask";
             case GETTIMEOFDAY -> "gettimeofday"; case GETRLIMIT -> "getrlimit"; case SYSINFO -> "sysinfo";
             case GETUID -> "getuid"; case GETGID -> "getgid"; case GETEUID -> "geteuid"; case GETEGID -> "getegid";

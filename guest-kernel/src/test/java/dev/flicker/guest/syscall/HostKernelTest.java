@@ -310,6 +310,31 @@ class HostKernelTest {
         assertEquals(-EROFS, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp"), 0x200));
     }
 
+    @Test
+    void aTmpFileRemovedWhileOpenKeepsItsBytesUntilItsLastDescriptorCloses() throws MemoryFault {
+        final long ENOSPC = -28, TMP_LIMIT = 1 << 20;
+        long fd = open("/tmp/scratch", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        put(BUF, "keep me");
+        assertEquals(7, call(Sys.WRITE, fd, BUF, 7));
+        assertEquals(0, call(Sys.FTRUNCATE, fd, TMP_LIMIT * 3 / 4));
+        assertEquals(0, call(Sys.UNLINK, path("/tmp/scratch")));
+        long copy = call(Sys.DUP, fd);
+        assertEquals(0, call(Sys.CLOSE, fd));
+
+        // Still readable through the other descriptor, and still counted against /tmp's limit.
+        assertEquals(0, call(Sys.LSEEK, copy, 0, 0));
+        assertEquals(7, call(Sys.READ, copy, BUF + 100, 7));
+        assertEquals("keep me", get(BUF + 100, 7));
+        long other = open("/tmp/other", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        assertEquals(ENOSPC, call(Sys.FTRUNCATE, other, TMP_LIMIT / 2));
+
+        assertEquals(0, call(Sys.CLOSE, copy)); // the last one: its bytes go back
+        assertEquals(0, call(Sys.FTRUNCATE, other, TMP_LIMIT / 2));
+        assertEquals(-EINVAL, call(Sys.FTRUNCATE, other, -1));
+        assertEquals(-EINVAL, call(Sys.FTRUNCATE, 1, 0), "stdout is not a file");
+        assertEquals(-EBADF, call(Sys.FTRUNCATE, 999, 0));
+    }
+
     /** Decodes linux_dirent64 records: name and d_type. */
     private List<String> dirents(long buf, int length) throws MemoryFault {
         MemorySegment b = MemorySegment.ofArray(space.readBytes(buf, length));
