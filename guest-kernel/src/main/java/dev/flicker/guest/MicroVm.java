@@ -262,7 +262,13 @@ public final class MicroVm implements AutoCloseable {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
-        Ending ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+        kernel.runStarted();
+        Ending ending;
+        try {
+            ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+        } finally {
+            kernel.runEnded();
+        }
         long end = System.nanoTime();
         Map<String, Long> byName = new LinkedHashMap<>();
         long[] counts = kernel.counts();

@@ -1058,14 +1058,43 @@ public final class HostKernel {
         return now.getEpochSecond() * NANOS + now.getNano();
     }
 
-    private static long clockNanos(long clock) {
+    private long clockNanos(long clock) {
         return switch ((int) clock) {
             case 0, 5, 8, 11 -> realtimeNanos();                    // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
             case 1, 4, 6, 7, 9 -> System.nanoTime();               // MONOTONIC(_RAW, _COARSE), BOOTTIME(_ALARM)
-            case 2, 3 -> java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+            case 2, 3 -> cpuNanos();                               // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
             default -> -1;
         };
     }
+
+    /**
+     * CPU time of this VM's runs: the host thread's CPU clock counted only while it runs this VM. The thread
+     * also runs other VMs (a pooled request thread), and they must neither show in this VM's clock nor be
+     * measurable from it. Counted from this kernel's start (a boot or a restore).
+     */
+    private long cpuNanosOfEndedRuns, runCpuStartNanos = -1;
+
+    private static long threadCpuNanos() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    private long cpuNanos() {
+        return cpuNanosOfEndedRuns + (runCpuStartNanos < 0 ? 0 : threadCpuNanos() - runCpuStartNanos);
+    }
+
+    /** The run loop calls this when it starts running this VM on the current thread ... */
+    public void runStarted() {
+        runCpuStartNanos = threadCpuNanos();
+    }
+
+    /** ... and this when it stops. */
+    public void runEnded() {
+        if (runCpuStartNanos >= 0) cpuNanosOfEndedRuns += threadCpuNanos() - runCpuStartNanos;
+        runCpuStartNanos = -1;
+    }
+
+    /** For sysinfo's uptime: this kernel's start, not the host's. */
+    private final long startedNanos = System.nanoTime();
 
     private void writeTimespec(long ptr, long nanos) throws MemoryFault {
         byte[] b = new byte[16];
@@ -1156,7 +1185,7 @@ public final class HostKernel {
     private long sysinfo(long ptr) throws MemoryFault {
         byte[] b = new byte[112];
         MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() / 1000);
+        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, (System.nanoTime() - startedNanos) / NANOS);
         s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, memory.limitBytes());
         s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, memory.limitBytes() - memory.committedBytes());
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 80, (short) 1);

@@ -560,6 +560,29 @@ class HostKernelTest {
         assertTrue(Math.abs(t - nowSeconds) <= 5);
     }
 
+    private long cpuClock(HostKernel k) throws MemoryFault {
+        final int CLOCK_PROCESS_CPUTIME_ID = 2;
+        assertEquals(0, call(k, Sys.CLOCK_GETTIME, CLOCK_PROCESS_CPUTIME_ID, BUF));
+        return space.readLong(BUF) * 1_000_000_000L + space.readLong(BUF + 8);
+    }
+
+    @Test
+    void theCpuClockCountsOnlyThisVmsRuns() throws MemoryFault {
+        // This thread has used CPU before (JUnit, class loading); none of it may show in a VM's clock.
+        assertEquals(0, cpuClock(kernel), "no run yet");
+        kernel.runStarted();
+        long spin = 0;
+        for (long until = System.nanoTime() + 20_000_000; System.nanoTime() < until; ) spin++;
+        kernel.runEnded();
+        long used = cpuClock(kernel);
+        assertTrue(used > 0 && spin > 0, "a run's CPU time counts: " + used);
+        assertEquals(used, cpuClock(kernel), "and stops counting when the run ends");
+        HostKernel next = newKernel(stdout); // another VM on the same host thread
+        assertEquals(0, cpuClock(next));
+        assertEquals(0, call(next, Sys.SYSINFO, BUF));
+        assertTrue(space.readLong(BUF) <= 1, "uptime is the VM's, in seconds: " + space.readLong(BUF));
+    }
+
     @Test
     void getrandomReturnsFreshBytes() throws MemoryFault {
         assertEquals(32, call(Sys.GETRANDOM, BUF, 32, 0));
