@@ -229,8 +229,8 @@ async function rejectsWith(call, errorName, status) {
 }
 
 /**
- * A call signed with a wrong key must be refused with Lambda's 403 error of that name. A DeleteFunction,
- * because the platform lets reads through unsigned (docs/api.md).
+ * A call signed with a wrong key must be refused with Lambda's 403 error of that name. A DeleteFunction:
+ * were the check broken, a refused read would prove less than a refused change.
  */
 async function refused(badClient, errorName) {
   try {

@@ -13,11 +13,15 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Every mutating or invoking request (anything but GET and HEAD) must carry a valid AWS Signature Version 4
- * made with a configured access key, so that AWS SDKs work unmodified and nobody else can deploy or invoke.
- * A refused request gets a 403 in Lambda's shape.
+ * Every request to a Lambda API path ({@code /2015-03-31/...} and the other dated API versions), reads
+ * included, must carry a valid AWS Signature Version 4 made with a configured access key: AWS SDKs sign
+ * every call anyway, and a function's configuration holds its environment variables, which often hold
+ * secrets. A refused request gets a 403 in Lambda's shape. The operator's pages ({@code /admin/...}, the
+ * dashboard) are not signed; the server listens on loopback unless {@code FLICKER_HOST} says otherwise.
  */
 public class AuthFilter {
+    /** Lambda's API paths begin with the API version, a date. */
+    private static final java.util.regex.Pattern LAMBDA_API_PATH = java.util.regex.Pattern.compile("/?\\d{4}-\\d{2}-\\d{2}(/.*)?");
     private final boolean enabled;
     private final Map<String, String> secrets;
 
@@ -31,7 +35,7 @@ public class AuthFilter {
     @ServerRequestFilter
     public Response authenticate(ContainerRequestContext ctx) throws IOException {
         String method = ctx.getMethod();
-        if (!enabled || method.equals("GET") || method.equals("HEAD")) return null;
+        if (!enabled || !LAMBDA_API_PATH.matcher(ctx.getUriInfo().getPath()).matches()) return null;
         byte[] body;
         try (InputStream in = ctx.getEntityStream()) {
             body = in.readNBytes(FunctionsResource.MAX_SYNC_PAYLOAD + 2 * 1024 * 1024);

@@ -139,6 +139,17 @@ class AuthAndSdkTest {
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(403, unsigned.statusCode());
         assertEquals("MissingAuthenticationTokenException", unsigned.headers().firstValue("X-Amzn-ErrorType").orElseThrow());
+        // Reads too: a function's configuration holds its environment, which often holds secrets.
+        for (String path : java.util.List.of("/2015-03-31/functions", "/2015-03-31/functions/any/configuration",
+                "/2019-09-30/functions/any/concurrency")) {
+            HttpResponse<String> read = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port + path)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(403, read.statusCode(), path);
+        }
+        // The operator's pages are not signed (the server listens on loopback by default).
+        HttpResponse<String> overview = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port
+                + "/admin/overview")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, overview.statusCode());
 
         Map<String, String> signed = SigV4.sign(new SigV4.Request("POST", invoke.getRawPath(), null,
                 Map.of("Host", "localhost:" + RestAssured.port), "{}".getBytes()), SigV4Filter.KEY, SigV4Filter.SECRET, "local", Instant.now());

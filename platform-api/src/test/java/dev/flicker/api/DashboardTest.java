@@ -49,7 +49,7 @@ class DashboardTest {
         String state = "Pending";
         for (int i = 0; i < 300 && state.equals("Pending"); i++) {
             Thread.sleep(100);
-            state = given().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
+            state = signed().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
         }
         assertEquals("Active", state);
     }
