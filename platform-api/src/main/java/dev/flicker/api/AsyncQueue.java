@@ -193,7 +193,7 @@ public class AsyncQueue {
     /** Event invocations by status and the dead letters kept, for the operator overview. */
     public record Counts(long queued, long running, long succeeded, long deadLettered, long deadLetters) {}
 
-    /** One query; counting every row, so its cost grows with the rows kept (succeeded ones are never purged). */
+    /** One query; counting every row, so its cost grows with the rows kept (Retention bounds the succeeded ones). */
     public Counts counts() {
         RowSet<Row> rows = Db.await(() -> db.preparedQuery("SELECT status, count(*) FROM async_invocations GROUP BY status "
                 + "UNION ALL SELECT 'dead_letters', count(*) FROM dead_letters").execute());
