@@ -133,6 +133,7 @@ public final class VmPool implements AutoCloseable {
         }
     }
 
+    private static final int CORES = Runtime.getRuntime().availableProcessors();
     private final MicroVmRunner runner;
     private final SnapshotStore store;
     private final Policy policy;
@@ -218,7 +219,12 @@ public final class VmPool implements AutoCloseable {
             }
         }
         live.put(vm, "Leased");
-        return new Lease(v, vm, path, System.nanoTime() - t0);
+        long readyNanos = System.nanoTime() - t0;
+        // Restore ahead now, not at the next tick, while a core is free for it: the next caller then finds a
+        // ready VM. With every core running a VM, a restore beside them only slows them (KVM ioctls of one
+        // process contend across threads, BENCHMARKS.md), and the tick keeps the pool filled.
+        if (leasedNow.get() < CORES) refill(v);
+        return new Lease(v, vm, path, readyNanos);
     }
 
     /** Leases a VM, delivers {@code event}, runs the handler and returns the result; the VM is then destroyed. */
@@ -313,15 +319,17 @@ public final class VmPool implements AutoCloseable {
         }
     }
 
-    /** Sizing, yielding and reclamation, every tick. */
-    private void tick() {
-        try {
-            hostUnderPressure = MemoryStats.readHostAvailableKib() * 1024 < policy.minHostAvailableBytes();
-            for (Versioned v : versions.values()) {
-                int target = v.target();
-                int have = v.ready.size() + v.restoring.get();
-                for (int i = have; i < target; i++) {
-                    v.restoring.incrementAndGet();
+    /**
+     * Starts restores until {@code v} has its target of ready and restoring VMs; returns the target. Called on
+     * every tick, and on a lease while a core is free: waiting for the next tick left callers that come
+     * faster than one per tick (20 ms) to restore on demand, one after the other.
+     */
+    private int refill(Versioned v) {
+        synchronized (v) {
+            int target = v.target();
+            for (int have = v.ready.size() + v.restoring.get(); have < target; have++) {
+                v.restoring.incrementAndGet();
+                try {
                     restorer.execute(() -> {
                         try {
                             if (versions.get(v.version.key()) == v) v.ready.addLast(v.restore());
@@ -331,7 +339,21 @@ public final class VmPool implements AutoCloseable {
                             v.restoring.decrementAndGet();
                         }
                     });
+                } catch (java.util.concurrent.RejectedExecutionException closed) {
+                    v.restoring.decrementAndGet(); // the pool is closing
+                    break;
                 }
+            }
+            return target;
+        }
+    }
+
+    /** Sizing, yielding and reclamation, every tick. */
+    private void tick() {
+        try {
+            hostUnderPressure = MemoryStats.readHostAvailableKib() * 1024 < policy.minHostAvailableBytes();
+            for (Versioned v : versions.values()) {
+                int target = refill(v);
                 while (v.ready.size() > target) {
                     MicroVm extra = v.ready.pollLast();
                     if (extra == null) break;
