@@ -362,24 +362,13 @@ public final class MicroVm implements AutoCloseable {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
-        // Registered before the closing check: a runner that closes after the check kicks this vCPU out of
-        // KVM_RUN, and the loop sees it closing at its next turn.
-        runner.startedRunning(vcpu);
-        ScheduledFuture<?> kick;
-        try {
-            if (runner.closing()) throw new java.util.concurrent.RejectedExecutionException("closing");
-            kick = runner.deadlines().schedule(vcpu::kick, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            runner.stoppedRunning(vcpu);
-            vcpu.unbindFromCurrentThread();
-            return new Ending(RunResult.Outcome.STOPPED, -1, 9, "stopped: the runner is closing", 0, 0, 0);
-        }
+        ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
         try {
             while (true) {
                 if (System.nanoTime() - deadline >= 0) {
                     return new Ending(RunResult.Outcome.TIMED_OUT, -1, 9, "killed at its deadline", hostCalls, 0, otherExits);
                 }
-                if (runner.closing()) {
+                if (kick == null || runner.closing()) {
                     return new Ending(RunResult.Outcome.STOPPED, -1, 9, "stopped: the runner is closing", hostCalls, 0, otherExits);
                 }
                 VcpuExit exit = vcpu.run();
@@ -445,8 +434,7 @@ public final class MicroVm implements AutoCloseable {
                 }
             }
         } finally {
-            kick.cancel(false);
-            runner.stoppedRunning(vcpu);
+            if (kick != null) runner.unwatch(vcpu, kick);
             vcpu.unbindFromCurrentThread();
         }
     }

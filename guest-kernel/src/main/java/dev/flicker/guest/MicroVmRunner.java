@@ -13,7 +13,8 @@ import java.security.SecureRandom;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
@@ -32,7 +33,7 @@ public final class MicroVmRunner implements AutoCloseable {
     private final ScheduledThreadPoolExecutor deadlines = newDeadlineTimer();
     /** Where VMs are destroyed: on the caller's thread (null), or on a background thread, off the critical path. */
     private final ExecutorService reaper;
-    /** vCPUs inside a run loop now, so that {@link #close} can stop them instead of waiting up to their deadline. */
+    /** vCPUs inside a run loop now ({@link #watch}), so that {@link #close} can stop them instead of waiting for their deadlines. */
     private final java.util.Set<Vcpu> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closing;
 
@@ -101,20 +102,30 @@ public final class MicroVmRunner implements AutoCloseable {
         return random;
     }
 
-    ScheduledExecutorService deadlines() {
-        return deadlines;
+    /**
+     * Watches a vCPU about to run until {@code deadlineNanos}: its kick is scheduled for the deadline, and
+     * {@link #close} kicks it at once. Returns null when the runner is closing: the vCPU must not run.
+     */
+    ScheduledFuture<?> watch(Vcpu vcpu, long deadlineNanos) {
+        running.add(vcpu); // before the check: a close that comes after it finds this vCPU and kicks it
+        try {
+            if (!closing) return deadlines.schedule(vcpu::kick, Math.max(0, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closedMeanwhile) {
+            // the timer was shut down between the check and the schedule
+        }
+        running.remove(vcpu);
+        return null;
     }
 
+    /** Ends {@link #watch}: the deadline kick is cancelled. */
+    void unwatch(Vcpu vcpu, ScheduledFuture<?> kick) {
+        kick.cancel(false);
+        running.remove(vcpu);
+    }
+
+    /** True once {@link #close} began: a run loop stops at its next exit. */
     boolean closing() {
         return closing;
-    }
-
-    void startedRunning(Vcpu vcpu) {
-        running.add(vcpu);
-    }
-
-    void stoppedRunning(Vcpu vcpu) {
-        running.remove(vcpu);
     }
 
     public RunResult run(RunRequest request) {
