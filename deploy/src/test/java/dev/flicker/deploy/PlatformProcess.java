@@ -1,12 +1,7 @@
 package dev.flicker.deploy;
 
-import dev.flicker.api.SigV4;
-
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +10,6 @@ import java.util.Map;
 /** Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL 'flicker_it'. */
 final class PlatformProcess {
     static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
-    static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private PlatformProcess() {}
 
@@ -51,24 +45,16 @@ final class PlatformProcess {
         throw new IllegalStateException("the platform did not start on port " + port);
     }
 
-    /** A GET signed with SigV4, as the Lambda API paths require (the /admin ones do not mind). */
+    /** The CLI's signed client, pointed at a platform on {@code port} with the default credentials. */
+    static PlatformClient client(int port) {
+        return PlatformClient.fromEnvironment(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port));
+    }
+
     static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-        URI uri = URI.create("http://localhost:" + port + path);
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri);
-        SigV4.sign(new SigV4.Request("GET", uri.getRawPath(), uri.getRawQuery(), Map.of("Host", "localhost:" + port), new byte[0]),
-                "flicker", "flicker-local-secret", "local", java.time.Instant.now()).forEach(b::header);
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return client(port).call("GET", path, null, Map.of());
     }
 
-    /** A POST signed with SigV4 and the platform's default credentials, as every mutating call must be. */
     static HttpResponse<String> post(int port, String path, String body, String invocationType) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
-                .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json");
-        if (invocationType != null) b.header("X-Amz-Invocation-Type", invocationType);
-        SigV4.sign(new SigV4.Request("POST", path, null, Map.of("Host", "localhost:" + port),
-                body.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "flicker", "flicker-local-secret", "local",
-                java.time.Instant.now()).forEach(b::header);
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return client(port).call("POST", path, body, invocationType == null ? Map.of() : Map.of("X-Amz-Invocation-Type", invocationType));
     }
-
 }
