@@ -4,14 +4,12 @@ import dev.flicker.api.SigV4;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -19,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,15 +35,11 @@ class AsyncDurabilityTest {
         Process platform = PlatformProcess.start(dataDir, port);
         List<String> accepted = new ArrayList<>();
         try {
-            ByteArrayOutputStream zip = new ByteArrayOutputStream();
-            try (ZipOutputStream z = new ZipOutputStream(zip)) {
-                z.putNextEntry(new ZipEntry("bootstrap"));
-                z.write(Files.readAllBytes(BOOTSTRAP));
-            }
+            byte[] zip = FnCommand.zipDirectory(BOOTSTRAP.getParent());
             String fn = "durable" + Long.toHexString(System.nanoTime());
             HttpResponse<String> created = PlatformProcess.post(port, "/2015-03-31/functions", "{\"FunctionName\":\"" + fn
                     + "\",\"Runtime\":\"provided\",\"Handler\":\"h\",\"Code\":{\"ZipFile\":\""
-                    + Base64.getEncoder().encodeToString(zip.toByteArray()) + "\"}}", null);
+                    + Base64.getEncoder().encodeToString(zip) + "\"}}", null);
             assertEquals(201, created.statusCode(), created.body());
             for (int i = 0; i < 300 && !PlatformProcess.get(port, "/2015-03-31/functions/" + fn).body().contains("\"State\":\"Active\""); i++) {
                 Thread.sleep(100);

@@ -7,7 +7,6 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +18,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,10 +46,7 @@ class JsSdkTest {
         Path node = onPath("node").orElseThrow(() -> new AssertionError("node is not on PATH: " + HOW_TO_INSTALL));
         checkSdkInstalled();
         Path zip = work.resolve("fn.zip");
-        try (OutputStream out = Files.newOutputStream(zip); ZipOutputStream z = new ZipOutputStream(out)) {
-            z.putNextEntry(new ZipEntry("bootstrap"));
-            z.write(Files.readAllBytes(BOOTSTRAP));
-        }
+        Files.write(zip, FnCommand.zipDirectory(BOOTSTRAP.getParent()));
 
         int port = PlatformProcess.freePort();
         Process platform = PlatformProcess.start(dataDir, port);

@@ -70,15 +70,10 @@ class AuthAndSdkTest {
             assertEquals(202, async.statusCode());
 
             // New code (the same bootstrap beside a data file) and a new configuration: each takes a new snapshot.
-            java.io.ByteArrayOutputStream two = new java.io.ByteArrayOutputStream();
-            try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(two)) {
-                z.putNextEntry(new java.util.zip.ZipEntry("bootstrap"));
-                z.write(Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP));
-                z.putNextEntry(new java.util.zip.ZipEntry("data.txt"));
-                z.write("v2".getBytes());
-            }
+            byte[] two = FunctionsResourceTest.zipOf(Map.of("bootstrap", Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP),
+                    "data.txt", "v2".getBytes()));
             String oldSha = lambda.getFunction(b -> b.functionName("sdk")).configuration().codeSha256();
-            var updated = lambda.updateFunctionCode(b -> b.functionName("sdk").zipFile(SdkBytes.fromByteArray(two.toByteArray())));
+            var updated = lambda.updateFunctionCode(b -> b.functionName("sdk").zipFile(SdkBytes.fromByteArray(two)));
             assertTrue(!updated.codeSha256().equals(oldSha));
             awaitActive(lambda);
             lambda.updateFunctionConfiguration(b -> b.functionName("sdk").memorySize(256).timeout(5)

@@ -141,14 +141,8 @@ class VersionsTest {
 
     /** The same bootstrap beside a data file: other code, the same behaviour. */
     static byte[] zipWithData() throws IOException {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(bytes)) {
-            zip.putNextEntry(new java.util.zip.ZipEntry("bootstrap"));
-            zip.write(java.nio.file.Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP));
-            zip.putNextEntry(new java.util.zip.ZipEntry("data.txt"));
-            zip.write("two".getBytes(StandardCharsets.UTF_8));
-        }
-        return bytes.toByteArray();
+        return FunctionsResourceTest.zipOf(Map.of("bootstrap", java.nio.file.Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP),
+                "data.txt", "two".getBytes(StandardCharsets.UTF_8)));
     }
 
     @Test
