@@ -39,10 +39,17 @@ public record FunctionRef(String name, String qualifier) {
     /** The function's name, for the operations that take no qualifier (a name or an unqualified ARN). */
     public static String unqualifiedName(String functionName) {
         FunctionRef ref = parse(functionName, null);
-        if (!ref.isLatest() || functionName.endsWith(":" + LATEST)) {
+        if (namesQualifier(functionName, null)) {
             throw LambdaError.invalid("this operation takes a function without a qualifier, not " + functionName);
         }
         return ref.name();
+    }
+
+    /** True when the request names a qualifier, {@code $LATEST} included, in the name or as the parameter. */
+    public static boolean namesQualifier(String functionName, String qualifierParam) {
+        if (qualifierParam != null) return true;
+        Matcher m = functionName == null ? null : FORMS.matcher(functionName);
+        return m != null && m.matches() && m.group(2) != null;
     }
 
     static boolean validName(String name) {

@@ -118,7 +118,7 @@ public class FunctionsResource {
     @Path("/{name}")
     public Response delete(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
         FunctionRef ref = FunctionRef.parse(name, qualifier);
-        if (ref.isLatest() && (qualifier != null || name.endsWith(":" + FunctionRef.LATEST))) {
+        if (ref.isLatest() && FunctionRef.namesQualifier(name, qualifier)) {
             throw LambdaError.invalid("$LATEST version cannot be deleted without deleting the function");
         }
         functions.delete(ref);
