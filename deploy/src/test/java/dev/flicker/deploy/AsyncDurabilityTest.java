@@ -1,6 +1,8 @@
 package dev.flicker.deploy;
 
 import dev.flicker.api.SigV4;
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -11,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -26,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * while they run, and after a restart every accepted invocation completes (none lost), and an invocation
  * whose success was recorded never runs again.
  */
+@NeedsKvm
 class AsyncDurabilityTest {
     static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
 
@@ -41,9 +45,7 @@ class AsyncDurabilityTest {
                     + "\",\"Runtime\":\"provided\",\"Handler\":\"h\",\"Code\":{\"ZipFile\":\""
                     + Base64.getEncoder().encodeToString(zip) + "\"}}", null);
             assertEquals(201, created.statusCode(), created.body());
-            for (int i = 0; i < 300 && !PlatformProcess.get(port, "/2015-03-31/functions/" + fn).body().contains("\"State\":\"Active\""); i++) {
-                Thread.sleep(100);
-            }
+            PlatformProcess.awaitActive(port, fn);
             for (int i = 0; i < 500; i++) {
                 HttpResponse<String> r = PlatformProcess.post(port, "/2015-03-31/functions/" + fn + "/invocations", "{\"name\":\"n" + i + "\"}", "Event");
                 assertEquals(202, r.statusCode(), r.body());
@@ -58,21 +60,16 @@ class AsyncDurabilityTest {
             Pattern status = Pattern.compile("\"status\":\"(\\w+)\".*\"attempts\":(\\d+)");
             int succeeded = 0, ranAgain = 0;
             for (String id : accepted) {
-                String state = "";
-                int attempts = 0;
-                for (int i = 0; i < 600; i++) {
-                    HttpResponse<String> r = PlatformProcess.get(port, "/admin/async/" + id);
+                Matcher m = TestTime.await("invocation " + id + " to finish", Duration.ofSeconds(30), () -> {
+                    HttpResponse<String> r = getUnchecked(port, "/admin/async/" + id);
                     assertEquals(200, r.statusCode(), "accepted invocation " + id + " is lost: " + r.body());
-                    Matcher m = status.matcher(r.body());
-                    assertTrue(m.find(), r.body());
-                    state = m.group(1);
-                    attempts = Integer.parseInt(m.group(2));
-                    if (state.equals("Succeeded") || state.equals("DeadLettered")) break;
-                    Thread.sleep(50);
-                }
-                assertEquals("Succeeded", state, "invocation " + id);
+                    Matcher found = status.matcher(r.body());
+                    assertTrue(found.find(), r.body());
+                    return found.group(1).equals("Succeeded") || found.group(1).equals("DeadLettered") ? found : null;
+                });
+                assertEquals("Succeeded", m.group(1), "invocation " + id);
                 succeeded++;
-                if (attempts > 1) ranAgain++;
+                if (Integer.parseInt(m.group(2)) > 1) ranAgain++;
             }
             assertEquals(500, succeeded);
             // At least once: only an invocation that was running when the process died may have run twice.
@@ -80,6 +77,14 @@ class AsyncDurabilityTest {
         } finally {
             again.destroy();
             again.waitFor();
+        }
+    }
+
+    private static HttpResponse<String> getUnchecked(int port, String path) {
+        try {
+            return PlatformProcess.get(port, path);
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException("GET " + path, e);
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.flicker.deploy;
 
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -8,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,6 +27,7 @@ class FnCommandTest {
         return new Outcome(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
+    @NeedsKvm
     @Test
     void deployInvokeInspectAndDelete(@TempDir Path dataDir, @TempDir Path code) throws Exception {
         Files.copy(Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap"), code.resolve("bootstrap"));
@@ -49,8 +53,14 @@ class FnCommandTest {
             assertTrue(queued.out().startsWith("queued as "), queued.out());
 
             assertTrue(fn(port, "list").out().contains("\"FunctionName\":\"" + name + "\""));
-            Thread.sleep(1500); // invocation records are written in the background
-            assertTrue(fn(port, "logs", name).out().contains("\"status\":\"Success\""));
+            // Invocation records are written in the background.
+            TestTime.await("a Success record in fn logs", Duration.ofSeconds(10), () -> {
+                try {
+                    return fn(port, "logs", name).out().contains("\"status\":\"Success\"");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
             Outcome published = fn(port, "publish", name, "--description", "first");
             assertEquals(0, published.status(), published.err());
             assertTrue(published.err().contains("published " + name + ":1"), published.err());

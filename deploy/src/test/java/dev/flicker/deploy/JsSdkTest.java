@@ -1,5 +1,7 @@
 package dev.flicker.deploy;
 
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,6 +12,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -28,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * unmodified, against the packaged platform running as a process: {@code src/test/js/sdk-test.mjs} run by
  * Node.js. The Java SDK's counterpart is platform-api's {@code AuthAndSdkTest}.
  */
+@NeedsKvm
 class JsSdkTest {
     static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
     static final Path JS = Path.of("src/test/js");
@@ -39,7 +43,7 @@ class JsSdkTest {
             "publishVersion", "invokeVersion", "listVersionsByFunction",
             "deleteFunction", "deletedFunctionIsNotFound");
     /** Bounds a hung run only: the whole script takes seconds when the platform answers. */
-    static final long RUN_LIMIT_MINUTES = 10;
+    static final Duration RUN_LIMIT = TestTime.scaled(Duration.ofMinutes(3));
 
     @Test
     void awsSdkForJavaScriptCreatesInvokesUpdatesAndDeletes(@TempDir Path dataDir, @TempDir Path work) throws Exception {
@@ -57,10 +61,10 @@ class JsSdkTest {
             Process script = pb.start();
             List<String> lines = Collections.synchronizedList(new ArrayList<>());
             Thread reader = Thread.ofPlatform().name("sdk-test output").start(() -> echo(script, lines));
-            if (!script.waitFor(RUN_LIMIT_MINUTES, TimeUnit.MINUTES)) {
+            if (!script.waitFor(RUN_LIMIT.toMillis(), TimeUnit.MILLISECONDS)) {
                 script.destroyForcibly().waitFor();
                 reader.join();
-                fail("sdk-test.mjs did not finish within " + RUN_LIMIT_MINUTES + " minutes:\n" + String.join("\n", lines));
+                fail("sdk-test.mjs did not finish within " + RUN_LIMIT.toSeconds() + " s:\n" + String.join("\n", lines));
             }
             reader.join();
             String output = String.join("\n", lines);

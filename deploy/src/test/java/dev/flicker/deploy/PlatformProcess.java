@@ -1,10 +1,13 @@
 package dev.flicker.deploy;
 
+import dev.flicker.testing.TestTime;
+
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 
 /** Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL 'flicker_it'. */
@@ -33,16 +36,36 @@ final class PlatformProcess {
         Files.createDirectories(log.getParent());
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         Process p = pb.start();
-        for (int i = 0; i < 300; i++) {
-            try {
-                if (get(port, "/2015-03-31/functions").statusCode() == 200) return p;
-            } catch (IOException e) {
-                // not listening yet
-            }
-            if (!p.isAlive()) throw new IllegalStateException("the platform exited with " + p.exitValue());
-            Thread.sleep(100);
+        try {
+            TestTime.await("the platform to answer on port " + port + " (its log: " + log + ")", Duration.ofSeconds(60), () -> {
+                try {
+                    if (get(port, "/2015-03-31/functions").statusCode() == 200) return true;
+                } catch (IOException e) {
+                    // not listening yet
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                if (!p.isAlive()) throw new IllegalStateException("the platform exited with " + p.exitValue() + "; its log: " + log);
+                return null;
+            });
+        } catch (RuntimeException | AssertionError e) {
+            p.destroyForcibly();
+            throw e;
         }
-        throw new IllegalStateException("the platform did not start on port " + port);
+        return p;
+    }
+
+    /** Waits until function {@code name} leaves Pending; it must be Active. */
+    static void awaitActive(int port, String name) {
+        String body = TestTime.await(name + " to leave Pending", Duration.ofSeconds(30), () -> {
+            try {
+                String b = get(port, "/2015-03-31/functions/" + name).body();
+                return b.contains("\"State\":\"Pending\"") ? null : b;
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        if (!body.contains("\"State\":\"Active\"")) throw new AssertionError(name + " did not become Active: " + body);
     }
 
     /** The CLI's signed client, pointed at a platform on {@code port} with the default credentials. */

@@ -2,6 +2,8 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The guest is hostile: every misbehaviour ends with a clear result and the host stays healthy. */
+@NeedsKvm
 class HostileGuestTest {
     static Kvm kvm;
     static MicroVmRunner runner;
@@ -50,7 +53,7 @@ class HostileGuestTest {
         Thread.sleep(300); // let it enter its loop
         closing.close();
         // The bound only keeps a broken stop from hanging the suite; the deadline is ten minutes away.
-        RunResult r = result.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        RunResult r = result.get(TestTime.scaledMillis(60_000), java.util.concurrent.TimeUnit.MILLISECONDS);
         caller.join();
         assertEquals(RunResult.Outcome.STOPPED, r.outcome(), r::toString);
         // A run that starts after the close is refused the same way, not left without a deadline.

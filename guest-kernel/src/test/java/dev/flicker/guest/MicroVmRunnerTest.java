@@ -2,6 +2,7 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Static musl and glibc programs running in real micro VMs on /dev/kvm. */
+@NeedsKvm
 class MicroVmRunnerTest {
     static Kvm kvm;
     static MicroVmRunner runner;

@@ -3,6 +3,7 @@ package dev.flicker.guest;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The example custom runtime (examples/c-runtime) talking to the Runtime API over the guest's loopback socket. */
+@NeedsKvm
 class RuntimeApiGuestTest {
     static Kvm kvm;
     static MicroVmRunner runner;

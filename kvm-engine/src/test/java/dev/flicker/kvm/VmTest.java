@@ -9,6 +9,7 @@ import dev.flicker.kvm.x86.Regs;
 import dev.flicker.kvm.x86.Segment;
 import dev.flicker.kvm.x86.Sregs;
 import dev.flicker.kvm.x86.X86;
+import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The engine alone on a real /dev/kvm: a hand-made long-mode guest, exits, kicks, parallel vCPU bring-up. */
+@NeedsKvm
 class VmTest {
     static final long MEM = 4 << 20, CODE = 0x10000, MMIO = 0xd0000000L;
     static Kvm kvm;

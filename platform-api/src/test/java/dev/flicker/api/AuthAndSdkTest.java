@@ -1,5 +1,7 @@
 package dev.flicker.api;
 
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import org.junit.jupiter.api.Test;
@@ -23,6 +25,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
@@ -41,18 +44,14 @@ class AuthAndSdkTest {
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(key, secret))).build();
     }
 
+    @NeedsKvm
     @Test
     void awsSdkCreatesInvokesAndDeletes() throws Exception {
         byte[] zip = FunctionsResourceTest.zipOf("bootstrap", Files.readAllBytes(FunctionsResourceTest.BOOTSTRAP));
         try (LambdaClient lambda = client(SigV4Filter.KEY, SigV4Filter.SECRET)) {
             lambda.createFunction(b -> b.functionName("sdk").runtime(Runtime.PROVIDED_AL2023).handler("h")
                     .role("arn:aws:iam::000000000000:role/x").code(c -> c.zipFile(SdkBytes.fromByteArray(zip))).memorySize(128));
-            State state = State.PENDING;
-            for (int i = 0; i < 300 && state == State.PENDING; i++) {
-                Thread.sleep(100);
-                state = lambda.getFunction(b -> b.functionName("sdk")).configuration().state();
-            }
-            assertEquals(State.ACTIVE, state);
+            awaitActive(lambda, null);
 
             InvokeResponse r = lambda.invoke(b -> b.functionName("sdk").logType(LogType.TAIL)
                     .payload(SdkBytes.fromUtf8String("{\"name\":\"SDK\"}")));
@@ -75,10 +74,10 @@ class AuthAndSdkTest {
             String oldSha = lambda.getFunction(b -> b.functionName("sdk")).configuration().codeSha256();
             var updated = lambda.updateFunctionCode(b -> b.functionName("sdk").zipFile(SdkBytes.fromByteArray(two)));
             assertTrue(!updated.codeSha256().equals(oldSha));
-            awaitActive(lambda);
+            awaitActive(lambda, null);
             lambda.updateFunctionConfiguration(b -> b.functionName("sdk").memorySize(256).timeout(5)
                     .environment(e -> e.variables(Map.of("STAGE", "two"))));
-            awaitActive(lambda);
+            awaitActive(lambda, null);
             var conf = lambda.getFunctionConfiguration(b -> b.functionName("sdk"));
             assertEquals(256, conf.memorySize());
             assertEquals(5, conf.timeout());
@@ -92,9 +91,7 @@ class AuthAndSdkTest {
             assertTrue(lambda.listFunctions().functions().stream().anyMatch(f -> f.functionName().equals("sdk")));
             var v1 = lambda.publishVersion(b -> b.functionName("sdk").description("first"));
             assertEquals("1", v1.version());
-            for (int i = 0; i < 300 && lambda.getFunction(b -> b.functionName("sdk").qualifier("1")).configuration().state() == State.PENDING; i++) {
-                Thread.sleep(100);
-            }
+            awaitActive(lambda, "1");
             InvokeResponse fromVersion = lambda.invoke(b -> b.functionName("sdk").qualifier("1").payload(SdkBytes.fromUtf8String("{\"name\":\"one\"}")));
             assertEquals("1", fromVersion.executedVersion());
             assertEquals("{\"greeting\":\"hello, one\"}", fromVersion.payload().asUtf8String());
@@ -105,12 +102,12 @@ class AuthAndSdkTest {
         }
     }
 
-    static void awaitActive(LambdaClient lambda) throws InterruptedException {
-        State state = State.PENDING;
-        for (int i = 0; i < 300 && state == State.PENDING; i++) {
-            Thread.sleep(100);
-            state = lambda.getFunction(b -> b.functionName("sdk")).configuration().state();
-        }
+    /** Waits for function {@code sdk} (at {@code qualifier}, or $LATEST when null) to leave Pending; it must be Active. */
+    static void awaitActive(LambdaClient lambda, String qualifier) {
+        State state = TestTime.await("sdk to leave Pending", Duration.ofSeconds(30), () -> {
+            State now = lambda.getFunction(b -> b.functionName("sdk").qualifier(qualifier)).configuration().state();
+            return now == State.PENDING ? null : now;
+        });
         assertEquals(State.ACTIVE, state);
     }
 

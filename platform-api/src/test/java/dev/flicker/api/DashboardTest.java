@@ -2,6 +2,8 @@ package dev.flicker.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
@@ -11,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -46,12 +49,15 @@ class DashboardTest {
         signed().contentType(ContentType.JSON)
                 .body(FunctionsResourceTest.createBody(name, "provided.al2023", 128, zip).replace("\"Timeout\":3", "\"Timeout\":" + timeoutSeconds))
                 .post("/2015-03-31/functions").then().statusCode(201);
-        String state = "Pending";
-        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
-            Thread.sleep(100);
-            state = signed().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
+        assertEquals("Active", FunctionsResourceTest.awaitStateSettled(name));
+    }
+
+    static JsonNode overviewUnchecked() {
+        try {
+            return overview();
+        } catch (Exception e) {
+            throw new AssertionError(e);
         }
-        assertEquals("Active", state);
     }
 
     static JsonNode overview() throws Exception {
@@ -76,6 +82,7 @@ class DashboardTest {
         return sorted.get(below) + (position - below) * (sorted.get(above) - sorted.get(below));
     }
 
+    @NeedsKvm
     @Test
     void overviewCountsInvocationsErrorsStartPathsPoolAndQueue() throws Exception {
         String name = "dash";
@@ -89,12 +96,10 @@ class DashboardTest {
 
         // Event invocations of earlier tests may still be running or waiting for a retry; only rows that stop
         // moving between statuses make the counts below exact.
-        JsonNode before = overview().get("async");
-        for (int i = 0; i < 600 && before.get("queued").asLong() + before.get("running").asLong() > 0; i++) {
-            Thread.sleep(100);
-            before = overview().get("async");
-        }
-        assertEquals(0, before.get("queued").asLong() + before.get("running").asLong(), "the Event queue never drained: " + before);
+        JsonNode before = TestTime.await("the Event queue to drain", Duration.ofSeconds(60), () -> {
+            JsonNode async = overviewUnchecked().get("async");
+            return async.get("queued").asLong() + async.get("running").asLong() == 0 ? async : null;
+        });
         signed().contentType(ContentType.JSON).body("{\"MaximumRetryAttempts\":0}")
                 .put("/2019-09-25/functions/" + name + "/event-invoke-config").then().statusCode(200);
         String succeeds = signed().header("X-Amz-Invocation-Type", "Event").body("{\"name\":\"later\"}")
@@ -202,6 +207,7 @@ class DashboardTest {
         for (JsonNode g : overview().get("functions")) assertFalse(g.get("name").asText().equals(name), "deleted, still listed");
     }
 
+    @NeedsKvm
     @Test
     void inFlightCountsAnInvocationWhileItRuns() throws Exception {
         String name = "dash-hang";

@@ -1,5 +1,7 @@
 package dev.flicker.api;
 
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
@@ -11,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -66,14 +69,10 @@ class FunctionsResourceTest {
                 .post("/2015-03-31/functions").then().statusCode(201)
                 .body("FunctionName", equalTo(name)).body("State", equalTo("Pending"))
                 .body("FunctionArn", equalTo("arn:aws:lambda:local:000000000000:function:" + name));
-        String state = "Pending";
-        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
-            Thread.sleep(100);
-            state = given().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
-        }
-        assertEquals("Active", state);
+        assertEquals("Active", awaitStateSettled(name));
     }
 
+    @NeedsKvm
     @Test
     void createInvokeAndDelete() throws InterruptedException {
         createActive("hello");
@@ -130,6 +129,7 @@ class FunctionsResourceTest {
         given().get("/2015-03-31/functions?MaxItems=0").then().statusCode(400);
     }
 
+    @NeedsKvm
     @Test
     void reservedConcurrencyThrottlesAndInvocationsAreRecorded() throws Exception {
         createActive("limited");
@@ -157,16 +157,25 @@ class FunctionsResourceTest {
         given().delete("/2015-03-31/functions/limited").then().statusCode(204);
     }
 
-    static String awaitAsync(String requestId, String wanted) throws InterruptedException {
-        String status = null;
-        for (int i = 0; i < 300; i++) {
-            status = given().get("/admin/async/" + requestId).then().statusCode(200).extract().path("status");
-            if (status.equals(wanted)) return status;
-            Thread.sleep(50);
-        }
-        return status;
+    /**
+     * The state a function settles in after {@code Pending}: {@code Active} once its snapshot is taken. {@code name}
+     * may carry a query ({@code name?Qualifier=1}).
+     */
+    static String awaitStateSettled(String name) {
+        return TestTime.await(name + " to leave Pending", Duration.ofSeconds(30), () -> {
+            String state = DashboardTest.signed().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
+            return state.equals("Pending") ? null : state;
+        });
     }
 
+    static String awaitAsync(String requestId, String wanted) {
+        return TestTime.await("Event invocation " + requestId + " to be " + wanted, Duration.ofSeconds(15), () -> {
+            String status = given().get("/admin/async/" + requestId).then().statusCode(200).extract().path("status");
+            return status.equals(wanted) ? status : null;
+        });
+    }
+
+    @NeedsKvm
     @Test
     void eventInvocationsAreDurableRetriedAndDeadLettered() throws Exception {
         createActive("async");
@@ -192,18 +201,14 @@ class FunctionsResourceTest {
         given().delete("/2015-03-31/functions/async").then().statusCode(204);
     }
 
+    @NeedsKvm
     @Test
     void aHandlerPastItsTimeoutIsKilledWithLambdasError() throws Exception {
         String hang = Base64.getEncoder().encodeToString(zipOf("bootstrap",
                 Files.readAllBytes(Path.of("../guest-kernel/target/test-programs/hang-runtime/bootstrap"))));
         given().contentType(ContentType.JSON).body(createBody("hang", "provided", 128, hang).replace("\"Timeout\":3", "\"Timeout\":1"))
                 .post("/2015-03-31/functions").then().statusCode(201);
-        String state = "Pending";
-        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
-            Thread.sleep(100);
-            state = given().get("/2015-03-31/functions/hang").then().extract().path("Configuration.State");
-        }
-        assertEquals("Active", state);
+        assertEquals("Active", awaitStateSettled("hang"));
         long t0 = System.nanoTime();
         given().body("{}").post("/2015-03-31/functions/hang/invocations").then().statusCode(200)
                 .header("X-Amz-Function-Error", "Unhandled")
@@ -213,6 +218,7 @@ class FunctionsResourceTest {
         given().delete("/2015-03-31/functions/hang").then().statusCode(204);
     }
 
+    @NeedsKvm
     @Test
     void listFunctionsPagesWithMarkerAndMaxItems() throws InterruptedException {
         for (String name : List.of("page-a", "page-b", "page-c")) createActive(name);
@@ -234,6 +240,7 @@ class FunctionsResourceTest {
         for (String name : List.of("page-a", "page-b", "page-c")) given().delete("/2015-03-31/functions/" + name).then().statusCode(204);
     }
 
+    @NeedsKvm
     @Test
     void duplicateNamesConflict() throws InterruptedException {
         createActive("twice");

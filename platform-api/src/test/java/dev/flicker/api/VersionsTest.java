@@ -1,5 +1,6 @@
 package dev.flicker.api;
 
+import dev.flicker.testing.NeedsKvm;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
@@ -30,13 +31,8 @@ class VersionsTest {
         FunctionsResourceTest.zip();
     }
 
-    static void awaitActive(String name, String qualifier) throws InterruptedException {
-        String state = "Pending";
-        for (int i = 0; i < 300 && state.equals("Pending"); i++) {
-            Thread.sleep(100);
-            state = given().get(FUNCTIONS + name + "?Qualifier=" + qualifier).then().statusCode(200).extract().path("Configuration.State");
-        }
-        assertEquals("Active", state, name + ":" + qualifier);
+    static void awaitActive(String name, String qualifier) {
+        assertEquals("Active", FunctionsResourceTest.awaitStateSettled(name + "?Qualifier=" + qualifier), name + ":" + qualifier);
     }
 
     /** Invokes {@code path} and returns the executed version and the log tail. */
@@ -48,6 +44,7 @@ class VersionsTest {
                 new String(Base64.getDecoder().decode(r.header("X-Amz-Log-Result")), StandardCharsets.UTF_8));
     }
 
+    @NeedsKvm
     @Test
     void publishedVersionsKeepTheirCodeAndConfiguration() throws Exception {
         FunctionsResourceTest.createActive("versioned");
@@ -119,6 +116,7 @@ class VersionsTest {
         given().get(FUNCTIONS + "versioned?Qualifier=2").then().statusCode(404);
     }
 
+    @NeedsKvm
     @Test
     void createAndUpdateCanPublish() throws Exception {
         String body = FunctionsResourceTest.createBody("published", "provided", 128, FunctionsResourceTest.zipBase64)

@@ -9,6 +9,8 @@ import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotFiles;
 import dev.flicker.snapshots.SnapshotFormatException;
 import dev.flicker.snapshots.SnapshotStore;
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -37,6 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Snapshot, restore and pool on real KVM, with a function that initialises a 32 MiB heap before its event. */
+@NeedsKvm
 class SnapshotPoolTest {
     static final Path PROGRAMS = Path.of("../guest-kernel/target/test-programs/musl");
     static final int HEAP_MIB = 32;
@@ -216,14 +220,9 @@ class SnapshotPoolTest {
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
             pool.prepare(fn);
             assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, "first".getBytes()).startPath());
-            boolean sawHit = false;
-            for (int i = 0; i < 200 && !sawHit; i++) {
-                sawHit = pool.invoke(fn, "again".getBytes()).startPath() == StartPath.POOL_HIT;
-                Thread.sleep(5);
-            }
-            assertTrue(sawHit, "with steady arrivals the pool restores VMs ahead of demand");
-            Thread.sleep(1000);
-            assertEquals(0, pool.readyCount(fn), "an idle function's pool shrinks to zero");
+            TestTime.await("a pool hit: with steady arrivals the pool restores VMs ahead of demand", Duration.ofSeconds(2),
+                    () -> pool.invoke(fn, "again".getBytes()).startPath() == StartPath.POOL_HIT);
+            TestTime.await("an idle function's pool to shrink to zero", Duration.ofSeconds(2), () -> pool.readyCount(fn) == 0);
         }
     }
 
