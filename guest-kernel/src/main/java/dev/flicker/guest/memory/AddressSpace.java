@@ -299,6 +299,12 @@ public final class AddressSpace {
         }
     }
 
+    /** The start of the first mapping that starts at or above {@code va}, or {@link #USER_VA_END} if there is none. */
+    public long nextMappingStart(long va) {
+        Long start = mappings.ceilingKey(va);
+        return start == null ? USER_VA_END : start;
+    }
+
     /** The mapping containing {@code va}, or null. */
     public Mapping mappingAt(long va) {
         Map.Entry<Long, Mapping> e = mappings.floorEntry(va);
