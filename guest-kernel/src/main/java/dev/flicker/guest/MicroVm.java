@@ -206,12 +206,33 @@ public final class MicroVm implements AutoCloseable {
                         .replace("-", "").substring(0, 24) + ";Sampled=0");
     }
 
-    /** Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. */
+    /**
+     * Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. A host-half
+     * failure while answering ends the program as it does in the run loop: the next run ends {@code CRASHED} with it.
+     */
     public void deliver(RuntimeApi.Event event) {
         if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
         kernel.provideEvent(event);
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
-        hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
+        try {
+            hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
+        } catch (RuntimeException e) {
+            hostKernelError = hostKernelError(hc, e);
+        }
+    }
+
+    /** Set when {@link #deliver} failed in the host half: the program must not run on with an unanswered call. */
+    private String hostKernelError;
+
+    /** A host-half bug must end this program, never the host: reported with the call it happened in. */
+    private static String hostKernelError(MemorySegment hc, RuntimeException e) {
+        return "host kernel error in " + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+                + ": " + e;
+    }
+
+    /** The host half of this VM's kernel, for tests in this package. */
+    HostKernel kernel() {
+        return kernel;
     }
 
     private long handlePending(MemorySegment hc) {
@@ -360,6 +381,7 @@ public final class MicroVm implements AutoCloseable {
 
     private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
+        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
         ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
@@ -385,10 +407,8 @@ public final class MicroVm implements AutoCloseable {
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
                         } catch (RuntimeException e) {
-                            // A host-half bug must end this program, never the host: report it with the call.
-                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, "host kernel error in "
-                                    + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
-                                    + ": " + e, hostCalls, 0, otherExits);
+                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError(hc, e), hostCalls, 0,
+                                    otherExits);
                         }
                         if (kernel.waitingForEvent()) {
                             return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
