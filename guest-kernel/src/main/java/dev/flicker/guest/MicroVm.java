@@ -118,8 +118,13 @@ public final class MicroVm implements AutoCloseable {
             request.env().forEach((k, v) -> envp.add(k + "=" + v));
             byte[] random16 = new byte[16];
             runner.random().nextBytes(random16);
-            ProgramLoader.Loaded loaded = ProgramLoader.load(space, ElfFile.parse(program.contents()), execPath, argv,
-                    envp, random16, limits.stackBytes(), runner.hwcap());
+            ProgramLoader.Loaded loaded;
+            try (Node.BundleFile.View bytes = program.view()) {
+                loaded = ProgramLoader.load(space, ElfFile.parse(bytes.bytes()), execPath, argv, envp, random16,
+                        limits.stackBytes(), runner.hwcap());
+            } catch (IOException e) {
+                throw new ElfException("cannot read program '" + request.program() + "': " + e.getMessage());
+            }
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());

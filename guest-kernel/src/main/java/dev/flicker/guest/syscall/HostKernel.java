@@ -275,7 +275,13 @@ public final class HostKernel {
             case Node.BundleFile bf -> {
                 long avail = Math.max(0, bf.size() - at);
                 got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, bf.contents(), at, got);
+                if (got > 0) {
+                    try (Node.BundleFile.View view = bf.view()) {
+                        memory.write(buf, view.bytes(), at, got);
+                    } catch (java.io.IOException e) {
+                        return -EIO; // the host file is gone, or changed under its bundle
+                    }
+                }
             }
             case Node.TmpFile tf -> {
                 long avail = Math.max(0, tf.size() - at);
@@ -882,9 +888,16 @@ public final class HostKernel {
         if (file != null && prot != 0) {
             long size = file.node.size();
             long copy = Math.min(len, Math.max(0, size - offset));
-            MemorySegment src = file.node instanceof Node.BundleFile bf ? bf.contents()
-                    : MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node));
-            if (copy > 0) memory.poke(start, src, offset, copy);
+            if (copy > 0 && file.node instanceof Node.BundleFile bf) {
+                try (Node.BundleFile.View view = bf.view()) {
+                    memory.poke(start, view.bytes(), offset, copy);
+                } catch (java.io.IOException e) {
+                    memory.unmap(start, start + len);
+                    return -EIO; // the host file is gone, or changed under its bundle
+                }
+            } else if (copy > 0) {
+                memory.poke(start, MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node)), offset, copy);
+            }
             if (initial != prot) memory.protect(start, start + len, (int) prot);
         }
         return start;

@@ -35,6 +35,7 @@ import static dev.flicker.guest.syscall.Errno.EEXIST;
 import static dev.flicker.guest.syscall.Errno.EFAULT;
 import static dev.flicker.guest.syscall.Errno.EFBIG;
 import static dev.flicker.guest.syscall.Errno.EINVAL;
+import static dev.flicker.guest.syscall.Errno.EIO;
 import static dev.flicker.guest.syscall.Errno.EISDIR;
 import static dev.flicker.guest.syscall.Errno.ENOENT;
 import static dev.flicker.guest.syscall.Errno.ENOMEM;
@@ -251,6 +252,20 @@ class HostKernelTest {
         assertEquals(-EBADF, call(Sys.READ, fd, BUF, 1));
         assertEquals(3, open("data.txt", OpenFile.O_RDONLY), "descriptor 3 is reused");
         assertEquals(-EFAULT, call(Sys.READ, 3, 0xDEAD_0000L, 10));
+    }
+
+    @Test
+    void aBundleFileChangedOrRemovedAfterIndexingIsEio() throws Exception {
+        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long lib = open("/var/task/lib/x.py", OpenFile.O_RDONLY);
+        // Mapping the indexed size of a file that shrank would fault inside the JVM when read.
+        Files.writeString(temp.resolve("bundle/data.txt"), "short");
+        Files.delete(temp.resolve("bundle/lib/x.py"));
+        assertEquals(-EIO, call(Sys.READ, fd, BUF, 100));
+        assertEquals(-EIO, call(Sys.PREAD64, lib, BUF, 4, 0));
+        assertEquals(-EIO, call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0));
+        assertEquals(1, space.mappings().size(), "the failed mmap left no mapping");
+        assertEquals(0, bundle.mappedFiles());
     }
 
     @Test
