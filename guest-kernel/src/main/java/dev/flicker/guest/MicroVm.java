@@ -50,8 +50,13 @@ import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
  * {@link #capture} takes what a snapshot needs at that point. Used by one thread at a time.
  */
 public final class MicroVm implements AutoCloseable {
-    /** The guest-kind name recorded in snapshots. */
-    public static final String GUEST_KIND = "micro/1";
+    /**
+     * The layout of the guest state {@link #capture} writes: the address space, the host kernel's state (working
+     * directory, brk, signals, /tmp, open files and Runtime API connections). Bump it with any change to what
+     * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
+     * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
+     */
+    public static final int STATE_VERSION = 1;
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -156,7 +161,11 @@ public final class MicroVm implements AutoCloseable {
         try {
             vm.addMemory(memory);
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
-            if (!in.readUTF().equals(GUEST_KIND)) throw new IOException("not a micro guest snapshot");
+            String kind = in.readUTF();
+            if (!kind.equals(runner.snapshotKind())) {
+                throw new IOException("snapshot of another guest (" + kind + "), this one is " + runner.snapshotKind()
+                        + ": take a new snapshot");
+            }
             long root = in.readLong(), nextFree = in.readLong();
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
             frames.resumeAt(nextFree);
@@ -253,7 +262,7 @@ public final class MicroVm implements AutoCloseable {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
-            out.writeUTF(GUEST_KIND);
+            out.writeUTF(runner.snapshotKind());
             out.writeLong(vcpu.getSregs().cr3());
             out.writeLong(frames.nextFree());
             space.writeState(out);
