@@ -485,7 +485,7 @@ public final class MicroVm implements AutoCloseable {
         long frameGpa = rsp - KERNEL_WINDOW_VA;
         long errorCode = 0, rip = 0;
         long frameBytes = X86.pushesErrorCode(vector) ? 48 : 40;
-        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa + frameBytes <= RING0_STACK_TOP_GPA) {
+        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa <= RING0_STACK_TOP_GPA - frameBytes) { // no sum to wrap
             MemorySegment frame = memory.slice(frameGpa, frameBytes);
             int at = 0;
             if (X86.pushesErrorCode(vector)) errorCode = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at++ * 8L);

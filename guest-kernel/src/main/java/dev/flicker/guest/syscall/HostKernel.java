@@ -548,7 +548,9 @@ public final class HostKernel {
         if (f == null) return -EBADF;
         if (!(f.node instanceof Node.Directory dir) || f.listing == null) return -ENOTDIR;
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        // Entries: ".", "..", then the names; f.offset counts entries already returned.
+        // Entries: ".", "..", then the names; f.offset counts entries already returned. One call returns at most
+        // MAX_IO_CHUNK bytes, as a read: the listing is built in host memory before it is copied out.
+        long room = Math.min(count, MAX_IO_CHUNK);
         int total = f.listing.size() + 2;
         while (f.offset < total) {
             int i = (int) f.offset;
@@ -556,7 +558,7 @@ public final class HostKernel {
             Node child = i < 2 ? dir : dir.child(name);
             byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
             int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > count) break;
+            if (out.size() + reclen > room) break;
             byte[] rec = new byte[reclen];
             MemorySegment r = MemorySegment.ofArray(rec);
             r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());

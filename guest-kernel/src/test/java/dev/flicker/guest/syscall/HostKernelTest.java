@@ -425,6 +425,27 @@ class HostKernelTest {
         assertEquals(List.of(".:4", "..:4", "dev:4", "tmp:4", "var:4"), dirents(BUF, (int) rn));
     }
 
+    @Test
+    void oneGetdents64ReturnsAtMostOneMebibyteHoweverLargeItsCount() throws MemoryFault {
+        assertEquals(0, call(Sys.MKDIR, path("/tmp/many"), 0755));
+        String longName = "n".repeat(200);
+        int files = 6000; // about 1.3 MiB of records
+        for (int i = 0; i < files; i++) {
+            long fd = open("/tmp/many/" + longName + i, OpenFile.O_WRONLY | OpenFile.O_CREAT);
+            assertEquals(0, call(Sys.CLOSE, fd));
+        }
+        long buf = call(Sys.MMAP, 0, 2 << 20, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        long dir = open("/tmp/many", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        int entries = 0;
+        long n;
+        while ((n = call(Sys.GETDENTS64, dir, buf, Long.MAX_VALUE)) > 0) {
+            assertTrue(n <= 1 << 20, "one call returned " + n + " bytes");
+            entries += dirents(buf, (int) n).size();
+        }
+        assertEquals(0, n);
+        assertEquals(files + 2, entries, "every entry, over several calls");
+    }
+
     // ---- unknown calls ----
 
     @Test
