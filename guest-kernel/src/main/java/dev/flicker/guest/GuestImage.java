@@ -22,11 +22,13 @@ public final class GuestImage {
     private final byte[] elfBytes;
     private final ElfFile elf;
     private final Header header;
+    private final String sha256;
 
     private GuestImage(byte[] elfBytes) {
         this.elfBytes = elfBytes;
         this.elf = ElfFile.parse(MemorySegment.ofArray(elfBytes));
         this.header = readHeader();
+        this.sha256 = sha256(elfBytes);
         if (header.magic() != HostCallAbi.IMAGE_MAGIC || header.abiVersion() != HostCallAbi.VERSION) {
             throw new IllegalStateException("guest image speaks host-call ABI " + header.abiVersion()
                     + ", this host speaks " + HostCallAbi.VERSION + ": rebuild guest-kernel");
@@ -63,6 +65,19 @@ public final class GuestImage {
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 68), h.get(ValueLayout.JAVA_INT_UNALIGNED, 72),
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 76), h.get(ValueLayout.JAVA_INT_UNALIGNED, 80),
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 84));
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The SHA-256 of {@code guest.elf}, in hex: part of every snapshot's kind, so that a rebuilt image never restores old ones. */
+    public String sha256() {
+        return sha256;
     }
 
     public Header header() {

@@ -50,8 +50,13 @@ import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
  * {@link #capture} takes what a snapshot needs at that point. Used by one thread at a time.
  */
 public final class MicroVm implements AutoCloseable {
-    /** The guest-kind name recorded in snapshots. */
-    public static final String GUEST_KIND = "micro/1";
+    /**
+     * The layout of the guest state {@link #capture} writes: the address space, the host kernel's state (working
+     * directory, brk, signals, /tmp, open files and Runtime API connections). Bump it with any change to what
+     * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
+     * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
+     */
+    public static final int STATE_VERSION = 1;
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -118,8 +123,13 @@ public final class MicroVm implements AutoCloseable {
             request.env().forEach((k, v) -> envp.add(k + "=" + v));
             byte[] random16 = new byte[16];
             runner.random().nextBytes(random16);
-            ProgramLoader.Loaded loaded = ProgramLoader.load(space, ElfFile.parse(program.contents()), execPath, argv,
-                    envp, random16, limits.stackBytes(), runner.hwcap());
+            ProgramLoader.Loaded loaded;
+            try (Node.BundleFile.View bytes = program.view()) {
+                loaded = ProgramLoader.load(space, ElfFile.parse(bytes.bytes()), execPath, argv, envp, random16,
+                        limits.stackBytes(), runner.hwcap());
+            } catch (IOException e) {
+                throw new ElfException("cannot read program '" + request.program() + "': " + e.getMessage());
+            }
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
@@ -151,7 +161,11 @@ public final class MicroVm implements AutoCloseable {
         try {
             vm.addMemory(memory);
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
-            if (!in.readUTF().equals(GUEST_KIND)) throw new IOException("not a micro guest snapshot");
+            String kind = in.readUTF();
+            if (!kind.equals(runner.snapshotKind())) {
+                throw new IOException("snapshot of another guest (" + kind + "), this one is " + runner.snapshotKind()
+                        + ": take a new snapshot");
+            }
             long root = in.readLong(), nextFree = in.readLong();
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
             frames.resumeAt(nextFree);
@@ -206,12 +220,33 @@ public final class MicroVm implements AutoCloseable {
                         .replace("-", "").substring(0, 24) + ";Sampled=0");
     }
 
-    /** Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. */
+    /**
+     * Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. A host-half
+     * failure while answering ends the program as it does in the run loop: the next run ends {@code CRASHED} with it.
+     */
     public void deliver(RuntimeApi.Event event) {
         if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
         kernel.provideEvent(event);
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
-        hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
+        try {
+            hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
+        } catch (RuntimeException e) {
+            hostKernelError = hostKernelError(hc, e);
+        }
+    }
+
+    /** Set when {@link #deliver} failed in the host half: the program must not run on with an unanswered call. */
+    private String hostKernelError;
+
+    /** A host-half bug must end this program, never the host: reported with the call it happened in. */
+    private static String hostKernelError(MemorySegment hc, RuntimeException e) {
+        return "host kernel error in " + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+                + ": " + e;
+    }
+
+    /** The host half of this VM's kernel, for tests in this package. */
+    HostKernel kernel() {
+        return kernel;
     }
 
     private long handlePending(MemorySegment hc) {
@@ -227,7 +262,7 @@ public final class MicroVm implements AutoCloseable {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
-            out.writeUTF(GUEST_KIND);
+            out.writeUTF(runner.snapshotKind());
             out.writeLong(vcpu.getSregs().cr3());
             out.writeLong(frames.nextFree());
             space.writeState(out);
@@ -360,6 +395,7 @@ public final class MicroVm implements AutoCloseable {
 
     private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
+        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
         ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
@@ -385,10 +421,8 @@ public final class MicroVm implements AutoCloseable {
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
                         } catch (RuntimeException e) {
-                            // A host-half bug must end this program, never the host: report it with the call.
-                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, "host kernel error in "
-                                    + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
-                                    + ": " + e, hostCalls, 0, otherExits);
+                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError(hc, e), hostCalls, 0,
+                                    otherExits);
                         }
                         if (kernel.waitingForEvent()) {
                             return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
@@ -451,7 +485,7 @@ public final class MicroVm implements AutoCloseable {
         long frameGpa = rsp - KERNEL_WINDOW_VA;
         long errorCode = 0, rip = 0;
         long frameBytes = X86.pushesErrorCode(vector) ? 48 : 40;
-        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa + frameBytes <= RING0_STACK_TOP_GPA) {
+        if (frameGpa >= RING0_STACK_BOTTOM_GPA && frameGpa <= RING0_STACK_TOP_GPA - frameBytes) { // no sum to wrap
             MemorySegment frame = memory.slice(frameGpa, frameBytes);
             int at = 0;
             if (X86.pushesErrorCode(vector)) errorCode = frame.get(ValueLayout.JAVA_LONG_UNALIGNED, at++ * 8L);

@@ -46,22 +46,27 @@ public final class ProgramLoader {
         }
         List<ElfFile.Segment> loads = elf.loadSegments();
         if (loads.isEmpty()) throw new ElfException("no loadable segments");
-        long bias = elf.type() == ElfFile.ET_DYN ? PIE_BASE - AddressSpace.pageDown(loads.getFirst().vaddr()) : 0;
+        long bias = elf.type() == ElfFile.ET_DYN ? pieBias(loads.getFirst()) : 0;
+        // Every segment is placed and the total checked against the limit before anything is mapped: the sizes
+        // come from the file (up to 1 TiB each), so nothing may be walked or mapped on their word alone.
+        List<long[]> ranges = new ArrayList<>();
+        for (ElfFile.Segment s : loads) if (s.memSize() > 0) ranges.add(pageRange(s, bias));
+        long needed = unionBytes(ranges), room = space.limitBytes() - space.committedBytes();
+        if (needed > room) {
+            throw new ElfException("program does not fit in its memory limit: its segments take " + needed
+                    + " bytes, the limit leaves " + room);
+        }
         long highest = 0;
         try {
             for (ElfFile.Segment s : loads) {
-                long start = AddressSpace.pageDown(s.vaddr() + bias);
-                long end = AddressSpace.pageUp(s.vaddr() + bias + s.memSize());
                 if (s.memSize() == 0) continue;
-                if (start < AddressSpace.MIN_USER_VA || end > AddressSpace.MMAP_TOP || end <= start) {
-                    throw new ElfException("segment at 0x" + Long.toHexString(s.vaddr()) + " is outside user memory");
-                }
+                long[] range = pageRange(s, bias);
                 int prot = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
                         | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
                         | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
-                mapMerging(space, start, end, prot == 0 ? AddressSpace.PROT_READ : prot);
+                mapMerging(space, range[0], range[1], prot == 0 ? AddressSpace.PROT_READ : prot);
                 space.poke(s.vaddr() + bias, elf.contents(s), 0, s.fileSize());
-                highest = Math.max(highest, end);
+                highest = Math.max(highest, range[1]);
             }
         } catch (MemoryFault f) {
             throw new ElfException("segment does not fit: " + f.getMessage());
@@ -81,7 +86,45 @@ public final class ProgramLoader {
         return new Loaded(elf.entry() + bias, sp, highest, bias);
     }
 
-    /** Maps [start, end) page by page, widening the protection of pages an earlier segment already holds. */
+    /** How far a static-PIE is moved: its first segment goes to {@link #PIE_BASE}. */
+    private static long pieBias(ElfFile.Segment first) {
+        try {
+            return Math.subtractExact(PIE_BASE, AddressSpace.pageDown(first.vaddr()));
+        } catch (ArithmeticException wraps) {
+            throw new ElfException("segment at 0x" + Long.toHexString(first.vaddr()) + " is outside user memory");
+        }
+    }
+
+    /**
+     * The pages {@code s} occupies once moved by {@code bias}, as {start, end}; an ElfException when they leave user
+     * memory. Computed exactly, so that an address near the end of long cannot wrap around into user memory.
+     */
+    private static long[] pageRange(ElfFile.Segment s, long bias) {
+        try {
+            long from = Math.addExact(s.vaddr(), bias), to = Math.addExact(from, s.memSize());
+            if (from >= AddressSpace.MIN_USER_VA && to <= AddressSpace.MMAP_TOP) {
+                return new long[] {AddressSpace.pageDown(from), AddressSpace.pageUp(to)};
+            }
+        } catch (ArithmeticException wraps) {
+            // outside, as below
+        }
+        throw new ElfException("segment at 0x" + Long.toHexString(s.vaddr()) + " is outside user memory");
+    }
+
+    /** The bytes the page ranges cover together (segments may share a page). */
+    private static long unionBytes(List<long[]> ranges) {
+        List<long[]> sorted = new ArrayList<>(ranges);
+        sorted.sort((a, b) -> Long.compare(a[0], b[0]));
+        long total = 0, coveredTo = Long.MIN_VALUE;
+        for (long[] r : sorted) {
+            long from = Math.max(r[0], coveredTo);
+            if (r[1] > from) total += r[1] - from;
+            coveredTo = Math.max(coveredTo, r[1]);
+        }
+        return total;
+    }
+
+    /** Maps [start, end) gap by gap, widening the protection of pages an earlier segment already holds. */
     private static void mapMerging(AddressSpace space, long start, long end, int prot) {
         long at = start;
         while (at < end) {
@@ -93,8 +136,7 @@ public final class ProgramLoader {
                 }
                 at = upto;
             } else {
-                long upto = at;
-                while (upto < end && space.mappingAt(upto) == null) upto += PAGE_SIZE;
+                long upto = Math.min(end, space.nextMappingStart(at)); // the whole gap in one step
                 if (!space.map(at, upto - at, prot, "program")) {
                     throw new ElfException("program does not fit in its memory limit");
                 }

@@ -1,6 +1,7 @@
 package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.OpenFile;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
@@ -144,5 +145,26 @@ class MicroVmRunnerTest {
         RunResult r = runner.run(RunRequest.of(musl, "data.txt"));
         assertEquals(RunResult.Outcome.FAILED_TO_START, r.outcome());
         assertTrue(r.detail().contains("not an ELF file"), r.detail());
+    }
+
+    @Test
+    void aHostKernelFailureWhileDeliveringTheEventEndsTheProgramNotTheCaller() {
+        try (MicroVm vm = runner.boot(RunRequest.of(musl, "echo"))) {
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, vm.run().outcome());
+            // Stands for any host-half bug in the pending call (the read on stdin) that deliver answers.
+            OpenFile stdin = vm.kernel().files().get(0);
+            vm.kernel().files().installAt(0, new OpenFile(stdin.node, stdin.path, stdin.statusFlags) {
+                @Override
+                public boolean readable() {
+                    throw new IllegalStateException("a host-half bug");
+                }
+            }, false);
+            vm.deliver("{}".getBytes(StandardCharsets.UTF_8)); // no exception reaches the caller
+            RunResult r = vm.run();
+            assertEquals(RunResult.Outcome.CRASHED, r.outcome(), r::toString);
+            assertEquals(11, r.signal());
+            assertTrue(r.detail().contains("host kernel error in read: java.lang.IllegalStateException: a host-half bug"),
+                    r.detail());
+        }
     }
 }

@@ -20,6 +20,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -99,18 +100,21 @@ class VmTest {
             configure(vcpu, 0x100000);
             vcpu.bindToCurrentThread();
             try {
+                AtomicBoolean kicked = new AtomicBoolean();
                 Thread kicker = Thread.ofPlatform().start(() -> {
                     try {
                         Thread.sleep(50);
                     } catch (InterruptedException ignored) {
                     }
+                    kicked.set(true);
                     vcpu.kick();
                 });
-                VcpuExit exit;
-                do {
-                    exit = vcpu.run();
-                } while (!(exit instanceof VcpuExit.Interrupted));
+                // The guest never exits on its own: the first exit must be the kick, and only after it was sent.
+                VcpuExit exit = vcpu.run();
+                assertInstanceOf(VcpuExit.Interrupted.class, exit);
+                assertTrue(kicked.get(), "KVM_RUN returned before the kick");
                 kicker.join();
+                assertEquals(CODE, vcpu.getRegs().get(KvmApi.REG_RIP), "the guest was still in its loop");
             } finally {
                 vcpu.unbindFromCurrentThread();
             }

@@ -150,7 +150,7 @@ public final class SnapshotFiles {
         long length = header.getLong();
         if (magic != MAGIC) throw new SnapshotFormatException(stateFile + " is not a Flicker snapshot (bad magic)");
         if (version != FORMAT_VERSION) {
-            throw new SnapshotFormatException(stateFile + " has format version " + version + "; this Flicker reads version " + FORMAT_VERSION);
+            throw new SnapshotVersionException(stateFile + " has format version " + version + "; this Flicker reads version " + FORMAT_VERSION);
         }
         if (length != all.length - HEADER_BYTES) {
             throw new SnapshotFormatException(stateFile + " is truncated or has trailing bytes: header says " + length

@@ -1,7 +1,7 @@
 package dev.flicker.snapshots;
 
 /** A snapshot file that is not what it claims to be: bad magic, unknown version, wrong checksum, truncated... */
-public final class SnapshotFormatException extends RuntimeException {
+public class SnapshotFormatException extends RuntimeException {
     public SnapshotFormatException(String message) {
         super(message);
     }

@@ -19,7 +19,8 @@ import java.util.stream.Stream;
 /**
  * Snapshots per function version on disk: {@code root/<version key>/<content hash>/}. A snapshot is written
  * under a temporary name and renamed into place, so a reader never sees half of one; deleting a function
- * version deletes its snapshots.
+ * version deletes its snapshots. A snapshot is used only by the guest kind that wrote it, in this format
+ * version: any other is stale, and is deleted instead of restored, so that its function is snapshotted again.
  */
 public final class SnapshotStore {
     private static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,199}");
@@ -67,18 +68,46 @@ public final class SnapshotStore {
         return SnapshotFiles.read(target);
     }
 
-    /** The current snapshot of {@code versionKey}, read from disk and validated, if there is one. */
-    public Optional<Snapshot> current(String versionKey) {
+    /**
+     * The current snapshot of {@code versionKey}, read from disk and validated, if there is one that
+     * {@code guestKind} restores. One written by another guest kind (another guest ABI, guest image or state
+     * layout) or in another format version is stale: it is deleted and this answers empty, so that the caller
+     * takes a new one; it is never restored, and never an error. A damaged snapshot is still an error.
+     */
+    public Optional<Snapshot> current(String versionKey, String guestKind) {
         Path dir = versionDir(versionKey);
         Path pointer = dir.resolve("current");
         if (!Files.isRegularFile(pointer)) return Optional.empty();
+        Path snapshotDir;
         try {
             String name = Files.readString(pointer).trim();
             if (!name.matches("[0-9a-f]{32}")) throw new SnapshotFormatException(pointer + " names no snapshot");
-            return Optional.of(SnapshotFiles.read(dir.resolve(name)));
+            snapshotDir = dir.resolve(name);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        Snapshot snapshot;
+        try {
+            snapshot = SnapshotFiles.read(snapshotDir);
+        } catch (SnapshotVersionException stale) {
+            return discardStale(pointer, snapshotDir, stale.getMessage());
+        }
+        if (!snapshot.guestKind().equals(guestKind)) {
+            return discardStale(pointer, snapshotDir, "written by guest kind '" + snapshot.guestKind() + "', this is '"
+                    + guestKind + "'");
+        }
+        return Optional.of(snapshot);
+    }
+
+    private static Optional<Snapshot> discardStale(Path pointer, Path snapshotDir, String why) {
+        System.err.println("snapshots: " + snapshotDir + " is stale (" + why + "): deleted, a new one will be taken");
+        try {
+            Files.deleteIfExists(pointer);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot drop stale snapshot " + snapshotDir, e);
+        }
+        if (Files.exists(snapshotDir)) deleteTree(snapshotDir);
+        return Optional.empty();
     }
 
     /** Deletes every snapshot of {@code versionKey}. */

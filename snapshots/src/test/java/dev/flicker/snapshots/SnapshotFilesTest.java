@@ -62,24 +62,59 @@ class SnapshotFilesTest {
     @Test
     void storeKeepsOneCurrentSnapshotPerVersionAndDeletesThem(@TempDir Path dir) {
         SnapshotStore store = new SnapshotStore(dir);
-        assertTrue(store.current("fn-1").isEmpty());
+        assertTrue(store.current("fn-1", "micro/1").isEmpty());
         try (GuestMemory mem = GuestMemory.anonymous(GuestAddress.of(0), 64 << 10)) {
             Snapshot a = store.put("fn-1", "micro/1", mem, 64 << 10, List.of(state()), new byte[0]);
-            assertEquals(a.directory(), store.current("fn-1").orElseThrow().directory());
+            assertEquals(a.directory(), store.current("fn-1", "micro/1").orElseThrow().directory());
             mem.segment().set(ValueLayout.JAVA_LONG, 0, 1);
             Snapshot b = store.put("fn-1", "micro/1", mem, 64 << 10, List.of(state()), new byte[0]);
             assertFalse(a.directory().equals(b.directory()), "different content, different directory");
-            assertEquals(b.directory(), store.current("fn-1").orElseThrow().directory());
+            assertEquals(b.directory(), store.current("fn-1", "micro/1").orElseThrow().directory());
         }
         store.delete("fn-1");
-        assertTrue(store.current("fn-1").isEmpty());
+        assertTrue(store.current("fn-1", "micro/1").isEmpty());
         assertFalse(Files.exists(dir.resolve("fn-1")));
-        assertThrows(IllegalArgumentException.class, () -> store.current("../escape"));
+        assertThrows(IllegalArgumentException.class, () -> store.current("../escape", "micro/1"));
     }
 
     @Test
     void missingFilesAreClearErrors(@TempDir Path dir) {
         SnapshotFormatException e = assertThrows(SnapshotFormatException.class, () -> SnapshotFiles.read(dir));
         assertTrue(e.getMessage().contains("vm.state is missing"), e.getMessage());
+    }
+
+    @Test
+    void aSnapshotOfAnotherGuestKindOrFormatVersionIsStaleDroppedAndNeverAnError(@TempDir Path dir) throws Exception {
+        SnapshotStore store = new SnapshotStore(dir);
+        try (GuestMemory mem = GuestMemory.anonymous(GuestAddress.of(0), 64 << 10)) {
+            Snapshot old = store.put("fn-1", "micro state=1 abi=1 image=aa", mem, 64 << 10, List.of(state()), new byte[0]);
+            // Another guest ABI (or image, or state layout): not restored, deleted, and the store answers empty.
+            assertTrue(store.current("fn-1", "micro state=1 abi=2 image=aa").isEmpty());
+            assertFalse(Files.exists(old.directory()), "the stale snapshot is deleted");
+            assertFalse(Files.exists(dir.resolve("fn-1/current")));
+            assertTrue(store.current("fn-1", "micro state=1 abi=2 image=aa").isEmpty(), "and stays gone");
+
+            // A fresh one for this kind is then current.
+            Snapshot fresh = store.put("fn-1", "micro state=1 abi=2 image=aa", mem, 64 << 10, List.of(state()), new byte[0]);
+            assertEquals(fresh.directory(), store.current("fn-1", "micro state=1 abi=2 image=aa").orElseThrow().directory());
+
+            // Another format version of the file itself: stale too.
+            Path stateFile = fresh.directory().resolve(Snapshot.STATE_FILE);
+            byte[] bytes = Files.readAllBytes(stateFile);
+            java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(8, SnapshotFiles.FORMAT_VERSION + 1);
+            Files.write(stateFile, bytes);
+            assertThrows(SnapshotVersionException.class, () -> SnapshotFiles.read(fresh.directory()));
+            assertTrue(store.current("fn-1", "micro state=1 abi=2 image=aa").isEmpty());
+            assertFalse(Files.exists(fresh.directory()));
+
+            // A damaged snapshot is not stale: it stays an error, for someone to look at.
+            Snapshot damaged = store.put("fn-1", "micro state=1 abi=2 image=aa", mem, 64 << 10, List.of(state()), new byte[0]);
+            Path damagedState = damaged.directory().resolve(Snapshot.STATE_FILE);
+            byte[] flipped = Files.readAllBytes(damagedState);
+            flipped[flipped.length - 1] ^= 1;
+            Files.write(damagedState, flipped);
+            assertThrows(SnapshotFormatException.class, () -> store.current("fn-1", "micro state=1 abi=2 image=aa"));
+            assertTrue(Files.exists(damaged.directory()));
+        }
     }
 }

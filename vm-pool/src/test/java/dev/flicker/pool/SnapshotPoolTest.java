@@ -1,6 +1,8 @@
 package dev.flicker.pool;
 
+import dev.flicker.guest.HostCallAbi;
 import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
@@ -112,12 +114,62 @@ class SnapshotPoolTest {
         }
         // A new store and pool over the same directory: the snapshot is read from disk, not taken again.
         SnapshotStore reopened = new SnapshotStore(dir);
-        assertTrue(reopened.current(fn.key()).isPresent());
+        assertTrue(reopened.current(fn.key(), runner.snapshotKind()).isPresent());
         try (VmPool pool = new VmPool(runner, reopened, VmPool.Policy.DEFAULT)) {
             pool.prepare(fn);
             RunResult r = pool.invoke(fn, "after-restart".getBytes()).result();
             assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-restart sum="), r::toString);
         }
+    }
+
+    @Test
+    void aSnapshotOfAnotherGuestAbiImageOrStateLayoutIsTakenAgainNeverRestored(@TempDir Path dir) throws Exception {
+        FunctionVersion fn = snapfn("snapfn-upgrade");
+        SnapshotStore store = new SnapshotStore(dir);
+        Snapshot good;
+        try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
+            good = pool.prepare(fn);
+        }
+        assertEquals(runner.snapshotKind(), good.guestKind());
+        String image = good.guestKind().substring(good.guestKind().indexOf("image=") + 6);
+        List<String> otherKinds = List.of(
+                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION + 1, image),    // another guest ABI
+                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION, "0".repeat(64)), // another guest image
+                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION + 1, HostCallAbi.VERSION, image));   // another state layout
+        for (String other : otherKinds) {
+            // What an older or newer Flicker would have left: the same VM, recorded under its own kind.
+            Snapshot stale;
+            try (var memory = good.mapMemory()) {
+                stale = store.put(fn.key(), other, memory, good.memoryBytes(), good.vcpus(), good.guestState());
+            }
+            try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
+                Snapshot used = pool.prepare(fn);
+                assertEquals(runner.snapshotKind(), used.guestKind(), other);
+                assertNotEquals(stale.directory(), used.directory(), "a fresh snapshot was taken: " + other);
+                assertTrue(Files.notExists(stale.directory()), "the stale one is deleted: " + other);
+                RunResult r = pool.invoke(fn, "after-upgrade".getBytes()).result();
+                assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-upgrade sum=" + expectedSum()), r::toString);
+            }
+        }
+    }
+
+    @Test
+    void restoreRefusesTheGuestStateOfAnotherKind(@TempDir Path dir) throws Exception {
+        Snapshot good;
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            good = pool.prepare(snapfn("snapfn-kind"));
+        }
+        // The guest state starts with the kind that wrote it; a state of another ABI must not be read as this one's.
+        var in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(good.guestState()));
+        String kind = in.readUTF();
+        var rewritten = new java.io.ByteArrayOutputStream();
+        var out = new java.io.DataOutputStream(rewritten);
+        out.writeUTF(kind.replace("abi=" + HostCallAbi.VERSION, "abi=" + (HostCallAbi.VERSION + 1)));
+        out.write(in.readAllBytes());
+        out.flush();
+        IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
+                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64)));
+        assertTrue(e.getMessage().contains("snapshot of another guest"), e.getMessage());
     }
 
     @Test

@@ -2,28 +2,29 @@ package dev.flicker.guest.fs;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * A function's code, read-only: a host directory indexed once and shared by every VM that runs it. Files are
- * mapped read-only, never copied through stream reads, so all VMs share their pages through the page cache.
- * Only regular files and directories are taken; symbolic links are left out, so nothing outside the
- * directory can be reached.
+ * A function's code, read-only: a host directory indexed once and shared by every VM that runs it. Only regular
+ * files and directories are taken; symbolic links are left out, so nothing outside the directory can be reached.
+ * Files are read through read-only mappings, never copied into the heap, so all VMs share their pages through the
+ * page cache; a file is mapped only while it is used and a bounded number of idle ones stay mapped
+ * ({@link MappedFiles}), since one mapping per file of every bundle would pass the kernel's limit on a process's
+ * mappings (a few 10,000-file bundles exceed {@code vm.max_map_count}).
  */
 public final class Bundle implements AutoCloseable {
     private final Path root;
-    private final Arena arena = Arena.ofShared();
     private final StaticDirectory top;
+    private final List<Node.BundleFile> files = new ArrayList<>();
     private static final AtomicLong INODES = new AtomicLong(1000);
 
     private Bundle(Path root) {
@@ -44,12 +45,15 @@ public final class Bundle implements AutoCloseable {
         try (Stream<Path> entries = Files.list(dir)) {
             for (Path p : (Iterable<Path>) entries::iterator) {
                 String name = p.getFileName().toString();
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                BasicFileAttributes attributes = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (attributes.isDirectory()) {
                     StaticDirectory sub = new StaticDirectory(INODES.incrementAndGet());
                     index(p, sub);
                     into.put(name, sub);
-                } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                    into.put(name, new Node.BundleFile(INODES.incrementAndGet(), fileMode(p), map(p)));
+                } else if (attributes.isRegularFile()) {
+                    Node.BundleFile file = new Node.BundleFile(INODES.incrementAndGet(), fileMode(p), attributes.size(), p);
+                    files.add(file);
+                    into.put(name, file);
                 }
             }
         } catch (IOException e) {
@@ -60,14 +64,6 @@ public final class Bundle implements AutoCloseable {
     private static int fileMode(Path p) throws IOException {
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS);
         return Node.S_IFREG | (perms.contains(PosixFilePermission.OWNER_EXECUTE) ? 0755 : 0644);
-    }
-
-    private MemorySegment map(Path p) throws IOException {
-        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size == 0) return MemorySegment.NULL.reinterpret(0);
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-        }
     }
 
     public Path root() {
@@ -90,8 +86,17 @@ public final class Bundle implements AutoCloseable {
         return at instanceof Node.BundleFile f ? f : null;
     }
 
+    /** How many of this bundle's files are mapped now (in use or idle). */
+    public int mappedFiles() {
+        return MappedFiles.mappedNow(files);
+    }
+
+    /**
+     * Unmaps the files no VM is reading; a file being read is unmapped when its read ends. A VM still running on
+     * the bundle can go on reading: each read then maps and unmaps the file.
+     */
     @Override
     public void close() {
-        arena.close();
+        MappedFiles.close(files);
     }
 }

@@ -21,10 +21,67 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         Node child(String name);
     }
 
-    /** A read-only file of the function's bundle, mapped from the host file. */
-    record BundleFile(long inode, int mode, java.lang.foreign.MemorySegment contents) implements Node {
+    /**
+     * A read-only file of the function's bundle. Its bytes are mapped from the host file while they are read
+     * ({@link #view}), and kept mapped while idle within a process-wide bound (see {@link MappedFiles}).
+     */
+    final class BundleFile implements Node {
+        private final long inode;
+        private final int mode;
+        private final long size;
+        final java.nio.file.Path path;
+        // Guarded by MappedFiles' lock.
+        MappedFiles.Mapping mapping;
+        int users;
+        boolean closed;
+
+        BundleFile(long inode, int mode, long size, java.nio.file.Path path) {
+            this.inode = inode;
+            this.mode = mode;
+            this.size = size;
+            this.path = path;
+        }
+
+        public long inode() {
+            return inode;
+        }
+
+        public int mode() {
+            return mode;
+        }
+
+        /** The size the file had when its bundle was indexed. */
         public long size() {
-            return contents.byteSize();
+            return size;
+        }
+
+        /**
+         * The file's bytes, mapped read-only until the view is closed. An IOException when the host file is gone
+         * or no longer has the size it was indexed with (the system calls answer EIO).
+         */
+        public View view() throws java.io.IOException {
+            return new View(size == 0 ? java.lang.foreign.MemorySegment.NULL.reinterpret(0) : MappedFiles.acquire(this));
+        }
+
+        /** One use of a bundle file's bytes; closing it lets the mapping go. */
+        public final class View implements AutoCloseable {
+            private final java.lang.foreign.MemorySegment bytes;
+            private boolean closed;
+
+            private View(java.lang.foreign.MemorySegment bytes) {
+                this.bytes = bytes;
+            }
+
+            public java.lang.foreign.MemorySegment bytes() {
+                return bytes;
+            }
+
+            @Override
+            public void close() {
+                if (closed) return;
+                closed = true;
+                if (size > 0) MappedFiles.release(BundleFile.this);
+            }
         }
     }
 

@@ -7,6 +7,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /** The per-VM writable {@code /tmp}: in memory, with a limit on the bytes all its files hold together. */
 public final class TmpFs {
     private static final AtomicLong INODES = new AtomicLong(1L << 40);
+    /** The largest /tmp file: its bytes are one Java array. Writes at or past it are EFBIG, as past a file system's. */
+    public static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 16;
     private final long limitBytes;
     private long usedBytes;
     private final TmpDirectory root = new TmpDirectory(INODES.incrementAndGet());

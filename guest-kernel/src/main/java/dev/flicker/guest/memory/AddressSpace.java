@@ -172,8 +172,15 @@ public final class AddressSpace {
     private boolean framesAvailable(long start, long end) {
         long unbound = 0;
         for (long va = start; va < end; va += PAGE_SIZE) if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) unbound++;
-        long tablePages = (end - start) / (2L << 20) + 3;
+        // Page-table pages the range may need: a table per 2 MiB, a directory per 1 GiB and a pointer table per
+        // 512 GiB it touches, counted whether they exist or not (a range crossing a 512 GiB line may need six).
+        long tablePages = spans(start, end, 21) + spans(start, end, 30) + spans(start, end, 39);
         return unbound + tablePages <= frames.remaining();
+    }
+
+    /** How many aligned blocks of {@code 1 << shift} bytes {@code [start, end)} touches. */
+    private static long spans(long start, long end, int shift) {
+        return ((end - 1) >>> shift) - (start >>> shift) + 1;
     }
 
     /**
@@ -278,13 +285,24 @@ public final class AddressSpace {
         return true;
     }
 
-    /** Copies {@code length} bytes between two mapped ranges as the host (for {@code mremap} moves). */
+    /**
+     * Copies {@code length} bytes between two mapped ranges as the host (for {@code mremap} moves) into a fresh
+     * destination. A source page that never had a frame (a PROT_NONE reservation never made accessible) reads as
+     * zero, as the destination already does: it is skipped.
+     */
     public void copy(long from, long to, long length) throws MemoryFault {
         for (long done = 0; done < length; done += PAGE_SIZE) {
+            if ((pageTables.entry(from + done) & PTE_OWNS_FRAME) == 0) continue;
             long src = physical(from + done, false, false), dst = physical(to + done, true, false);
             MemorySegment.copy(memory.segment(), src - memory.base().value(), memory.segment(),
                     dst - memory.base().value(), Math.min(PAGE_SIZE, length - done));
         }
+    }
+
+    /** The start of the first mapping that starts at or above {@code va}, or {@link #USER_VA_END} if there is none. */
+    public long nextMappingStart(long va) {
+        Long start = mappings.ceilingKey(va);
+        return start == null ? USER_VA_END : start;
     }
 
     /** The mapping containing {@code va}, or null. */

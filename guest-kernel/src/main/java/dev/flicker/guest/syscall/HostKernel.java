@@ -53,13 +53,17 @@ public final class HostKernel {
     private long brkEnd;
     private boolean exited;
     private int exitStatus;
-    /** A buffer for bytes the host makes up (randomness) or throws away; grown on first use, per VM. */
-    private byte[] scratch = new byte[256];
+    /** A buffer for the byte the host reads from a pointer it then throws away (to check the pointer). */
+    private final byte[] scratch = new byte[1];
 
-    private byte[] scratch(long wanted) {
-        int size = (int) Math.min(Math.max(wanted, 256), 64 * 1024);
-        if (scratch.length < size) scratch = new byte[size];
-        return scratch;
+    /**
+     * Fresh random bytes, as many as asked up to 64 KiB (a short count): exactly that many, since a generator
+     * filling a bigger buffer on every small call would cost the host for nothing.
+     */
+    private byte[] randomBytes(long wanted) {
+        byte[] bytes = new byte[(int) Math.min(wanted, 64 * 1024)];
+        random.nextBytes(bytes);
+        return bytes;
     }
 
     public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
@@ -172,9 +176,9 @@ public final class HostKernel {
         if (nr < 0 || nr > Integer.MAX_VALUE) return unknown();
         return switch ((int) nr) {
             case Sys.READ -> read(a0, a1, a2, -1);
-            case Sys.PREAD64 -> a3 < 0 ? -EINVAL : read(a0, a1, a2, a3);
+            case Sys.PREAD64 -> positionedIo(a0, a1, a2, a3, false);
             case Sys.WRITE -> write(a0, a1, a2, -1);
-            case Sys.PWRITE64 -> a3 < 0 ? -EINVAL : write(a0, a1, a2, a3);
+            case Sys.PWRITE64 -> positionedIo(a0, a1, a2, a3, true);
             case Sys.READV -> vector(a0, a1, a2, false);
             case Sys.WRITEV -> vector(a0, a1, a2, true);
             case Sys.OPEN -> openat(-100, a0, a1, a2);
@@ -271,7 +275,13 @@ public final class HostKernel {
             case Node.BundleFile bf -> {
                 long avail = Math.max(0, bf.size() - at);
                 got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, bf.contents(), at, got);
+                if (got > 0) {
+                    try (Node.BundleFile.View view = bf.view()) {
+                        memory.write(buf, view.bytes(), at, got);
+                    } catch (java.io.IOException e) {
+                        return -EIO; // the host file is gone, or changed under its bundle
+                    }
+                }
             }
             case Node.TmpFile tf -> {
                 long avail = Math.max(0, tf.size() - at);
@@ -286,9 +296,8 @@ public final class HostKernel {
                         got = n;
                     }
                     default -> {
-                        byte[] bytes = scratch(n);
-                        got = Math.min(n, bytes.length);
-                        random.nextBytes(bytes);
+                        byte[] bytes = randomBytes(n);
+                        got = bytes.length;
                         memory.write(buf, MemorySegment.ofArray(bytes), 0, got);
                     }
                 }
@@ -310,6 +319,15 @@ public final class HostKernel {
         }
         if (position < 0) f.offset += got;
         return got;
+    }
+
+    /** pread64 and pwrite64: as on Linux, a negative offset is EINVAL, and a stream or socket cannot seek (ESPIPE). */
+    private long positionedIo(long fd, long buf, long count, long offset, boolean isWrite) throws MemoryFault {
+        if (offset < 0) return -EINVAL;
+        OpenFile f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
+        return isWrite ? write(fd, buf, count, offset) : read(fd, buf, count, offset);
     }
 
     private static byte[] tmpData(Node.TmpFile f) {
@@ -346,11 +364,14 @@ public final class HostKernel {
             }
             case Node.TmpFile tf -> {
                 long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
-                byte[] bytes = memory.readBytes(buf, n);
-                if (at + n > tf.size() && !tree.tmp().resize(tf, at + n)) return -ENOSPC;
-                System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, n);
-                if (position < 0) f.offset = at + n;
-                return n;
+                // As Linux past a file system's largest file: nothing at or past it, a short write up to it.
+                if (at >= TmpFs.MAX_FILE_BYTES) return -EFBIG;
+                int fits = (int) Math.min(n, TmpFs.MAX_FILE_BYTES - at);
+                byte[] bytes = memory.readBytes(buf, fits);
+                if (at + fits > tf.size() && !tree.tmp().resize(tf, at + fits)) return -ENOSPC;
+                System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, fits);
+                if (position < 0) f.offset = at + fits;
+                return fits;
             }
             default -> {
                 return -EBADF;
@@ -366,10 +387,12 @@ public final class HostKernel {
             long len = memory.readLong(iov + 16L * i + 8);
             if (len < 0) return -EINVAL;
             if (len == 0) continue;
-            long r = isWrite ? write(fd, base, len, -1) : read(fd, base, len, -1);
+            // One host call moves at most MAX_IO_CHUNK bytes in all, like one read or write: a short count.
+            long want = Math.min(len, MAX_IO_CHUNK - total);
+            long r = isWrite ? write(fd, base, want, -1) : read(fd, base, want, -1);
             if (r < 0) return total > 0 ? total : r;
             total += r;
-            if (r < len) break;
+            if (r < len || total >= MAX_IO_CHUNK) break;
         }
         return total;
     }
@@ -404,7 +427,8 @@ public final class HostKernel {
         } catch (PathError e) {
             return e.errno;
         }
-        int fl = (int) flags;
+        // Bits Linux's open does not know are ignored, as there (VALID_OPEN_FLAGS): F_GETFL never shows them.
+        int fl = (int) flags & OpenFile.VALID_OPEN_FLAGS;
         Node node = tree.lookup(parts);
         boolean inTmp = !parts.isEmpty() && parts.getFirst().equals("tmp");
         if (node == null) {
@@ -434,7 +458,7 @@ public final class HostKernel {
     private long lseek(long fd, long offset, long whence) {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
-        if (f.node instanceof Node.Stream) return -ESPIPE;
+        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
         long base = switch ((int) whence) {
             case 0 -> 0;
             case 1 -> f.offset;
@@ -442,7 +466,12 @@ public final class HostKernel {
             default -> Long.MIN_VALUE;
         };
         if (base == Long.MIN_VALUE) return -EINVAL;
-        long target = base + offset;
+        long target;
+        try {
+            target = Math.addExact(base, offset);
+        } catch (ArithmeticException overflow) {
+            return -EINVAL; // Linux: a resulting offset that does not fit
+        }
         if (target < 0) return -EINVAL;
         f.offset = target;
         return target;
@@ -519,7 +548,9 @@ public final class HostKernel {
         if (f == null) return -EBADF;
         if (!(f.node instanceof Node.Directory dir) || f.listing == null) return -ENOTDIR;
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        // Entries: ".", "..", then the names; f.offset counts entries already returned.
+        // Entries: ".", "..", then the names; f.offset counts entries already returned. One call returns at most
+        // MAX_IO_CHUNK bytes, as a read: the listing is built in host memory before it is copied out.
+        long room = Math.min(count, MAX_IO_CHUNK);
         int total = f.listing.size() + 2;
         while (f.offset < total) {
             int i = (int) f.offset;
@@ -527,7 +558,7 @@ public final class HostKernel {
             Node child = i < 2 ? dir : dir.child(name);
             byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
             int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > count) break;
+            if (out.size() + reclen > room) break;
             byte[] rec = new byte[reclen];
             MemorySegment r = MemorySegment.ofArray(rec);
             r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
@@ -598,7 +629,7 @@ public final class HostKernel {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
         if (length < 0 || !f.writable() || !(f.node instanceof Node.TmpFile file)) return -EINVAL;
-        if (length > Integer.MAX_VALUE - 16) return -EFBIG;
+        if (length > TmpFs.MAX_FILE_BYTES) return -EFBIG;
         return tree.tmp().resize(file, length) ? 0 : -ENOSPC;
     }
 
@@ -830,8 +861,8 @@ public final class HostKernel {
         if (length <= 0 || (offset & (PAGE_SIZE - 1)) != 0 || offset < 0) return -EINVAL;
         if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0) return -EINVAL;
         if ((prot & ~7) != 0) return -EINVAL;
+        if (length > AddressSpace.USER_VA_END) return -ENOMEM; // before rounding up, which could wrap
         long len = AddressSpace.pageUp(length);
-        if (len <= 0 || len > AddressSpace.USER_VA_END) return -ENOMEM;
         OpenFile file = null;
         if ((flags & MAP_ANONYMOUS) == 0) {
             file = files.get(fd);
@@ -843,7 +874,7 @@ public final class HostKernel {
         boolean fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
         if (fixed) {
             if ((addr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
-            if (addr < AddressSpace.MIN_USER_VA || addr + len > AddressSpace.USER_VA_END || addr + len < addr) {
+            if (addr < AddressSpace.MIN_USER_VA || addr > AddressSpace.USER_VA_END || len > AddressSpace.USER_VA_END - addr) {
                 return (flags & MAP_FIXED_NOREPLACE) != 0 ? -EEXIST : -ENOMEM;
             }
             if ((flags & MAP_FIXED_NOREPLACE) != 0 && !memory.isFree(addr, addr + len)) return -EEXIST;
@@ -859,58 +890,94 @@ public final class HostKernel {
         if (file != null && prot != 0) {
             long size = file.node.size();
             long copy = Math.min(len, Math.max(0, size - offset));
-            MemorySegment src = file.node instanceof Node.BundleFile bf ? bf.contents()
-                    : MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node));
-            if (copy > 0) memory.poke(start, src, offset, copy);
+            if (copy > 0 && file.node instanceof Node.BundleFile bf) {
+                try (Node.BundleFile.View view = bf.view()) {
+                    memory.poke(start, view.bytes(), offset, copy);
+                } catch (java.io.IOException e) {
+                    memory.unmap(start, start + len);
+                    return -EIO; // the host file is gone, or changed under its bundle
+                }
+            } else if (copy > 0) {
+                memory.poke(start, MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node)), offset, copy);
+            }
             if (initial != prot) memory.protect(start, start + len, (int) prot);
         }
         return start;
     }
 
+    /**
+     * The end of {@code [addr, addr+length)} rounded up to a page, or -1 when the range does not lie in user space.
+     * Checked before adding, so that no address or length near the end of {@code long} wraps around into range.
+     */
+    private static long userRangeEnd(long addr, long length) {
+        if (addr < 0 || addr > AddressSpace.USER_VA_END || length < 0 || length > AddressSpace.USER_VA_END - addr) return -1;
+        return AddressSpace.pageUp(addr + length);
+    }
+
     private long munmap(long addr, long length) {
         if ((addr & (PAGE_SIZE - 1)) != 0 || length <= 0) return -EINVAL;
-        long end = addr + AddressSpace.pageUp(length);
-        if (end < addr || addr < 0 || end > AddressSpace.USER_VA_END) return -EINVAL;
+        long end = userRangeEnd(addr, length);
+        if (end < 0) return -EINVAL;
         memory.unmap(addr, end);
         return 0;
     }
 
     private long mprotect(long addr, long length, long prot) {
         if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0 || (prot & ~7) != 0) return -EINVAL;
-        long end = addr + AddressSpace.pageUp(length);
-        if (end < addr || end > AddressSpace.USER_VA_END) return -ENOMEM;
+        long end = userRangeEnd(addr, length);
+        if (end < 0) return -ENOMEM;
         if (length == 0) return 0;
         if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
         return memory.protect(addr, end, (int) prot) ? 0 : -ENOMEM;
     }
 
+    /**
+     * Resizes the mapping at {@code oldAddr}, in place or (with MREMAP_MAYMOVE) elsewhere, with Linux's errors: an
+     * address with no mapping is EFAULT, and so is growing a range that is not one mapping (here: pieces of one
+     * protection, which Linux would have merged into one); sizes are unsigned, so a "negative" one is past the end of
+     * user space. Sizes are checked before they are rounded, so that nothing wraps around.
+     */
     private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) throws MemoryFault {
         final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
-        if ((oldAddr & (PAGE_SIZE - 1)) != 0 || newSize <= 0 || oldSize < 0) return -EINVAL;
         if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
+        if ((oldAddr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
+        if (newSize == 0 || Long.compareUnsigned(newSize, -PAGE_SIZE) > 0) return -EINVAL; // rounds up to 0
+        if (Long.compareUnsigned(newSize, AddressSpace.USER_VA_END) > 0) return -ENOMEM;
+        if (Long.compareUnsigned(oldSize, AddressSpace.USER_VA_END) > 0) return -EINVAL;
+        AddressSpace.Mapping m = oldAddr < AddressSpace.USER_VA_END ? memory.mappingAt(oldAddr) : null;
+        if (m == null) return -EFAULT;
         long oldLen = AddressSpace.pageUp(oldSize), newLen = AddressSpace.pageUp(newSize);
-        if (oldLen == 0 || oldAddr + oldLen > AddressSpace.USER_VA_END || newLen > AddressSpace.USER_VA_END) return -EINVAL;
-        if (!memory.isFullyMapped(oldAddr, oldAddr + oldLen)) return -EFAULT;
-        AddressSpace.Mapping m = memory.mappingAt(oldAddr);
+        if (oldLen == 0) return -EINVAL; // Linux duplicates only shared mappings this way
+        if (oldLen > AddressSpace.USER_VA_END - oldAddr) return -EFAULT;
+        long oldEnd = oldAddr + oldLen;
         if (newLen <= oldLen) {
-            memory.unmap(oldAddr + newLen, oldAddr + oldLen);
+            memory.unmap(oldAddr + newLen, oldEnd);
             return oldAddr;
         }
-        long grow = newLen - oldLen;
-        if (oldAddr + newLen <= AddressSpace.USER_VA_END && memory.isFree(oldAddr + oldLen, oldAddr + newLen)) {
-            return memory.map(oldAddr + oldLen, grow, m.prot(), m.name()) ? oldAddr : -ENOMEM;
+        for (long at = oldAddr; at < oldEnd; ) {
+            AddressSpace.Mapping piece = memory.mappingAt(at);
+            if (piece == null || piece.prot() != m.prot()) return -EFAULT;
+            at = piece.end();
+        }
+        if (newLen <= AddressSpace.USER_VA_END - oldAddr && memory.isFree(oldEnd, oldAddr + newLen)) {
+            return memory.map(oldEnd, newLen - oldLen, m.prot(), m.name()) ? oldAddr : -ENOMEM;
         }
         if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
         long to = memory.findFree(newLen, 0);
         if (to < 0) return -ENOMEM;
-        if (!memory.map(to, newLen, m.prot(), m.name())) return -ENOMEM;
+        // The host copies through frames, so a PROT_NONE range moves through a readable one, then loses access again.
+        int hostProt = m.prot() == 0 ? AddressSpace.PROT_READ : m.prot();
+        if (!memory.map(to, newLen, hostProt, m.name())) return -ENOMEM;
         memory.copy(oldAddr, to, oldLen);
-        memory.unmap(oldAddr, oldAddr + oldLen);
+        if (hostProt != m.prot()) memory.protect(to, to + newLen, m.prot());
+        memory.unmap(oldAddr, oldEnd);
         return to;
     }
 
     private long brk(long requested) {
-        if (requested < brkStart) return brkEnd;
+        // Linux refuses a break below the heap's start or past its room by returning the old one. Checked before
+        // rounding up, so that a value near the end of long cannot wrap around to a "smaller" heap.
+        if (requested < brkStart || requested > AddressSpace.MMAP_TOP) return brkEnd;
         long oldTop = AddressSpace.pageUp(brkEnd), newTop = AddressSpace.pageUp(requested);
         if (newTop > oldTop) {
             if (newTop > AddressSpace.MMAP_TOP || !memory.isFree(oldTop, newTop)) return brkEnd;
@@ -925,13 +992,18 @@ public final class HostKernel {
     private long madvise(long addr, long length, long advice) throws MemoryFault {
         final int MADV_DONTNEED = 4;
         if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0) return -EINVAL;
-        long end = addr + AddressSpace.pageUp(length);
-        if (end < addr || end > AddressSpace.USER_VA_END) return -EINVAL;
+        long end = userRangeEnd(addr, length);
+        if (end < 0) return -EINVAL;
         if (advice == MADV_DONTNEED) {
             if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
-            // Anonymous private memory reads as zero after MADV_DONTNEED.
-            AddressSpace.Mapping m = memory.mappingAt(addr);
-            if (m != null && m.prot() != 0 && (m.prot() & 2) != 0) memory.zero(addr, end - addr);
+            // Anonymous private memory reads as zero after MADV_DONTNEED. Mapping by mapping: what the program
+            // cannot write (PROT_NONE, read-only) is left as it is, and the work is bounded by its writable memory.
+            for (long at = addr; at < end; ) {
+                AddressSpace.Mapping m = memory.mappingAt(at);
+                long upto = Math.min(end, m.end());
+                if ((m.prot() & AddressSpace.PROT_WRITE) != 0) memory.zero(at, upto - at);
+                at = upto;
+            }
         }
         return 0;
     }
@@ -1140,8 +1212,9 @@ public final class HostKernel {
         if (sec < 0 || nsec < 0 || nsec >= NANOS) return -EINVAL;
         long requested = sec > Long.MAX_VALUE / NANOS - 1 ? Long.MAX_VALUE / 2 : sec * NANOS + nsec;
         long duration = absolute ? requested - clockNanos(clock) : requested;
-        long wakeAt = duration <= 0 ? System.nanoTime() : System.nanoTime() + duration;
-        sleepUntil(Math.min(wakeAt, deadlineNanos));
+        // Compared as durations from now: nanoTime values themselves may be anywhere, and only differences are safe.
+        long now = System.nanoTime();
+        sleepUntil(now + Math.max(0, Math.min(duration, deadlineNanos - now)));
         return 0;
     }
 
@@ -1164,11 +1237,9 @@ public final class HostKernel {
 
     private long getrandom(long buf, long count) throws MemoryFault {
         if (count < 0) return -EINVAL;
-        byte[] bytes = scratch(count);
-        int n = (int) Math.min(count, bytes.length);
-        random.nextBytes(bytes);
-        memory.write(buf, MemorySegment.ofArray(bytes), 0, n);
-        return n;
+        byte[] bytes = randomBytes(count);
+        memory.write(buf, MemorySegment.ofArray(bytes), 0, bytes.length);
+        return bytes.length;
     }
 
     private long uname(long ptr) throws MemoryFault {

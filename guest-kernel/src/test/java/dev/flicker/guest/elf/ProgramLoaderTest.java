@@ -316,6 +316,24 @@ class ProgramLoaderTest {
     }
 
     @Test
+    void aTerabyteSegmentIsRefusedAtOnce() throws Exception {
+        // The loader used to map the other segments, then look for the end of the gap page by page (2^28 lookups,
+        // most of a second) before the limit refused it.
+        byte[] b = Files.readAllBytes(PROGRAMS.resolve("musl/hello"));
+        ElfFile plain = ElfFile.parse(MemorySegment.ofArray(b));
+        int lastLoad = plain.segments().indexOf(plain.loadSegments().getLast());
+        byte[] huge = b.clone();
+        MemorySegment.ofArray(huge).set(ValueLayout.JAVA_LONG_UNALIGNED, plain.programHeaderOffset() + 56L * lastLoad + 40,
+                1L << 40); // p_memsz: the most ElfFile accepts
+        AddressSpace space = space(32L << 20);
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space,
+                ElfFile.parse(MemorySegment.ofArray(huge)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
+        assertTrue(space.mappings().isEmpty(), "refused before anything was mapped");
+        assertEquals(0, space.committedBytes());
+    }
+
+    @Test
     void argvOrderIsKept() throws Exception {
         AddressSpace space = space(32L << 20);
         List<String> argv = List.of("/var/task/echo", "one", "", "three with spaces", "é");

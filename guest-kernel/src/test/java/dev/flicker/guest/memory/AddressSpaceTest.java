@@ -461,6 +461,34 @@ class AddressSpaceTest {
     }
 
     @Test
+    void aMappingThatNeedsMorePageTablesThanAreLeftFailsAndChangesNothing() throws MemoryFault {
+        // Pages either side of a 512 GiB line, in an empty space, need a frame each and six table pages.
+        long line = 1L << 39;
+        while (frames.remaining() > 8) frames.allocate();
+        assertFalse(space.map(line - PAGE, 3 * PAGE, RW, "straddles"), "nine frames needed, eight left: refused");
+        assertTrue(space.mappings().isEmpty());
+        assertEquals(0, space.committedBytes());
+        assertEquals(8, frames.remaining(), "nothing was taken");
+
+        assertTrue(space.map(line - PAGE, 2 * PAGE, RW, "straddles"), "eight needed: fits exactly");
+        space.writeBytes(line - 4, ascii("edge"));
+        assertEquals("edge", new String(space.readBytes(line - 4, 4), StandardCharsets.US_ASCII));
+        assertEquals(0, frames.remaining());
+    }
+
+    @Test
+    void copySkipsSourcePagesThatNeverHadAFrame() throws MemoryFault {
+        assertTrue(space.map(A, 2 * PAGE, 0, "reserved"));
+        assertTrue(space.protect(A, A + PAGE, RW));
+        space.writeBytes(A, ascii("kept"));
+        assertTrue(space.protect(A, A + PAGE, 0));
+        assertTrue(space.map(A + 10 * PAGE, 2 * PAGE, RW, "to"));
+        space.copy(A, A + 10 * PAGE, 2 * PAGE);
+        assertEquals("kept", new String(space.readBytes(A + 10 * PAGE, 4), StandardCharsets.US_ASCII));
+        assertArrayEquals(new byte[(int) PAGE], space.readBytes(A + 11 * PAGE, (int) PAGE));
+    }
+
+    @Test
     void copyMovesBytesBetweenMappings() throws MemoryFault {
         assertTrue(space.map(A, 2 * PAGE, RW, "from"));
         assertTrue(space.map(A + 10 * PAGE, 2 * PAGE, RW, "to"));

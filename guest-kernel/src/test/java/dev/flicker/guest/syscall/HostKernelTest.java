@@ -33,13 +33,17 @@ import java.util.concurrent.TimeUnit;
 import static dev.flicker.guest.syscall.Errno.EBADF;
 import static dev.flicker.guest.syscall.Errno.EEXIST;
 import static dev.flicker.guest.syscall.Errno.EFAULT;
+import static dev.flicker.guest.syscall.Errno.EFBIG;
 import static dev.flicker.guest.syscall.Errno.EINVAL;
+import static dev.flicker.guest.syscall.Errno.EIO;
 import static dev.flicker.guest.syscall.Errno.EISDIR;
 import static dev.flicker.guest.syscall.Errno.ENOENT;
 import static dev.flicker.guest.syscall.Errno.ENOMEM;
+import static dev.flicker.guest.syscall.Errno.ENOSPC;
 import static dev.flicker.guest.syscall.Errno.ENOSYS;
 import static dev.flicker.guest.syscall.Errno.ENOTDIR;
 import static dev.flicker.guest.syscall.Errno.EROFS;
+import static dev.flicker.guest.syscall.Errno.ESPIPE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -70,6 +74,7 @@ class HostKernelTest {
     private OutputCapture stdout;
     private OutputCapture stderr;
     private HostKernel kernel;
+    private TmpFs tmp;
 
     @BeforeEach
     void setUp() throws IOException {
@@ -93,7 +98,8 @@ class HostKernelTest {
     }
 
     private HostKernel newKernel(OutputCapture out) {
-        HostKernel k = new HostKernel(space, new FileTree(bundle, new TmpFs(1 << 20)), STDIN, out, stderr, value -> {},
+        tmp = new TmpFs(1 << 20);
+        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp), STDIN, out, stderr, value -> {},
                 new SecureRandom(), "/var/task/hello");
         k.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
         return k;
@@ -112,6 +118,14 @@ class HostKernelTest {
 
     private long call(int nr, long... args) {
         return call(kernel, nr, args);
+    }
+
+    private long pathUnchecked(String s) {
+        try {
+            return path(s);
+        } catch (MemoryFault e) {
+            throw new AssertionError(e);
+        }
     }
 
     private long path(String s) throws MemoryFault {
@@ -238,6 +252,20 @@ class HostKernelTest {
         assertEquals(-EBADF, call(Sys.READ, fd, BUF, 1));
         assertEquals(3, open("data.txt", OpenFile.O_RDONLY), "descriptor 3 is reused");
         assertEquals(-EFAULT, call(Sys.READ, 3, 0xDEAD_0000L, 10));
+    }
+
+    @Test
+    void aBundleFileChangedOrRemovedAfterIndexingIsEio() throws Exception {
+        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long lib = open("/var/task/lib/x.py", OpenFile.O_RDONLY);
+        // Mapping the indexed size of a file that shrank would fault inside the JVM when read.
+        Files.writeString(temp.resolve("bundle/data.txt"), "short");
+        Files.delete(temp.resolve("bundle/lib/x.py"));
+        assertEquals(-EIO, call(Sys.READ, fd, BUF, 100));
+        assertEquals(-EIO, call(Sys.PREAD64, lib, BUF, 4, 0));
+        assertEquals(-EIO, call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0));
+        assertEquals(1, space.mappings().size(), "the failed mmap left no mapping");
+        assertEquals(0, bundle.mappedFiles());
     }
 
     @Test
@@ -397,6 +425,27 @@ class HostKernelTest {
         assertEquals(List.of(".:4", "..:4", "dev:4", "tmp:4", "var:4"), dirents(BUF, (int) rn));
     }
 
+    @Test
+    void oneGetdents64ReturnsAtMostOneMebibyteHoweverLargeItsCount() throws MemoryFault {
+        assertEquals(0, call(Sys.MKDIR, path("/tmp/many"), 0755));
+        String longName = "n".repeat(200);
+        int files = 6000; // about 1.3 MiB of records
+        for (int i = 0; i < files; i++) {
+            long fd = open("/tmp/many/" + longName + i, OpenFile.O_WRONLY | OpenFile.O_CREAT);
+            assertEquals(0, call(Sys.CLOSE, fd));
+        }
+        long buf = call(Sys.MMAP, 0, 2 << 20, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        long dir = open("/tmp/many", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        int entries = 0;
+        long n;
+        while ((n = call(Sys.GETDENTS64, dir, buf, Long.MAX_VALUE)) > 0) {
+            assertTrue(n <= 1 << 20, "one call returned " + n + " bytes");
+            entries += dirents(buf, (int) n).size();
+        }
+        assertEquals(0, n);
+        assertEquals(files + 2, entries, "every entry, over several calls");
+    }
+
     // ---- unknown calls ----
 
     @Test
@@ -528,6 +577,166 @@ class HostKernelTest {
         // Into an existing mapping: unchanged.
         assertEquals(0x2010_0000L, call(Sys.MMAP, 0x2010_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
         assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, 0x2020_0000L));
+    }
+
+    // ---- arguments near the ends of long and of user space (issue 9): errnos, never host exceptions ----
+
+    private static final int MREMAP_MAYMOVE = 1;
+
+    private List<String> layout() {
+        return space.mappings().stream().map(m -> Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()) + "/" + m.prot())
+                .toList();
+    }
+
+    @Test
+    void mremapAtTheTopOfTheLongRangeIsEfaultNotAnOverflow() {
+        // oldAddr + oldLen wrapped past Long.MAX_VALUE: the range looked mapped and the mapping was null.
+        assertEquals(-EFAULT, call(Sys.MREMAP, 0x7fff_ffff_ffff_f000L, PAGE, 2 * PAGE, 0));
+        assertEquals(-EFAULT, call(Sys.MREMAP, 0x7fff_ffff_ffff_f000L, PAGE, 2 * PAGE, MREMAP_MAYMOVE));
+        assertEquals(-EFAULT, call(Sys.MREMAP, AddressSpace.USER_VA_END, PAGE, 2 * PAGE, 0), "the end of user space");
+        assertEquals(-EFAULT, call(Sys.MREMAP, BUF, 0x7fff_ffff_ffff_f000L & AddressSpace.USER_VA_END, 2 * PAGE, 0),
+                "an old size that runs past the end of user space");
+        assertEquals(-EINVAL, call(Sys.MREMAP, BUF, Long.MAX_VALUE, 2 * PAGE, 0), "an old size past user space");
+        assertEquals(-EFAULT, call(Sys.MREMAP, 0x5000_0000L, PAGE, 2 * PAGE, 0), "nothing mapped there");
+    }
+
+    @Test
+    void mremapToAHugeSizeIsEnomemAndUnmapsNothing() throws MemoryFault {
+        long below = call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        long addr = call(Sys.MMAP, 0x3001_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        put(below, "below");
+        List<String> before = layout();
+        long committed = space.committedBytes();
+        // Rounded up, Long.MAX_VALUE - 100 wrapped to a negative length: a "shrink" that unmapped everything below.
+        assertEquals(-ENOMEM, call(Sys.MREMAP, addr, PAGE, Long.MAX_VALUE - 100, 0));
+        assertEquals(-ENOMEM, call(Sys.MREMAP, addr, PAGE, Long.MAX_VALUE - 100, MREMAP_MAYMOVE));
+        assertEquals(-ENOMEM, call(Sys.MREMAP, addr, PAGE, AddressSpace.USER_VA_END + PAGE, MREMAP_MAYMOVE));
+        assertEquals(-EINVAL, call(Sys.MREMAP, addr, PAGE, -1, MREMAP_MAYMOVE), "an unsigned size that rounds up to 0");
+        assertEquals(-EINVAL, call(Sys.MREMAP, addr, PAGE, 0, 0));
+        assertEquals(before, layout());
+        assertEquals(committed, space.committedBytes());
+        assertEquals("below", get(below, 5));
+    }
+
+    @Test
+    void mremapGrowsOnlyARangeOfOneProtectionAndMovesItsContents() throws MemoryFault {
+        long addr = call(Sys.MMAP, 0x3000_0000L, 2 * PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        assertEquals(0, call(Sys.MPROTECT, addr + PAGE, PAGE, 1));
+        assertEquals(-EFAULT, call(Sys.MREMAP, addr, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE), "two protections: not one mapping");
+        assertEquals(addr, call(Sys.MREMAP, addr, 2 * PAGE, PAGE, 0), "shrinking needs no single mapping");
+
+        // A PROT_NONE range keeps its contents when it moves (the host copies through a readable mapping).
+        long none = call(Sys.MMAP, 0x3100_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        put(none, "hidden");
+        assertEquals(0, call(Sys.MPROTECT, none, PAGE, 0));
+        assertEquals(none + PAGE, call(Sys.MMAP, none + PAGE, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        long committed = space.committedBytes();
+        long moved = call(Sys.MREMAP, none, PAGE, 3 * PAGE, MREMAP_MAYMOVE);
+        assertTrue(moved > 0 && moved != none, Long.toHexString(moved));
+        assertEquals(0, space.mappingAt(moved).prot());
+        assertEquals(committed, space.committedBytes(), "still PROT_NONE: nothing committed");
+        assertNull(space.mappingAt(none));
+        assertEquals(0, call(Sys.MPROTECT, moved, 3 * PAGE, 3));
+        assertEquals("hidden", get(moved, 6));
+    }
+
+    @Test
+    void pwriteAndWriteAtTheEndOfLongAreEfbig() throws MemoryFault {
+        long fd = open("/tmp/big", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        put(BUF, "0123456789abcdef");
+        // at + n wrapped to a negative end: the array copy got a negative index.
+        assertEquals(-EFBIG, call(Sys.PWRITE64, fd, BUF, 16, Long.MAX_VALUE - 8));
+        assertEquals(-EFBIG, call(Sys.PWRITE64, fd, BUF, 8, Long.MAX_VALUE - 8));
+        assertEquals(Long.MAX_VALUE, call(Sys.LSEEK, fd, Long.MAX_VALUE, 0), "Linux allows the offset on tmpfs");
+        assertEquals(-EFBIG, call(Sys.WRITE, fd, BUF, 8));
+        assertEquals(-EFBIG, call(Sys.PWRITE64, fd, BUF, 8, TmpFs.MAX_FILE_BYTES));
+        assertEquals(-ENOSPC, call(Sys.PWRITE64, fd, BUF, 8, TmpFs.MAX_FILE_BYTES - 4), "/tmp is 1 MiB here");
+        assertEquals(0, call(Sys.PREAD64, fd, BUF, 8, Long.MAX_VALUE - 8), "reading past the end is the end");
+        assertEquals(0, call(Sys.FSTAT, fd, BUF));
+        assertEquals(0, space.readLong(BUF + 48), "the file is still empty");
+        assertEquals(0, tmp.usedBytes());
+    }
+
+    @Test
+    void lseekThatWouldOverflowIsEinval() {
+        long fd = call(Sys.OPENAT, AT_FDCWD, pathUnchecked("/var/task/data.txt"), OpenFile.O_RDONLY, 0);
+        assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, Long.MAX_VALUE - 1, 0));
+        assertEquals(-EINVAL, call(Sys.LSEEK, fd, 2, 1), "SEEK_CUR past Long.MAX_VALUE");
+        assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, 0, 1), "unchanged");
+        assertEquals(-EINVAL, call(Sys.LSEEK, fd, Long.MAX_VALUE, 2), "SEEK_END past Long.MAX_VALUE");
+        assertEquals(-EINVAL, call(Sys.LSEEK, fd, Long.MIN_VALUE, 1), "negative");
+        assertEquals(0, call(Sys.READ, fd, BUF, 8));
+    }
+
+    @Test
+    void streamsAndSocketsCannotSeek() {
+        assertEquals(-ESPIPE, call(Sys.PREAD64, 0, BUF, 4, 0), "stdin");
+        assertEquals(-ESPIPE, call(Sys.PWRITE64, 1, BUF, 4, 0), "stdout");
+        long sock = call(Sys.SOCKET, 2, 1, 0);
+        assertEquals(-ESPIPE, call(Sys.LSEEK, sock, 0, 0));
+        assertEquals(-ESPIPE, call(Sys.PREAD64, sock, BUF, 4, 0));
+        assertEquals(-EINVAL, call(Sys.PREAD64, 0, BUF, 4, -1), "a negative offset first, as Linux");
+        assertEquals(-EBADF, call(Sys.PREAD64, 99, BUF, 4, 0));
+    }
+
+    @Test
+    void brkPastTheEndIsRefusedAndTheHeapStillWorks() throws MemoryFault {
+        kernel.setBrk(HEAP);
+        assertEquals(HEAP + PAGE, call(Sys.BRK, HEAP + PAGE));
+        put(HEAP, "heap");
+        List<String> before = layout();
+        // Rounded up, Long.MAX_VALUE wrapped below the heap: everything under it was unmapped, and the next brk threw.
+        for (long huge : new long[] {Long.MAX_VALUE, Long.MAX_VALUE - 4095, AddressSpace.MMAP_TOP + 1, AddressSpace.USER_VA_END}) {
+            assertEquals(HEAP + PAGE, call(Sys.BRK, huge), Long.toHexString(huge));
+        }
+        assertEquals(before, layout());
+        assertEquals("heap", get(HEAP, 4));
+        assertEquals(HEAP + 2 * PAGE, call(Sys.BRK, HEAP + 2 * PAGE), "a later brk works");
+        assertEquals(HEAP + 10, call(Sys.BRK, HEAP + 10));
+        assertEquals("heap", get(HEAP, 4));
+    }
+
+    @Test
+    void openIgnoresFlagBitsLinuxDoesNotKnow() throws MemoryFault {
+        long fd = call(Sys.OPENAT, AT_FDCWD, path("/var/task/data.txt"), 0xFFFF_FFFF_8000_0000L | OpenFile.O_NONBLOCK, 0);
+        assertTrue(fd >= 3, "opened: " + fd);
+        assertEquals(OpenFile.O_NONBLOCK, call(Sys.FCNTL, fd, 3, 0), "F_GETFL shows only flags Linux keeps");
+    }
+
+    @Test
+    void madviseDontneedClearsOnlyWritableMemoryAndSkipsTheRest() throws MemoryFault {
+        long addr = call(Sys.MMAP, 0x3000_0000L, 3 * PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        put(addr, "first");
+        put(addr + PAGE, "second");
+        put(addr + 2 * PAGE, "third");
+        assertEquals(0, call(Sys.MPROTECT, addr + PAGE, PAGE, 0));
+        final int MADV_DONTNEED = 4;
+        assertEquals(0, call(Sys.MADVISE, addr, 3 * PAGE, MADV_DONTNEED), "was EFAULT at the PROT_NONE page");
+        assertArrayEquals(new byte[5], space.readBytes(addr, 5));
+        assertArrayEquals(new byte[5], space.readBytes(addr + 2 * PAGE, 5));
+        assertEquals(-EINVAL, call(Sys.MADVISE, addr, Long.MAX_VALUE, MADV_DONTNEED));
+        assertEquals(-EINVAL, call(Sys.MADVISE, 0x7fff_ffff_ffff_f000L, PAGE, MADV_DONTNEED));
+    }
+
+    @Test
+    void oneVectoredCallMovesAtMostOneMebibyte() throws MemoryFault {
+        long devNull = open("/dev/null", OpenFile.O_WRONLY);
+        for (int i = 0; i < 3; i++) {
+            space.writeLong(BUF + 16L * i, BUF);
+            space.writeLong(BUF + 16L * i + 8, 1 << 20);
+        }
+        assertEquals(1 << 20, call(Sys.WRITEV, devNull, BUF, 3), "a short count, as after a partial write");
+    }
+
+    @Test
+    void munmapMprotectAndMmapRangesPastUserSpaceAreRefused() {
+        assertEquals(-EINVAL, call(Sys.MUNMAP, 0x7fff_ffff_ffff_f000L, PAGE));
+        assertEquals(-EINVAL, call(Sys.MUNMAP, BUF, Long.MAX_VALUE));
+        assertEquals(-ENOMEM, call(Sys.MPROTECT, 0x7fff_ffff_ffff_f000L, PAGE, 1));
+        assertEquals(-ENOMEM, call(Sys.MPROTECT, BUF, Long.MAX_VALUE - 100, 1));
+        assertEquals(-ENOMEM, call(Sys.MMAP, 0x7fff_ffff_ffff_f000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        assertEquals(-ENOMEM, call(Sys.MMAP, BUF, Long.MAX_VALUE - 100, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+        assertEquals(1, space.mappings().size(), "only the test's buffers");
     }
 
     // ---- time, randomness, process ----
