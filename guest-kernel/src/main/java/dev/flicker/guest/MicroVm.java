@@ -123,7 +123,8 @@ public final class MicroVm implements AutoCloseable {
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), new TmpFs(limits.tmpBytes())),
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp),
                     stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
                     execPath);
             kernel.setBrk(loaded.brkStart());
@@ -165,7 +166,8 @@ public final class MicroVm implements AutoCloseable {
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, new TmpFs(limits.tmpBytes())), null, out, err,
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp), null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.readState(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
@@ -284,6 +286,11 @@ public final class MicroVm implements AutoCloseable {
     /** Where this VM's guest memory is mapped in this process, to find it in {@code /proc/self/smaps}. */
     public long guestMemoryHostAddress() {
         return memory.hostAddress();
+    }
+
+    /** What this VM makes the host hold besides its guest memory (its /tmp), and its limit. */
+    public HostMemoryBudget hostMemory() {
+        return kernel.hostMemory();
     }
 
     /** What the program's runtime posted to the Runtime API (response, error), if it used it. */

@@ -116,6 +116,38 @@ class HostileGuestTest {
         assertEquals(gib - (1 << 20), r.stdoutDroppedBytes());
     }
 
+    /** Runs {@code hostile what args...} in a VM of its own, so that its host memory can be looked at afterwards. */
+    static RunResult hostileIn(Limits limits, java.util.function.Consumer<MicroVm> after, String... args) {
+        try (MicroVm vm = runner.boot(RunRequest.of(musl, "hostile").withArgs(args).withLimits(limits))) {
+            RunResult r = vm.run();
+            after.accept(vm);
+            return r;
+        }
+    }
+
+    /**
+     * Issue 9: 100,000 mkdirs in /tmp with 4,000-byte names held 399 MB of the host's heap while /tmp counted 0.
+     * Such names are ENAMETOOLONG, as on Linux (NAME_MAX 255); with 255-byte names, the entries count against
+     * /tmp and the VM's budget, and /tmp fills with ENOSPC.
+     */
+    @Test
+    void tmpEntriesAndTheirNamesCountAgainstTmpAndTheBudget() {
+        RunResult tooLong = hostile("tmp-names", Limits.DEFAULT.withTimeoutMillis(30_000));
+        assertTrue(tooLong.exitedWith(0), tooLong::toString);
+        assertEquals("made 0, then ENAMETOOLONG\n", tooLong.stdoutText());
+
+        long[] peak = new long[1];
+        RunResult r = hostileIn(Limits.DEFAULT.withTimeoutMillis(30_000), vm -> peak[0] = vm.hostMemory().peakBytes(),
+                "tmp-names", "255");
+        assertTrue(r.exitedWith(0), r::toString);
+        String out = r.stdoutText();
+        assertTrue(out.matches("made \\d+, then ENOSPC\n"), out);
+        long made = Long.parseLong(out.split("[ ,]")[1]);
+        long perEntry = dev.flicker.guest.fs.TmpFs.entryBytes("n".repeat(255));
+        assertEquals(Limits.DEFAULT.tmpBytes() / perEntry, made, out);
+        assertTrue(peak[0] <= Limits.DEFAULT.tmpBytes(), peak[0] + " bytes held for /tmp");
+    }
+
     @Test
     void pathsOutOfTheBundleAreNotFound() {
         RunResult r = hostile("escape", Limits.DEFAULT);

@@ -405,10 +405,12 @@ public final class AddressSpace {
     public String readCString(long va, int max) throws MemoryFault {
         byte[] buf = new byte[Math.min(max, 256)];
         int n = 0;
+        long offset = 0; // of va + n in the guest memory segment: translated once per page, not per byte
         while (true) {
             if (n == max) throw new MemoryFault(va + n);
-            long gpa = physical(va + n, false, true);
-            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, gpa - memory.base().value());
+            long at = va + n;
+            offset = n == 0 || (at & (PAGE_SIZE - 1)) == 0 ? physical(at, false, true) - memory.base().value() : offset + 1;
+            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, offset);
             if (b == 0) return new String(buf, 0, n, StandardCharsets.UTF_8);
             if (n == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
             buf[n++] = b;

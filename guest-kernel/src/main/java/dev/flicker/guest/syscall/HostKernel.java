@@ -33,11 +33,15 @@ public final class HostKernel {
     }
 
     private static final int MAX_PATH = 4096;
+    /** The longest name of one path component, in UTF-8 bytes (Linux's NAME_MAX). */
+    private static final int NAME_MAX = 255;
     private static final int MAX_IO_CHUNK = 1 << 20;
     private static final long STATIC_PID = 1, STATIC_PPID = 0, UID = 1000, GID = 1000;
 
     private final AddressSpace memory;
     private final FileTree tree;
+    /** The VM's host-memory budget, which its /tmp shares. */
+    private final dev.flicker.guest.HostMemoryBudget budget;
     private final FileTable files = new FileTable();
     private final OutputCapture stdout;
     private final OutputCapture stderr;
@@ -66,6 +70,7 @@ public final class HostKernel {
                       Cpu cpu, SecureRandom random, String executablePath) {
         this.memory = memory;
         this.tree = tree;
+        this.budget = tree.tmp().budget();
         this.stdout = stdout;
         this.stderr = stderr;
         this.cpu = cpu;
@@ -146,6 +151,11 @@ public final class HostKernel {
 
     public FileTable files() {
         return files;
+    }
+
+    /** The VM's host-memory budget (shared with its /tmp). */
+    public dev.flicker.guest.HostMemoryBudget hostMemory() {
+        return budget;
     }
 
     /** {@code -Dflicker.trace=true} prints every call and its result to the host's stderr, like strace. */
@@ -378,6 +388,7 @@ public final class HostKernel {
     private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
         String path = memory.readCString(pathPtr, MAX_PATH);
         if (path.isEmpty()) throw new PathError(-ENOENT);
+        if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
         String base = cwd;
         if (!path.startsWith("/") && (int) dirfd != -100) {
             OpenFile d = files.get(dirfd);
@@ -386,6 +397,21 @@ public final class HostKernel {
             base = d.path;
         }
         return FileTree.normalize(base, path);
+    }
+
+    /** The UTF-8 length of the longest '/'-separated component of {@code path}. */
+    static int longestComponentBytes(String path) {
+        int longest = 0, current = 0;
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c == '/') {
+                current = 0;
+                continue;
+            }
+            current += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3; // a surrogate pair is 4
+            longest = Math.max(longest, current);
+        }
+        return longest;
     }
 
     private static final class PathError extends Exception {
@@ -413,6 +439,7 @@ public final class HostKernel {
             Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
             if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent == null ? -ENOENT : -ENOTDIR;
             node = dir.createFile(parts.getLast());
+            if (node == null) return -ENOSPC;
         } else if ((fl & OpenFile.O_CREAT) != 0 && (fl & OpenFile.O_EXCL) != 0) {
             return -EEXIST;
         }
@@ -426,7 +453,6 @@ public final class HostKernel {
             tree.tmp().resize(tf, 0);
         }
         OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(OpenFile.O_CREAT | OpenFile.O_EXCL | OpenFile.O_TRUNC | OpenFile.O_CLOEXEC));
-        if (node instanceof Node.Directory d) f.listing = d.names();
         int fd = files.install(f, 0, (fl & OpenFile.O_CLOEXEC) != 0);
         return fd < 0 ? -EMFILE : fd;
     }
@@ -514,20 +540,28 @@ public final class HostKernel {
         return 0;
     }
 
+    /**
+     * Lists {@code .}, {@code ..}, then the names in sorted order, walking the directory from the last name
+     * returned (no copy of its names per open descriptor); the offset counts the entries returned.
+     */
     private long getdents64(long fd, long buf, long count) throws MemoryFault {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Directory dir) || f.listing == null) return -ENOTDIR;
+        if (!(f.node instanceof Node.Directory dir)) return -ENOTDIR;
+        long room = Math.min(count & 0xffff_ffffL, MAX_IO_CHUNK); // count is an unsigned int
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        // Entries: ".", "..", then the names; f.offset counts entries already returned.
-        int total = f.listing.size() + 2;
-        while (f.offset < total) {
-            int i = (int) f.offset;
-            String name = i == 0 ? "." : i == 1 ? ".." : f.listing.get(i - 2);
+        boolean more = false;
+        while (true) {
+            long i = f.offset;
+            String name = i == 0 ? "." : i == 1 ? ".." : nextListedName(f, dir);
+            if (name == null) break;
             Node child = i < 2 ? dir : dir.child(name);
             byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
             int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > count) break;
+            if (out.size() + reclen > room) {
+                more = true;
+                break;
+            }
             byte[] rec = new byte[reclen];
             MemorySegment r = MemorySegment.ofArray(rec);
             r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
@@ -537,10 +571,22 @@ public final class HostKernel {
             System.arraycopy(nameBytes, 0, rec, 19, nameBytes.length);
             out.writeBytes(rec);
             f.offset++;
+            if (i >= 2) {
+                f.listedName = name;
+                f.listedOffset = f.offset;
+            }
         }
-        if (out.size() == 0 && f.offset < total) return -EINVAL; // buffer too small for one entry
+        if (out.size() == 0 && more) return -EINVAL; // buffer too small for one entry
         memory.writeBytes(buf, out.toByteArray());
         return out.size();
+    }
+
+    /** The name at {@code f.offset} (2 is the first name): after the last one listed, or counted from the start. */
+    private static String nextListedName(OpenFile f, Node.Directory dir) {
+        if (f.offset == f.listedOffset && f.listedName != null) return dir.nameAfter(f.listedName);
+        String name = dir.nameAfter(null);
+        for (long k = 2; k < f.offset && name != null; k++) name = dir.nameAfter(name);
+        return name;
     }
 
     private static int dtype(Node n) {
@@ -678,8 +724,7 @@ public final class HostKernel {
             Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
             if (parent == null) return -ENOENT;
             if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent instanceof Node.Directory ? -EROFS : -ENOTDIR;
-            dir.createDirectory(parts.getLast());
-            return 0;
+            return dir.createDirectory(parts.getLast()) == null ? -ENOSPC : 0;
         } catch (PathError e) {
             return e.errno;
         }
@@ -696,7 +741,7 @@ public final class HostKernel {
             boolean isDir = n instanceof Node.Directory;
             if ((flags & AT_REMOVEDIR) != 0) {
                 if (!isDir) return -ENOTDIR;
-                if (!((Node.Directory) n).names().isEmpty()) return -ENOTEMPTY;
+                if (!((Node.Directory) n).isEmpty()) return -ENOTEMPTY;
             } else if (isDir) {
                 return -EISDIR;
             }
@@ -1282,9 +1327,7 @@ public final class HostKernel {
                 case KIND_PATH -> {
                     Node node = tree.lookup(FileTree.normalize("/", path));
                     if (node == null) throw new java.io.IOException("open file " + path + " is not in this bundle or /tmp");
-                    OpenFile o = new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
-                    if (node instanceof Node.Directory d) o.listing = d.names();
-                    yield o;
+                    yield new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 case KIND_SOCKET -> {
                     Node.Socket sock = new Node.Socket(nextSocketInode++);
