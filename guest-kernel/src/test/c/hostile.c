@@ -27,6 +27,12 @@ static const char *errname(int e) {
     default: return strerror(e);
     }
 }
+static int runtime_api_socket(int flags) {
+    int fd = socket(AF_INET, SOCK_STREAM | flags, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in api = {.sin_family = AF_INET, .sin_port = htons(9001), .sin_addr.s_addr = htonl(0x7f000001)};
+    return connect(fd, (struct sockaddr *) &api, sizeof api) == 0 ? fd : -1;
+}
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "badptrs")) {
@@ -111,6 +117,55 @@ int main(int argc, char **argv) {
         if (socket(AF_INET6, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT) refused++;
         printf("refused %d of 4\n", refused);
         return refused == 4 ? 0 : 1;
+    }
+    if (!strcmp(what, "api-flood")) {
+        /* Issue 9: 1 MB of pipelined requests to the Runtime API, again and again, never reading an answer.
+           argv[2] "bad" sends "A / HTTP/1." (malformed), "valid" a GET of an unknown path; argv[3] "nonblock"
+           stops at the first error and reports it, "block" goes on until the deadline. */
+        int valid = argc > 2 && !strcmp(argv[2], "valid"), nonblock = argc > 3 && !strcmp(argv[3], "nonblock");
+        const char *one = valid ? "GET / HTTP/1.1\r\n\r\n" : "A / HTTP/1.\r\n\r\n";
+        size_t len = strlen(one), total = (1 << 20) / len * len;
+        char *buf = malloc(total);
+        for (size_t i = 0; i < total; i += len) memcpy(buf + i, one, len);
+        int fd = runtime_api_socket(nonblock ? SOCK_NONBLOCK : 0);
+        if (fd < 0) return 3;
+        size_t sent = 0;
+        int err = 0;
+        for (;;) {
+            ssize_t n = write(fd, buf + sent % total, total - sent % total);
+            if (n < 0) {
+                err = errno;
+                if (nonblock) break;
+                continue;
+            }
+            sent += n;
+        }
+        printf("sent %zu then %s\n", sent, errname(err));
+        return 0;
+    }
+    if (!strcmp(what, "api-bodies")) {
+        /* Issue 9: Runtime API sockets, each with argv[2] KiB of a 6 MB body that never completes, until a call
+           fails (the host buffered ~10 MB per socket, 10 GB per VM). */
+        static char chunk[64 * 1024];
+        long per_socket = (argc > 2 ? atol(argv[2]) : 5120) * 1024, sent = 0;
+        int sockets = 0, err = 0;
+        const char *head = "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nContent-Length: 6000000\r\n\r\n";
+        for (;;) {
+            int fd = runtime_api_socket(SOCK_NONBLOCK);
+            if (fd < 0) { err = errno; break; }
+            sockets++;
+            if (write(fd, head, strlen(head)) < 0) { err = errno; break; }
+            long done = 0;
+            while (done < per_socket) {
+                ssize_t n = write(fd, chunk, per_socket - done < (long) sizeof chunk ? per_socket - done : (long) sizeof chunk);
+                if (n < 0) { err = errno; break; }
+                done += n;
+            }
+            sent += done;
+            if (err) break;
+        }
+        printf("%d sockets, %ld body bytes, then %s\n", sockets, sent, errname(err));
+        return 0;
     }
     if (!strcmp(what, "tmp-names")) {
         /* Issue 9: 100,000 mkdirs in /tmp with names of argv[2] bytes (4,000 added 399 MB to the host's heap). */

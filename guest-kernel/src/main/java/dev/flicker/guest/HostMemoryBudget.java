@@ -2,9 +2,11 @@ package dev.flicker.guest;
 
 /**
  * The host memory (JVM heap) one VM may make the host hold for it, outside its guest memory: its {@code /tmp}
- * (file bytes and every entry's name and bookkeeping). Whatever the program does, it stays under
- * {@link #limitBytes()}; past it the system call fails the way Linux fails when memory runs out
- * ({@code ENOSPC} for {@code /tmp}), never with a host {@link OutOfMemoryError}. The limit comes from the VM's memory setting ({@link Limits#hostBudgetBytes()}).
+ * (file bytes and every entry's name and bookkeeping), its Runtime API connections (bytes received and not yet
+ * parsed, request bodies being received, answers not yet read) and the answers its runtime posted. Whatever
+ * the program does, these stay under {@link #limitBytes()}; past it the system call fails the way Linux
+ * fails when memory runs out ({@code ENOSPC} for {@code /tmp}, {@code ENOMEM} for a socket), never with a
+ * host {@link OutOfMemoryError}. The limit comes from the VM's memory setting ({@link Limits#hostBudgetBytes()}).
  *
  * <p>Counts are capacities of the arrays the host allocates plus fixed estimates per object, so they are an
  * upper bound of what the VM costs, not an exact heap measurement. Used by one thread at a time, like its VM.

@@ -288,7 +288,7 @@ public final class MicroVm implements AutoCloseable {
         return memory.hostAddress();
     }
 
-    /** What this VM makes the host hold besides its guest memory (its /tmp), and its limit. */
+    /** What this VM makes the host hold besides its guest memory (/tmp, Runtime API connections), and its limit. */
     public HostMemoryBudget hostMemory() {
         return kernel.hostMemory();
     }

@@ -36,12 +36,18 @@ public final class HostKernel {
     /** The longest name of one path component, in UTF-8 bytes (Linux's NAME_MAX). */
     private static final int NAME_MAX = 255;
     private static final int MAX_IO_CHUNK = 1 << 20;
+    /** Runtime API sockets a VM may hold open at once: each may buffer up to a request body. */
+    public static final int MAX_SOCKETS = 64;
+    /** What a socket's objects cost the host besides its buffers (which its connection counts itself). */
+    private static final int SOCKET_BYTES = 1024;
     private static final long STATIC_PID = 1, STATIC_PPID = 0, UID = 1000, GID = 1000;
 
     private final AddressSpace memory;
     private final FileTree tree;
-    /** The VM's host-memory budget, which its /tmp shares. */
+    /** The VM's host-memory budget, which its /tmp shares: sockets and their connections are charged to it. */
     private final dev.flicker.guest.HostMemoryBudget budget;
+    private final RuntimeApi runtimeApi;
+    private int openSockets;
     private final FileTable files = new FileTable();
     private final OutputCapture stdout;
     private final OutputCapture stderr;
@@ -71,6 +77,7 @@ public final class HostKernel {
         this.memory = memory;
         this.tree = tree;
         this.budget = tree.tmp().budget();
+        this.runtimeApi = new RuntimeApi(budget);
         this.stdout = stdout;
         this.stderr = stderr;
         this.cpu = cpu;
@@ -351,8 +358,7 @@ public final class HostKernel {
             }
             case Node.Socket sock -> {
                 if (sock.connection == null) return -ENOTCONN;
-                byte[] bytes = memory.readBytes(buf, n);
-                return sock.connection.write(bytes, 0, n) ? n : -EPIPE;
+                return socketWrite(f, sock.connection, memory.readBytes(buf, n));
             }
             case Node.TmpFile tf -> {
                 long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
@@ -368,14 +374,16 @@ public final class HostKernel {
         }
     }
 
+    /** readv and writev: at most {@link #MAX_IO_CHUNK} in all, like one read or write, so one call stays short. */
     private long vector(long fd, long iov, long iovcnt, boolean isWrite) throws MemoryFault {
         if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
         long total = 0;
-        for (int i = 0; i < iovcnt; i++) {
+        for (int i = 0; i < iovcnt && total < MAX_IO_CHUNK; i++) {
             long base = memory.readLong(iov + 16L * i);
             long len = memory.readLong(iov + 16L * i + 8);
             if (len < 0) return -EINVAL;
             if (len == 0) continue;
+            len = Math.min(len, MAX_IO_CHUNK - total);
             long r = isWrite ? write(fd, base, len, -1) : read(fd, base, len, -1);
             if (r < 0) return total > 0 ? total : r;
             total += r;
@@ -635,7 +643,7 @@ public final class HostKernel {
         if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
         OpenFile replaced = files.get(newFd);
         files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
-        if (replaced != null) releaseIfRemoved(replaced.node);
+        if (replaced != null) releaseIfClosed(replaced.node);
         return newFd;
     }
 
@@ -651,18 +659,28 @@ public final class HostKernel {
     private long close(long fd) {
         OpenFile f = files.get(fd);
         if (!files.close(fd)) return -EBADF;
-        releaseIfRemoved(f.node);
+        releaseIfClosed(f.node);
         return 0;
     }
 
-    /** A /tmp file removed while open keeps its bytes until no descriptor refers to it any more. */
-    private void releaseIfRemoved(Node node) {
-        if (!(node instanceof Node.TmpFile file) || tree.tmp().contains(file)) return;
+    /**
+     * What a node holds is given back once no descriptor refers to it any more: a /tmp file removed while open
+     * keeps its bytes until then, and a socket its connection.
+     */
+    private void releaseIfClosed(Node node) {
+        boolean holds = node instanceof Node.Socket || node instanceof Node.TmpFile file && !tree.tmp().contains(file);
+        if (!holds) return;
         for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
             OpenFile o = files.get(fd);
-            if (o != null && o.node == file) return;
+            if (o != null && o.node == node) return;
         }
-        tree.tmp().release(file);
+        if (node instanceof Node.Socket sock) {
+            if (sock.connection != null) sock.connection.close();
+            openSockets--;
+            budget.release(SOCKET_BYTES);
+        } else {
+            tree.tmp().release((Node.TmpFile) node);
+        }
     }
 
     private long getcwd(long buf, long size) throws MemoryFault {
@@ -745,7 +763,7 @@ public final class HostKernel {
             } else if (isDir) {
                 return -EISDIR;
             }
-            releaseIfRemoved(dir.remove(parts.getLast()));
+            releaseIfClosed(dir.remove(parts.getLast()));
             return 0;
         } catch (PathError e) {
             return e.errno;
@@ -767,7 +785,8 @@ public final class HostKernel {
             } else if (pf == null) {
                 revents = 0x20; // POLLNVAL
             } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
-                revents = (sock.connection.available() > 0 ? events & 0x1 : 0) | (events & 0x4);
+                boolean readable = sock.connection.available() > 0 || sock.connection.endOfStream();
+                revents = (readable ? events & 0x1 : 0) | (events & 0x4);
                 if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
             } else {
                 revents = events & (0x1 | 0x4);
@@ -791,9 +810,41 @@ public final class HostKernel {
         final int AF_INET = 2, SOCK_STREAM = 1, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
         if (domain != AF_INET) return -EAFNOSUPPORT;
         if ((type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
+        // The VM is the whole system: its socket limit is a system-wide one (ENFILE), its budget its memory.
+        if (openSockets >= MAX_SOCKETS) return -ENFILE;
+        if (!budget.tryCharge(SOCKET_BYTES)) return -ENOMEM;
         OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", OpenFile.O_RDWR | (int) (type & SOCK_NONBLOCK));
         int fd = files.install(f, 0, (type & SOCK_CLOEXEC) != 0);
-        return fd < 0 ? -EMFILE : fd;
+        if (fd < 0) {
+            budget.release(SOCKET_BYTES);
+            return -EMFILE;
+        }
+        openSockets++;
+        return fd;
+    }
+
+    /** Runtime API sockets open now. */
+    public int openSockets() {
+        return openSockets;
+    }
+
+    /**
+     * A write to the Runtime API. When the connection takes nothing, because the server reads no more until
+     * the program reads its answers: a non-blocking socket is EAGAIN; a blocking one waits, as on Linux, for
+     * room that only this program could make by reading, which it cannot while it waits: until its deadline.
+     */
+    private long socketWrite(OpenFile f, RuntimeApi.Connection connection, byte[] bytes) {
+        int taken = connection.write(bytes, 0, bytes.length);
+        if (taken >= 0) return taken;
+        return switch (taken) {
+            case RuntimeApi.WRITE_CLOSED -> -EPIPE;
+            case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
+            default -> {
+                if ((f.statusFlags & OpenFile.O_NONBLOCK) != 0) yield -EAGAIN;
+                sleepUntil(deadlineNanos);
+                yield -EINTR; // never seen: the run ends at the deadline before the call returns
+            }
+        };
     }
 
     private long nextSocketInode = 1L << 50;
@@ -823,6 +874,7 @@ public final class HostKernel {
                 waitingForEvent = true; // the runtime asked for its next event: the snapshot point, or the end
                 return -EINTR;
             }
+            if (sock.connection.endOfStream()) return 0;
             return (f.statusFlags & OpenFile.O_NONBLOCK) != 0 ? -EAGAIN : 0;
         }
         byte[] bytes = new byte[Math.min(n, available)];
@@ -859,8 +911,6 @@ public final class HostKernel {
         }
         return 0;
     }
-
-    private final RuntimeApi runtimeApi = new RuntimeApi();
 
     /** The Runtime API this program's socket reaches. */
     public RuntimeApi runtimeApi() {
@@ -1330,6 +1380,9 @@ public final class HostKernel {
                     yield new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 case KIND_SOCKET -> {
+                    if (openSockets >= MAX_SOCKETS) throw new java.io.IOException("more than " + MAX_SOCKETS + " sockets");
+                    openSockets++;
+                    budget.charge(SOCKET_BYTES);
                     Node.Socket sock = new Node.Socket(nextSocketInode++);
                     if (in.readBoolean()) {
                         sock.connection = runtimeApi.connect();
