@@ -32,6 +32,9 @@ public final class RuntimeApi {
      * pass it (the event, up to the payload limit); error answers are a few hundred bytes.
      */
     public static final int OUTPUT_CAP_BYTES = 64 * 1024;
+    /** The error type recorded when the runtime's {@code Lambda-Runtime-Function-Error-Type} is not a valid one. */
+    public static final String INVALID_ERROR_TYPE = "Runtime.InvalidErrorType";
+    private static final int MAX_ERROR_TYPE_CHARS = 128;
 
     /** {@link Connection#write} results other than a count of bytes taken. */
     public static final int WRITE_CLOSED = -1, WRITE_FULL = -2, WRITE_NO_MEMORY = -3;
@@ -76,6 +79,11 @@ public final class RuntimeApi {
         return error;
     }
 
+    /**
+     * The error's type: the runtime's {@code Lambda-Runtime-Function-Error-Type} when it matches
+     * {@code [A-Za-z0-9._-]{1,128}}, {@link #INVALID_ERROR_TYPE} when it does not, {@code Unhandled} (an
+     * invocation error) or {@code Runtime.InitError} when it was absent.
+     */
     public String errorType() {
         return errorType;
     }
@@ -96,6 +104,18 @@ public final class RuntimeApi {
 
     public Connection connect() {
         return new Connection();
+    }
+
+    /** The runtime's error type if it is one Flicker passes on (it ends up in headers and database columns). */
+    static String errorType(String sent, String whenAbsent) {
+        if (sent == null) return whenAbsent;
+        if (sent.isEmpty() || sent.length() > MAX_ERROR_TYPE_CHARS) return INVALID_ERROR_TYPE;
+        for (int i = 0; i < sent.length(); i++) {
+            char c = sent.charAt(i);
+            boolean ok = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-';
+            if (!ok) return INVALID_ERROR_TYPE;
+        }
+        return sent;
     }
 
     /**
@@ -269,8 +289,7 @@ public final class RuntimeApi {
                 } else {
                     budget.charge(r.body().length);
                     error = r.body();
-                    String type = r.field("Lambda-Runtime-Function-Error-Type");
-                    errorType = type != null ? type : "Unhandled";
+                    errorType = errorType(r.field("Lambda-Runtime-Function-Error-Type"), "Unhandled");
                     answeredAtNanos = System.nanoTime();
                     reply(202, "{\"status\":\"OK\"}", Map.of(), last);
                 }
@@ -280,8 +299,7 @@ public final class RuntimeApi {
                 if (initError != null) budget.release(initError.length);
                 budget.charge(r.body().length);
                 initError = r.body();
-                String type = r.field("Lambda-Runtime-Function-Error-Type");
-                errorType = type != null ? type : "Runtime.InitError";
+                errorType = errorType(r.field("Lambda-Runtime-Function-Error-Type"), "Runtime.InitError");
                 reply(202, "{\"status\":\"OK\"}", Map.of(), last);
                 return;
             }

@@ -2,6 +2,8 @@ package dev.flicker.guest.runtime;
 
 import dev.flicker.guest.HostMemoryBudget;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -15,6 +17,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -107,6 +110,54 @@ class RuntimeApiTest {
         RuntimeApi.Connection a = absent.connect();
         send(a, NEXT + "POST /2018-06-01/runtime/invocation/id-7/error HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assertEquals("Unhandled", absent.errorType());
+    }
+
+    /** The type ends up in a response header and a VARCHAR(128) column: only [A-Za-z0-9._-]{1,128} passes. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "Custom.Boom | Custom.Boom",
+            "a_b-c.9 | a_b-c.9",
+            "REPEAT128 | REPEAT128",
+            "REPEAT129 | Runtime.InvalidErrorType",
+            "'' | Runtime.InvalidErrorType",
+            "with space | Runtime.InvalidErrorType",
+            "x:y | Runtime.InvalidErrorType",
+            "'quote\"' | Runtime.InvalidErrorType",
+            "Ünïcode | Runtime.InvalidErrorType",
+            "REPEAT60000 | Runtime.InvalidErrorType"})
+    void theErrorTypeIsValidated(String sent, String recorded) {
+        String type = sent.startsWith("REPEAT") ? "e".repeat(Integer.parseInt(sent.substring(6))) : sent;
+        String expected = recorded.startsWith("REPEAT") ? type : recorded;
+        RuntimeApi api = new RuntimeApi();
+        api.provide(EVENT);
+        RuntimeApi.Connection c = api.connect();
+        send(c, NEXT);
+        take(c);
+        send(c, "POST /2018-06-01/runtime/invocation/id-7/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: " + type
+                + "\r\nContent-Length: 2\r\n\r\n{}");
+        assertTrue(take(c).startsWith("HTTP/1.1 202"));
+        assertEquals(expected, api.errorType());
+        RuntimeApi init = new RuntimeApi();
+        RuntimeApi.Connection i = init.connect();
+        send(i, "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: " + type
+                + "\r\nContent-Length: 2\r\n\r\n{}");
+        assertEquals(expected, init.errorType());
+    }
+
+    @Test
+    void anErrorTypeWithANulOrABareLineFeedIsABadRequest() {
+        for (String bad : new String[] {"Bad\u0000Type", "Bad\nType", "Bad\rType"}) {
+            RuntimeApi api = new RuntimeApi();
+            api.provide(EVENT);
+            RuntimeApi.Connection c = api.connect();
+            send(c, NEXT);
+            take(c);
+            send(c, "POST /2018-06-01/runtime/invocation/id-7/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: " + bad
+                    + "\r\nContent-Length: 2\r\n\r\n{}");
+            assertTrue(take(c).startsWith("HTTP/1.1 400"));
+            assertNull(api.error());
+            assertNull(api.errorType());
+        }
     }
 
     @Test
