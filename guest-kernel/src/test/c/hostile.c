@@ -187,6 +187,16 @@ int main(int argc, char **argv) {
         printf("made %d, then %s\n", made, errname(err));
         return 0;
     }
+    if (!strcmp(what, "tmp-grow")) {
+        /* Grows one /tmp file by 1 MiB writes until a write fails. */
+        static char chunk[1 << 20];
+        int fd = open("/tmp/big", O_CREAT | O_WRONLY, 0644);
+        long total = 0;
+        ssize_t n;
+        while ((n = write(fd, chunk, sizeof chunk)) > 0) total += n;
+        printf("wrote %ld MiB, then %s\n", total >> 20, errname(errno));
+        return 0;
+    }
     if (!strcmp(what, "smash-hostcall")) {
         /* Write garbage over the host-call page and ring the doorbell with nonsense. */
         volatile long *hc = (long *) 0xffffffffffe04000UL;

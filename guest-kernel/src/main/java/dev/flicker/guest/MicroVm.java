@@ -268,6 +268,9 @@ public final class MicroVm implements AutoCloseable {
         Ending ending;
         try {
             ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+        } catch (RuntimeException | Error e) {
+            // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
+            ending = new Ending(RunResult.Outcome.CRASHED, -1, 11, "host error: " + e, 0, 0, 0);
         } finally {
             kernel.runEnded();
         }
@@ -391,8 +394,9 @@ public final class MicroVm implements AutoCloseable {
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 8),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
-                        } catch (RuntimeException e) {
-                            // A host-half bug must end this program, never the host: report it with the call.
+                        } catch (RuntimeException | Error e) {
+                            // A host-half bug, or the host's heap running out (an OutOfMemoryError), must end
+                            // this program, never the host: report it with the call.
                             return new Ending(RunResult.Outcome.CRASHED, -1, 11, "host kernel error in "
                                     + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
                                     + ": " + e, hostCalls, 0, otherExits);
