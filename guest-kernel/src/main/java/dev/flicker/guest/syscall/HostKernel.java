@@ -942,7 +942,7 @@ public final class HostKernel {
                 return (flags & MAP_FIXED_NOREPLACE) != 0 ? -EEXIST : -ENOMEM;
             }
             if ((flags & MAP_FIXED_NOREPLACE) != 0 && !memory.isFree(addr, addr + len)) return -EEXIST;
-            memory.unmap(addr, addr + len);
+            if (!memory.unmap(addr, addr + len)) return -ENOMEM;
             start = addr;
         } else {
             start = memory.findFree(len, AddressSpace.pageDown(addr));
@@ -966,8 +966,7 @@ public final class HostKernel {
         if ((addr & (PAGE_SIZE - 1)) != 0 || length <= 0) return -EINVAL;
         long end = addr + AddressSpace.pageUp(length);
         if (end < addr || addr < 0 || end > AddressSpace.USER_VA_END) return -EINVAL;
-        memory.unmap(addr, end);
-        return 0;
+        return memory.unmap(addr, end) ? 0 : -ENOMEM;
     }
 
     private long mprotect(long addr, long length, long prot) {

@@ -262,4 +262,28 @@ class HostKernelLimitsTest {
         assertTrue(new String(space.readBytes(BUF, (int) n), StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 400"));
         assertEquals(0, call(Sys.READ, bad, BUF, PAGE), "then the end of the stream");
     }
+
+    // ---- mappings ----
+
+    @Test
+    void mappingsStopAtTheMapCountAndSoDoHolesPunchedInThem() {
+        final int PROT_NONE = 0, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
+        // One PROT_NONE reservation costs nothing of the memory limit; holes punched in it each add a mapping.
+        long length = 4L * AddressSpace.MAX_MAPPINGS * PAGE;
+        long base = call(Sys.MMAP, 0, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assertTrue(base > 0);
+        long r = 0;
+        int holes = 0;
+        for (long at = base + PAGE; r == 0; at += 2 * PAGE, holes++) r = call(Sys.MUNMAP, at, PAGE);
+        assertEquals(-ENOMEM, r);
+        assertTrue(holes > AddressSpace.MAX_MAPPINGS - 10, holes + " holes");
+        // A hole needs two splits, so one more mapping may still fit; then nothing does.
+        while (call(Sys.MMAP, 0, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) > 0) holes++;
+        assertEquals(AddressSpace.MAX_MAPPINGS, space.mappings().size());
+        assertEquals(-ENOMEM, call(Sys.MMAP, 0, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        assertEquals(-ENOMEM, call(Sys.MPROTECT, base + length - 2 * PAGE, PAGE, 1), "splitting the reservation's tail");
+        // Removing whole mappings needs no split and frees the count.
+        assertEquals(0, call(Sys.MUNMAP, base, 2 * PAGE));
+        assertTrue(call(Sys.MMAP, 0, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) > 0);
+    }
 }
