@@ -14,6 +14,25 @@
 #include <sys/socket.h>
 /* Misbehaviour on demand: argv[1] names it. Each case ends the program in a way the host must survive. */
 static long raw(long nr, long a, long b, long c, long d) { return syscall(nr, a, b, c, d); }
+static const char *errname(int e) {
+    switch (e) {
+    case 0: return "nothing";
+    case EAGAIN: return "EAGAIN";
+    case EPIPE: return "EPIPE";
+    case ENOMEM: return "ENOMEM";
+    case ENOSPC: return "ENOSPC";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    default: return strerror(e);
+    }
+}
+static int runtime_api_socket(int flags) {
+    int fd = socket(AF_INET, SOCK_STREAM | flags, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in api = {.sin_family = AF_INET, .sin_port = htons(9001), .sin_addr.s_addr = htonl(0x7f000001)};
+    return connect(fd, (struct sockaddr *) &api, sizeof api) == 0 ? fd : -1;
+}
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "";
     if (!strcmp(what, "badptrs")) {
@@ -98,6 +117,85 @@ int main(int argc, char **argv) {
         if (socket(AF_INET6, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT) refused++;
         printf("refused %d of 4\n", refused);
         return refused == 4 ? 0 : 1;
+    }
+    if (!strcmp(what, "api-flood")) {
+        /* Issue 9: 1 MB of pipelined requests to the Runtime API, again and again, never reading an answer.
+           argv[2] "bad" sends "A / HTTP/1." (malformed), "valid" a GET of an unknown path; argv[3] "nonblock"
+           stops at the first error and reports it, "block" goes on until the deadline. */
+        int valid = argc > 2 && !strcmp(argv[2], "valid"), nonblock = argc > 3 && !strcmp(argv[3], "nonblock");
+        const char *one = valid ? "GET / HTTP/1.1\r\n\r\n" : "A / HTTP/1.\r\n\r\n";
+        size_t len = strlen(one), total = (1 << 20) / len * len;
+        char *buf = malloc(total);
+        for (size_t i = 0; i < total; i += len) memcpy(buf + i, one, len);
+        int fd = runtime_api_socket(nonblock ? SOCK_NONBLOCK : 0);
+        if (fd < 0) return 3;
+        size_t sent = 0;
+        int err = 0;
+        for (;;) {
+            ssize_t n = write(fd, buf + sent % total, total - sent % total);
+            if (n < 0) {
+                err = errno;
+                if (nonblock) break;
+                continue;
+            }
+            sent += n;
+        }
+        printf("sent %zu then %s\n", sent, errname(err));
+        return 0;
+    }
+    if (!strcmp(what, "api-bodies")) {
+        /* Issue 9: Runtime API sockets, each with argv[2] KiB of a 6 MB body that never completes, until a call
+           fails (the host buffered ~10 MB per socket, 10 GB per VM). */
+        static char chunk[64 * 1024];
+        long per_socket = (argc > 2 ? atol(argv[2]) : 5120) * 1024, sent = 0;
+        int sockets = 0, err = 0;
+        const char *head = "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nContent-Length: 6000000\r\n\r\n";
+        for (;;) {
+            int fd = runtime_api_socket(SOCK_NONBLOCK);
+            if (fd < 0) { err = errno; break; }
+            sockets++;
+            if (write(fd, head, strlen(head)) < 0) { err = errno; break; }
+            long done = 0;
+            while (done < per_socket) {
+                ssize_t n = write(fd, chunk, per_socket - done < (long) sizeof chunk ? per_socket - done : (long) sizeof chunk);
+                if (n < 0) { err = errno; break; }
+                done += n;
+            }
+            sent += done;
+            if (err) break;
+        }
+        printf("%d sockets, %ld body bytes, then %s\n", sockets, sent, errname(err));
+        return 0;
+    }
+    if (!strcmp(what, "tmp-names")) {
+        /* Issue 9: 100,000 mkdirs in /tmp with names of argv[2] bytes (4,000 added 399 MB to the host's heap). */
+        int len = argc > 2 ? atoi(argv[2]) : 4000;
+        if (len < 6 || len > 4000) return 2;
+        static char name[4100];
+        int made = 0, err = 0;
+        for (int i = 0; i < 100000; i++) {
+            snprintf(name, sizeof name, "/tmp/%06d", i);
+            memset(name + 11, 'n', len - 6);
+            name[5 + len] = 0;
+            if (mkdir(name, 0755) == 0) {
+                made++;
+            } else {
+                err = errno;
+                if (err != ENAMETOOLONG) break;
+            }
+        }
+        printf("made %d, then %s\n", made, errname(err));
+        return 0;
+    }
+    if (!strcmp(what, "tmp-grow")) {
+        /* Grows one /tmp file by 1 MiB writes until a write fails. */
+        static char chunk[1 << 20];
+        int fd = open("/tmp/big", O_CREAT | O_WRONLY, 0644);
+        long total = 0;
+        ssize_t n;
+        while ((n = write(fd, chunk, sizeof chunk)) > 0) total += n;
+        printf("wrote %ld MiB, then %s\n", total >> 20, errname(errno));
+        return 0;
     }
     if (!strcmp(what, "smash-hostcall")) {
         /* Write garbage over the host-call page and ring the doorbell with nonsense. */

@@ -56,7 +56,7 @@ public final class MicroVm implements AutoCloseable {
      * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
      * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
      */
-    public static final int STATE_VERSION = 1;
+    public static final int STATE_VERSION = 2;
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -133,7 +133,8 @@ public final class MicroVm implements AutoCloseable {
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), new TmpFs(limits.tmpBytes())),
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp),
                     stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
                     execPath);
             kernel.setBrk(loaded.brkStart());
@@ -179,7 +180,8 @@ public final class MicroVm implements AutoCloseable {
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, new TmpFs(limits.tmpBytes())), null, out, err,
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp), null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.readState(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
@@ -230,7 +232,7 @@ public final class MicroVm implements AutoCloseable {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         try {
             hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             hostKernelError = hostKernelError(hc, e);
         }
     }
@@ -239,7 +241,7 @@ public final class MicroVm implements AutoCloseable {
     private String hostKernelError;
 
     /** A host-half bug must end this program, never the host: reported with the call it happened in. */
-    private static String hostKernelError(MemorySegment hc, RuntimeException e) {
+    private static String hostKernelError(MemorySegment hc, Throwable e) {
         return "host kernel error in " + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
                 + ": " + e;
     }
@@ -301,6 +303,9 @@ public final class MicroVm implements AutoCloseable {
         Ending ending;
         try {
             ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+        } catch (RuntimeException | Error e) {
+            // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
+            ending = new Ending(RunResult.Outcome.CRASHED, -1, 11, "host error: " + e, 0, 0, 0);
         } finally {
             kernel.runEnded();
         }
@@ -319,6 +324,11 @@ public final class MicroVm implements AutoCloseable {
     /** Where this VM's guest memory is mapped in this process, to find it in {@code /proc/self/smaps}. */
     public long guestMemoryHostAddress() {
         return memory.hostAddress();
+    }
+
+    /** What this VM makes the host hold besides its guest memory (/tmp, Runtime API connections), and its limit. */
+    public HostMemoryBudget hostMemory() {
+        return kernel.hostMemory();
     }
 
     /** What the program's runtime posted to the Runtime API (response, error), if it used it. */
@@ -420,7 +430,9 @@ public final class MicroVm implements AutoCloseable {
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 8),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 16), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 24),
                                 hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 32), hc.get(ValueLayout.JAVA_LONG, HC_ARG0 + 40));
-                        } catch (RuntimeException e) {
+                        } catch (RuntimeException | Error e) {
+                            // A host-half bug, or the host's heap running out (an OutOfMemoryError), must end
+                            // this program, never the host: report it with the call.
                             return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError(hc, e), hostCalls, 0,
                                     otherExits);
                         }

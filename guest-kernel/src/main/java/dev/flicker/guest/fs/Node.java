@@ -19,6 +19,14 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         List<String> names();
 
         Node child(String name);
+
+        /**
+         * The name that follows {@code name} in sorted order ({@code null}: the first), or null at the end. A
+         * listing walks the directory with it instead of copying its names.
+         */
+        String nameAfter(String name);
+
+        boolean isEmpty();
     }
 
     /**

@@ -2,7 +2,7 @@ package dev.flicker.guest.fs;
 
 /**
  * An open file description: the node, the offset and the status flags, shared by duplicated descriptors
- * as in Linux. Directory listings are taken when opened.
+ * as in Linux. A directory's offset counts the entries listed so far.
  */
 public class OpenFile {
     public static final int O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,
@@ -14,7 +14,12 @@ public class OpenFile {
     public final String path;
     public long offset;
     public int statusFlags;
-    public java.util.List<String> listing;
+    /**
+     * Where a directory listing stands: the last name it returned, valid while {@code offset} is still
+     * {@code listedOffset} (an lseek or a restore moves it, and the listing then counts its way back).
+     */
+    public String listedName;
+    public long listedOffset = -1;
 
     public OpenFile(Node node, String path, int statusFlags) {
         this.node = node;

@@ -37,6 +37,14 @@ public final class StaticDirectory implements Node.Directory {
         return children.get(name);
     }
 
+    public String nameAfter(String name) {
+        return children.isEmpty() ? null : name == null ? children.firstKey() : children.higherKey(name);
+    }
+
+    public boolean isEmpty() {
+        return children.isEmpty();
+    }
+
     Map<String, Node> children() {
         return children;
     }

@@ -1,20 +1,63 @@
 package dev.flicker.guest.fs;
 
+import dev.flicker.guest.HostMemoryBudget;
+import dev.flicker.guest.Limits;
+
 import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** The per-VM writable {@code /tmp}: in memory, with a limit on the bytes all its files hold together. */
+/**
+ * The per-VM writable {@code /tmp}: in memory, with a limit on what it holds together. Its usage counts the
+ * capacity of every file's bytes and, for every entry (file or directory), {@link #entryBytes} for its node,
+ * its directory slot and its name: the names are host memory too, and a program that only makes directories
+ * must not hold the host's memory for free. Everything counted is also charged to the VM's
+ * {@link HostMemoryBudget}; past either limit the call fails with ENOSPC.
+ */
 public final class TmpFs {
     private static final AtomicLong INODES = new AtomicLong(1L << 40);
     /** The largest /tmp file: its bytes are one Java array. Writes at or past it are EFBIG, as past a file system's. */
     public static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 16;
+    /** An entry's node, its slot in its directory's map and the name's object, besides the name's characters. */
+    static final int ENTRY_OVERHEAD_BYTES = 256;
+    /** How deep and how wide a /tmp a snapshot holds (what {@link #readState} accepts, {@link #writeState} writes). */
+    private static final int MAX_SNAPSHOT_DEPTH = 64, MAX_SNAPSHOT_ENTRIES = 100_000;
     private final long limitBytes;
+    private final HostMemoryBudget budget;
     private long usedBytes;
     private final TmpDirectory root = new TmpDirectory(INODES.incrementAndGet());
 
+    /** A /tmp with a host-memory budget of its own, the size the default limits give a VM (for tests and tools). */
     public TmpFs(long limitBytes) {
+        this(limitBytes, new HostMemoryBudget(Limits.DEFAULT.hostBudgetBytes()));
+    }
+
+    /** A /tmp of at most {@code limitBytes} whose memory is also charged to its VM's {@code budget}. */
+    public TmpFs(long limitBytes, HostMemoryBudget budget) {
         this.limitBytes = limitBytes;
+        this.budget = budget;
+    }
+
+    /** The budget of the VM this /tmp belongs to. */
+    public HostMemoryBudget budget() {
+        return budget;
+    }
+
+    /** What an entry named {@code name} counts besides a file's bytes (a char may take two bytes in a String). */
+    public static long entryBytes(String name) {
+        return ENTRY_OVERHEAD_BYTES + 2L * name.length();
+    }
+
+    /** Counts {@code bytes} against /tmp's limit and the VM's budget; false, counting nothing, if either refuses. */
+    private boolean charge(long bytes) {
+        if (usedBytes + bytes > limitBytes || !budget.tryCharge(bytes)) return false;
+        usedBytes += bytes;
+        return true;
+    }
+
+    private void uncharge(long bytes) {
+        usedBytes -= bytes;
+        budget.release(bytes);
     }
 
     public TmpDirectory root() {
@@ -50,13 +93,25 @@ public final class TmpFs {
             return children.get(name);
         }
 
+        public String nameAfter(String name) {
+            return children.isEmpty() ? null : name == null ? children.firstKey() : children.higherKey(name);
+        }
+
+        public boolean isEmpty() {
+            return children.isEmpty();
+        }
+
+        /** A new empty file named {@code name} (which must not exist); null when /tmp has no room for it (ENOSPC). */
         public Node.TmpFile createFile(String name) {
+            if (!charge(entryBytes(name))) return null;
             Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet());
             children.put(name, f);
             return f;
         }
 
+        /** A new directory named {@code name} (which must not exist); null when /tmp has no room for it (ENOSPC). */
         public TmpDirectory createDirectory(String name) {
+            if (!charge(entryBytes(name))) return null;
             TmpDirectory d = new TmpDirectory(INODES.incrementAndGet());
             children.put(name, d);
             return d;
@@ -68,6 +123,7 @@ public final class TmpFs {
          */
         public Node remove(String name) {
             Node n = children.remove(name);
+            if (n != null) uncharge(entryBytes(name));
             if (n instanceof Node.TmpFile f) f.removed = true;
             return n;
         }
@@ -79,14 +135,11 @@ public final class TmpFs {
         int target = (int) newLength;
         if (target > file.data.length) {
             int capacity = (int) Math.min(Integer.MAX_VALUE - 16, Math.max(target, Math.max(4096L, file.data.length * 2L)));
-            long growth = capacity - file.data.length;
-            if (usedBytes + growth > limitBytes) {
+            if (!charge(capacity - file.data.length)) {
                 capacity = target;
-                growth = capacity - file.data.length;
-                if (usedBytes + growth > limitBytes) return false;
+                if (!charge(capacity - file.data.length)) return false;
             }
             file.data = java.util.Arrays.copyOf(file.data, capacity);
-            usedBytes += growth;
         } else if (target < file.length) {
             java.util.Arrays.fill(file.data, target, file.length, (byte) 0);
         }
@@ -101,7 +154,7 @@ public final class TmpFs {
 
     /** Gives a removed file's bytes back to the limit (it is no longer open anywhere). */
     public void release(Node.TmpFile file) {
-        usedBytes -= file.data.length;
+        uncharge(file.data.length);
         file.data = new byte[0];
         file.length = 0;
     }
@@ -112,16 +165,19 @@ public final class TmpFs {
 
     /** Writes every directory and file of /tmp (depth first: kind, name, contents). */
     public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
-        writeDirectory(out, root);
+        writeDirectory(out, root, 0);
     }
 
-    private void writeDirectory(java.io.DataOutputStream out, TmpDirectory dir) throws java.io.IOException {
+    private void writeDirectory(java.io.DataOutputStream out, TmpDirectory dir, int depth) throws java.io.IOException {
+        // What readState would refuse must not be written: the snapshot would never restore.
+        if (depth > MAX_SNAPSHOT_DEPTH) throw new java.io.IOException("/tmp is nested too deeply to snapshot");
+        if (dir.children.size() > MAX_SNAPSHOT_ENTRIES) throw new java.io.IOException("a /tmp directory has too many entries to snapshot");
         out.writeInt(dir.children.size());
         for (var e : dir.children.entrySet()) {
             out.writeUTF(e.getKey());
             if (e.getValue() instanceof TmpDirectory d) {
                 out.writeByte('d');
-                writeDirectory(out, d);
+                writeDirectory(out, d, depth + 1);
             } else {
                 Node.TmpFile f = (Node.TmpFile) e.getValue();
                 out.writeByte('f');
@@ -137,20 +193,25 @@ public final class TmpFs {
     }
 
     private void readDirectory(java.io.DataInputStream in, TmpDirectory dir, int depth) throws java.io.IOException {
-        if (depth > 64) throw new java.io.IOException("/tmp is nested too deeply");
+        if (depth > MAX_SNAPSHOT_DEPTH) throw new java.io.IOException("/tmp is nested too deeply");
         int n = in.readInt();
-        if (n < 0 || n > 100_000) throw new java.io.IOException("bad /tmp entry count " + n);
+        if (n < 0 || n > MAX_SNAPSHOT_ENTRIES) throw new java.io.IOException("bad /tmp entry count " + n);
         for (int i = 0; i < n; i++) {
             String name = in.readUTF();
             if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
                 throw new java.io.IOException("bad /tmp name '" + name + "'");
             }
+            if (dir.children.containsKey(name)) throw new java.io.IOException("/tmp name '" + name + "' twice");
             switch (in.readByte()) {
-                case 'd' -> readDirectory(in, dir.createDirectory(name), depth + 1);
+                case 'd' -> {
+                    TmpDirectory d = dir.createDirectory(name);
+                    if (d == null) throw new java.io.IOException("/tmp directory '" + name + "' does not fit");
+                    readDirectory(in, d, depth + 1);
+                }
                 case 'f' -> {
                     int length = in.readInt();
                     Node.TmpFile f = dir.createFile(name);
-                    if (length < 0 || !resize(f, length)) throw new java.io.IOException("/tmp file '" + name + "' does not fit");
+                    if (f == null || length < 0 || !resize(f, length)) throw new java.io.IOException("/tmp file '" + name + "' does not fit");
                     in.readFully(f.data, 0, length);
                 }
                 default -> throw new java.io.IOException("bad /tmp entry kind");

@@ -34,6 +34,12 @@ public final class AddressSpace {
     public static final long USER_VA_END = 0x0000_7fff_ffff_f000L;
     /** mmap without a hint searches downwards from here, below the stack. */
     public static final long MMAP_TOP = 0x0000_7f00_0000_0000L;
+    /**
+     * At most this many mappings, Linux's default {@code vm.max_map_count}: each is host memory, and a
+     * {@code PROT_NONE} page costs the program nothing of its memory limit. Past it, a change that would add
+     * mappings fails (ENOMEM), as on Linux.
+     */
+    public static final int MAX_MAPPINGS = 65_530;
     /** A software bit in a leaf entry: this page owns a frame, even while not present (PROT_NONE). */
     private static final long PTE_OWNS_FRAME = 1L << 9;
 
@@ -153,6 +159,7 @@ public final class AddressSpace {
             throw new IllegalArgumentException("bad mapping 0x" + Long.toHexString(start) + "+" + length);
         }
         long pages = length / PAGE_SIZE;
+        if (mappings.size() >= MAX_MAPPINGS) return false;
         if (prot != 0 && committedPages + pages > limitPages) return false;
         if (prot != 0 && !framesAvailable(start, end)) return false;
         if (prot != 0) {
@@ -235,6 +242,12 @@ public final class AddressSpace {
         forEachBoundPage(start, end, (va, entry) -> pageTables.setEntry(va, (entry & PTE_ADDRESS_MASK) | PTE_OWNS_FRAME));
     }
 
+    /** How many mappings splitting at {@code start} and {@code end} adds (each inside a mapping adds one). */
+    private int splitsAt(long start, long end) {
+        Mapping a = mappingAt(start), b = mappingAt(end);
+        return (a != null && a.start < start ? 1 : 0) + (b != null && b.start < end ? 1 : 0);
+    }
+
     /** Splits the mapping that straddles {@code at}, so that {@code at} starts a mapping. */
     private void splitAt(long at) {
         Map.Entry<Long, Mapping> e = mappings.lowerEntry(at);
@@ -249,8 +262,12 @@ public final class AddressSpace {
         return (m.end - m.start) / PAGE_SIZE;
     }
 
-    /** {@code munmap}: removes every mapping in {@code [start, end)}, gaps allowed. */
-    public void unmap(long start, long end) {
+    /**
+     * {@code munmap}: removes every mapping in {@code [start, end)}, gaps allowed. False, having changed
+     * nothing, when splitting a mapping would pass {@link #MAX_MAPPINGS}.
+     */
+    public boolean unmap(long start, long end) {
+        if (mappings.size() + splitsAt(start, end) > MAX_MAPPINGS) return false;
         splitAt(start);
         splitAt(end);
         for (long s : new ArrayList<>(mappings.subMap(start, true, end, false).keySet())) {
@@ -258,13 +275,15 @@ public final class AddressSpace {
             if (m.prot != 0) committedPages -= pages(m);
             retirePages(m.start, m.end);
         }
+        return true;
     }
 
     /**
      * {@code mprotect}: all of {@code [start, end)} must be mapped. Pages made accessible count against the
-     * limit; returns false, having changed nothing, if that would pass it.
+     * limit; returns false, having changed nothing, if that would pass it or {@link #MAX_MAPPINGS}.
      */
     public boolean protect(long start, long end, int prot) {
+        if (mappings.size() + splitsAt(start, end) > MAX_MAPPINGS) return false;
         long gained = 0, lost = 0;
         for (Mapping m : mappings.subMap(mappings.floorKey(start), true, end, false).values()) {
             long overlap = (Math.min(end, m.end) - Math.max(start, m.start)) / PAGE_SIZE;
@@ -423,10 +442,12 @@ public final class AddressSpace {
     public String readCString(long va, int max) throws MemoryFault {
         byte[] buf = new byte[Math.min(max, 256)];
         int n = 0;
+        long offset = 0; // of va + n in the guest memory segment: translated once per page, not per byte
         while (true) {
             if (n == max) throw new MemoryFault(va + n);
-            long gpa = physical(va + n, false, true);
-            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, gpa - memory.base().value());
+            long at = va + n;
+            offset = n == 0 || (at & (PAGE_SIZE - 1)) == 0 ? physical(at, false, true) - memory.base().value() : offset + 1;
+            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, offset);
             if (b == 0) return new String(buf, 0, n, StandardCharsets.UTF_8);
             if (n == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
             buf[n++] = b;

@@ -1,9 +1,11 @@
 package dev.flicker.guest.runtime;
 
-import java.io.ByteArrayOutputStream;
+import dev.flicker.guest.HostMemoryBudget;
+import dev.flicker.guest.Limits;
+
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -12,18 +14,39 @@ import java.util.regex.Pattern;
  * socket {@code 127.0.0.1:9001}: {@code GET /runtime/invocation/next}, {@code POST .../{id}/response},
  * {@code POST .../{id}/error} and {@code POST /runtime/init/error}. One object per VM; a VM serves one
  * invocation, so a second {@code /next} after the response simply waits (the run loop stops there).
- * Everything the guest sends is untrusted: requests are bounded and malformed ones get a 400.
+ *
+ * <p>Everything the guest sends is untrusted. The HTTP framing is {@link HttpRequestParser}'s; this class
+ * routes the requests it returns. Each connection buffers a bounded amount (the parser's receive window, one
+ * body, {@link #OUTPUT_CAP_BYTES} of unread answers), all of it counted in the VM's {@link HostMemoryBudget},
+ * so a guest that writes and never reads is stopped by flow control, as by a real socket, not by the host
+ * running out of memory.
  */
 public final class RuntimeApi {
     public static final int PORT = 9001;
     public static final int LOOPBACK = 0x7f000001;
-    private static final int MAX_REQUEST_BYTES = 6 * 1024 * 1024 + 64 * 1024; // a 6 MB payload plus headers
+    /** Lambda's limit for a synchronous payload, which the response and error bodies share. */
+    public static final int MAX_BODY_BYTES = 6 * 1024 * 1024;
+    /**
+     * Unread answers on one connection past which the server parses no more of its requests until the client
+     * reads: an HTTP server stops reading a pipelining client that does not read its responses. One answer may
+     * pass it (the event, up to the payload limit); error answers are a few hundred bytes.
+     */
+    public static final int OUTPUT_CAP_BYTES = 64 * 1024;
+    /** The error type recorded when the runtime's {@code Lambda-Runtime-Function-Error-Type} is not a valid one. */
+    public static final String INVALID_ERROR_TYPE = "Runtime.InvalidErrorType";
+    private static final int MAX_ERROR_TYPE_CHARS = 128;
+
+    /** {@link Connection#write} results other than a count of bytes taken. */
+    public static final int WRITE_CLOSED = -1, WRITE_FULL = -2, WRITE_NO_MEMORY = -3;
+
     private static final String PREFIX = "/2018-06-01/runtime";
     private static final Pattern RESPONSE = Pattern.compile(PREFIX + "/invocation/([^/]+)/(response|error)");
+    private static final byte[] EMPTY = new byte[0];
 
     /** The invocation handed to the runtime. */
     public record Event(byte[] payload, String requestId, long deadlineEpochMillis, String functionArn, String traceId) {}
 
+    private final HostMemoryBudget budget;
     private Event event;
     private boolean eventDelivered;
     private byte[] response;
@@ -31,6 +54,16 @@ public final class RuntimeApi {
     private String errorType;
     private byte[] initError;
     private long answeredAtNanos;
+
+    /** The Runtime API of a VM whose host memory is counted in {@code budget}. */
+    public RuntimeApi(HostMemoryBudget budget) {
+        this.budget = budget;
+    }
+
+    /** With a budget of its own, the size the default limits give a VM (for tests and tools). */
+    public RuntimeApi() {
+        this(new HostMemoryBudget(Limits.DEFAULT.hostBudgetBytes()));
+    }
 
     /** Makes {@code e} the answer to the runtime's pending or next {@code /next}. */
     public void provide(Event e) {
@@ -46,6 +79,11 @@ public final class RuntimeApi {
         return error;
     }
 
+    /**
+     * The error's type: the runtime's {@code Lambda-Runtime-Function-Error-Type} when it matches
+     * {@code [A-Za-z0-9._-]{1,128}}, {@link #INVALID_ERROR_TYPE} when it does not, {@code Unhandled} (an
+     * invocation error) or {@code Runtime.InitError} when it was absent.
+     */
     public String errorType() {
         return errorType;
     }
@@ -68,33 +106,53 @@ public final class RuntimeApi {
         return new Connection();
     }
 
-    /** One TCP connection from the guest: request bytes in, response bytes out, HTTP/1.1 keep-alive. */
-    public final class Connection {
-        private final ByteArrayOutputStream in = new ByteArrayOutputStream();
-        private byte[] out = new byte[0];
-        private int outPos;
-        private boolean waitingForNext;
-        private boolean broken;
-        /**
-         * The buffered size at which the pending request can be complete: writes below it are only buffered.
-         * Without it every write of a large body, which runtimes send in small pieces, re-parsed the whole
-         * buffer (quadratic in the body's size).
-         */
-        private int parseWhenSize;
+    /** The runtime's error type if it is one Flicker passes on (it ends up in headers and database columns). */
+    static String errorType(String sent, String whenAbsent) {
+        if (sent == null) return whenAbsent;
+        if (sent.isEmpty() || sent.length() > MAX_ERROR_TYPE_CHARS) return INVALID_ERROR_TYPE;
+        for (int i = 0; i < sent.length(); i++) {
+            char c = sent.charAt(i);
+            boolean ok = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-';
+            if (!ok) return INVALID_ERROR_TYPE;
+        }
+        return sent;
+    }
 
-        /** Bytes the guest wrote; complete requests are answered at once. Returns false if the connection is broken. */
-        public boolean write(byte[] bytes, int offset, int length) {
-            if (broken) return false;
-            in.write(bytes, offset, length);
-            if (in.size() > MAX_REQUEST_BYTES) {
-                reply(413, "{\"errorMessage\":\"request too large\",\"errorType\":\"RequestTooLarge\"}", Map.of());
-                broken = true;
-                return true;
+    /**
+     * One TCP connection from the guest: request bytes in, response bytes out, HTTP/1.1 keep-alive and
+     * pipelining. After a malformed request (answered 400 and the like, with {@code Connection: close}) or a
+     * request that asks for it, the server closes its side: the answers can still be read, then the end of
+     * the stream; writing is {@link #WRITE_CLOSED}.
+     */
+    public final class Connection {
+        private final HttpRequestParser parser = new HttpRequestParser(budget, MAX_BODY_BYTES);
+        /** Answers not yet read are {@code out[outStart, outEnd)}; the array's length is what the budget counts. */
+        private byte[] out = EMPTY;
+        private int outStart, outEnd;
+        private boolean waitingForNext;
+        /** The server reads no more requests from this connection. */
+        private boolean inputShut;
+        private boolean closed;
+
+        /**
+         * Bytes the guest wrote; complete requests are answered at once. Returns how many bytes were taken (a
+         * partial write when the connection's buffers fill), or, when none were: {@link #WRITE_FULL} (the
+         * server reads no more until the client reads its answers), {@link #WRITE_NO_MEMORY} (the VM's budget
+         * is spent) or {@link #WRITE_CLOSED}.
+         */
+        public int write(byte[] bytes, int offset, int length) {
+            if (inputShut) return WRITE_CLOSED;
+            serve();
+            int taken = 0;
+            while (taken < length && !inputShut) {
+                int n = parser.feed(bytes, offset + taken, length - taken);
+                if (n == 0) break;
+                taken += n;
+                serve();
             }
-            while (!waitingForNext && handleOneRequest()) {
-                // keep answering pipelined requests
-            }
-            return true;
+            if (taken > 0 || length == 0) return taken;
+            if (inputShut) return WRITE_CLOSED;
+            return parser.starved() ? WRITE_NO_MEMORY : WRITE_FULL;
         }
 
         /** How many response bytes the guest can read now; delivers a waiting {@code /next} if the event is here. */
@@ -102,11 +160,9 @@ public final class RuntimeApi {
             if (waitingForNext && event != null && !eventDelivered) {
                 waitingForNext = false;
                 deliverNext();
-                while (handleOneRequest()) {
-                    // requests pipelined behind /next
-                }
             }
-            return out.length - outPos;
+            serve(); // requests pipelined behind /next, or held back until the client read its answers
+            return outEnd - outStart;
         }
 
         /** True when the guest is waiting for {@code /next} and there is no event for it yet. */
@@ -114,123 +170,104 @@ public final class RuntimeApi {
             return waitingForNext && (event == null || eventDelivered) && available() == 0;
         }
 
+        /** True when the server has closed its side and every answer has been read: a read gets 0. */
+        public boolean endOfStream() {
+            return inputShut && !waitingForNext && available() == 0;
+        }
+
         public int read(byte[] into, int offset, int length) {
             int n = Math.min(length, available());
-            System.arraycopy(out, outPos, into, offset, n);
-            outPos += n;
-            if (outPos == out.length) {
-                out = new byte[0];
-                outPos = 0;
+            System.arraycopy(out, outStart, into, offset, n);
+            outStart += n;
+            if (outStart == outEnd) {
+                outStart = outEnd = 0;
+                if (out.length > OUTPUT_CAP_BYTES) { // an event's worth: give it back rather than keep it
+                    budget.release(out.length);
+                    out = EMPTY;
+                }
             }
+            serve();
             return n;
         }
 
-        /** The connection's state for a snapshot: waiting for {@code /next}, unread request and response bytes. */
+        /** The guest closed its socket: everything this connection holds goes back to the budget. */
+        public void close() {
+            if (closed) return;
+            closed = true;
+            inputShut = true;
+            parser.close();
+            budget.release(out.length);
+            out = EMPTY;
+            outStart = outEnd = 0;
+        }
+
+        /**
+         * The connection's state for a snapshot: waiting for {@code /next}, unparsed request bytes (-1 when the
+         * server has closed its side) and unread response bytes. A request half received cannot be kept.
+         */
         public void writeState(java.io.DataOutputStream o) throws java.io.IOException {
+            if (!inputShut && !parser.atRequestBoundary()) {
+                throw new java.io.IOException("a Runtime API request is half received: cannot snapshot it");
+            }
             o.writeBoolean(waitingForNext);
-            byte[] pending = in.toByteArray();
-            o.writeInt(pending.length);
-            o.write(pending);
-            o.writeInt(out.length - outPos);
-            o.write(out, outPos, out.length - outPos);
+            if (inputShut) {
+                o.writeInt(-1);
+            } else {
+                byte[] pending = parser.bufferedInput();
+                o.writeInt(pending.length);
+                o.write(pending);
+            }
+            o.writeInt(outEnd - outStart);
+            o.write(out, outStart, outEnd - outStart);
         }
 
         /** Reads what {@link #writeState} wrote into this fresh connection. */
         public void readState(java.io.DataInputStream i) throws java.io.IOException {
             waitingForNext = i.readBoolean();
             int n = i.readInt();
-            if (n < 0 || n > MAX_REQUEST_BYTES) throw new java.io.IOException("bad connection state");
-            in.write(i.readNBytes(n));
-            int m = i.readInt();
-            if (m < 0 || m > MAX_REQUEST_BYTES) throw new java.io.IOException("bad connection state");
-            out = i.readNBytes(m);
-            outPos = 0;
-        }
-
-        private boolean handleOneRequest() {
-            if (in.size() < parseWhenSize) return false;
-            byte[] buf = in.toByteArray();
-            int headerEnd = indexOf(buf, "\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            if (headerEnd < 0) {
-                if (buf.length > 64 * 1024) badRequest("headers too long");
-                else parseWhenSize = buf.length + 1;
-                return false;
-            }
-            String head = new String(buf, 0, headerEnd, StandardCharsets.ISO_8859_1);
-            String[] lines = head.split("\r\n");
-            String[] requestLine = lines[0].split(" ");
-            if (requestLine.length != 3 || !requestLine[2].startsWith("HTTP/1.")) return badRequest("bad request line");
-            Map<String, String> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-            for (int i = 1; i < lines.length; i++) {
-                int colon = lines[i].indexOf(':');
-                if (colon <= 0) return badRequest("bad header line");
-                headers.put(lines[i].substring(0, colon).trim(), lines[i].substring(colon + 1).trim());
-            }
-            int bodyStart = headerEnd + 4;
-            byte[] body;
-            int consumed;
-            if ("chunked".equalsIgnoreCase(headers.getOrDefault("Transfer-Encoding", ""))) {
-                ByteArrayOutputStream decoded = new ByteArrayOutputStream();
-                int at = bodyStart;
-                while (true) {
-                    int lineEnd = indexOf(buf, "\r\n".getBytes(StandardCharsets.US_ASCII), at);
-                    if (lineEnd < 0) {
-                        parseWhenSize = buf.length + 1;
-                        return false;
-                    }
-                    int size;
-                    try {
-                        size = Integer.parseInt(new String(buf, at, lineEnd - at, StandardCharsets.US_ASCII).split(";")[0].trim(), 16);
-                    } catch (NumberFormatException e) {
-                        return badRequest("bad chunk size");
-                    }
-                    if (size < 0 || size > MAX_REQUEST_BYTES) return badRequest("bad chunk size");
-                    if (buf.length < lineEnd + 2 + size + 2) {
-                        parseWhenSize = lineEnd + 2 + size + 2;
-                        return false;
-                    }
-                    if (size == 0) {
-                        consumed = lineEnd + 4;
-                        break;
-                    }
-                    decoded.write(buf, lineEnd + 2, size);
-                    at = lineEnd + 2 + size + 2;
-                }
-                body = decoded.toByteArray();
+            if (n < -1 || n > HttpRequestParser.RECEIVE_WINDOW_BYTES) throw new java.io.IOException("bad connection state");
+            if (n == -1) {
+                inputShut = true;
+                parser.close();
             } else {
-                long length;
-                try {
-                    length = Long.parseLong(headers.getOrDefault("Content-Length", "0"));
-                } catch (NumberFormatException e) {
-                    return badRequest("bad Content-Length");
-                }
-                if (length < 0 || length > MAX_REQUEST_BYTES) return badRequest("bad Content-Length");
-                if (buf.length < bodyStart + length) {
-                    parseWhenSize = bodyStart + (int) length;
-                    return false;
-                }
-                body = java.util.Arrays.copyOfRange(buf, bodyStart, bodyStart + (int) length);
-                consumed = bodyStart + (int) length;
+                byte[] pending = i.readNBytes(n);
+                if (pending.length != n || parser.feed(pending, 0, n) != n) throw new java.io.IOException("bad connection state");
             }
-            in.reset();
-            in.write(buf, consumed, buf.length - consumed);
-            parseWhenSize = 0;
-            route(requestLine[0], requestLine[1], headers, body);
-            return true;
+            int m = i.readInt();
+            if (m < 0 || m > MAX_BODY_BYTES + OUTPUT_CAP_BYTES) throw new java.io.IOException("bad connection state");
+            byte[] unread = i.readNBytes(m);
+            if (unread.length != m) throw new java.io.IOException("bad connection state");
+            append(unread, EMPTY);
         }
 
-        private boolean badRequest(String why) {
-            in.reset();
-            parseWhenSize = 0;
-            reply(400, "{\"errorMessage\":\"" + why + "\",\"errorType\":\"InvalidRequest\"}", Map.of());
-            return false;
+        /** Answers the requests that are complete, while the client has room for the answers. */
+        private void serve() {
+            while (!inputShut && !waitingForNext && outEnd - outStart < OUTPUT_CAP_BYTES) {
+                HttpRequestParser.Request r;
+                try {
+                    r = parser.next();
+                } catch (HttpRequestParser.ParseError e) {
+                    reply(e.status(), errorBody(e.getMessage(), "InvalidRequest"), Map.of(), true);
+                    inputShut = true; // the framing is lost: the server closes the connection
+                    return;
+                }
+                if (r == null) return;
+                boolean last = !r.keepAlive();
+                route(r, last);
+                if (last) {
+                    inputShut = true;
+                    parser.close();
+                }
+            }
         }
 
-        private void route(String method, String path, Map<String, String> headers, byte[] body) {
-            String p = path.contains("?") ? path.substring(0, path.indexOf('?')) : path;
+        private void route(HttpRequestParser.Request r, boolean last) {
+            String target = r.target();
+            String p = target.contains("?") ? target.substring(0, target.indexOf('?')) : target;
+            String method = r.method();
             if (p.equals(PREFIX + "/invocation/next")) {
                 if (!method.equals("GET")) {
-                    reply(405, "{\"errorMessage\":\"use GET\",\"errorType\":\"MethodNotAllowed\"}", Map.of());
+                    reply(405, errorBody("use GET", "MethodNotAllowed"), Map.of(), last);
                 } else if (event != null && !eventDelivered) {
                     deliverNext();
                 } else {
@@ -241,57 +278,86 @@ public final class RuntimeApi {
             Matcher m = RESPONSE.matcher(p);
             if (m.matches() && method.equals("POST")) {
                 if (event == null || !eventDelivered || !m.group(1).equals(event.requestId())) {
-                    reply(400, "{\"errorMessage\":\"unknown request id " + json(m.group(1)) + "\",\"errorType\":\"InvalidRequestID\"}", Map.of());
+                    reply(400, errorBody("unknown request id " + json(m.group(1)), "InvalidRequestID"), Map.of(), last);
                 } else if (answered()) {
-                    reply(400, "{\"errorMessage\":\"already answered\",\"errorType\":\"InvalidStateTransition\"}", Map.of());
+                    reply(400, errorBody("already answered", "InvalidStateTransition"), Map.of(), last);
                 } else if (m.group(2).equals("response")) {
-                    response = body;
+                    budget.charge(r.body().length); // kept for the VM's life: the invocation's answer
+                    response = r.body();
                     answeredAtNanos = System.nanoTime();
-                    reply(202, "{\"status\":\"OK\"}", Map.of());
+                    reply(202, "{\"status\":\"OK\"}", Map.of(), last);
                 } else {
-                    error = body;
-                    errorType = headers.getOrDefault("Lambda-Runtime-Function-Error-Type", "Unhandled");
+                    budget.charge(r.body().length);
+                    error = r.body();
+                    errorType = errorType(r.field("Lambda-Runtime-Function-Error-Type"), "Unhandled");
                     answeredAtNanos = System.nanoTime();
-                    reply(202, "{\"status\":\"OK\"}", Map.of());
+                    reply(202, "{\"status\":\"OK\"}", Map.of(), last);
                 }
                 return;
             }
             if (p.equals(PREFIX + "/init/error") && method.equals("POST")) {
-                initError = body;
-                errorType = headers.getOrDefault("Lambda-Runtime-Function-Error-Type", "Runtime.InitError");
-                reply(202, "{\"status\":\"OK\"}", Map.of());
+                if (initError != null) budget.release(initError.length);
+                budget.charge(r.body().length);
+                initError = r.body();
+                errorType = errorType(r.field("Lambda-Runtime-Function-Error-Type"), "Runtime.InitError");
+                reply(202, "{\"status\":\"OK\"}", Map.of(), last);
                 return;
             }
-            reply(404, "{\"errorMessage\":\"no such path " + json(p) + "\",\"errorType\":\"NotFound\"}", Map.of());
+            reply(404, errorBody("no such path " + json(p), "NotFound"), Map.of(), last);
         }
 
         private void deliverNext() {
             eventDelivered = true;
-            Map<String, String> h = new java.util.LinkedHashMap<>();
+            Map<String, String> h = new LinkedHashMap<>();
             h.put("Lambda-Runtime-Aws-Request-Id", event.requestId());
             h.put("Lambda-Runtime-Deadline-Ms", Long.toString(event.deadlineEpochMillis()));
             h.put("Lambda-Runtime-Invoked-Function-Arn", event.functionArn());
             h.put("Lambda-Runtime-Trace-Id", event.traceId());
-            reply(200, event.payload(), h);
+            // A /next that asked to close the connection is the last request on it (nothing after it is read).
+            reply(200, event.payload(), h, inputShut);
         }
 
-        private void reply(int status, String body, Map<String, String> headers) {
-            reply(status, body.getBytes(StandardCharsets.UTF_8), headers);
+        private void reply(int status, String body, Map<String, String> headers, boolean last) {
+            reply(status, body.getBytes(StandardCharsets.UTF_8), headers, last);
         }
 
-        private void reply(int status, byte[] body, Map<String, String> headers) {
+        private void reply(int status, byte[] body, Map<String, String> headers, boolean last) {
             StringBuilder b = new StringBuilder("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n");
             b.append("Content-Type: application/json\r\n");
             headers.forEach((k, v) -> b.append(k).append(": ").append(v).append("\r\n"));
+            if (last) b.append("Connection: close\r\n");
             b.append("Content-Length: ").append(body.length).append("\r\n\r\n");
-            byte[] head = b.toString().getBytes(StandardCharsets.ISO_8859_1);
-            byte[] joined = new byte[out.length - outPos + head.length + body.length];
-            System.arraycopy(out, outPos, joined, 0, out.length - outPos);
-            System.arraycopy(head, 0, joined, out.length - outPos, head.length);
-            System.arraycopy(body, 0, joined, out.length - outPos + head.length, body.length);
-            out = joined;
-            outPos = 0;
+            append(b.toString().getBytes(StandardCharsets.ISO_8859_1), body);
         }
+
+        /**
+         * Queues an answer. The server's own answers are bounded (the cap plus one answer), so they are counted
+         * even past the budget rather than refused.
+         */
+        private void append(byte[] head, byte[] body) {
+            int pending = outEnd - outStart, needed = head.length + body.length;
+            if (outEnd + needed > out.length) {
+                if (pending + needed <= out.length) {
+                    System.arraycopy(out, outStart, out, 0, pending);
+                } else {
+                    int capacity = (int) Math.min(Integer.MAX_VALUE - 16,
+                            Math.max((long) pending + needed, Math.max(4096L, 2L * out.length)));
+                    byte[] grown = new byte[capacity];
+                    System.arraycopy(out, outStart, grown, 0, pending);
+                    budget.charge(capacity - out.length);
+                    out = grown;
+                }
+                outStart = 0;
+                outEnd = pending;
+            }
+            System.arraycopy(head, 0, out, outEnd, head.length);
+            System.arraycopy(body, 0, out, outEnd + head.length, body.length);
+            outEnd += needed;
+        }
+    }
+
+    private static String errorBody(String message, String type) {
+        return "{\"errorMessage\":\"" + message + "\",\"errorType\":\"" + type + "\"}";
     }
 
     private static String reason(int status) {
@@ -301,7 +367,10 @@ public final class RuntimeApi {
             case 400 -> "Bad Request";
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";
-            case 413 -> "Payload Too Large";
+            case 413 -> "Content Too Large";
+            case 431 -> "Request Header Fields Too Large";
+            case 501 -> "Not Implemented";
+            case 505 -> "HTTP Version Not Supported";
             default -> "Status";
         };
     }
@@ -315,18 +384,5 @@ public final class RuntimeApi {
             else b.append(c < 0x20 || c > 0x7e ? '?' : c);
         }
         return b.toString();
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        return indexOf(haystack, needle, 0);
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle, int from) {
-        outer:
-        for (int i = Math.max(0, from); i <= haystack.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
-            return i;
-        }
-        return -1;
     }
 }

@@ -33,11 +33,21 @@ public final class HostKernel {
     }
 
     private static final int MAX_PATH = 4096;
+    /** The longest name of one path component, in UTF-8 bytes (Linux's NAME_MAX). */
+    private static final int NAME_MAX = 255;
     private static final int MAX_IO_CHUNK = 1 << 20;
+    /** Runtime API sockets a VM may hold open at once: each may buffer up to a request body. */
+    public static final int MAX_SOCKETS = 64;
+    /** What a socket's objects cost the host besides its buffers (which its connection counts itself). */
+    private static final int SOCKET_BYTES = 1024;
     private static final long STATIC_PID = 1, STATIC_PPID = 0, UID = 1000, GID = 1000;
 
     private final AddressSpace memory;
     private final FileTree tree;
+    /** The VM's host-memory budget, which its /tmp shares: sockets and their connections are charged to it. */
+    private final dev.flicker.guest.HostMemoryBudget budget;
+    private final RuntimeApi runtimeApi;
+    private int openSockets;
     private final FileTable files = new FileTable();
     private final OutputCapture stdout;
     private final OutputCapture stderr;
@@ -70,6 +80,8 @@ public final class HostKernel {
                       Cpu cpu, SecureRandom random, String executablePath) {
         this.memory = memory;
         this.tree = tree;
+        this.budget = tree.tmp().budget();
+        this.runtimeApi = new RuntimeApi(budget);
         this.stdout = stdout;
         this.stderr = stderr;
         this.cpu = cpu;
@@ -150,6 +162,11 @@ public final class HostKernel {
 
     public FileTable files() {
         return files;
+    }
+
+    /** The VM's host-memory budget (shared with its /tmp). */
+    public dev.flicker.guest.HostMemoryBudget hostMemory() {
+        return budget;
     }
 
     /** {@code -Dflicker.trace=true} prints every call and its result to the host's stderr, like strace. */
@@ -359,8 +376,7 @@ public final class HostKernel {
             }
             case Node.Socket sock -> {
                 if (sock.connection == null) return -ENOTCONN;
-                byte[] bytes = memory.readBytes(buf, n);
-                return sock.connection.write(bytes, 0, n) ? n : -EPIPE;
+                return socketWrite(f, sock.connection, memory.readBytes(buf, n));
             }
             case Node.TmpFile tf -> {
                 long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
@@ -379,10 +395,11 @@ public final class HostKernel {
         }
     }
 
+    /** readv and writev: at most {@link #MAX_IO_CHUNK} in all, like one read or write, so one call stays short. */
     private long vector(long fd, long iov, long iovcnt, boolean isWrite) throws MemoryFault {
         if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
         long total = 0;
-        for (int i = 0; i < iovcnt; i++) {
+        for (int i = 0; i < iovcnt && total < MAX_IO_CHUNK; i++) {
             long base = memory.readLong(iov + 16L * i);
             long len = memory.readLong(iov + 16L * i + 8);
             if (len < 0) return -EINVAL;
@@ -401,6 +418,7 @@ public final class HostKernel {
     private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
         String path = memory.readCString(pathPtr, MAX_PATH);
         if (path.isEmpty()) throw new PathError(-ENOENT);
+        if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
         String base = cwd;
         if (!path.startsWith("/") && (int) dirfd != -100) {
             OpenFile d = files.get(dirfd);
@@ -409,6 +427,21 @@ public final class HostKernel {
             base = d.path;
         }
         return FileTree.normalize(base, path);
+    }
+
+    /** The UTF-8 length of the longest '/'-separated component of {@code path}. */
+    static int longestComponentBytes(String path) {
+        int longest = 0, current = 0;
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c == '/') {
+                current = 0;
+                continue;
+            }
+            current += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3; // a surrogate pair is 4
+            longest = Math.max(longest, current);
+        }
+        return longest;
     }
 
     private static final class PathError extends Exception {
@@ -437,6 +470,7 @@ public final class HostKernel {
             Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
             if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent == null ? -ENOENT : -ENOTDIR;
             node = dir.createFile(parts.getLast());
+            if (node == null) return -ENOSPC;
         } else if ((fl & OpenFile.O_CREAT) != 0 && (fl & OpenFile.O_EXCL) != 0) {
             return -EEXIST;
         }
@@ -450,7 +484,6 @@ public final class HostKernel {
             tree.tmp().resize(tf, 0);
         }
         OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(OpenFile.O_CREAT | OpenFile.O_EXCL | OpenFile.O_TRUNC | OpenFile.O_CLOEXEC));
-        if (node instanceof Node.Directory d) f.listing = d.names();
         int fd = files.install(f, 0, (fl & OpenFile.O_CLOEXEC) != 0);
         return fd < 0 ? -EMFILE : fd;
     }
@@ -543,22 +576,28 @@ public final class HostKernel {
         return 0;
     }
 
+    /**
+     * Lists {@code .}, {@code ..}, then the names in sorted order, walking the directory from the last name
+     * returned (no copy of its names per open descriptor); the offset counts the entries returned.
+     */
     private long getdents64(long fd, long buf, long count) throws MemoryFault {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Directory dir) || f.listing == null) return -ENOTDIR;
+        if (!(f.node instanceof Node.Directory dir)) return -ENOTDIR;
+        long room = Math.min(count & 0xffff_ffffL, MAX_IO_CHUNK); // count is an unsigned int
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        // Entries: ".", "..", then the names; f.offset counts entries already returned. One call returns at most
-        // MAX_IO_CHUNK bytes, as a read: the listing is built in host memory before it is copied out.
-        long room = Math.min(count, MAX_IO_CHUNK);
-        int total = f.listing.size() + 2;
-        while (f.offset < total) {
-            int i = (int) f.offset;
-            String name = i == 0 ? "." : i == 1 ? ".." : f.listing.get(i - 2);
+        boolean more = false;
+        while (true) {
+            long i = f.offset;
+            String name = i == 0 ? "." : i == 1 ? ".." : nextListedName(f, dir);
+            if (name == null) break;
             Node child = i < 2 ? dir : dir.child(name);
             byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
             int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > room) break;
+            if (out.size() + reclen > room) {
+                more = true;
+                break;
+            }
             byte[] rec = new byte[reclen];
             MemorySegment r = MemorySegment.ofArray(rec);
             r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
@@ -568,10 +607,22 @@ public final class HostKernel {
             System.arraycopy(nameBytes, 0, rec, 19, nameBytes.length);
             out.writeBytes(rec);
             f.offset++;
+            if (i >= 2) {
+                f.listedName = name;
+                f.listedOffset = f.offset;
+            }
         }
-        if (out.size() == 0 && f.offset < total) return -EINVAL; // buffer too small for one entry
+        if (out.size() == 0 && more) return -EINVAL; // buffer too small for one entry
         memory.writeBytes(buf, out.toByteArray());
         return out.size();
+    }
+
+    /** The name at {@code f.offset} (2 is the first name): after the last one listed, or counted from the start. */
+    private static String nextListedName(OpenFile f, Node.Directory dir) {
+        if (f.offset == f.listedOffset && f.listedName != null) return dir.nameAfter(f.listedName);
+        String name = dir.nameAfter(null);
+        for (long k = 2; k < f.offset && name != null; k++) name = dir.nameAfter(name);
+        return name;
     }
 
     private static int dtype(Node n) {
@@ -620,7 +671,7 @@ public final class HostKernel {
         if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
         OpenFile replaced = files.get(newFd);
         files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
-        if (replaced != null) releaseIfRemoved(replaced.node);
+        if (replaced != null) releaseIfClosed(replaced.node);
         return newFd;
     }
 
@@ -636,18 +687,28 @@ public final class HostKernel {
     private long close(long fd) {
         OpenFile f = files.get(fd);
         if (!files.close(fd)) return -EBADF;
-        releaseIfRemoved(f.node);
+        releaseIfClosed(f.node);
         return 0;
     }
 
-    /** A /tmp file removed while open keeps its bytes until no descriptor refers to it any more. */
-    private void releaseIfRemoved(Node node) {
-        if (!(node instanceof Node.TmpFile file) || tree.tmp().contains(file)) return;
+    /**
+     * What a node holds is given back once no descriptor refers to it any more: a /tmp file removed while open
+     * keeps its bytes until then, and a socket its connection.
+     */
+    private void releaseIfClosed(Node node) {
+        boolean holds = node instanceof Node.Socket || node instanceof Node.TmpFile file && !tree.tmp().contains(file);
+        if (!holds) return;
         for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
             OpenFile o = files.get(fd);
-            if (o != null && o.node == file) return;
+            if (o != null && o.node == node) return;
         }
-        tree.tmp().release(file);
+        if (node instanceof Node.Socket sock) {
+            if (sock.connection != null) sock.connection.close();
+            openSockets--;
+            budget.release(SOCKET_BYTES);
+        } else {
+            tree.tmp().release((Node.TmpFile) node);
+        }
     }
 
     private long getcwd(long buf, long size) throws MemoryFault {
@@ -709,8 +770,7 @@ public final class HostKernel {
             Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
             if (parent == null) return -ENOENT;
             if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent instanceof Node.Directory ? -EROFS : -ENOTDIR;
-            dir.createDirectory(parts.getLast());
-            return 0;
+            return dir.createDirectory(parts.getLast()) == null ? -ENOSPC : 0;
         } catch (PathError e) {
             return e.errno;
         }
@@ -727,11 +787,11 @@ public final class HostKernel {
             boolean isDir = n instanceof Node.Directory;
             if ((flags & AT_REMOVEDIR) != 0) {
                 if (!isDir) return -ENOTDIR;
-                if (!((Node.Directory) n).names().isEmpty()) return -ENOTEMPTY;
+                if (!((Node.Directory) n).isEmpty()) return -ENOTEMPTY;
             } else if (isDir) {
                 return -EISDIR;
             }
-            releaseIfRemoved(dir.remove(parts.getLast()));
+            releaseIfClosed(dir.remove(parts.getLast()));
             return 0;
         } catch (PathError e) {
             return e.errno;
@@ -753,7 +813,8 @@ public final class HostKernel {
             } else if (pf == null) {
                 revents = 0x20; // POLLNVAL
             } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
-                revents = (sock.connection.available() > 0 ? events & 0x1 : 0) | (events & 0x4);
+                boolean readable = sock.connection.available() > 0 || sock.connection.endOfStream();
+                revents = (readable ? events & 0x1 : 0) | (events & 0x4);
                 if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
             } else {
                 revents = events & (0x1 | 0x4);
@@ -777,9 +838,41 @@ public final class HostKernel {
         final int AF_INET = 2, SOCK_STREAM = 1, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
         if (domain != AF_INET) return -EAFNOSUPPORT;
         if ((type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
+        // The VM is the whole system: its socket limit is a system-wide one (ENFILE), its budget its memory.
+        if (openSockets >= MAX_SOCKETS) return -ENFILE;
+        if (!budget.tryCharge(SOCKET_BYTES)) return -ENOMEM;
         OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", OpenFile.O_RDWR | (int) (type & SOCK_NONBLOCK));
         int fd = files.install(f, 0, (type & SOCK_CLOEXEC) != 0);
-        return fd < 0 ? -EMFILE : fd;
+        if (fd < 0) {
+            budget.release(SOCKET_BYTES);
+            return -EMFILE;
+        }
+        openSockets++;
+        return fd;
+    }
+
+    /** Runtime API sockets open now. */
+    public int openSockets() {
+        return openSockets;
+    }
+
+    /**
+     * A write to the Runtime API. When the connection takes nothing, because the server reads no more until
+     * the program reads its answers: a non-blocking socket is EAGAIN; a blocking one waits, as on Linux, for
+     * room that only this program could make by reading, which it cannot while it waits: until its deadline.
+     */
+    private long socketWrite(OpenFile f, RuntimeApi.Connection connection, byte[] bytes) {
+        int taken = connection.write(bytes, 0, bytes.length);
+        if (taken >= 0) return taken;
+        return switch (taken) {
+            case RuntimeApi.WRITE_CLOSED -> -EPIPE;
+            case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
+            default -> {
+                if ((f.statusFlags & OpenFile.O_NONBLOCK) != 0) yield -EAGAIN;
+                sleepUntil(deadlineNanos);
+                yield -EINTR; // never seen: the run ends at the deadline before the call returns
+            }
+        };
     }
 
     private long nextSocketInode = 1L << 50;
@@ -809,6 +902,7 @@ public final class HostKernel {
                 waitingForEvent = true; // the runtime asked for its next event: the snapshot point, or the end
                 return -EINTR;
             }
+            if (sock.connection.endOfStream()) return 0;
             return (f.statusFlags & OpenFile.O_NONBLOCK) != 0 ? -EAGAIN : 0;
         }
         byte[] bytes = new byte[Math.min(n, available)];
@@ -846,8 +940,6 @@ public final class HostKernel {
         return 0;
     }
 
-    private final RuntimeApi runtimeApi = new RuntimeApi();
-
     /** The Runtime API this program's socket reaches. */
     public RuntimeApi runtimeApi() {
         return runtimeApi;
@@ -878,7 +970,7 @@ public final class HostKernel {
                 return (flags & MAP_FIXED_NOREPLACE) != 0 ? -EEXIST : -ENOMEM;
             }
             if ((flags & MAP_FIXED_NOREPLACE) != 0 && !memory.isFree(addr, addr + len)) return -EEXIST;
-            memory.unmap(addr, addr + len);
+            if (!memory.unmap(addr, addr + len)) return -ENOMEM;
             start = addr;
         } else {
             start = memory.findFree(len, AddressSpace.pageDown(addr));
@@ -918,8 +1010,7 @@ public final class HostKernel {
         if ((addr & (PAGE_SIZE - 1)) != 0 || length <= 0) return -EINVAL;
         long end = userRangeEnd(addr, length);
         if (end < 0) return -EINVAL;
-        memory.unmap(addr, end);
-        return 0;
+        return memory.unmap(addr, end) ? 0 : -ENOMEM;
     }
 
     private long mprotect(long addr, long length, long prot) {
@@ -951,8 +1042,7 @@ public final class HostKernel {
         if (oldLen > AddressSpace.USER_VA_END - oldAddr) return -EFAULT;
         long oldEnd = oldAddr + oldLen;
         if (newLen <= oldLen) {
-            memory.unmap(oldAddr + newLen, oldEnd);
-            return oldAddr;
+            return memory.unmap(oldAddr + newLen, oldEnd) ? oldAddr : -ENOMEM; // a split past the mapping limit
         }
         for (long at = oldAddr; at < oldEnd; ) {
             AddressSpace.Mapping piece = memory.mappingAt(at);
@@ -970,7 +1060,10 @@ public final class HostKernel {
         if (!memory.map(to, newLen, hostProt, m.name())) return -ENOMEM;
         memory.copy(oldAddr, to, oldLen);
         if (hostProt != m.prot()) memory.protect(to, to + newLen, m.prot());
-        memory.unmap(oldAddr, oldEnd);
+        if (!memory.unmap(oldAddr, oldEnd)) { // splitting the old range would pass the mapping limit
+            memory.unmap(to, to + newLen);
+            return -ENOMEM;
+        }
         return to;
     }
 
@@ -982,8 +1075,8 @@ public final class HostKernel {
         if (newTop > oldTop) {
             if (newTop > AddressSpace.MMAP_TOP || !memory.isFree(oldTop, newTop)) return brkEnd;
             if (!memory.map(oldTop, newTop - oldTop, 3, "[heap]")) return brkEnd;
-        } else if (newTop < oldTop) {
-            memory.unmap(newTop, oldTop);
+        } else if (newTop < oldTop && !memory.unmap(newTop, oldTop)) {
+            return brkEnd; // a split past the mapping limit: Linux, too, keeps the old break
         }
         brkEnd = requested;
         return brkEnd;
@@ -1353,11 +1446,12 @@ public final class HostKernel {
                 case KIND_PATH -> {
                     Node node = tree.lookup(FileTree.normalize("/", path));
                     if (node == null) throw new java.io.IOException("open file " + path + " is not in this bundle or /tmp");
-                    OpenFile o = new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
-                    if (node instanceof Node.Directory d) o.listing = d.names();
-                    yield o;
+                    yield new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 case KIND_SOCKET -> {
+                    if (openSockets >= MAX_SOCKETS) throw new java.io.IOException("more than " + MAX_SOCKETS + " sockets");
+                    openSockets++;
+                    budget.charge(SOCKET_BYTES);
                     Node.Socket sock = new Node.Socket(nextSocketInode++);
                     if (in.readBoolean()) {
                         sock.connection = runtimeApi.connect();

@@ -1,0 +1,73 @@
+package dev.flicker.guest.fs;
+
+import dev.flicker.guest.HostMemoryBudget;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** /tmp's accounting: file bytes and entries against its own limit and its VM's budget, and its snapshots. */
+class TmpFsTest {
+    @Test
+    void entriesCountTheirNamesAndRemovingThemGivesTheRoomBack() {
+        HostMemoryBudget budget = new HostMemoryBudget(1L << 20);
+        TmpFs tmp = new TmpFs(1L << 20, budget);
+        TmpFs.TmpDirectory d = tmp.root().createDirectory("dir");
+        Node.TmpFile f = d.createFile("file");
+        assertEquals(TmpFs.entryBytes("dir") + TmpFs.entryBytes("file"), tmp.usedBytes());
+        assertTrue(tmp.resize(f, 10_000));
+        assertEquals(tmp.usedBytes(), budget.usedBytes());
+        d.remove("file");
+        tmp.release(f);
+        tmp.root().remove("dir");
+        assertEquals(0, tmp.usedBytes());
+        assertEquals(0, budget.usedBytes());
+    }
+
+    @Test
+    void theBudgetOfTheVmLimitsTmpToo() {
+        HostMemoryBudget budget = new HostMemoryBudget(64 * 1024);
+        TmpFs tmp = new TmpFs(1L << 20, budget);
+        assertTrue(budget.tryCharge(60 * 1024)); // say, the VM's sockets
+        Node.TmpFile f = tmp.root().createFile("f");
+        assertNotNull(f);
+        assertTrue(!tmp.resize(f, 8 * 1024), "4 KiB left in the budget");
+        int made = 0;
+        while (tmp.root().createFile("n" + made) != null) made++;
+        assertTrue(made > 0 && made < 20, made + " entries");
+        assertNull(tmp.root().createDirectory("more"));
+        assertTrue(budget.usedBytes() <= budget.limitBytes());
+    }
+
+    @Test
+    void aTmpTooDeepToRestoreIsNotSnapshotted() throws IOException {
+        TmpFs tmp = new TmpFs(1L << 20);
+        TmpFs.TmpDirectory d = tmp.root();
+        for (int i = 0; i < 64; i++) d = d.createDirectory("d");
+        ByteArrayOutputStream ok = new ByteArrayOutputStream();
+        tmp.writeState(new DataOutputStream(ok));
+        new TmpFs(1L << 20).readState(new DataInputStream(new ByteArrayInputStream(ok.toByteArray())));
+        d.createDirectory("d").createDirectory("d");
+        assertThrows(IOException.class, () -> tmp.writeState(new DataOutputStream(new ByteArrayOutputStream())));
+    }
+
+    @Test
+    void aSnapshotThatDoesNotFitTheBudgetDoesNotRestore() throws IOException {
+        TmpFs big = new TmpFs(1L << 20);
+        for (int i = 0; i < 100; i++) big.root().createDirectory("entry-" + i);
+        ByteArrayOutputStream state = new ByteArrayOutputStream();
+        big.writeState(new DataOutputStream(state));
+        TmpFs small = new TmpFs(1L << 20, new HostMemoryBudget(4096));
+        assertThrows(IOException.class,
+                () -> small.readState(new DataInputStream(new ByteArrayInputStream(state.toByteArray()))));
+    }
+}
