@@ -2,6 +2,8 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -17,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 64 MiB heap runs a VM whose budget (768 MiB for 3 GiB of memory) and /tmp limit are far larger, so growing a
  * /tmp file throws a real OutOfMemoryError inside the host call; the run ends CRASHED and the next VM runs.
  */
+@NeedsKvm
 class OutOfMemoryContainmentTest {
     @Test
     void anOutOfMemoryErrorInAHostCallEndsOnlyThatProgram() throws IOException, InterruptedException {
@@ -24,7 +27,7 @@ class OutOfMemoryContainmentTest {
         Process p = new ProcessBuilder(java.toString(), "-Xmx64m", "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), Probe.class.getName())
                 .redirectErrorStream(true).start();
-        boolean ended = p.waitFor(120, TimeUnit.SECONDS); // a bound for a hang, far above the few seconds it takes
+        boolean ended = p.waitFor(TestTime.scaledMillis(120_000), TimeUnit.MILLISECONDS); // a bound for a hang, far above the few seconds it takes
         if (!ended) p.destroyForcibly();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(ended, out);
