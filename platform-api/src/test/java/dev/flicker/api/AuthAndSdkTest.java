@@ -141,10 +141,10 @@ class AuthAndSdkTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(403, read.statusCode(), path);
         }
-        // The operator's pages are not signed (the server listens on loopback by default).
+        // The operator's pages need the admin token (AccessTest has the rest).
         HttpResponse<String> overview = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port
                 + "/admin/overview")).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, overview.statusCode());
+        assertEquals(401, overview.statusCode());
 
         Map<String, String> signed = SigV4.sign(new SigV4.Request("POST", invoke.getRawPath(), null,
                 Map.of("Host", "localhost:" + RestAssured.port), "{}".getBytes()), SigV4Filter.KEY, SigV4Filter.SECRET, "local", Instant.now());
