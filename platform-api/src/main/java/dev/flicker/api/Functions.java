@@ -196,8 +196,17 @@ public class Functions {
     }
 
     private static void validateText(String description, String handler) {
-        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        validateDescription(description);
         if (handler != null && handler.length() > 128) throw LambdaError.invalid("Handler is longer than 128 characters");
+        // Lambda's pattern for Handler is [^\s]+: no spaces, no control characters.
+        if (handler != null && (handler.chars().anyMatch(Character::isWhitespace) || Params.hasControlCharacters(handler, false))) {
+            throw LambdaError.invalid("Handler must not contain spaces or control characters");
+        }
+    }
+
+    private static void validateDescription(String description) {
+        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        Params.text("Description", description);
     }
 
     private static Map<String, String> validateEnvironment(Model.Environment environment) {
@@ -205,6 +214,10 @@ public class Functions {
         for (String key : userEnv.keySet()) {
             if (RESERVED_ENV.contains(key)) throw LambdaError.invalid("Environment variable " + key + " is reserved");
             if (!key.matches("[a-zA-Z][a-zA-Z0-9_]*")) throw LambdaError.invalid("Environment variable name '" + key + "' is not valid");
+            String value = userEnv.get(key);
+            if (value == null) throw LambdaError.invalid("Environment variable " + key + " has no value (null)");
+            // A process's environment is C strings: a NUL would cut the value short in the function.
+            if (value.indexOf('\0') >= 0) throw LambdaError.invalid("Environment variable " + key + " contains a NUL character");
         }
         return userEnv;
     }
@@ -296,7 +309,7 @@ public class Functions {
      * {@code whilePending} lets CreateFunction and UpdateFunctionCode publish what they just stored.
      */
     public Model.FunctionConfiguration publish(String name, String codeSha256, String description, boolean whilePending) {
-        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        validateDescription(description);
         FunctionVersionRecord published = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name, LockModeType.PESSIMISTIC_WRITE)
                 .chain(f -> {
                     if (f == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));

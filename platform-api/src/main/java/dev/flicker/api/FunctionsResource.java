@@ -16,7 +16,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
@@ -45,10 +44,10 @@ public class FunctionsResource {
     }
 
     @GET
-    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker,
-                                            @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
-        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
-        return functions.list(marker, maxItems);
+    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker, @QueryParam("MaxItems") String maxItems) {
+        // Markers are the function names this API hands out.
+        if (marker != null && !FunctionRef.validName(marker)) throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
+        return functions.list(marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
     }
 
     @GET
@@ -98,20 +97,12 @@ public class FunctionsResource {
     @GET
     @Path("/{name}/versions")
     public Model.ListVersionsResponse listVersions(@PathParam("name") String name, @QueryParam("Marker") String marker,
-                                                  @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
-        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
-        return functions.listVersions(FunctionRef.unqualifiedName(name), marker, maxItems);
+                                                  @QueryParam("MaxItems") String maxItems) {
+        return functions.listVersions(FunctionRef.unqualifiedName(name), marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
     }
 
     private <T> T read(byte[] body, Class<T> type) {
-        if (body == null || body.length == 0) throw LambdaError.invalid("the request body is empty");
-        try {
-            return json.readerFor(type).without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw LambdaError.invalid("the request body is not valid: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw LambdaError.invalid("the request body cannot be read: " + e.getMessage());
-        }
+        return JsonBody.read(json, body, type);
     }
 
     @DELETE
@@ -134,6 +125,7 @@ public class FunctionsResource {
                            @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
                            @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType, byte[] payload) {
         long acceptedNanos = System.nanoTime();
+        if (!logType.equals("None") && !logType.equals("Tail")) throw LambdaError.invalid("X-Amz-Log-Type must be None or Tail, was " + logType);
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         byte[] event = payload == null || payload.length == 0 ? "{}".getBytes(StandardCharsets.UTF_8) : payload;
         if (event.length > MAX_SYNC_PAYLOAD) {

@@ -131,6 +131,56 @@ class FunctionsResourceTest {
     }
 
     @Test
+    void controlCharactersAreRefusedWhereTheyEnter() {
+        // Each gave a 500 that echoed SQL: PostgreSQL refuses NUL in text.
+        for (String path : List.of("/2015-03-31/functions?Marker=%00", "/admin/invocations?function=%00",
+                "/admin/dead-letters?function=%00", "/admin/async/%00", "/2015-03-31/functions/fn?Qualifier=%00",
+                "/2015-03-31/functions/fn%3A%00", "/2015-03-31/functions?MaxItems=abc", "/admin/invocations?limit=ten",
+                "/admin/invocations?offset=-1", "/2015-03-31/functions/fn/versions?MaxItems=1x")) {
+            given().urlEncodingEnabled(false).get(path).then().statusCode(400)
+                    .header("X-Amzn-ErrorType", "InvalidParameterValueException");
+        }
+        String ok = createBody("ctl", "provided", 128, zipBase64);
+        for (String bad : List.of(ok.replace("\"Handler\":\"handler\"", "\"Handler\":\"h\\u0000\""),
+                ok.replace("\"Handler\":\"handler\"", "\"Handler\":\"two words\""),
+                ok.replace("\"Handler\":\"handler\"", "\"Handler\":\"handler\",\"Description\":\"a\\u0000b\""),
+                ok.replace("\"GREETING\":\"hi\"", "\"GREETING\":\"h\\u0000i\""),
+                ok.replace("\"GREETING\":\"hi\"", "\"GREETING\":null"))) {
+            given().contentType(ContentType.JSON).body(bad).post("/2015-03-31/functions").then().statusCode(400)
+                    .header("X-Amzn-ErrorType", "InvalidParameterValueException");
+        }
+        given().contentType(ContentType.JSON).body("{\"Description\":\"\\u0000\"}").put("/2015-03-31/functions/ctl/configuration")
+                .then().statusCode(400);
+        given().contentType(ContentType.JSON).body("{\"Description\":\"\\u001b[31m\"}").post("/2015-03-31/functions/ctl/versions")
+                .then().statusCode(400);
+        given().header("X-Amz-Log-Type", "Everything").body("{}").post("/2015-03-31/functions/ctl/invocations").then().statusCode(400);
+        given().get("/2015-03-31/functions/ctl").then().statusCode(404); // none of them created it
+    }
+
+    @Test
+    void aBodyThatIsNotAJsonObjectIsA400() {
+        // "null" gave a NullPointerException (500) in UpdateFunctionCode and PublishVersion.
+        for (String body : List.of("null", "[]", "\"text\"", "1", "true")) {
+            for (var call : List.of(List.of("POST", "/2015-03-31/functions"), List.of("PUT", "/2015-03-31/functions/fn/code"),
+                    List.of("PUT", "/2015-03-31/functions/fn/configuration"), List.of("POST", "/2015-03-31/functions/fn/versions"),
+                    List.of("PUT", "/2017-10-31/functions/fn/concurrency"), List.of("PUT", "/2019-09-25/functions/fn/event-invoke-config"))) {
+                given().contentType(ContentType.JSON).body(body).request(call.get(0), call.get(1)).then().statusCode(400)
+                        .header("X-Amzn-ErrorType", "InvalidParameterValueException");
+            }
+        }
+    }
+
+    @Test
+    void anUnexpectedFailureIsLoggedNotEchoed() {
+        jakarta.ws.rs.core.Response r = new ErrorMapper().toResponse(
+                new IllegalStateException("ERROR: relation \"functions\" at /root/.local/share/flicker/code/abc"));
+        assertEquals(500, r.getStatus());
+        String message = r.getEntity().toString();
+        assertTrue(!message.contains("functions") && !message.contains("/root"), message);
+        assertTrue(message.matches(".*internal error [0-9a-f-]{36} .*"), message);
+    }
+
+    @Test
     void reservedConcurrencyThrottlesAndInvocationsAreRecorded() throws Exception {
         createActive("limited");
         given().contentType(ContentType.JSON).body("{\"ReservedConcurrentExecutions\":0}")
