@@ -26,7 +26,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -122,8 +121,8 @@ public class Functions {
     }
 
     private void restore(FunctionRef ref, FunctionConfig c) {
-        if (!Files.isDirectory(Path.of(c.codeDir))) {
-            setState(ref, "Failed", "The function's code is gone from " + c.codeDir, "InvalidCode");
+        if (!Files.isDirectory(codeStore.directory(c.codeDir))) {
+            setState(ref, "Failed", "The function's code is gone from the platform's code store", "InvalidCode");
             return;
         }
         Runtime rt = runtime(ref, c);
@@ -143,7 +142,7 @@ public class Functions {
      * Validates, stores the code, records the function as Pending and prepares its snapshot in the background.
      * With {@code Publish}, version 1 is published at once and its configuration is the answer.
      */
-    public Model.FunctionConfiguration create(Model.CreateFunctionRequest r) {
+    public Model.FunctionConfiguration create(Model.CreateFunctionRequest r, CodeStore.Upload zip) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
         if (!FunctionRef.validName(r.functionName())) {
             throw LambdaError.invalid("FunctionName must be 1 to 64 letters, digits, '-' or '_'");
@@ -151,32 +150,42 @@ public class Functions {
         validateRuntime(r.runtime());
         int memory = validateMemory(r.memorySize() == null ? 128 : r.memorySize());
         int timeout = validateTimeout(r.timeout() == null ? 3 : r.timeout());
-        if (r.code() == null || r.code().zipFile() == null) throw LambdaError.invalid("Code.ZipFile is required");
+        if (!zip.received()) throw LambdaError.invalid("Code.ZipFile is required");
         validateText(r.description(), r.handler());
         String envJson = environmentJson(validateEnvironment(r.environment()));
-        CodeStore.Stored code = codeStore.store(decodeZip(r.code().zipFile(), "Code.ZipFile"));
+        // A name that is taken is refused before its zip is unpacked (a create racing for it is caught below).
+        if (Db.read(() -> FunctionRecord.<FunctionRecord>findById(r.functionName())) != null) throw nameTaken(r.functionName());
         FunctionRecord f = new FunctionRecord();
-        f.name = r.functionName();
-        f.runtime = r.runtime();
-        f.handler = r.handler() == null ? "" : r.handler();
-        f.description = r.description() == null ? "" : r.description();
-        f.memoryMb = memory;
-        f.timeoutSeconds = timeout;
-        f.environmentJson = envJson;
-        f.codeSha256 = code.sha256Base64();
-        f.codeSize = code.zipBytes();
-        f.codeDir = code.directory().toString();
-        f.state = "Pending";
-        f.stateReason = "The function is being created.";
-        f.stateReasonCode = "Creating";
-        f.lastModified = now();
-        boolean created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
-                .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
-        if (!created) throw LambdaError.conflict("Function already exist: " + f.name);
+        boolean created = false;
+        try (CodeStore.Stored code = codeStore.store(zip)) {
+            f.name = r.functionName();
+            f.runtime = r.runtime();
+            f.handler = r.handler() == null ? "" : r.handler();
+            f.description = r.description() == null ? "" : r.description();
+            f.memoryMb = memory;
+            f.timeoutSeconds = timeout;
+            f.environmentJson = envJson;
+            f.codeSha256 = code.sha256Base64();
+            f.codeSize = code.zipBytes();
+            f.codeDir = code.directory().toString();
+            f.state = "Pending";
+            f.stateReason = "The function is being created.";
+            f.stateReasonCode = "Creating";
+            f.lastModified = now();
+            created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
+                    .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
+        } finally {
+            if (!created) codeStore.collectGarbage(); // its code may be used by nothing now
+        }
+        if (!created) throw nameTaken(f.name);
         FunctionRef ref = FunctionRef.latest(f.name);
         startPreparing(ref, runtime(ref, f));
         if (Boolean.TRUE.equals(r.publish())) return publish(f.name, null, null, true);
         return configuration(ref, f);
+    }
+
+    private static LambdaError nameTaken(String name) {
+        return LambdaError.conflict("Function already exist: " + name);
     }
 
     private static void validateRuntime(String runtime) {
@@ -238,27 +247,24 @@ public class Functions {
         }
     }
 
-    private static byte[] decodeZip(String base64, String field) {
-        try {
-            return Base64.getDecoder().decode(base64);
-        } catch (IllegalArgumentException e) {
-            throw LambdaError.invalid(field + " is not valid base64: " + e.getMessage());
-        }
-    }
-
     private static String now() {
         return OffsetDateTime.now(ZoneOffset.UTC).format(LAST_MODIFIED);
     }
 
     /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
-    public Model.FunctionConfiguration updateCode(String name, String zipBase64, boolean publish) {
-        if (zipBase64 == null) throw LambdaError.invalid("ZipFile is required");
-        CodeStore.Stored code = codeStore.store(decodeZip(zipBase64, "ZipFile"));
-        Model.FunctionConfiguration latest = reconfigure(name, f -> {
-            f.codeSha256 = code.sha256Base64();
-            f.codeSize = code.zipBytes();
-            f.codeDir = code.directory().toString();
-        });
+    public Model.FunctionConfiguration updateCode(String name, CodeStore.Upload zip, boolean publish) {
+        if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
+        get(name); // 404 before the zip is unpacked
+        Model.FunctionConfiguration latest;
+        try (CodeStore.Stored code = codeStore.store(zip)) {
+            latest = reconfigure(name, f -> {
+                f.codeSha256 = code.sha256Base64();
+                f.codeSize = code.zipBytes();
+                f.codeDir = code.directory().toString();
+            });
+        } finally {
+            codeStore.collectGarbage(); // the code it replaced, or this one when the update was refused
+        }
         return publish ? publish(name, null, null, true) : latest;
     }
 
@@ -405,6 +411,7 @@ public class Functions {
             long deleted = Db.tx(() -> FunctionVersionRecord.deleteById(ref.key()).map(d -> d ? 1L : 0L));
             if (deleted == 0) throw LambdaError.notFound("Function not found: " + ref.arn());
             forget(ref.key());
+            codeStore.collectGarbage();
             return;
         }
         long deleted = Db.tx(() -> FunctionRecord.delete("name", ref.name())); // versions go with it (ON DELETE CASCADE)
@@ -413,6 +420,7 @@ public class Functions {
         for (String key : List.copyOf(runtimes.keySet())) {
             if (key.startsWith(ref.name() + ":")) forget(key);
         }
+        codeStore.collectGarbage();
     }
 
     private void forget(String key) {
@@ -512,7 +520,7 @@ public class Functions {
         env.put("PATH", "/var/task:/usr/bin:/bin");
         Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
         String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
-        Bundle bundle = Bundle.open(Path.of(c.codeDir));
+        Bundle bundle = Bundle.open(codeStore.directory(c.codeDir));
         return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
     }
 

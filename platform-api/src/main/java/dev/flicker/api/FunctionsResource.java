@@ -16,9 +16,11 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.List;
 
 /** The Lambda REST API paths Flicker implements (API version 2015-03-31). */
 @Path("/2015-03-31/functions")
@@ -29,18 +31,24 @@ public class FunctionsResource {
 
     private final Functions functions;
     private final AsyncQueue asyncQueue;
+    private final CodeStore codeStore;
     private final ObjectMapper json;
 
-    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, ObjectMapper json) {
+    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, CodeStore codeStore, ObjectMapper json) {
         this.functions = functions;
         this.asyncQueue = asyncQueue;
+        this.codeStore = codeStore;
         this.json = json;
     }
 
+    /** CreateFunction; the zip in {@code Code.ZipFile} is decoded into the code store as the body is parsed. */
     @POST
     @Consumes("*/*")
-    public Response create(byte[] body) {
-        return Response.status(201).entity(functions.create(read(body, Model.CreateFunctionRequest.class))).build();
+    public Response create(InputStream body) {
+        try (CodeStore.Upload zip = codeStore.newUpload()) {
+            Model.CreateFunctionRequest r = JsonBody.readWithZip(json, body, List.of("Code", "ZipFile"), zip, Model.CreateFunctionRequest.class);
+            return Response.status(201).entity(functions.create(r, zip)).build();
+        }
     }
 
     @GET
@@ -55,7 +63,9 @@ public class FunctionsResource {
     public Model.GetFunctionResponse get(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         FunctionConfig c = functions.find(ref);
-        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", c.codeDir));
+        // Lambda's Location is a download URL of the zip. Flicker keeps the unpacked code, not the zip, and the
+        // directory's host path would tell a client about the host: no Location (both AWS SDKs take its absence).
+        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", null));
     }
 
     @GET
@@ -69,9 +79,12 @@ public class FunctionsResource {
     @PUT
     @Path("/{name}/code")
     @Consumes("*/*")
-    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, byte[] body) {
-        Model.UpdateCodeRequest r = read(body, Model.UpdateCodeRequest.class);
-        return functions.updateCode(FunctionRef.unqualifiedName(name), r.zipFile(), Boolean.TRUE.equals(r.publish()));
+    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, InputStream body) {
+        String function = FunctionRef.unqualifiedName(name);
+        try (CodeStore.Upload zip = codeStore.newUpload()) {
+            Model.UpdateCodeRequest r = JsonBody.readWithZip(json, body, List.of("ZipFile"), zip, Model.UpdateCodeRequest.class);
+            return functions.updateCode(function, zip, Boolean.TRUE.equals(r.publish()));
+        }
     }
 
     /** UpdateFunctionConfiguration of $LATEST. */

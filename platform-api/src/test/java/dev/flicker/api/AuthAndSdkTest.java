@@ -53,6 +53,10 @@ class AuthAndSdkTest {
                 state = lambda.getFunction(b -> b.functionName("sdk")).configuration().state();
             }
             assertEquals(State.ACTIVE, state);
+            // The SDK takes a GetFunction without Code.Location (which held the code's host path).
+            var code = lambda.getFunction(b -> b.functionName("sdk")).code();
+            assertEquals("Flicker", code.repositoryType());
+            assertNull(code.location());
 
             InvokeResponse r = lambda.invoke(b -> b.functionName("sdk").logType(LogType.TAIL)
                     .payload(SdkBytes.fromUtf8String("{\"name\":\"SDK\"}")));

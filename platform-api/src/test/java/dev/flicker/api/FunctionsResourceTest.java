@@ -62,7 +62,11 @@ class FunctionsResourceTest {
     }
 
     static void createActive(String name) throws InterruptedException {
-        given().contentType(ContentType.JSON).body(createBody(name, "provided.al2023", 128, zipBase64))
+        createActive(name, Base64.getDecoder().decode(zipBase64));
+    }
+
+    static void createActive(String name, byte[] zip) throws InterruptedException {
+        given().contentType(ContentType.JSON).body(createBody(name, "provided.al2023", 128, Base64.getEncoder().encodeToString(zip)))
                 .post("/2015-03-31/functions").then().statusCode(201)
                 .body("FunctionName", equalTo(name)).body("State", equalTo("Pending"))
                 .body("FunctionArn", equalTo("arn:aws:lambda:local:000000000000:function:" + name));
