@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -74,11 +75,14 @@ public class Functions {
     private final ObjectMapper json;
     /** By {@link FunctionRef#key()}: {@code name:$LATEST} and {@code name:N} for each published version. */
     private final Map<String, Runtime> runtimes = new ConcurrentHashMap<>();
-    private final ExecutorService preparer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "function-prepare");
-        t.setDaemon(true);
-        return t;
-    });
+    /**
+     * Threads that take snapshots (each runs a function's initialisation, bounded by {@link #initTimeoutMillis}):
+     * several, so that one function's slow init does not hold up the others' creates, updates and publishes.
+     */
+    private final ExecutorService preparers;
+    /** The last preparation task given for each version key: tasks of one key run in order, one at a time. */
+    private final Map<String, CompletableFuture<Void>> preparing = new ConcurrentHashMap<>();
+    private final long initTimeoutMillis;
 
     private final Admission admission;
     /**
@@ -91,7 +95,18 @@ public class Functions {
     private final Invocations invocations;
 
     public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
-                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency) {
+                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency,
+                     @ConfigProperty(name = "flicker.function.init-timeout-seconds") int initTimeoutSeconds,
+                     @ConfigProperty(name = "flicker.function.prepare-threads") int prepareThreads) {
+        if (initTimeoutSeconds < 1) throw new IllegalArgumentException("flicker.function.init-timeout-seconds must be at least 1");
+        if (prepareThreads < 1) throw new IllegalArgumentException("flicker.function.prepare-threads must be at least 1");
+        this.initTimeoutMillis = initTimeoutSeconds * 1000L;
+        java.util.concurrent.atomic.AtomicInteger threadNumber = new java.util.concurrent.atomic.AtomicInteger();
+        this.preparers = Executors.newFixedThreadPool(prepareThreads, r -> {
+            Thread t = new Thread(r, "function-prepare-" + threadNumber.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        });
         this.engine = engine;
         this.codeStore = codeStore;
         this.json = json;
@@ -121,15 +136,9 @@ public class Functions {
     }
 
     private void restore(FunctionRef ref, FunctionConfig c) {
-        if (!Files.isDirectory(codeStore.directory(c.codeDir))) {
-            setState(ref, "Failed", "The function's code is gone from the platform's code store", "InvalidCode");
-            return;
-        }
-        Runtime rt = runtime(ref, c);
-        runtimes.put(ref.key(), rt);
         // Until its snapshot is loaded again, the version cannot run: invocations get a retryable 409.
         setState(ref, "Pending", "The function is being restored.", "Restoring");
-        preparer.execute(() -> prepare(ref, rt));
+        startPreparing(ref, c);
     }
 
     private static FunctionRef versionRef(FunctionVersionRecord v) {
@@ -179,7 +188,7 @@ public class Functions {
         }
         if (!created) throw nameTaken(f.name);
         FunctionRef ref = FunctionRef.latest(f.name);
-        startPreparing(ref, runtime(ref, f));
+        startPreparing(ref, f);
         if (Boolean.TRUE.equals(r.publish())) return publish(f.name, null, null, true);
         return configuration(ref, f);
     }
@@ -302,7 +311,7 @@ public class Functions {
             return Uni.createFrom().item(stored);
         }));
         FunctionRef ref = FunctionRef.latest(name);
-        startPreparing(ref, runtime(ref, f));
+        startPreparing(ref, f);
         return configuration(ref, f);
     }
 
@@ -345,7 +354,7 @@ public class Functions {
                             });
                 }));
         FunctionRef ref = versionRef(published);
-        if (!runtimes.containsKey(ref.key())) startPreparing(ref, runtime(ref, published));
+        if (!runtimes.containsKey(ref.key())) startPreparing(ref, published);
         return configuration(ref, published);
     }
 
@@ -426,7 +435,7 @@ public class Functions {
     private void forget(String key) {
         Runtime rt = runtimes.remove(key);
         if (rt != null) {
-            preparer.execute(() -> {
+            onPreparer(key, () -> {
                 engine.pool().remove(rt.version);
                 rt.bundle.close();
             });
@@ -520,14 +529,29 @@ public class Functions {
         env.put("PATH", "/var/task:/usr/bin:/bin");
         Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
         String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
-        Bundle bundle = Bundle.open(codeStore.directory(c.codeDir));
+        Path codeDir = codeStore.directory(c.codeDir);
+        if (!Files.isDirectory(codeDir)) throw new IllegalStateException("its code is gone from the platform's code store");
+        Bundle bundle = Bundle.open(codeDir);
         return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
     }
 
-    /** Makes {@code rt} the runtime of {@code ref} and prepares its snapshot; the one it replaces is dropped. */
-    private void startPreparing(FunctionRef ref, Runtime rt) {
+    /**
+     * Sets up the runtime of {@code ref} from its stored configuration {@code c} (which says Pending) and prepares
+     * its snapshot; the runtime it replaces is dropped. Whatever goes wrong on the way, the version ends Active or
+     * Failed: never Pending for good, which would refuse every later update with a 409.
+     */
+    private void startPreparing(FunctionRef ref, FunctionConfig c) {
+        Runtime rt;
+        try {
+            rt = runtime(ref, c);
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "function %s cannot be set up", ref.key());
+            forget(ref.key()); // what ran before no longer matches the stored configuration
+            onPreparer(ref.key(), () -> settle(ref, null, "The function cannot be set up: " + e.getMessage()));
+            return;
+        }
         Runtime old = runtimes.put(ref.key(), rt);
-        preparer.execute(() -> {
+        onPreparer(ref.key(), () -> {
             if (old != null && !old.version.key().equals(rt.version.key())) {
                 engine.pool().remove(old.version);
                 old.bundle.close();
@@ -536,16 +560,71 @@ public class Functions {
         });
     }
 
+    /** Runs {@code task} on a preparer thread after every task given before for {@code key}; other keys go in parallel. */
+    private void onPreparer(String key, Runnable task) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> before = preparing.put(key, done);
+        Runnable run = () -> {
+            try {
+                task.run();
+            } catch (Throwable t) {
+                LOG.errorf(t, "preparing %s failed", key);
+            } finally {
+                preparing.remove(key, done);
+                done.complete(null);
+            }
+        };
+        if (before == null) preparers.execute(run);
+        else before.whenComplete((v, e) -> preparers.execute(run));
+    }
+
+    /** Takes the snapshot, its initialisation bounded by the init timeout; then settles the version's state. */
     private void prepare(FunctionRef ref, Runtime rt) {
         if (runtimes.get(ref.key()) != rt) return; // deleted or replaced meanwhile
+        String failure = "The platform stopped while it prepared the function.";
         try {
-            engine.pool().prepare(rt.version);
-            rt.active = true;
-            setState(ref, "Active", null, null);
-            LOG.infof("function %s is Active", ref.key());
+            engine.pool().prepare(rt.version, initTimeoutMillis);
+            failure = null;
         } catch (RuntimeException e) {
-            setState(ref, "Failed", "The function did not initialise: " + e.getMessage(), "InvalidRuntime");
-            LOG.warnf("function %s failed: %s", ref.key(), e.getMessage());
+            failure = "The function did not initialise (in at most " + initTimeoutMillis / 1000 + " s): " + e.getMessage();
+        } finally {
+            settle(ref, rt, failure); // even when an Error ends the preparation
+        }
+    }
+
+    /**
+     * Records how preparing {@code ref} ended: Active, or Failed with {@code failure} (made one safe line: a guest's
+     * stderr in it may hold NUL, which PostgreSQL refuses). A database fault is retried for a while. {@code rt} is the
+     * runtime that was prepared (null when none could be set up): when it was replaced meanwhile, its successor
+     * settles the state instead.
+     */
+    private void settle(FunctionRef ref, Runtime rt, String failure) {
+        String reason = GuestText.line(failure);
+        for (int attempt = 1; ; attempt++) {
+            if (rt != null && runtimes.get(ref.key()) != rt) return;
+            try {
+                if (reason == null) {
+                    setState(ref, "Active", null, null);
+                    rt.active = true;
+                    LOG.infof("function %s is Active", ref.key());
+                } else {
+                    if (rt != null) rt.active = false;
+                    setState(ref, "Failed", reason, "InvalidRuntime");
+                    LOG.warnf("function %s failed: %s", ref.key(), reason);
+                }
+                return;
+            } catch (RuntimeException e) {
+                if (attempt == 5) {
+                    LOG.errorf(e, "cannot record the state of %s; the platform tries again at its next start", ref.key());
+                    return;
+                }
+                try {
+                    Thread.sleep(1000L * attempt);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 
