@@ -166,14 +166,16 @@ public class FunctionsResource {
         String requestId = java.util.UUID.randomUUID().toString();
         Invocation inv = functions.invoke(ref, requestId, event, acceptedNanos);
         byte[] answer = inv.response();
-        if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
+        // The function chose its error type: into a header only as Lambda's pattern allows (no line breaks, <= 128).
+        String errorType = GuestText.errorType(inv.errorType());
+        if ("Sandbox.Timedout".equals(errorType)) {
             answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(ref)
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
         Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", ref.qualifier())
                 .header("X-Amzn-RequestId", requestId);
-        if (inv.errorType() != null) rb.header("X-Amz-Function-Error", inv.errorType().equals("Sandbox.Timedout")
-                || inv.errorType().startsWith("Runtime.") ? "Unhandled" : inv.errorType());
+        if (errorType != null) rb.header("X-Amz-Function-Error", errorType.equals("Sandbox.Timedout")
+                || errorType.startsWith("Runtime.") ? "Unhandled" : errorType);
         if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(inv));
         return rb.build();
     }
