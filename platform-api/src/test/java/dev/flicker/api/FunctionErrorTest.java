@@ -70,6 +70,31 @@ class FunctionErrorTest {
         given().delete("/2015-03-31/functions/hostile-type").then().statusCode(204);
     }
 
+    @Test
+    void anEventInvocationWhoseOutcomeCannotBeStoredIsQueuedAgainNotLeftRunning() throws Exception {
+        FunctionsResourceTest.createActive("unstorable");
+        given().contentType(ContentType.JSON).body("{\"MaximumRetryAttempts\":0}")
+                .put("/2019-09-25/functions/unstorable/event-invoke-config").then().statusCode(200);
+        // The dead letter cannot be written, as when the insert failed on a function's error type.
+        Db.await(() -> db.query("ALTER TABLE dead_letters ADD CONSTRAINT refuse_all CHECK (false) NOT VALID").execute());
+        String queued;
+        try {
+            queued = given().header("X-Amz-Invocation-Type", "Event").body("{}").post("/2015-03-31/functions/unstorable/invocations")
+                    .then().statusCode(202).extract().header("X-Amzn-RequestId");
+            String lastError = null;
+            for (int i = 0; i < 600 && (lastError == null || !lastError.contains("could not be recorded")); i++) {
+                Thread.sleep(50);
+                lastError = DashboardTest.operator().get("/admin/async/" + queued).then().statusCode(200).extract().path("lastError");
+            }
+            assertTrue(lastError != null && lastError.contains("could not be recorded"), "last error: " + lastError);
+        } finally {
+            Db.await(() -> db.query("ALTER TABLE dead_letters DROP CONSTRAINT refuse_all").execute());
+        }
+        // Queued again, it runs again and, with the table back, becomes a dead letter.
+        assertEquals("DeadLettered", FunctionsResourceTest.awaitAsync(queued, "DeadLettered"));
+        given().delete("/2015-03-31/functions/unstorable").then().statusCode(204);
+    }
+
     static InvocationRecord record(String requestId, String function) {
         InvocationRecord r = new InvocationRecord();
         r.requestId = requestId;
