@@ -126,6 +126,11 @@ public class AuthFilter {
         readSigned(ctx);
     }
 
+    /** Bodies being read and not yet verified, in bytes (for tests). */
+    long unverifiedBytes() {
+        return unverifiedBytes.get();
+    }
+
     private static String bearerToken(HttpServerRequest req) {
         String auth = req.getHeader(HttpHeaders.AUTHORIZATION);
         return auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : null;

@@ -325,11 +325,11 @@ public class CodeStore {
     static List<String> segments(String name) {
         if (Params.hasControlCharacters(name, false)) throw LambdaError.invalid("a zip entry's name holds a control character");
         if (name.length() > MAX_NAME_CHARS) throw LambdaError.invalid("a zip entry's name is longer than " + MAX_NAME_CHARS + " characters");
-        if (name.startsWith("/")) throw LambdaError.invalid("the zip entry '" + name + "' is an absolute path: entries may not leave the bundle");
+        if (name.startsWith("/")) throw LambdaError.invalid("the zip entry '" + name + "' is an absolute path: entries may not point outside the bundle");
         List<String> segments = new ArrayList<>();
         for (String s : name.split("/")) {
             if (s.isEmpty() || s.equals(".")) continue;
-            if (s.equals("..")) throw LambdaError.invalid("the zip entry '" + name + "' has '..': entries may not leave the bundle");
+            if (s.equals("..")) throw LambdaError.invalid("the zip entry '" + name + "' has '..': entries may not point outside the bundle");
             if (s.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_SEGMENT_BYTES) {
                 throw LambdaError.invalid("the zip entry '" + name + "' has a name longer than " + MAX_NAME_SEGMENT_BYTES + " bytes");
             }

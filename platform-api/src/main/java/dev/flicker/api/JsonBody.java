@@ -73,6 +73,8 @@ final class JsonBody {
                     p.readBinaryValue(BASE64, zip);
                 } catch (JsonProcessingException e) {
                     throw LambdaError.invalid(String.join(".", zipPath) + " is not valid base64: " + e.getOriginalMessage());
+                } catch (IllegalArgumentException e) { // how Jackson reports a character that is not base64
+                    throw LambdaError.invalid(String.join(".", zipPath) + " is not valid base64: " + e.getMessage());
                 }
             } else if (onPath && depth < zipPath.size() - 1 && value == JsonToken.START_OBJECT) {
                 node.set(name, readObject(p, zipPath, depth + 1, zip));

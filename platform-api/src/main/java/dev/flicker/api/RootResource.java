@@ -45,7 +45,7 @@ public class RootResource {
                     .build();
         }
         return Response.seeOther(URI.create("/dashboard/")).header("Set-Cookie", admin.cookieHeader())
-                .header("Cache-Control", "no-store").build();
+                .header("Cache-Control", "no-store").header("Referrer-Policy", "no-referrer").build();
     }
 
     private static Response toDashboard() {

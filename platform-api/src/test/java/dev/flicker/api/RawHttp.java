@@ -24,8 +24,12 @@ final class RawHttp implements AutoCloseable {
     private final Socket socket;
 
     RawHttp(int port) throws IOException {
+        this(port, 20_000); // bounds a test whose answer never comes; answers take milliseconds
+    }
+
+    RawHttp(int port, int readTimeoutMillis) throws IOException {
         socket = new Socket("127.0.0.1", port);
-        socket.setSoTimeout(20_000); // bounds a test whose answer never comes; answers take milliseconds
+        socket.setSoTimeout(readTimeoutMillis);
     }
 
     /** Sends {@code head} (request line and headers, without the blank line), the blank line, then {@code body}. */

@@ -121,6 +121,12 @@ class ZipUploadTest {
         }
         given().contentType(ContentType.JSON).body("{\"ZipFile\":\"" + Base64.getEncoder().encodeToString(zips.getFirst())
                 + "\"}").put("/2015-03-31/functions/nobody/code").then().statusCode(404);
+        // Not base64, or the zip twice: 400 as well.
+        given().contentType(ContentType.JSON).body("{\"ZipFile\":\"not*base64\"}").put("/2015-03-31/functions/nobody/code")
+                .then().statusCode(400).body("message", containsString("base64"));
+        String b64 = Base64.getEncoder().encodeToString(zip(List.of(entry("bootstrap", b))));
+        given().contentType(ContentType.JSON).body("{\"ZipFile\":\"" + b64 + "\",\"ZipFile\":\"" + b64 + "\"}")
+                .put("/2015-03-31/functions/nobody/code").then().statusCode(400).body("message", containsString("twice"));
         for (int i = 0; i < n; i++) given().get("/2015-03-31/functions/badzip" + i).then().statusCode(404);
         for (String e : storeEntries()) assertFalse(e.startsWith(".tmp-"), "an unpacking left " + e);
         try (Stream<Path> uploads = Files.list(codeStore().root().resolve(".uploads"))) {
