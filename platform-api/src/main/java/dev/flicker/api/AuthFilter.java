@@ -114,7 +114,9 @@ public class AuthFilter {
                 approve(ctx, Access.OPERATOR);
                 return;
             }
-            if (!adminApi || req.getHeader(HttpHeaders.AUTHORIZATION) == null || !req.getHeader(HttpHeaders.AUTHORIZATION).startsWith(SigV4.ALGORITHM)) {
+            String authorization = req.getHeader(HttpHeaders.AUTHORIZATION);
+            boolean signed = authorization != null && authorization.startsWith(SigV4.ALGORITHM + " ");
+            if (!adminApi || !signed) { // the dashboard's files take the cookie only
                 refuseOperator(ctx, adminApi);
                 return;
             }
