@@ -7,13 +7,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The CLI against the packaged platform running as a process. */
@@ -34,6 +41,7 @@ class FnCommandTest {
         int port = PlatformProcess.freePort();
         Process platform = PlatformProcess.start(dataDir, port);
         try {
+            operatorLoginIsPrintedOnceAndWorks(port);
             String name = "cli" + Long.toHexString(System.nanoTime());
             Outcome created = fn(port, "create", name, "--dir", code.toString(), "--memory", "256", "--env", "STAGE=test");
             assertEquals(0, created.status(), created.err());
@@ -83,6 +91,36 @@ class FnCommandTest {
             platform.destroy();
             platform.waitFor();
         }
+    }
+
+    /**
+     * The platform prints the dashboard's login URL with the admin token once when it starts (what {@code ./flicker
+     * up} shows): the URL sets the dashboard's cookie, the token opens {@code /admin}, which refuses a caller without.
+     */
+    static void operatorLoginIsPrintedOnceAndWorks(int port) throws Exception {
+        Pattern printed = Pattern.compile("operator dashboard: (http://localhost:" + port + "/dashboard/login\\?token=([A-Za-z0-9_-]{40,}))");
+        String output = TestTime.await("the login URL in the platform's output", Duration.ofSeconds(5), () -> {
+            try {
+                String now = Files.readString(PlatformProcess.log(port));
+                return printed.matcher(now).find() ? now : null;
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        Matcher m = printed.matcher(output);
+        assertTrue(m.find(), "no login URL in the platform's output:\n" + output);
+        String url = m.group(1), token = m.group(2);
+        assertFalse(m.find(), "the login URL is printed more than once");
+
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpResponse<String> login = http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(303, login.statusCode());
+        String cookie = login.headers().firstValue("Set-Cookie").orElseThrow();
+        assertTrue(cookie.contains(token) && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), cookie);
+        URI overview = URI.create("http://localhost:" + port + "/admin/overview");
+        assertEquals(401, http.send(HttpRequest.newBuilder(overview).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(200, http.send(HttpRequest.newBuilder(overview).header("Authorization", "Bearer " + token).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
     }
 
     @Test

@@ -10,9 +10,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
-/** Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL 'flicker_it'. */
+/**
+ * Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL
+ * 'flicker_it' (or the database the system property {@code flicker.it.db} names, for a run beside another).
+ */
 final class PlatformProcess {
     static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
+    static final String DATABASE = System.getProperty("flicker.it.db", "flicker_it");
+    private static final java.util.Map<Integer, Path> LOGS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PlatformProcess() {}
 
@@ -29,10 +34,11 @@ final class PlatformProcess {
         Map<String, String> env = pb.environment();
         env.put("FLICKER_PORT", Integer.toString(port));
         env.put("FLICKER_DATA_DIR", dataDir.toString());
-        env.put("FLICKER_DB_URL", "postgresql://localhost:5432/flicker_it");
+        env.put("FLICKER_DB_URL", "postgresql://localhost:5432/" + DATABASE);
         env.put("FLICKER_ASYNC_WORKERS", "1");
         env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
-        Path log = Path.of("target", "platform-" + System.nanoTime() + ".log");
+        Path log = Path.of("target", "platform-" + port + "-" + System.nanoTime() + ".log");
+        LOGS.put(port, log);
         Files.createDirectories(log.getParent());
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         Process p = pb.start();
@@ -66,6 +72,11 @@ final class PlatformProcess {
             }
         });
         if (!body.contains("\"State\":\"Active\"")) throw new AssertionError(name + " did not become Active: " + body);
+    }
+
+    /** Where the platform last started on {@code port} writes its output. */
+    static Path log(int port) {
+        return LOGS.get(port);
     }
 
     /** The CLI's signed client, pointed at a platform on {@code port} with the default credentials. */

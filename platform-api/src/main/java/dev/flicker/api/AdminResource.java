@@ -1,6 +1,5 @@
 package dev.flicker.api;
 
-import jakarta.ws.rs.DefaultValue;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -13,6 +12,8 @@ import java.util.List;
 @Path("/admin")
 @Produces(MediaType.APPLICATION_JSON)
 public class AdminResource {
+    /** Request ids are UUIDs; an Event invocation's attempts add "-N". */
+    private static final java.util.regex.Pattern REQUEST_ID = java.util.regex.Pattern.compile("[A-Za-z0-9-]{1,64}");
     private final Invocations invocations;
     private final AsyncQueue asyncQueue;
     private final Overview overview;
@@ -34,6 +35,7 @@ public class AdminResource {
     @GET
     @Path("/async/{requestId}")
     public AsyncQueue.Status async(@jakarta.ws.rs.PathParam("requestId") String requestId) {
+        if (!REQUEST_ID.matcher(requestId).matches()) throw LambdaError.invalid("'" + requestId + "' is not a request id");
         AsyncQueue.Status s = asyncQueue.status(requestId);
         if (s == null) throw LambdaError.notFound("no Event invocation " + requestId);
         return s;
@@ -42,21 +44,25 @@ public class AdminResource {
     /** Event invocations whose retries ran out, newest first. */
     @GET
     @Path("/dead-letters")
-    public List<AsyncQueue.DeadLetter> deadLetters(@QueryParam("function") String function,
-                                                   @QueryParam("limit") @DefaultValue("50") int limit) {
-        if (limit < 1 || limit > 1000) throw LambdaError.invalid("limit must be between 1 and 1000");
-        return asyncQueue.deadLetters(function, limit);
+    public List<AsyncQueue.DeadLetter> deadLetters(@QueryParam("function") String function, @QueryParam("limit") String limit) {
+        return asyncQueue.deadLetters(functionName(function), Params.integer("limit", limit, 50, 1, 1000));
     }
 
     /** Invocation records, newest first: {@code ?function=&status=Success|Error&limit=&offset=}. */
     @GET
     @Path("/invocations")
     public List<InvocationRecord> invocations(@QueryParam("function") String function, @QueryParam("status") String status,
-                                              @QueryParam("limit") @DefaultValue("50") int limit,
-                                              @QueryParam("offset") @DefaultValue("0") int offset) {
-        if (limit < 1 || limit > 1000) throw LambdaError.invalid("limit must be between 1 and 1000");
-        if (offset < 0) throw LambdaError.invalid("offset must not be negative");
+                                              @QueryParam("limit") String limit, @QueryParam("offset") String offset) {
         if (status != null && !List.of("Success", "Error").contains(status)) throw LambdaError.invalid("status must be Success or Error");
-        return invocations.find(function, status, limit, offset);
+        return invocations.find(functionName(function), status, Params.integer("limit", limit, 50, 1, 1000),
+                Params.integer("offset", offset, 0, 0, Integer.MAX_VALUE - 1000));
+    }
+
+    /** A {@code function} filter: absent, or a function name. */
+    private static String functionName(String function) {
+        if (function != null && !FunctionRef.validName(function)) {
+            throw LambdaError.invalid("function must be a function name (1 to 64 letters, digits, '-' or '_')");
+        }
+        return function;
     }
 }

@@ -29,6 +29,8 @@ import java.util.List;
 public class AsyncQueue {
     private static final Logger LOG = Logger.getLogger(AsyncQueue.class);
     static final int MAX_ASYNC_PAYLOAD = 256 * 1024;
+    /** How much of a function's error a dead letter keeps (the function's response may be 6 MB), and a row's last error. */
+    static final int MAX_DEAD_LETTER_ERROR_CHARS = 64 * 1024, MAX_LAST_ERROR_CHARS = 4096;
     private final Pool db;
     private final Functions functions;
     private final int workers;
@@ -105,7 +107,22 @@ public class AsyncQueue {
         }
     }
 
+    /**
+     * Runs one attempt and records its outcome. Whatever fails on the way, the row does not stay {@code Running}: when
+     * the outcome cannot be recorded, the row is queued again (at least once: an attempt whose success could not be
+     * recorded runs again).
+     */
     private void run(Claimed c) {
+        try {
+            attempt(c);
+        } catch (RuntimeException | Error e) {
+            LOG.errorf(e, "event invocation %s: the outcome of attempt %d could not be recorded; queued again", c.requestId(), c.attempts());
+            requeueAfterFault(c);
+            if (e instanceof Error error) throw error;
+        }
+    }
+
+    private void attempt(Claimed c) {
         String errorType;
         String error;
         try {
@@ -116,7 +133,7 @@ public class AsyncQueue {
                         + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));
                 return;
             }
-            errorType = inv.errorType();
+            errorType = GuestText.errorType(inv.errorType()); // the function's choice, into VARCHAR(128)
             error = new String(inv.response(), StandardCharsets.UTF_8);
         } catch (LambdaError e) {
             if (e.status() == 409 || e.status() == 429) {
@@ -124,13 +141,11 @@ public class AsyncQueue {
                 Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
                                 + "last_error = $2, updated_at = now(), next_attempt_at = now() + ($3 || ' milliseconds')::interval "
                                 + "WHERE request_id = $1")
-                        .execute(Tuple.of(c.requestId(), e.type() + ": " + e.getMessage(), Long.toString(baseBackoffMillis))));
+                        .execute(Tuple.of(c.requestId(), lastError(e.type(), e.getMessage()), Long.toString(baseBackoffMillis))));
                 return;
             }
             if (e.status() == 404) {
-                errorType = e.type();
-                error = e.getMessage();
-                deadLetter(c, errorType, error); // the function is gone: retrying cannot help
+                deadLetter(c, e.type(), e.getMessage()); // the function is gone: retrying cannot help
                 return;
             }
             errorType = e.type();
@@ -145,21 +160,41 @@ public class AsyncQueue {
         if (c.attempts() > maxRetries) {
             deadLetter(c, errorType, error);
         } else {
-            long backoff = baseBackoffMillis << Math.min(c.attempts() - 1, 10);
-            String lastError = errorType + ": " + error;
+            String lastError = lastError(errorType, error);
             Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', last_error = $2, updated_at = now(), "
                             + "next_attempt_at = now() + ($3 || ' milliseconds')::interval WHERE request_id = $1")
-                    .execute(Tuple.of(c.requestId(), lastError, Long.toString(backoff))));
+                    .execute(Tuple.of(c.requestId(), lastError, Long.toString(backoffMillis(c)))));
+        }
+    }
+
+    private long backoffMillis(Claimed c) {
+        return baseBackoffMillis << Math.min(Math.max(c.attempts() - 1, 0), 10);
+    }
+
+    /** The row's {@code last_error}: the error type and the start of the error, safe for a TEXT column. */
+    private static String lastError(String errorType, String error) {
+        return GuestText.text(errorType + ": " + error, MAX_LAST_ERROR_CHARS);
+    }
+
+    /** The fallback when an outcome could not be recorded: back to Queued with a fixed message. */
+    private void requeueAfterFault(Claimed c) {
+        try {
+            Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', updated_at = now(), last_error = "
+                            + "'ServiceException: the outcome of an attempt could not be recorded', "
+                            + "next_attempt_at = now() + ($2 || ' milliseconds')::interval WHERE request_id = $1 AND status = 'Running'")
+                    .execute(Tuple.of(c.requestId(), Long.toString(backoffMillis(c)))));
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "event invocation %s stays Running until the platform's next start, which queues it again", c.requestId());
         }
     }
 
     private void deadLetter(Claimed c, String errorType, String error) {
+        String type = GuestText.errorType(errorType), text = GuestText.text(error, MAX_DEAD_LETTER_ERROR_CHARS);
         Db.await(() -> db.withTransaction(tx -> tx.preparedQuery("INSERT INTO dead_letters (request_id, function_name, payload, "
                         + "attempts, error_type, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING")
-                .execute(Tuple.tuple(List.of(c.requestId(), c.function(), Buffer.buffer(c.payload()), c.attempts(),
-                        errorType, error)))
+                .execute(Tuple.tuple(List.of(c.requestId(), c.function(), Buffer.buffer(c.payload()), c.attempts(), type, text)))
                 .chain(() -> tx.preparedQuery("UPDATE async_invocations SET status = 'DeadLettered', last_error = $2, "
-                        + "updated_at = now() WHERE request_id = $1").execute(Tuple.of(c.requestId(), errorType + ": " + error)))));
+                        + "updated_at = now() WHERE request_id = $1").execute(Tuple.of(c.requestId(), lastError(type, text))))));
     }
 
     /** The state of one Event invocation and its attempts, for the admin API and tests. */

@@ -20,16 +20,19 @@ public class ConcurrencyResource {
     public record Concurrency(@JsonProperty("ReservedConcurrentExecutions") Integer reservedConcurrentExecutions) {}
 
     private final Functions functions;
+    private final com.fasterxml.jackson.databind.ObjectMapper json;
 
-    public ConcurrencyResource(Functions functions) {
+    public ConcurrencyResource(Functions functions, com.fasterxml.jackson.databind.ObjectMapper json) {
         this.functions = functions;
+        this.json = json;
     }
 
     @PUT
     @Path("2017-10-31/functions/{name}/concurrency")
     @Consumes("*/*")
-    public Concurrency put(@PathParam("name") String name, Concurrency body) {
-        if (body == null || body.reservedConcurrentExecutions() == null) {
+    public Concurrency put(@PathParam("name") String name, byte[] request) {
+        Concurrency body = JsonBody.read(json, request, Concurrency.class);
+        if (body.reservedConcurrentExecutions() == null) {
             throw LambdaError.invalid("ReservedConcurrentExecutions is required");
         }
         functions.reserveConcurrency(FunctionRef.unqualifiedName(name), body.reservedConcurrentExecutions());
@@ -50,8 +53,9 @@ public class ConcurrencyResource {
     @PUT
     @Path("2019-09-25/functions/{name}/event-invoke-config")
     @Consumes("*/*")
-    public EventInvokeConfig putEventInvokeConfig(@PathParam("name") String name, EventInvokeConfig body) {
-        if (body == null || body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
+    public EventInvokeConfig putEventInvokeConfig(@PathParam("name") String name, byte[] request) {
+        EventInvokeConfig body = JsonBody.read(json, request, EventInvokeConfig.class);
+        if (body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
         String function = FunctionRef.unqualifiedName(name);
         functions.setMaxRetryAttempts(function, body.maximumRetryAttempts());
         return new EventInvokeConfig(Functions.arn(function), body.maximumRetryAttempts());

@@ -8,7 +8,10 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 import org.jboss.logging.Logger;
 
-/** The one exception mapper: every failure leaves in Lambda's error shape, and only real faults are 500s. */
+/**
+ * The one exception mapper: every failure leaves in Lambda's error shape, and only real faults are 500s. A 500 says
+ * only an error id; the exception, which may hold SQL or host paths, goes to the log under that id.
+ */
 @Provider
 public class ErrorMapper implements ExceptionMapper<Throwable> {
     private static final Logger LOG = Logger.getLogger(ErrorMapper.class);
@@ -27,8 +30,11 @@ public class ErrorMapper implements ExceptionMapper<Throwable> {
             if (status == 400) return LambdaError.invalid(firstLine(e)).toResponse();
             return new LambdaError(status, "InvalidRequestContentException", firstLine(e)).toResponse();
         }
-        LOG.error("request failed", e);
-        return new LambdaError(500, "ServiceException", "internal error: " + firstLine(e)).toResponse();
+        // Its message may hold anything (SQL, paths, a guest's bytes): logged with an id, never answered.
+        String errorId = java.util.UUID.randomUUID().toString();
+        LOG.errorf(e, "request failed, error id %s", errorId);
+        return new LambdaError(500, "ServiceException", "internal error " + errorId + " (the platform's log has the details)")
+                .toResponse();
     }
 
     private static String firstLine(Throwable e) {

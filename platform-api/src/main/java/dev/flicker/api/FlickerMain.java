@@ -2,18 +2,14 @@ package dev.flicker.api;
 
 import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.annotations.QuarkusMain;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 
 /**
  * Starts the platform. With no {@code FLICKER_DB_URL}, it first starts an embedded PostgreSQL (a real one,
- * run from the JVM) with its data under the data directory, so {@code ./flicker up} works on a bare machine.
+ * run from the JVM, {@link EmbeddedDatabase}) with its data under the data directory, so {@code ./flicker up}
+ * works on a bare machine.
  */
 @QuarkusMain
 public class FlickerMain {
@@ -49,29 +45,20 @@ public class FlickerMain {
     }
 
     private static void startEmbeddedPostgres() throws IOException, java.sql.SQLException {
-        String dataDir = System.getenv().getOrDefault("FLICKER_DATA_DIR",
-                System.getProperty("user.home") + "/.local/share/flicker");
-        Path pgData = Path.of(dataDir, "postgres");
-        Files.createDirectories(pgData);
-        int port = embeddedPort();
-        EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(pgData).setCleanDataDirectory(false)
-                .setPort(port).start();
+        Path dataDir = Path.of(System.getenv().getOrDefault("FLICKER_DATA_DIR",
+                System.getProperty("user.home") + "/.local/share/flicker"));
+        EmbeddedDatabase db = EmbeddedDatabase.start(dataDir, embeddedPort());
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
-                pg.close();
+                db.close();
             } catch (IOException e) {
                 System.err.println("flicker: embedded PostgreSQL did not stop cleanly: " + e.getMessage());
             }
         }));
-        try (Connection c = pg.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            try (ResultSet r = s.executeQuery("SELECT 1 FROM pg_roles WHERE rolname = 'flicker'")) {
-                if (!r.next()) s.execute("CREATE ROLE flicker LOGIN PASSWORD 'flicker'");
-            }
-            try (ResultSet r = s.executeQuery("SELECT 1 FROM pg_database WHERE datname = 'flicker'")) {
-                if (!r.next()) s.execute("CREATE DATABASE flicker OWNER flicker");
-            }
-        }
-        System.setProperty("FLICKER_DB_URL", "postgresql://localhost:" + port + "/flicker");
-        System.err.println("flicker: embedded PostgreSQL on port " + port + ", data in " + pgData);
+        System.setProperty("FLICKER_DB_URL", db.url());
+        System.setProperty("FLICKER_DB_USER", EmbeddedDatabase.ROLE);
+        System.setProperty("FLICKER_DB_PASSWORD", db.password());
+        System.err.println("flicker: embedded PostgreSQL on port " + db.port() + ", data in " + dataDir.resolve("postgres")
+                + ", password in " + dataDir.resolve(EmbeddedDatabase.PASSWORD_FILE));
     }
 }

@@ -15,6 +15,8 @@ public record FunctionRef(String name, String qualifier) {
     private static final Pattern FORMS = Pattern.compile(
             "(?:(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?\\d{12}:function:)?([a-zA-Z0-9_-]{1,64})(?::([^:]+))?");
     private static final Pattern VERSION = Pattern.compile("[1-9][0-9]{0,8}");
+    /** Lambda's pattern for a qualifier (a version or an alias name). */
+    private static final Pattern QUALIFIER = Pattern.compile("[a-zA-Z0-9$_-]{1,128}");
 
     /** Parses a FunctionName and an optional Qualifier; throws Lambda's InvalidParameterValueException when malformed. */
     public static FunctionRef parse(String functionName, String qualifierParam) {
@@ -29,6 +31,9 @@ public record FunctionRef(String name, String qualifier) {
                     + qualifierParam + ") differ");
         }
         String qualifier = inName != null ? inName : qualifierParam != null ? qualifierParam : LATEST;
+        if (!QUALIFIER.matcher(qualifier).matches()) {
+            throw LambdaError.invalid("Qualifier must be 1 to 128 letters, digits, '$', '-' or '_'");
+        }
         if (!qualifier.equals(LATEST) && !VERSION.matcher(qualifier).matches()) {
             throw LambdaError.notFound("Function not found: " + Functions.arn(m.group(1)) + ":" + qualifier
                     + " (Flicker's qualifiers are $LATEST and version numbers; it has no aliases)");

@@ -26,12 +26,12 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -75,11 +75,14 @@ public class Functions {
     private final ObjectMapper json;
     /** By {@link FunctionRef#key()}: {@code name:$LATEST} and {@code name:N} for each published version. */
     private final Map<String, Runtime> runtimes = new ConcurrentHashMap<>();
-    private final ExecutorService preparer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "function-prepare");
-        t.setDaemon(true);
-        return t;
-    });
+    /**
+     * Threads that take snapshots (each runs a function's initialisation, bounded by {@link #initTimeoutMillis}):
+     * several, so that one function's slow init does not hold up the others' creates, updates and publishes.
+     */
+    private final ExecutorService preparers;
+    /** The last preparation task given for each version key: tasks of one key run in order, one at a time. */
+    private final Map<String, CompletableFuture<Void>> preparing = new ConcurrentHashMap<>();
+    private final long initTimeoutMillis;
 
     private final Admission admission;
     /**
@@ -92,7 +95,18 @@ public class Functions {
     private final Invocations invocations;
 
     public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
-                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency) {
+                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency,
+                     @ConfigProperty(name = "flicker.function.init-timeout-seconds") int initTimeoutSeconds,
+                     @ConfigProperty(name = "flicker.function.prepare-threads") int prepareThreads) {
+        if (initTimeoutSeconds < 1) throw new IllegalArgumentException("flicker.function.init-timeout-seconds must be at least 1");
+        if (prepareThreads < 1) throw new IllegalArgumentException("flicker.function.prepare-threads must be at least 1");
+        this.initTimeoutMillis = initTimeoutSeconds * 1000L;
+        java.util.concurrent.atomic.AtomicInteger threadNumber = new java.util.concurrent.atomic.AtomicInteger();
+        this.preparers = Executors.newFixedThreadPool(prepareThreads, r -> {
+            Thread t = new Thread(r, "function-prepare-" + threadNumber.getAndIncrement());
+            t.setDaemon(true);
+            return t;
+        });
         this.engine = engine;
         this.codeStore = codeStore;
         this.json = json;
@@ -122,15 +136,9 @@ public class Functions {
     }
 
     private void restore(FunctionRef ref, FunctionConfig c) {
-        if (!Files.isDirectory(Path.of(c.codeDir))) {
-            setState(ref, "Failed", "The function's code is gone from " + c.codeDir, "InvalidCode");
-            return;
-        }
-        Runtime rt = runtime(ref, c);
-        runtimes.put(ref.key(), rt);
         // Until its snapshot is loaded again, the version cannot run: invocations get a retryable 409.
         setState(ref, "Pending", "The function is being restored.", "Restoring");
-        preparer.execute(() -> prepare(ref, rt));
+        startPreparing(ref, c);
     }
 
     private static FunctionRef versionRef(FunctionVersionRecord v) {
@@ -143,7 +151,7 @@ public class Functions {
      * Validates, stores the code, records the function as Pending and prepares its snapshot in the background.
      * With {@code Publish}, version 1 is published at once and its configuration is the answer.
      */
-    public Model.FunctionConfiguration create(Model.CreateFunctionRequest r) {
+    public Model.FunctionConfiguration create(Model.CreateFunctionRequest r, CodeStore.Upload zip) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
         if (!FunctionRef.validName(r.functionName())) {
             throw LambdaError.invalid("FunctionName must be 1 to 64 letters, digits, '-' or '_'");
@@ -151,32 +159,42 @@ public class Functions {
         validateRuntime(r.runtime());
         int memory = validateMemory(r.memorySize() == null ? 128 : r.memorySize());
         int timeout = validateTimeout(r.timeout() == null ? 3 : r.timeout());
-        if (r.code() == null || r.code().zipFile() == null) throw LambdaError.invalid("Code.ZipFile is required");
+        if (!zip.received()) throw LambdaError.invalid("Code.ZipFile is required");
         validateText(r.description(), r.handler());
         String envJson = environmentJson(validateEnvironment(r.environment()));
-        CodeStore.Stored code = codeStore.store(decodeZip(r.code().zipFile(), "Code.ZipFile"));
+        // A name that is taken is refused before its zip is unpacked (a create racing for it is caught below).
+        if (Db.read(() -> FunctionRecord.<FunctionRecord>findById(r.functionName())) != null) throw nameTaken(r.functionName());
         FunctionRecord f = new FunctionRecord();
-        f.name = r.functionName();
-        f.runtime = r.runtime();
-        f.handler = r.handler() == null ? "" : r.handler();
-        f.description = r.description() == null ? "" : r.description();
-        f.memoryMb = memory;
-        f.timeoutSeconds = timeout;
-        f.environmentJson = envJson;
-        f.codeSha256 = code.sha256Base64();
-        f.codeSize = code.zipBytes();
-        f.codeDir = code.directory().toString();
-        f.state = "Pending";
-        f.stateReason = "The function is being created.";
-        f.stateReasonCode = "Creating";
-        f.lastModified = now();
-        boolean created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
-                .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
-        if (!created) throw LambdaError.conflict("Function already exist: " + f.name);
+        boolean created = false;
+        try (CodeStore.Stored code = codeStore.store(zip)) {
+            f.name = r.functionName();
+            f.runtime = r.runtime();
+            f.handler = r.handler() == null ? "" : r.handler();
+            f.description = r.description() == null ? "" : r.description();
+            f.memoryMb = memory;
+            f.timeoutSeconds = timeout;
+            f.environmentJson = envJson;
+            f.codeSha256 = code.sha256Base64();
+            f.codeSize = code.zipBytes();
+            f.codeDir = code.directory().toString();
+            f.state = "Pending";
+            f.stateReason = "The function is being created.";
+            f.stateReasonCode = "Creating";
+            f.lastModified = now();
+            created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
+                    .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
+        } finally {
+            if (!created) codeStore.collectGarbage(); // its code may be used by nothing now
+        }
+        if (!created) throw nameTaken(f.name);
         FunctionRef ref = FunctionRef.latest(f.name);
-        startPreparing(ref, runtime(ref, f));
+        startPreparing(ref, f);
         if (Boolean.TRUE.equals(r.publish())) return publish(f.name, null, null, true);
         return configuration(ref, f);
+    }
+
+    private static LambdaError nameTaken(String name) {
+        return LambdaError.conflict("Function already exist: " + name);
     }
 
     private static void validateRuntime(String runtime) {
@@ -196,8 +214,17 @@ public class Functions {
     }
 
     private static void validateText(String description, String handler) {
-        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        validateDescription(description);
         if (handler != null && handler.length() > 128) throw LambdaError.invalid("Handler is longer than 128 characters");
+        // Lambda's pattern for Handler is [^\s]+: no spaces, no control characters.
+        if (handler != null && (handler.chars().anyMatch(Character::isWhitespace) || Params.hasControlCharacters(handler, false))) {
+            throw LambdaError.invalid("Handler must not contain spaces or control characters");
+        }
+    }
+
+    private static void validateDescription(String description) {
+        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        Params.text("Description", description);
     }
 
     private static Map<String, String> validateEnvironment(Model.Environment environment) {
@@ -205,6 +232,10 @@ public class Functions {
         for (String key : userEnv.keySet()) {
             if (RESERVED_ENV.contains(key)) throw LambdaError.invalid("Environment variable " + key + " is reserved");
             if (!key.matches("[a-zA-Z][a-zA-Z0-9_]*")) throw LambdaError.invalid("Environment variable name '" + key + "' is not valid");
+            String value = userEnv.get(key);
+            if (value == null) throw LambdaError.invalid("Environment variable " + key + " has no value (null)");
+            // A process's environment is C strings: a NUL would cut the value short in the function.
+            if (value.indexOf('\0') >= 0) throw LambdaError.invalid("Environment variable " + key + " contains a NUL character");
         }
         return userEnv;
     }
@@ -225,27 +256,24 @@ public class Functions {
         }
     }
 
-    private static byte[] decodeZip(String base64, String field) {
-        try {
-            return Base64.getDecoder().decode(base64);
-        } catch (IllegalArgumentException e) {
-            throw LambdaError.invalid(field + " is not valid base64: " + e.getMessage());
-        }
-    }
-
     private static String now() {
         return OffsetDateTime.now(ZoneOffset.UTC).format(LAST_MODIFIED);
     }
 
     /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
-    public Model.FunctionConfiguration updateCode(String name, String zipBase64, boolean publish) {
-        if (zipBase64 == null) throw LambdaError.invalid("ZipFile is required");
-        CodeStore.Stored code = codeStore.store(decodeZip(zipBase64, "ZipFile"));
-        Model.FunctionConfiguration latest = reconfigure(name, f -> {
-            f.codeSha256 = code.sha256Base64();
-            f.codeSize = code.zipBytes();
-            f.codeDir = code.directory().toString();
-        });
+    public Model.FunctionConfiguration updateCode(String name, CodeStore.Upload zip, boolean publish) {
+        if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
+        get(name); // 404 before the zip is unpacked
+        Model.FunctionConfiguration latest;
+        try (CodeStore.Stored code = codeStore.store(zip)) {
+            latest = reconfigure(name, f -> {
+                f.codeSha256 = code.sha256Base64();
+                f.codeSize = code.zipBytes();
+                f.codeDir = code.directory().toString();
+            });
+        } finally {
+            codeStore.collectGarbage(); // the code it replaced, or this one when the update was refused
+        }
         return publish ? publish(name, null, null, true) : latest;
     }
 
@@ -283,7 +311,7 @@ public class Functions {
             return Uni.createFrom().item(stored);
         }));
         FunctionRef ref = FunctionRef.latest(name);
-        startPreparing(ref, runtime(ref, f));
+        startPreparing(ref, f);
         return configuration(ref, f);
     }
 
@@ -296,7 +324,7 @@ public class Functions {
      * {@code whilePending} lets CreateFunction and UpdateFunctionCode publish what they just stored.
      */
     public Model.FunctionConfiguration publish(String name, String codeSha256, String description, boolean whilePending) {
-        if (description != null && description.length() > 256) throw LambdaError.invalid("Description is longer than 256 characters");
+        validateDescription(description);
         FunctionVersionRecord published = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name, LockModeType.PESSIMISTIC_WRITE)
                 .chain(f -> {
                     if (f == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
@@ -326,7 +354,7 @@ public class Functions {
                             });
                 }));
         FunctionRef ref = versionRef(published);
-        if (!runtimes.containsKey(ref.key())) startPreparing(ref, runtime(ref, published));
+        if (!runtimes.containsKey(ref.key())) startPreparing(ref, published);
         return configuration(ref, published);
     }
 
@@ -392,6 +420,7 @@ public class Functions {
             long deleted = Db.tx(() -> FunctionVersionRecord.deleteById(ref.key()).map(d -> d ? 1L : 0L));
             if (deleted == 0) throw LambdaError.notFound("Function not found: " + ref.arn());
             forget(ref.key());
+            codeStore.collectGarbage();
             return;
         }
         long deleted = Db.tx(() -> FunctionRecord.delete("name", ref.name())); // versions go with it (ON DELETE CASCADE)
@@ -400,12 +429,13 @@ public class Functions {
         for (String key : List.copyOf(runtimes.keySet())) {
             if (key.startsWith(ref.name() + ":")) forget(key);
         }
+        codeStore.collectGarbage();
     }
 
     private void forget(String key) {
         Runtime rt = runtimes.remove(key);
         if (rt != null) {
-            preparer.execute(() -> {
+            onPreparer(key, () -> {
                 engine.pool().remove(rt.version);
                 rt.bundle.close();
             });
@@ -499,14 +529,29 @@ public class Functions {
         env.put("PATH", "/var/task:/usr/bin:/bin");
         Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
         String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
-        Bundle bundle = Bundle.open(Path.of(c.codeDir));
+        Path codeDir = codeStore.directory(c.codeDir);
+        if (!Files.isDirectory(codeDir)) throw new IllegalStateException("its code is gone from the platform's code store");
+        Bundle bundle = Bundle.open(codeDir);
         return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
     }
 
-    /** Makes {@code rt} the runtime of {@code ref} and prepares its snapshot; the one it replaces is dropped. */
-    private void startPreparing(FunctionRef ref, Runtime rt) {
+    /**
+     * Sets up the runtime of {@code ref} from its stored configuration {@code c} (which says Pending) and prepares
+     * its snapshot; the runtime it replaces is dropped. Whatever goes wrong on the way, the version ends Active or
+     * Failed: never Pending for good, which would refuse every later update with a 409.
+     */
+    private void startPreparing(FunctionRef ref, FunctionConfig c) {
+        Runtime rt;
+        try {
+            rt = runtime(ref, c);
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "function %s cannot be set up", ref.key());
+            forget(ref.key()); // what ran before no longer matches the stored configuration
+            onPreparer(ref.key(), () -> settle(ref, null, "The function cannot be set up: " + e.getMessage()));
+            return;
+        }
         Runtime old = runtimes.put(ref.key(), rt);
-        preparer.execute(() -> {
+        onPreparer(ref.key(), () -> {
             if (old != null && !old.version.key().equals(rt.version.key())) {
                 engine.pool().remove(old.version);
                 old.bundle.close();
@@ -515,16 +560,71 @@ public class Functions {
         });
     }
 
+    /** Runs {@code task} on a preparer thread after every task given before for {@code key}; other keys go in parallel. */
+    private void onPreparer(String key, Runnable task) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> before = preparing.put(key, done);
+        Runnable run = () -> {
+            try {
+                task.run();
+            } catch (Throwable t) {
+                LOG.errorf(t, "preparing %s failed", key);
+            } finally {
+                preparing.remove(key, done);
+                done.complete(null);
+            }
+        };
+        if (before == null) preparers.execute(run);
+        else before.whenComplete((v, e) -> preparers.execute(run));
+    }
+
+    /** Takes the snapshot, its initialisation bounded by the init timeout; then settles the version's state. */
     private void prepare(FunctionRef ref, Runtime rt) {
         if (runtimes.get(ref.key()) != rt) return; // deleted or replaced meanwhile
+        String failure = "The platform stopped while it prepared the function.";
         try {
-            engine.pool().prepare(rt.version);
-            rt.active = true;
-            setState(ref, "Active", null, null);
-            LOG.infof("function %s is Active", ref.key());
+            engine.pool().prepare(rt.version, initTimeoutMillis);
+            failure = null;
         } catch (RuntimeException e) {
-            setState(ref, "Failed", "The function did not initialise: " + e.getMessage(), "InvalidRuntime");
-            LOG.warnf("function %s failed: %s", ref.key(), e.getMessage());
+            failure = "The function did not initialise (in at most " + initTimeoutMillis / 1000 + " s): " + e.getMessage();
+        } finally {
+            settle(ref, rt, failure); // even when an Error ends the preparation
+        }
+    }
+
+    /**
+     * Records how preparing {@code ref} ended: Active, or Failed with {@code failure} (made one safe line: a guest's
+     * stderr in it may hold NUL, which PostgreSQL refuses). A database fault is retried for a while. {@code rt} is the
+     * runtime that was prepared (null when none could be set up): when it was replaced meanwhile, its successor
+     * settles the state instead.
+     */
+    private void settle(FunctionRef ref, Runtime rt, String failure) {
+        String reason = GuestText.line(failure);
+        for (int attempt = 1; ; attempt++) {
+            if (rt != null && runtimes.get(ref.key()) != rt) return;
+            try {
+                if (reason == null) {
+                    setState(ref, "Active", null, null);
+                    rt.active = true;
+                    LOG.infof("function %s is Active", ref.key());
+                } else {
+                    if (rt != null) rt.active = false;
+                    setState(ref, "Failed", reason, "InvalidRuntime");
+                    LOG.warnf("function %s failed: %s", ref.key(), reason);
+                }
+                return;
+            } catch (RuntimeException e) {
+                if (attempt == 5) {
+                    LOG.errorf(e, "cannot record the state of %s; the platform tries again at its next start", ref.key());
+                    return;
+                }
+                try {
+                    Thread.sleep(1000L * attempt);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 

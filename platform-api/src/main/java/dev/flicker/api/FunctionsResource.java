@@ -16,10 +16,11 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.List;
 
 /** The Lambda REST API paths Flicker implements (API version 2015-03-31). */
 @Path("/2015-03-31/functions")
@@ -30,25 +31,31 @@ public class FunctionsResource {
 
     private final Functions functions;
     private final AsyncQueue asyncQueue;
+    private final CodeStore codeStore;
     private final ObjectMapper json;
 
-    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, ObjectMapper json) {
+    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, CodeStore codeStore, ObjectMapper json) {
         this.functions = functions;
         this.asyncQueue = asyncQueue;
+        this.codeStore = codeStore;
         this.json = json;
     }
 
+    /** CreateFunction; the zip in {@code Code.ZipFile} is decoded into the code store as the body is parsed. */
     @POST
     @Consumes("*/*")
-    public Response create(byte[] body) {
-        return Response.status(201).entity(functions.create(read(body, Model.CreateFunctionRequest.class))).build();
+    public Response create(InputStream body) {
+        try (CodeStore.Upload zip = codeStore.newUpload()) {
+            Model.CreateFunctionRequest r = JsonBody.readWithZip(json, body, List.of("Code", "ZipFile"), zip, Model.CreateFunctionRequest.class);
+            return Response.status(201).entity(functions.create(r, zip)).build();
+        }
     }
 
     @GET
-    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker,
-                                            @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
-        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
-        return functions.list(marker, maxItems);
+    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker, @QueryParam("MaxItems") String maxItems) {
+        // Markers are the function names this API hands out.
+        if (marker != null && !FunctionRef.validName(marker)) throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
+        return functions.list(marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
     }
 
     @GET
@@ -56,7 +63,9 @@ public class FunctionsResource {
     public Model.GetFunctionResponse get(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         FunctionConfig c = functions.find(ref);
-        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", c.codeDir));
+        // Lambda's Location is a download URL of the zip. Flicker keeps the unpacked code, not the zip, and the
+        // directory's host path would tell a client about the host: no Location (both AWS SDKs take its absence).
+        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", null));
     }
 
     @GET
@@ -70,9 +79,12 @@ public class FunctionsResource {
     @PUT
     @Path("/{name}/code")
     @Consumes("*/*")
-    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, byte[] body) {
-        Model.UpdateCodeRequest r = read(body, Model.UpdateCodeRequest.class);
-        return functions.updateCode(FunctionRef.unqualifiedName(name), r.zipFile(), Boolean.TRUE.equals(r.publish()));
+    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, InputStream body) {
+        String function = FunctionRef.unqualifiedName(name);
+        try (CodeStore.Upload zip = codeStore.newUpload()) {
+            Model.UpdateCodeRequest r = JsonBody.readWithZip(json, body, List.of("ZipFile"), zip, Model.UpdateCodeRequest.class);
+            return functions.updateCode(function, zip, Boolean.TRUE.equals(r.publish()));
+        }
     }
 
     /** UpdateFunctionConfiguration of $LATEST. */
@@ -98,20 +110,12 @@ public class FunctionsResource {
     @GET
     @Path("/{name}/versions")
     public Model.ListVersionsResponse listVersions(@PathParam("name") String name, @QueryParam("Marker") String marker,
-                                                  @QueryParam("MaxItems") @DefaultValue("50") int maxItems) {
-        if (maxItems < 1 || maxItems > 10_000) throw LambdaError.invalid("MaxItems must be between 1 and 10000");
-        return functions.listVersions(FunctionRef.unqualifiedName(name), marker, maxItems);
+                                                  @QueryParam("MaxItems") String maxItems) {
+        return functions.listVersions(FunctionRef.unqualifiedName(name), marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
     }
 
     private <T> T read(byte[] body, Class<T> type) {
-        if (body == null || body.length == 0) throw LambdaError.invalid("the request body is empty");
-        try {
-            return json.readerFor(type).without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).readValue(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw LambdaError.invalid("the request body is not valid: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw LambdaError.invalid("the request body cannot be read: " + e.getMessage());
-        }
+        return JsonBody.read(json, body, type);
     }
 
     @DELETE
@@ -134,6 +138,7 @@ public class FunctionsResource {
                            @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
                            @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType, byte[] payload) {
         long acceptedNanos = System.nanoTime();
+        if (!logType.equals("None") && !logType.equals("Tail")) throw LambdaError.invalid("X-Amz-Log-Type must be None or Tail, was " + logType);
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         byte[] event = payload == null || payload.length == 0 ? "{}".getBytes(StandardCharsets.UTF_8) : payload;
         if (event.length > MAX_SYNC_PAYLOAD) {
@@ -161,14 +166,16 @@ public class FunctionsResource {
         String requestId = java.util.UUID.randomUUID().toString();
         Invocation inv = functions.invoke(ref, requestId, event, acceptedNanos);
         byte[] answer = inv.response();
-        if (inv.errorType() != null && inv.errorType().equals("Sandbox.Timedout")) {
+        // The function chose its error type: into a header only as Lambda's pattern allows (no line breaks, <= 128).
+        String errorType = GuestText.errorType(inv.errorType());
+        if ("Sandbox.Timedout".equals(errorType)) {
             answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(ref)
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
         Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", ref.qualifier())
                 .header("X-Amzn-RequestId", requestId);
-        if (inv.errorType() != null) rb.header("X-Amz-Function-Error", inv.errorType().equals("Sandbox.Timedout")
-                || inv.errorType().startsWith("Runtime.") ? "Unhandled" : inv.errorType());
+        if (errorType != null) rb.header("X-Amz-Function-Error", errorType.equals("Sandbox.Timedout")
+                || errorType.startsWith("Runtime.") ? "Unhandled" : errorType);
         if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(inv));
         return rb.build();
     }

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 public class Invocations {
     private static final Logger LOG = Logger.getLogger(Invocations.class);
     static final int LOG_BYTES = 4096;
+    static final int BATCH_ROWS = 500;
     private final BlockingQueue<InvocationRecord> pending = new ArrayBlockingQueue<>(100_000);
     private final Thread writer;
 
@@ -42,7 +43,7 @@ public class Invocations {
         r.functionName = ref.name();
         r.version = ref.qualifier();
         r.status = inv.errorType() == null ? "Success" : "Error";
-        r.errorType = inv.errorType();
+        r.errorType = GuestText.errorType(inv.errorType()); // the function chose it; the column is VARCHAR(128)
         r.startPath = inv.startPath().name();
         r.billedMemoryMb = memoryMb;
         r.queuedMs = queuedNanos / 1e6;
@@ -67,13 +68,36 @@ public class Invocations {
                 InvocationRecord first = pending.poll(1, TimeUnit.SECONDS);
                 if (first == null) continue;
                 List<InvocationRecord> batch = new java.util.ArrayList<>(List.of(first));
-                pending.drainTo(batch, 499);
-                Db.tx(() -> InvocationRecord.persist(batch));
+                pending.drainTo(batch, BATCH_ROWS - 1);
+                write(batch);
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
                 LOG.error("cannot write invocation records", e);
             }
+        }
+    }
+
+    /**
+     * Writes {@code batch} in one transaction. When that fails, each record is written alone, so that one bad
+     * record costs only itself, not the other records of its batch (which may be other functions'); returns how
+     * many were written.
+     */
+    int write(List<InvocationRecord> batch) {
+        try {
+            Db.tx(() -> InvocationRecord.persist(batch));
+            return batch.size();
+        } catch (RuntimeException batchFailed) {
+            int written = 0;
+            for (InvocationRecord r : batch) {
+                try {
+                    Db.tx(() -> InvocationRecord.persist(r));
+                    written++;
+                } catch (RuntimeException e) {
+                    LOG.warnf("invocation record %s of %s dropped: %s", r.requestId, r.functionName, e.getMessage());
+                }
+            }
+            return written;
         }
     }
 

@@ -25,6 +25,7 @@ public final class SigV4 {
     public static final String ALGORITHM = "AWS4-HMAC-SHA256";
     public static final String SERVICE = "lambda";
     static final Duration MAX_SKEW = Duration.ofMinutes(15);
+    private static final java.util.regex.Pattern HEX_SHA256 = java.util.regex.Pattern.compile("[0-9a-fA-F]{64}");
     private static final DateTimeFormatter AMZ_DATE = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
     private SigV4() {}
@@ -57,7 +58,7 @@ public final class SigV4 {
         for (String h : headers.keySet()) signed.add(h.toLowerCase(Locale.ROOT));
         signed.sort(null);
         String scope = date + "/" + region + "/" + SERVICE + "/aws4_request";
-        String canonical = canonicalRequest(r.method(), r.rawPath(), r.rawQuery(), signed, headers::get, r.body());
+        String canonical = canonicalRequest(r.method(), r.rawPath(), r.rawQuery(), signed, headers::get, hex(sha256(r.body())));
         String signature = hex(hmac(signingKey(secret, date, region), stringToSign(amzDate, scope, canonical)));
         Map<String, String> out = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         out.put("X-Amz-Date", amzDate);
@@ -69,13 +70,26 @@ public final class SigV4 {
 
     /**
      * Checks {@code r}'s signature against {@code secrets} (access key id → secret) at {@code now}; returns the
-     * access key id, or throws {@link Refused} with Lambda's error type.
+     * access key id, or throws {@link Refused} with Lambda's error type. {@link #checkHeaders} and
+     * {@link #verifySignature} in one call, for a body already in hand.
      */
     public static String verify(Request r, Map<String, String> secrets, Instant now) throws Refused {
-        Function<String, String> header = name -> {
-            for (var e : r.headers().entrySet()) if (e.getKey().equalsIgnoreCase(name)) return e.getValue();
-            return null;
-        };
+        Authorization a = checkHeaders(r.headers(), secrets, now);
+        return verifySignature(a, r.method(), r.rawPath(), r.rawQuery(), r.headers(), hex(sha256(r.body())));
+    }
+
+    /** An {@code Authorization} header that passed {@link #checkHeaders}: what {@link #verifySignature} needs of it. */
+    public record Authorization(String accessKeyId, String secret, String amzDate, String scopeDate, String region,
+                                List<String> signedHeaders, String signature) {}
+
+    /**
+     * What can be checked before the body is read: an {@code Authorization} header of this scheme, a known
+     * access key, a signing time within 15 minutes of {@code now}, the signed headers present, and a body that is
+     * signed ({@code UNSIGNED-PAYLOAD} and streaming signatures are refused: with them, a captured request could
+     * be replayed with another body). A request without credentials is refused before its body costs anything.
+     */
+    public static Authorization checkHeaders(Map<String, String> headers, Map<String, String> secrets, Instant now) throws Refused {
+        Function<String, String> header = headerLookup(headers);
         String auth = header.apply("Authorization");
         if (auth == null || auth.isBlank()) throw new Refused("MissingAuthenticationTokenException", "Missing Authentication Token");
         if (!auth.startsWith(ALGORITHM + " ")) {
@@ -113,28 +127,50 @@ public final class SigV4 {
             if (header.apply(h) == null) throw new Refused("InvalidSignatureException", "signed header " + h + " is missing");
         }
         String contentSha = header.apply("X-Amz-Content-Sha256");
-        if (contentSha != null && !contentSha.equals("UNSIGNED-PAYLOAD") && !contentSha.equalsIgnoreCase(hex(sha256(r.body())))) {
+        if (contentSha != null && !HEX_SHA256.matcher(contentSha).matches()) {
+            throw new Refused("InvalidSignatureException", "X-Amz-Content-Sha256 must be the SHA-256 of the body in hex; "
+                    + "unsigned (UNSIGNED-PAYLOAD) and streaming payloads are not accepted");
+        }
+        return new Authorization(scopeParts[0], secret, amzDate, scopeParts[1], scopeParts[2], signed, signature);
+    }
+
+    /**
+     * Checks the signature of a request whose headers passed {@link #checkHeaders}, given the SHA-256 (hex) of
+     * its body; returns the access key id.
+     */
+    public static String verifySignature(Authorization a, String method, String rawPath, String rawQuery, Map<String, String> headers,
+                                         String payloadSha256Hex) throws Refused {
+        Function<String, String> header = headerLookup(headers);
+        String contentSha = header.apply("X-Amz-Content-Sha256");
+        if (contentSha != null && !contentSha.equalsIgnoreCase(payloadSha256Hex)) {
             throw new Refused("InvalidSignatureException", "X-Amz-Content-Sha256 does not match the body");
         }
-        String scope = String.join("/", scopeParts[1], scopeParts[2], scopeParts[3], scopeParts[4]);
-        String canonical = canonicalRequest(r.method(), r.rawPath(), r.rawQuery(), signed, header, r.body());
-        String expected = hex(hmac(signingKey(secret, scopeParts[1], scopeParts[2]), stringToSign(amzDate, scope, canonical)));
-        if (!MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII), signature.getBytes(StandardCharsets.US_ASCII))) {
+        String scope = String.join("/", a.scopeDate(), a.region(), SERVICE, "aws4_request");
+        String canonical = canonicalRequest(method, rawPath, rawQuery, a.signedHeaders(), header, payloadSha256Hex);
+        String expected = hex(hmac(signingKey(a.secret(), a.scopeDate(), a.region()), stringToSign(a.amzDate(), scope, canonical)));
+        if (!MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII), a.signature().getBytes(StandardCharsets.US_ASCII))) {
             throw new Refused("InvalidSignatureException", "The request signature we calculated does not match the signature you provided. "
                     + "Check your AWS Secret Access Key and signing method.");
         }
-        return scopeParts[0];
+        return a.accessKeyId();
+    }
+
+    private static Function<String, String> headerLookup(Map<String, String> headers) {
+        return name -> {
+            for (var e : headers.entrySet()) if (e.getKey().equalsIgnoreCase(name)) return e.getValue();
+            return null;
+        };
     }
 
     static String canonicalRequest(String method, String rawPath, String rawQuery, List<String> signedHeaders,
-                                   Function<String, String> header, byte[] body) {
+                                   Function<String, String> header, String payloadSha256Hex) {
         StringBuilder b = new StringBuilder(method).append('\n');
         b.append(canonicalUri(rawPath)).append('\n');
         b.append(canonicalQuery(rawQuery)).append('\n');
         for (String h : signedHeaders) b.append(h).append(':').append(header.apply(h).trim().replaceAll(" +", " ")).append('\n');
         b.append('\n').append(String.join(";", signedHeaders)).append('\n');
         String contentSha = header.apply("x-amz-content-sha256");
-        b.append(contentSha != null && signedHeaders.contains("x-amz-content-sha256") ? contentSha : hex(sha256(body)));
+        b.append(contentSha != null && signedHeaders.contains("x-amz-content-sha256") ? contentSha : payloadSha256Hex);
         return b.toString();
     }
 

@@ -1,5 +1,6 @@
 // The operator dashboard: polls /admin/overview and draws it. Every value is set with textContent, never
-// as HTML: error types and request ids come from functions' runtimes, which are untrusted.
+// as HTML: error types and request ids come from functions' runtimes, which are untrusted. The browser sends
+// the admin cookie (HttpOnly, SameSite=Strict) that the login URL set; this script never sees the token.
 "use strict";
 
 const OVERVIEW_URL = "../admin/overview";  // relative, so the dashboard also works behind a path prefix
@@ -134,6 +135,11 @@ async function fetchOverview() {
   try {
     const response = await fetch(OVERVIEW_URL, {headers: {Accept: "application/json"}, cache: "no-store", signal: abort.signal});
     const text = await response.text();
+    if (response.status === 401) {
+      // No cookie, or one from before the platform restarted (a generated token changes at every start).
+      throw new Error("not logged in: open the dashboard login URL that the platform printed when it started "
+        + "(/dashboard/login?token=...)");
+    }
     if (!response.ok) {
       let message = text;
       try { message = JSON.parse(text).message || text; } catch (e) { /* not JSON: show it as it came */ }

@@ -52,6 +52,10 @@ class AuthAndSdkTest {
             lambda.createFunction(b -> b.functionName("sdk").runtime(Runtime.PROVIDED_AL2023).handler("h")
                     .role("arn:aws:iam::000000000000:role/x").code(c -> c.zipFile(SdkBytes.fromByteArray(zip))).memorySize(128));
             awaitActive(lambda, null);
+            // The SDK takes a GetFunction without Code.Location (which held the code's host path).
+            var code = lambda.getFunction(b -> b.functionName("sdk")).code();
+            assertEquals("Flicker", code.repositoryType());
+            assertNull(code.location());
 
             InvokeResponse r = lambda.invoke(b -> b.functionName("sdk").logType(LogType.TAIL)
                     .payload(SdkBytes.fromUtf8String("{\"name\":\"SDK\"}")));
@@ -138,10 +142,10 @@ class AuthAndSdkTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(403, read.statusCode(), path);
         }
-        // The operator's pages are not signed (the server listens on loopback by default).
+        // The operator's pages need the admin token (AccessTest has the rest).
         HttpResponse<String> overview = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + RestAssured.port
                 + "/admin/overview")).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, overview.statusCode());
+        assertEquals(401, overview.statusCode());
 
         Map<String, String> signed = SigV4.sign(new SigV4.Request("POST", invoke.getRawPath(), null,
                 Map.of("Host", "localhost:" + RestAssured.port), "{}".getBytes()), SigV4Filter.KEY, SigV4Filter.SECRET, "local", Instant.now());

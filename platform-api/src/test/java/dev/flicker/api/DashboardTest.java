@@ -60,8 +60,13 @@ class DashboardTest {
         }
     }
 
+    /** A request of the logged-in dashboard: the admin cookie that the login URL sets. */
+    static RequestSpecification operator() {
+        return given().cookie(AdminAuth.COOKIE, AccessTest.token());
+    }
+
     static JsonNode overview() throws Exception {
-        String body = given().get("/admin/overview").then().statusCode(200).contentType(ContentType.JSON).extract().asString();
+        String body = operator().get("/admin/overview").then().statusCode(200).contentType(ContentType.JSON).extract().asString();
         return JSON.readTree(body);
     }
 
@@ -130,7 +135,7 @@ class DashboardTest {
         assertEquals(2, w.get("errors").asLong());
 
         // The aggregate agrees with the records it is computed from.
-        JsonNode records = JSON.readTree(given().get("/admin/invocations?function=" + name + "&limit=100")
+        JsonNode records = JSON.readTree(operator().get("/admin/invocations?function=" + name + "&limit=100")
                 .then().statusCode(200).extract().asString());
         assertEquals(6, records.size());
         Map<String, Long> startPaths = new HashMap<>();
@@ -237,7 +242,7 @@ class DashboardTest {
 
     @Test
     void dashboardIsServedAndTheRootRedirectsToIt() {
-        String html = given().get("/dashboard/").then().statusCode(200).contentType(containsString("text/html"))
+        String html = operator().get("/dashboard/").then().statusCode(200).contentType(containsString("text/html"))
                 .extract().asString();
         for (String id : List.of("status", "concurrency", "functions-body", "functions-total", "window-label", "pool",
                 "vm-memory", "async", "recent-body")) {
@@ -245,14 +250,15 @@ class DashboardTest {
         }
         assertTrue(html.contains("src=\"dashboard.js\""));
         assertTrue(html.contains("p50 ms") && html.contains("p99 ms"), "units in the column headers");
-        String js = given().get("/dashboard/dashboard.js").then().statusCode(200).contentType(containsString("javascript"))
+        String js = operator().get("/dashboard/dashboard.js").then().statusCode(200).contentType(containsString("javascript"))
                 .extract().asString();
         assertTrue(js.contains("admin/overview"));
-        assertNotNull(given().get("/dashboard/dashboard.css").then().statusCode(200).contentType(containsString("text/css"))
+        assertTrue(js.contains("response.status === 401"), "the page says how to log in when its cookie is missing or old");
+        assertNotNull(operator().get("/dashboard/dashboard.css").then().statusCode(200).contentType(containsString("text/css"))
                 .extract().asString());
         given().redirects().follow(false).get("/").then().statusCode(303).header("Location", endsWith("/dashboard/"));
         given().redirects().follow(false).get("/dashboard").then().statusCode(303).header("Location", endsWith("/dashboard/"));
-        // The root resource claims only "/": other paths still get the API's 404.
-        given().get("/no-such-path").then().statusCode(404).header("X-Amzn-ErrorType", equalTo("UnrecognizedClientException"));
+        // The root resource claims only "/": other paths, signed, still get the API's 404.
+        signed().get("/no-such-path").then().statusCode(404).header("X-Amzn-ErrorType", equalTo("UnrecognizedClientException"));
     }
 }

@@ -169,15 +169,24 @@ public final class VmPool implements AutoCloseable {
      * before asking for an event.
      */
     public Snapshot prepare(FunctionVersion version) {
+        return prepare(version, version.limits().timeoutMillis());
+    }
+
+    /**
+     * Like {@link #prepare(FunctionVersion)}, with the initialisation (from boot to the first read of the event)
+     * bounded by {@code initTimeoutMillis} instead of the version's timeout, as Lambda bounds its Init phase.
+     */
+    public Snapshot prepare(FunctionVersion version, long initTimeoutMillis) {
         // A snapshot another build wrote (another guest ABI, image or state layout) is not found: it is taken again.
-        Snapshot snapshot = store.current(version.key(), runner.snapshotKind()).orElseGet(() -> takeSnapshot(version));
+        Snapshot snapshot = store.current(version.key(), runner.snapshotKind())
+                .orElseGet(() -> takeSnapshot(version, initTimeoutMillis));
         Versioned old = versions.put(version.key(), new Versioned(version, snapshot));
         if (old != null) drain(old);
         return snapshot;
     }
 
-    private Snapshot takeSnapshot(FunctionVersion version) {
-        MicroVm vm = runner.boot(version.request());
+    private Snapshot takeSnapshot(FunctionVersion version, long initTimeoutMillis) {
+        MicroVm vm = runner.boot(version.request().withLimits(version.limits().withTimeoutMillis(initTimeoutMillis)));
         try {
             RunResult r = vm.run();
             if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {

@@ -1,0 +1,111 @@
+package dev.flicker.api;
+
+import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Preparing a function (its init, then the snapshot): bounded like Lambda's Init phase
+ * ({@code flicker.function.init-timeout-seconds}, 5 s in tests), on several threads, and always ending Active or
+ * Failed with a reason that is safe to store.
+ */
+@QuarkusTest
+class PrepareTest {
+    static final Path RUNTIMES = Path.of("target/test-programs");
+    static final long INIT_TIMEOUT_SECONDS = 5;
+
+    @BeforeAll
+    static void zip() throws IOException {
+        FunctionsResourceTest.zip();
+    }
+
+    static void create(String name, Path bootstrap) throws IOException {
+        String zip = Base64.getEncoder().encodeToString(FunctionsResourceTest.zipOf("bootstrap", Files.readAllBytes(bootstrap)));
+        given().contentType(ContentType.JSON).body(FunctionsResourceTest.createBody(name, "provided", 128, zip))
+                .post("/2015-03-31/functions").then().statusCode(201);
+    }
+
+    static String state(String name) {
+        return given().get("/2015-03-31/functions/" + name).then().statusCode(200).extract().path("Configuration.State");
+    }
+
+    /** Polls until {@code name} leaves Pending (at most {@code seconds}); returns its state. */
+    static String awaitSettled(String name, long seconds) throws InterruptedException {
+        long until = System.nanoTime() + TestTime.scaled(Duration.ofSeconds(seconds)).toNanos();
+        String state = state(name);
+        while (state.equals("Pending") && System.nanoTime() < until) {
+            Thread.sleep(50);
+            state = state(name);
+        }
+        return state;
+    }
+
+    @NeedsKvm
+    @Test
+    void anInitThatSpinsFailsAtTheInitTimeoutAndHoldsUpNoOtherFunction() throws Exception {
+        long t0 = System.nanoTime();
+        create("spinner", RUNTIMES.resolve("init-spins/bootstrap"));
+        // Created after the spinner: with one preparing thread it waited for the spinner's whole init.
+        FunctionsResourceTest.createActive("bystander");
+        assertEquals("Pending", state("spinner"), "the bystander was prepared while the spinner still initialised");
+
+        // Its Timeout is 3 s, but the init has its own limit, like Lambda's 10 s: it ends there, Failed.
+        String spinner = awaitSettled("spinner", INIT_TIMEOUT_SECONDS + 30);
+        long tookSeconds = (System.nanoTime() - t0) / 1_000_000_000L;
+        assertEquals("Failed", spinner);
+        assertTrue(tookSeconds >= INIT_TIMEOUT_SECONDS && tookSeconds < INIT_TIMEOUT_SECONDS + 20, "settled after " + tookSeconds + " s");
+        String reason = given().get("/2015-03-31/functions/spinner").then().extract().path("Configuration.StateReason");
+        assertTrue(reason.contains("did not initialise"), reason);
+        // Failed is not Pending: the function can be updated (a Pending one refuses with 409).
+        given().contentType(ContentType.JSON).body("{\"Description\":\"retry\"}").put("/2015-03-31/functions/spinner/configuration")
+                .then().statusCode(200);
+        assertEquals("Failed", awaitSettled("spinner", INIT_TIMEOUT_SECONDS + 30));
+        given().delete("/2015-03-31/functions/spinner").then().statusCode(204);
+        given().delete("/2015-03-31/functions/bystander").then().statusCode(204);
+    }
+
+    @NeedsKvm
+    @Test
+    void aFailedInitsStderrCannotKeepTheFunctionPending() throws Exception {
+        // NUL in the reason once made the state update fail: the version stayed Pending, every update a 409.
+        create("noisy", RUNTIMES.resolve("init-fails-noisily/bootstrap"));
+        assertEquals("Failed", awaitSettled("noisy", INIT_TIMEOUT_SECONDS + 30));
+        String reason = given().get("/2015-03-31/functions/noisy").then().extract().path("Configuration.StateReason");
+        assertTrue(reason.contains("init failed:") && reason.contains("NUL") && reason.contains("not utf-8"), reason);
+        assertFalse(Params.hasControlCharacters(reason, false), "control characters in " + reason);
+        assertTrue(reason.length() <= GuestText.MAX_REASON_CHARS + 20, "a reason of " + reason.length() + " characters");
+        given().contentType(ContentType.JSON).body("{\"MemorySize\":256}").put("/2015-03-31/functions/noisy/configuration")
+                .then().statusCode(200);
+        assertEquals("Failed", awaitSettled("noisy", INIT_TIMEOUT_SECONDS + 30));
+        // A version published from it fails the same way, and is not left Pending either.
+        String version = given().post("/2015-03-31/functions/noisy/versions").then().statusCode(201).extract().path("Version");
+        assertEquals("Failed", awaitSettled("noisy?Qualifier=" + version, INIT_TIMEOUT_SECONDS + 30));
+        given().delete("/2015-03-31/functions/noisy").then().statusCode(204);
+    }
+
+    @Test
+    void guestTextIsMadeSafeForHeadersAndColumns() {
+        assertEquals("Handled.Error-1_x", GuestText.errorType("Handled.Error-1_x"));
+        for (String bad : new String[] {"", "a b", "x\0y", "x\ny", "x".repeat(129), "é", "x:y"}) {
+            assertEquals(GuestText.UNKNOWN_ERROR_TYPE, GuestText.errorType(bad), bad);
+        }
+        assertEquals(null, GuestText.errorType(null));
+        assertEquals("a b c", GuestText.line("a\0b\nc"));
+        assertEquals(GuestText.MAX_REASON_CHARS + " (truncated)".length(), GuestText.line("x".repeat(5000)).length());
+        assertEquals("a\uFFFDb\nc", GuestText.text("a\0b\nc", 100));
+    }
+}
