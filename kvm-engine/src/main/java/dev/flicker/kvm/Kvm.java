@@ -36,14 +36,19 @@ public final class Kvm implements AutoCloseable {
      * every VM Flicker runs needs it.
      */
     public static Kvm open() {
-        if (!Files.exists(DEVICE)) {
-            throw new KvmException("/dev/kvm does not exist: Flicker needs KVM. Load the module for this CPU "
+        return open(DEVICE);
+    }
+
+    /** Opens {@code device}, a KVM system device ({@code /dev/kvm} but in tests); fails as {@link #open()} does. */
+    public static Kvm open(Path device) {
+        if (!Files.exists(device)) {
+            throw new KvmException(device + " does not exist: Flicker needs KVM. Load the module for this CPU "
                     + "(modprobe kvm_intel, kvm_amd or kvm_pvm) or run on a host or VM with nested virtualisation.");
         }
         try {
-            return new Kvm(new Fd(Libc.open(DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC), "kvm"));
+            return new Kvm(new Fd(Libc.open(device.toString(), Libc.O_RDWR | Libc.O_CLOEXEC), "kvm"));
         } catch (SysException e) {
-            throw new KvmException("cannot open /dev/kvm (" + e.getMessage() + "): run as root or add this user "
+            throw new KvmException("cannot open " + device + " (" + e.getMessage() + "): run as root or add this user "
                     + "to the 'kvm' group", e);
         }
     }

@@ -436,7 +436,7 @@ public class Functions {
         Runtime rt = runtimes.remove(key);
         if (rt != null) {
             onPreparer(key, () -> {
-                engine.pool().remove(rt.version);
+                if (engine.pool() != null) engine.pool().remove(rt.version);
                 rt.bundle.close();
             });
         }
@@ -474,6 +474,7 @@ public class Functions {
      * a version that is not ready touches the database here (to say why).
      */
     public Invocation invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
+        requireHostCanRun(ref);
         Runtime rt = runtimes.get(ref.key());
         if (rt == null || !rt.active) {
             FunctionConfig c = find(ref); // 404 when it does not exist
@@ -500,6 +501,16 @@ public class Functions {
         }
         invocations.record(requestId, ref, limits.memoryMib(), queuedNanos, inv);
         return inv;
+    }
+
+    /**
+     * Refuses an invocation of {@code ref} (404 when it does not exist) on a host that cannot run functions, with
+     * Lambda's error shape and the reason: before an Event invocation is accepted, too, so that none is queued here.
+     */
+    public void requireHostCanRun(FunctionRef ref) {
+        if (engine.cannotRunFunctions() == null) return;
+        find(ref);
+        throw engine.cannotRunError();
     }
 
     /** The timeout of {@code ref}'s running configuration, for the timeout error's message. */
@@ -553,7 +564,7 @@ public class Functions {
         Runtime old = runtimes.put(ref.key(), rt);
         onPreparer(ref.key(), () -> {
             if (old != null && !old.version.key().equals(rt.version.key())) {
-                engine.pool().remove(old.version);
+                if (engine.pool() != null) engine.pool().remove(old.version);
                 old.bundle.close();
             }
             prepare(ref, rt);
@@ -581,6 +592,12 @@ public class Functions {
     /** Takes the snapshot, its initialisation bounded by the init timeout; then settles the version's state. */
     private void prepare(FunctionRef ref, Runtime rt) {
         if (runtimes.get(ref.key()) != rt) return; // deleted or replaced meanwhile
+        if (engine.cannotRunFunctions() != null) {
+            // Nothing is wrong with the function: this host cannot run any. It stays Pending, saying why, and is
+            // prepared when the platform starts on a host with KVM.
+            setState(ref, "Pending", GuestText.line("This host cannot run functions: " + engine.cannotRunFunctions()), "Creating");
+            return;
+        }
         String failure = "The platform stopped while it prepared the function.";
         try {
             engine.pool().prepare(rt.version, initTimeoutMillis);

@@ -157,6 +157,7 @@ public class FunctionsResource {
                             + " bytes for an Event invocation");
                 }
                 functions.find(ref);
+                functions.requireHostCanRun(ref);
                 String requestId = java.util.UUID.randomUUID().toString();
                 asyncQueue.enqueue(requestId, ref, event); // durable before the 202
                 return Response.status(202).header("X-Amzn-RequestId", requestId).build();

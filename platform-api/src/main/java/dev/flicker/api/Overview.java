@@ -61,8 +61,12 @@ public class Overview {
     }
 
     /** What {@code GET /admin/overview} returns. */
-    public record Snapshot(OffsetDateTime generatedAt, int windowSeconds, Concurrency concurrency, List<Function> functions,
-                           Window allFunctions, PoolView pool, AsyncQueue.Counts async, List<Recent> recent) {}
+    public record Snapshot(OffsetDateTime generatedAt, Host host, int windowSeconds, Concurrency concurrency,
+                           List<Function> functions, Window allFunctions, PoolView pool, AsyncQueue.Counts async,
+                           List<Recent> recent) {}
+
+    /** Whether this host runs functions, and if not why (KVM's message): the pool is then null. */
+    public record Host(boolean canRunFunctions, String cannotRunFunctionsBecause) {}
 
     /** Admission across the platform: its limit and what holds a slot now. */
     public record Concurrency(int limit, int inFlight) {}
@@ -120,11 +124,15 @@ public class Overview {
                     admission.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
         }
         VmPool pool = engine.pool();
-        VmPool.Counts counts = pool.counts();
-        PoolView poolView = new PoolView(counts.ready(), counts.restoring(), counts.leased(), counts.destroying(),
-                counts.nativeHeapTrims(), pool.memory(), VmMemory.of(pool.vmMemory()));
+        PoolView poolView = null;
+        if (pool != null) {
+            VmPool.Counts counts = pool.counts();
+            poolView = new PoolView(counts.ready(), counts.restoring(), counts.leased(), counts.destroying(),
+                    counts.nativeHeapTrims(), pool.memory(), VmMemory.of(pool.vmMemory()));
+        }
         List<Recent> recent = invocations.find(null, null, RECENT_RECORDS, 0).stream().map(Recent::of).toList();
-        return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC), WINDOW_SECONDS,
+        return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC),
+                new Host(engine.cannotRunFunctions() == null, engine.cannotRunFunctions()), WINDOW_SECONDS,
                 new Concurrency(admission.globalLimit(), admission.inFlightTotal()), rows, all, poolView, asyncQueue.counts(),
                 recent);
     }

@@ -87,7 +87,19 @@ function pairs(id, entries) {
 }
 
 function drawPool(o) {
-  const p = o.pool, m = p.processMemory, v = p.vmMemory;
+  if (!o.pool) {
+    pairs("pool", [["VMs", "none: this host cannot run functions"]]);
+    pairs("vm-memory", []);
+  } else {
+    drawVms(o.pool);
+  }
+  const a = o.async;
+  pairs("async", [["queued", a.queued], ["running", a.running], ["succeeded (kept)", a.succeeded],
+    ["dead-lettered", a.deadLettered], ["dead letters (kept)", a.deadLetters]]);
+}
+
+function drawVms(p) {
+  const m = p.processMemory, v = p.vmMemory;
   pairs("pool", [["ready VMs", p.ready], ["restoring", p.restoring], ["leased (running)", p.leased],
     ["being destroyed", p.destroying], ["native heap trims (since start)", p.nativeHeapTrims]]);
   pairs("vm-memory", [["process RSS MiB", mib(m.rssKib)], ["process PSS MiB", mib(m.pssKib)],
@@ -95,9 +107,6 @@ function drawPool(o) {
     ["host available MiB", mib(m.hostAvailableKib)], ["live VMs", v.count], ["VM guest memory RSS MiB", mib(v.totalRssKib)],
     ["VM guest memory PSS MiB", mib(v.totalPssKib)], ["median PSS per VM KiB", v.medianPssKib],
     ["VM private dirty MiB", mib(v.totalPrivateDirtyKib)]]);
-  const a = o.async;
-  pairs("async", [["queued", a.queued], ["running", a.running], ["succeeded (kept)", a.succeeded],
-    ["dead-lettered", a.deadLettered], ["dead letters (kept)", a.deadLetters]]);
 }
 
 function drawRecent(o) {
@@ -123,6 +132,9 @@ function drawRecent(o) {
 }
 
 function draw(o) {
+  // textContent: the reason is KVM's message, shown as text.
+  $("host").textContent = o.host.canRunFunctions ? "" : `This host cannot run functions: ${o.host.cannotRunFunctionsBecause}`;
+  $("host").hidden = o.host.canRunFunctions;
   $("concurrency").textContent = `in flight ${o.concurrency.inFlight} / ${o.concurrency.limit}`;
   drawFunctions(o);
   drawPool(o);

@@ -244,7 +244,7 @@ class DashboardTest {
     void dashboardIsServedAndTheRootRedirectsToIt() {
         String html = operator().get("/dashboard/").then().statusCode(200).contentType(containsString("text/html"))
                 .extract().asString();
-        for (String id : List.of("status", "concurrency", "functions-body", "functions-total", "window-label", "pool",
+        for (String id : List.of("host", "status", "concurrency", "functions-body", "functions-total", "window-label", "pool",
                 "vm-memory", "async", "recent-body")) {
             assertTrue(html.contains("id=\"" + id + "\""), "the page lacks #" + id);
         }
