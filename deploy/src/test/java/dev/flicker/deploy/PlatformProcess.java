@@ -37,6 +37,9 @@ final class PlatformProcess {
         env.put("FLICKER_DB_URL", "postgresql://localhost:5432/" + DATABASE);
         env.put("FLICKER_ASYNC_WORKERS", "1");
         env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
+        // The platform's own wait for a database connection (Quarkus's default is 5 s) scales with the machine:
+        // under emulation, connecting to PostgreSQL alone takes longer.
+        env.put("QUARKUS_DATASOURCE_JDBC_ACQUISITION_TIMEOUT", TestTime.scaled(Duration.ofSeconds(5)).toSeconds() + "S");
         Path log = Path.of("target", "platform-" + port + "-" + System.nanoTime() + ".log");
         LOGS.put(port, log);
         Files.createDirectories(log.getParent());
