@@ -49,10 +49,10 @@ done <"$pins"
 ((${#debs[@]})) || die "packages.pin lists no package"
 
 # apt-get download can only fetch versions that apt's lists know; refresh them once if some are unknown.
-unknown() {
+unknown() { # (apt-cache show PKG=VERSION prints nothing, successfully, for a version it does not know)
   local spec
   for spec in "${missing[@]}"; do
-    apt-cache show --no-all-versions "$spec" >/dev/null 2>&1 || echo "$spec"
+    grep -qx "Version: ${spec#*=}" <<<"$(apt-cache show --no-all-versions "$spec" 2>/dev/null)" || echo "$spec"
   done
 }
 if ((${#missing[@]})); then
