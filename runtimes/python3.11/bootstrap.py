@@ -71,9 +71,10 @@ class LambdaContext:
 class HandlerError(Exception):
     """A failure to load the handler, reported with Lambda's errorType (Runtime.ImportModuleError...)."""
 
-    def __init__(self, error_type, message):
+    def __init__(self, error_type, message, stack_trace=()):
         super().__init__(message)
         self.error_type = error_type
+        self.stack_trace = list(stack_trace)
 
 
 def load_handler(spec, task_root):
@@ -87,7 +88,8 @@ def load_handler(spec, task_root):
     try:
         module = importlib.import_module(module_name)
     except SyntaxError as e:
-        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}") from e
+        where = f'  File "{e.filename}" Line {e.lineno}\n    {(e.text or "").strip()}\n'
+        raise HandlerError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}", [where]) from e
     except ImportError as e:
         raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}") from e
     function = getattr(module, function_name, None)
@@ -98,17 +100,22 @@ def load_handler(spec, task_root):
     return function
 
 
-def error_body(error_type, message, tb):
-    frames = traceback.format_list(traceback.extract_tb(tb)) if tb is not None else []
-    return {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": frames}
+def error_body(error_type, message, frames):
+    return {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": list(frames)}
+
+
+def frames_of(tb):
+    """The traceback from the handler's frame on: the bootstrap's own frames are left out, as Lambda does."""
+    frames = traceback.extract_tb(tb)
+    while frames and frames[0].filename == __file__:
+        frames.pop(0)
+    return traceback.format_list(frames)
 
 
 def log_error(body):
     """The error and its traceback, as Lambda's Python runtime writes them to the function's log."""
-    lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
-    if body["stackTrace"]:
-        lines.append("Traceback (most recent call last):")
-        lines.extend(frame.rstrip("\n") for frame in body["stackTrace"])
+    lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}", "Traceback (most recent call last):"]
+    lines.extend(frame.rstrip("\n") for frame in body["stackTrace"])
     print("\n".join(lines), file=sys.stderr)
 
 
@@ -157,7 +164,7 @@ def invoke(api, handler, headers, payload):
         event = json.loads(payload) if payload else {}
         result = handler(event, context)
     except Exception as e:
-        body = error_body(type(e).__name__, str(e), e.__traceback__)
+        body = error_body(type(e).__name__, str(e), frames_of(e.__traceback__))
         body["requestId"] = request_id
         log_error(body)
         flush_output()
@@ -166,7 +173,7 @@ def invoke(api, handler, headers, payload):
     try:
         answer = json.dumps(result).encode()
     except (TypeError, ValueError) as e:
-        body = error_body("Runtime.MarshalError", f"Unable to marshal response: {e}", None)
+        body = error_body("Runtime.MarshalError", f"Unable to marshal response: {e}", [])
         body["requestId"] = request_id
         log_error(body)
         flush_output()
@@ -185,7 +192,7 @@ def main():
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""), task_root)
     except HandlerError as e:
-        body = error_body(e.error_type, str(e), e.__cause__.__traceback__ if e.__cause__ else None)
+        body = error_body(e.error_type, str(e), e.stack_trace)
         log_error(body)
         flush_output()
         api.post("/init/error", json.dumps(body).encode(), e.error_type)
