@@ -22,6 +22,9 @@ musl-gcc -O2 -static -Wall -Werror -o "$out/c-runtime/bootstrap" "$examples/c-ru
 # A runtime whose handler never returns, as a bundle of its own (for timeout tests).
 mkdir -p "$out/hang-runtime"
 cp "$out/musl/hang_runtime" "$out/hang-runtime/bootstrap"
+# A hostile tenant's runtime (attack_runtime.c), as a bundle of its own.
+mkdir -p "$out/attack-runtime"
+cp "$out/musl/attack_runtime" "$out/attack-runtime/bootstrap"
 # static-PIE (ET_DYN without an interpreter)
 gcc -O2 -static-pie -fPIE -o "$out/pie/hello" "$here/hello.c"
 echo "$hash" > "$out/.sha"
