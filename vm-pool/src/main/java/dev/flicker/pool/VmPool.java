@@ -104,6 +104,8 @@ public final class VmPool implements AutoCloseable {
         final RateEstimator arrivals = new RateEstimator(2.0);
         volatile double restoreSeconds = 0.002;
         volatile long lastUseNanos = System.nanoTime();
+        /** Set, under this object's lock, when the version is removed or the pool closes: no VM joins ready after. */
+        boolean drained;
 
         Versioned(FunctionVersion version, Snapshot snapshot) {
             this.version = version;
@@ -307,6 +309,9 @@ public final class VmPool implements AutoCloseable {
     }
 
     private void drain(Versioned v) {
+        synchronized (v) {
+            v.drained = true;
+        }
         MicroVm vm;
         while ((vm = v.ready.pollFirst()) != null) destroy(vm);
     }
@@ -342,7 +347,17 @@ public final class VmPool implements AutoCloseable {
                 try {
                     restorer.execute(() -> {
                         try {
-                            if (versions.get(v.version.key()) == v) v.ready.addLast(v.restore());
+                            if (versions.get(v.version.key()) != v) return;
+                            MicroVm vm = v.restore();
+                            // The version may have been removed while this VM was restored: it must not join a
+                            // drained pool, where nothing would ever destroy it.
+                            synchronized (v) {
+                                if (!v.drained) {
+                                    v.ready.addLast(vm);
+                                    vm = null;
+                                }
+                            }
+                            if (vm != null) destroy(vm);
                         } catch (RuntimeException e) {
                             System.err.println("vm-pool: " + e.getMessage());
                         } finally {
