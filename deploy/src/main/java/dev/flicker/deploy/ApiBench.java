@@ -7,18 +7,20 @@ import dev.flicker.kvm.Kvm;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.VmPool;
 import dev.flicker.snapshots.SnapshotStore;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.http.SdkHttpMethod;
+import software.amazon.awssdk.services.lambda.model.State;
 
-import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -55,25 +57,21 @@ final class ApiBench {
         pb.environment().remove("FLICKER_DB_URL"); // embedded PostgreSQL, as ./flicker up
         pb.redirectErrorStream(true).redirectOutput(data.resolve("platform.log").toFile());
         Process platform = pb.start();
-        try {
-            PlatformClient client = new PlatformClient("http://localhost:" + port, "flicker", "flicker-local-secret");
+        try (PlatformClient client = new PlatformClient(URI.create("http://localhost:" + port), "flicker", "flicker-local-secret")) {
             awaitUp(client, platform);
-            String zip = Base64.getEncoder().encodeToString(FnCommand.zipDirectory(CODE));
-            var created = client.call("POST", "/2015-03-31/functions", "{\"FunctionName\":\"bench\",\"Runtime\":\"provided.al2023\","
-                    + "\"Handler\":\"h\",\"MemorySize\":128,\"Timeout\":3,\"Code\":{\"ZipFile\":\"" + zip + "\"}}", Map.of());
-            if (created.statusCode() != 201) throw new IllegalStateException("create failed: " + created.body());
-            for (int i = 0; i < 600 && !client.call("GET", "/2015-03-31/functions/bench", null, Map.of()).body()
-                    .contains("\"State\":\"Active\""); i++) {
-                Thread.sleep(100);
-            }
+            byte[] zip = FnCommand.zipDirectory(CODE);
+            client.lambda().createFunction(b -> b.functionName("bench").runtime("provided.al2023").handler("h").memorySize(128).timeout(3)
+                    .code(c -> c.zipFile(SdkBytes.fromByteArray(zip))));
+            var settled = client.awaitSettled("bench", null, Duration.ofSeconds(60));
+            if (settled.isEmpty() || settled.get().state() != State.ACTIVE) throw new IllegalStateException("bench did not become Active: " + settled);
             URI invoke = URI.create(client.endpoint() + "/2015-03-31/functions/bench/invocations");
             Path script = data.resolve("invoke.lua");
             long errors = 0;
             double c1p50 = 0;
             for (int connections : new int[] {1, 8, 64}) {
                 // Signed once: a SigV4 signature stays valid for 15 minutes, longer than each run.
-                Map<String, String> headers = new TreeMap<>(client.signature("POST", invoke, EVENT.getBytes(StandardCharsets.UTF_8)));
-                headers.put("Content-Type", "application/json");
+                Map<String, String> headers = client.signedHeaders(SdkHttpMethod.POST, invoke, Map.of("Content-Type", "application/json"),
+                        EVENT.getBytes(StandardCharsets.UTF_8));
                 StringBuilder lua = new StringBuilder("wrk.method = \"POST\"\nwrk.body = '" + EVENT + "'\n");
                 headers.forEach((k, v) -> lua.append("wrk.headers[\"").append(k).append("\"] = \"").append(v).append("\"\n"));
                 Files.writeString(script, lua);
@@ -109,8 +107,9 @@ final class ApiBench {
     private static void awaitUp(PlatformClient client, Process platform) throws Exception {
         for (int i = 0; i < 600; i++) {
             try {
-                if (client.call("GET", "/2015-03-31/functions", null, Map.of()).statusCode() == 200) return;
-            } catch (IOException e) {
+                client.lambda().listFunctions();
+                return;
+            } catch (SdkClientException e) {
                 // not listening yet
             }
             if (!platform.isAlive()) throw new IllegalStateException("the platform exited; see its log in the temp data dir");

@@ -16,6 +16,11 @@ import dev.flicker.kvm.x86.Regs;
 import dev.flicker.kvm.x86.Segment;
 import dev.flicker.kvm.x86.Sregs;
 import dev.flicker.kvm.x86.X86;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -24,25 +29,52 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code flicker bench engine}: the engine's figures, each printed as {@code FIGURE name value unit}, with
- * its anchor measured in the same run (a C host-call loop, QEMU's microvm booting the same guest image).
+ * {@code flicker bench engine|snapshot|api}: the benchmarks, each figure printed as {@code FIGURE name value unit}.
+ * {@code engine} measures the engine's figures with its anchor in the same run (a C host-call loop, QEMU's microvm
+ * booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api} is {@link ApiBench}.
  */
+@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class},
+        synopsisSubcommandLabel = "(engine | snapshot | api)",
+        description = "Run a benchmark from the checkout; figures are printed as FIGURE name value unit (results in BENCHMARKS.md).")
 final class Bench {
     private static final Path PROGRAMS = Path.of("guest-kernel/target/test-programs/musl");
     private static final Path IMAGE = Path.of("guest-kernel/target/classes/dev/flicker/guest/guest.elf");
 
-    private Bench() {}
-
-    static int main(String[] args) throws Exception {
-        if (args.length == 1 && args[0].equals("snapshot")) return SnapshotBench.main();
-        if (args.length >= 1 && args[0].equals("api")) return ApiBench.main(args.length > 1 ? Integer.parseInt(args[1]) : 60);
-        if (args.length != 1 || !args[0].equals("engine")) {
-            System.err.println("usage: flicker bench engine|snapshot|api [seconds]");
-            return 2;
+    @Command(name = "engine", description = "VM cycle, host calls against a C loop, vCPU bring-up, QEMU's microvm side by side, density.")
+    static final class Engine implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            return engine();
         }
+    }
+
+    @Command(name = "snapshot", description = "Snapshot restore against a fresh start, pool hits, density, reclamation, throughput.")
+    static final class Snapshot implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            return SnapshotBench.main();
+        }
+    }
+
+    @Command(name = "api", description = "Invoke over HTTP against the packaged platform, driven by wrk at concurrency 1, 8 and 64.")
+    static final class Api implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "60", description = "How long each wrk run lasts (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
+            return ApiBench.main(seconds);
+        }
+    }
+
+    static int engine() throws Exception {
         if (!Files.isRegularFile(PROGRAMS.resolve("exit0"))) {
             System.err.println("flicker bench: test programs are missing in " + PROGRAMS + ": run ./flicker bench from the checkout (it builds them)");
             return 1;

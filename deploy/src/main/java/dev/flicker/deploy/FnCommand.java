@@ -1,254 +1,412 @@
 package dev.flicker.deploy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.core.SdkPojo;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.services.lambda.LambdaClient;
+import software.amazon.awssdk.services.lambda.model.FunctionConfiguration;
+import software.amazon.awssdk.services.lambda.model.GetFunctionConfigurationResponse;
+import software.amazon.awssdk.services.lambda.model.InvocationType;
+import software.amazon.awssdk.services.lambda.model.InvokeResponse;
+import software.amazon.awssdk.services.lambda.model.LogType;
+import software.amazon.awssdk.services.lambda.model.State;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.ConnectException;
-import java.net.URLEncoder;
-import java.net.http.HttpResponse;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
 /**
- * {@code flicker fn create|update|publish|invoke|logs|list|versions|delete}: the command-line client of a running platform.
- * It speaks the same Lambda REST API as an AWS SDK, signed with SigV4. The endpoint and credentials come from
- * {@code FLICKER_ENDPOINT}, {@code FLICKER_ACCESS_KEY_ID} and {@code FLICKER_SECRET_ACCESS_KEY}.
+ * {@code flicker fn create|update|publish|invoke|logs|list|versions|delete}: the command-line client of a running
+ * platform. It is a Lambda client like any other, the AWS SDK's {@link LambdaClient} (see {@link PlatformClient});
+ * the endpoint and credentials come from {@code FLICKER_ENDPOINT}, {@code FLICKER_ACCESS_KEY_ID} and
+ * {@code FLICKER_SECRET_ACCESS_KEY}. Answers are printed as Lambda's JSON on stdout; progress and errors go to
+ * stderr, an error as one line with Lambda's error type.
  */
-public final class FnCommand {
-    static final String USAGE = """
-            usage: flicker fn create NAME (--zip FILE | --dir DIR) [--memory MB] [--timeout S] [--env K=V]...
-                   flicker fn update NAME (--zip FILE | --dir DIR)
-                   flicker fn publish NAME [--description TEXT]
-                   flicker fn invoke NAME[:VERSION] [--payload JSON | --payload-file FILE] [--async] [--logs]
-                   flicker fn logs NAME [--limit N]
-                   flicker fn list
-                   flicker fn versions NAME
-                   flicker fn delete NAME[:VERSION]""";
+@Command(name = "fn", synopsisSubcommandLabel = "COMMAND",
+        subcommands = {FnCommand.Create.class, FnCommand.Update.class, FnCommand.Publish.class, FnCommand.Invoke.class,
+                FnCommand.Logs.class, FnCommand.ListFunctions.class, FnCommand.Versions.class, FnCommand.Delete.class},
+        description = {"The client of a running platform: deploy, invoke and inspect functions.",
+                "Endpoint: FLICKER_ENDPOINT (default " + PlatformClient.DEFAULT_ENDPOINT + "); key: FLICKER_ACCESS_KEY_ID and "
+                        + "FLICKER_SECRET_ACCESS_KEY (the platform's defaults otherwise).",
+                "Exit status: 0 done, 1 refused or failed (one line with Lambda's error type), 2 a usage error."})
+final class FnCommand {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Lambda's function names as the platform takes them; a version is a published number or $LATEST. */
+    private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9_-]{1,64}");
+    private static final Pattern VERSION = Pattern.compile("[1-9][0-9]{0,8}|\\$LATEST");
 
-    private final PlatformClient client;
-    private final PrintStream out;
-    private final PrintStream err;
+    @ParentCommand
+    Main main;
 
-    FnCommand(Map<String, String> env, PrintStream out, PrintStream err) {
-        this.client = PlatformClient.fromEnvironment(env);
-        this.out = out;
-        this.err = err;
-    }
-
-    public static int main(String[] args) {
-        return new FnCommand(System.getenv(), System.out, System.err).run(args);
-    }
-
-    /** Usage problems exit 2, refused or failed calls 1, success 0. */
-    int run(String[] args) {
-        if (args.length == 0) return usage("missing a subcommand");
-        try {
-            return switch (args[0]) {
-                case "create" -> create(args, false);
-                case "update" -> create(args, true);
-                case "publish" -> publish(args);
-                case "invoke" -> invoke(args);
-                case "logs" -> logs(args);
-                case "list" -> print(call("GET", "/2015-03-31/functions", null, Map.of()));
-                case "versions" -> args.length == 2 ? print(call("GET", "/2015-03-31/functions/" + name(args[1]) + "/versions", null, Map.of()))
-                        : usage("versions takes one function name");
-                case "delete" -> args.length == 2 ? print(call("DELETE", "/2015-03-31/functions/" + qualifiedName(args[1]), null, Map.of()))
-                        : usage("delete takes one function name, or NAME:VERSION for one version");
-                default -> usage("unknown subcommand '" + args[0] + "'");
-            };
-        } catch (UsageError e) {
-            return usage(e.getMessage());
-        } catch (ConnectException e) {
-            err.println("flicker: cannot reach the platform at " + client.endpoint() + ": is ./flicker up running? (FLICKER_ENDPOINT)");
-            return 1;
-        } catch (IOException e) {
-            err.println("flicker: " + e.getMessage());
-            return 1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 1;
+    /** A function name, or NAME:VERSION where a command takes one version. */
+    record FunctionRef(String name, String qualifier) {
+        @Override
+        public String toString() {
+            return qualifier == null ? name : name + ":" + qualifier;
         }
     }
 
-    private static final class UsageError extends RuntimeException {
-        UsageError(String message) {
-            super(message);
-        }
-    }
-
-    private int usage(String problem) {
-        err.println("flicker fn: " + problem);
-        err.println(USAGE);
-        return 2;
-    }
-
-    private static String name(String s) {
-        if (!s.matches("[a-zA-Z0-9_-]{1,64}")) throw new UsageError("'" + s + "' is not a function name (letters, digits, - and _)");
+    static String checkedName(String s) {
+        if (!NAME.matcher(s).matches()) throw new TypeConversionException("'" + s + "' is not a function name (letters, digits, - and _)");
         return s;
     }
 
-    /** NAME or NAME:VERSION (a published version number, or $LATEST). */
-    private static String qualifiedName(String s) {
-        int colon = s.indexOf(':');
-        if (colon < 0) return name(s);
-        String version = s.substring(colon + 1);
-        if (!version.matches("[1-9][0-9]{0,8}|\\$LATEST")) throw new UsageError("'" + version + "' is not a version number or $LATEST");
-        return name(s.substring(0, colon)) + ":" + version;
+    static final class NameConverter implements ITypeConverter<String> {
+        @Override
+        public String convert(String s) {
+            return checkedName(s);
+        }
     }
 
-    /** Options after the positional NAME: --flag value, repeatable ones collected in order. */
-    private static Map<String, List<String>> options(String[] args, int from, List<String> known, List<String> switches) {
-        Map<String, List<String>> opts = new LinkedHashMap<>();
-        for (int i = from; i < args.length; i++) {
-            String a = args[i];
-            if (switches.contains(a)) {
-                opts.computeIfAbsent(a, k -> new ArrayList<>()).add("true");
-            } else if (known.contains(a)) {
-                if (i + 1 >= args.length) throw new UsageError("missing a value after " + a);
-                opts.computeIfAbsent(a, k -> new ArrayList<>()).add(args[++i]);
-            } else {
-                throw new UsageError("unknown option '" + a + "'");
+    static final class QualifiedConverter implements ITypeConverter<FunctionRef> {
+        @Override
+        public FunctionRef convert(String s) {
+            int colon = s.indexOf(':');
+            if (colon < 0) return new FunctionRef(checkedName(s), null);
+            String version = s.substring(colon + 1);
+            if (!VERSION.matcher(version).matches()) throw new TypeConversionException("'" + version + "' is not a version number or $LATEST");
+            return new FunctionRef(checkedName(s.substring(0, colon)), version);
+        }
+    }
+
+    /**
+     * What every subcommand shares: the platform's client, stdout and stderr, and one way to report what went
+     * wrong. A refusal of the platform is one line with Lambda's error type and status 1.
+     */
+    abstract static class Action implements Callable<Integer> {
+        @ParentCommand
+        FnCommand fn;
+        @Spec
+        CommandSpec spec;
+        PrintWriter out;
+        PrintWriter err;
+
+        abstract int run(PlatformClient client) throws IOException, InterruptedException;
+
+        @Override
+        public final Integer call() throws IOException, InterruptedException {
+            out = spec.commandLine().getOut();
+            err = spec.commandLine().getErr();
+            PlatformClient client;
+            try {
+                client = PlatformClient.fromEnvironment(fn.main.env);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+            }
+            try (client) {
+                return run(client);
+            } catch (AwsServiceException e) {
+                String type = e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null
+                        ? "HTTP " + e.statusCode() : e.awsErrorDetails().errorCode();
+                String message = e.awsErrorDetails() == null || e.awsErrorDetails().errorMessage() == null
+                        ? e.getMessage() : e.awsErrorDetails().errorMessage();
+                return fail(type + ": " + message);
+            } catch (SdkClientException | IOException e) {
+                if (unreachable(e)) return fail("cannot reach the platform at " + client.endpoint() + ": is ./flicker up running? (FLICKER_ENDPOINT)");
+                // The SDK's messages say what failed; a file's (AccessDeniedException: PATH) need their type.
+                return fail(e instanceof SdkClientException ? e.getMessage() : e.getClass().getSimpleName() + ": " + e.getMessage());
+            } finally {
+                out.flush();
+                err.flush();
             }
         }
-        return opts;
+
+        private static boolean unreachable(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof ConnectException || t instanceof UnknownHostException) return true;
+            }
+            return false;
+        }
+
+        /** One line on stderr, status 1. */
+        int fail(String problem) {
+            err.println("flicker: " + Main.oneLine(problem));
+            return 1;
+        }
+
+        ParameterException usage(String problem) {
+            return new ParameterException(spec.commandLine(), problem);
+        }
+
+        /** Lambda's JSON of an SDK answer, or any JSON, on one line of stdout. */
+        void print(JsonNode json) throws IOException {
+            out.println(JSON.writeValueAsString(json));
+        }
+
+        void print(SdkPojo answer) throws IOException {
+            print(ModelJson.of(answer));
+        }
+
+        /** Waits until {@code ref} leaves Pending and prints its configuration: 0 when it is Active. */
+        int awaitActive(PlatformClient client, FunctionRef ref, Duration limit) throws IOException, InterruptedException {
+            Optional<GetFunctionConfigurationResponse> settled = client.awaitSettled(ref.name(), ref.qualifier(), limit);
+            if (settled.isEmpty()) return fail(ref + " is still Pending after " + limit.toSeconds() + " s");
+            GetFunctionConfigurationResponse conf = settled.get();
+            print(conf);
+            if (conf.state() == State.ACTIVE) return 0;
+            return fail(ref + " is " + conf.stateAsString() + (conf.stateReason() == null ? "" : ": " + conf.stateReason()));
+        }
     }
 
-    private int create(String[] args, boolean update) throws IOException, InterruptedException {
-        if (args.length < 2) throw new UsageError((update ? "update" : "create") + " needs a function name");
-        String fn = name(args[1]);
-        var opts = options(args, 2, List.of("--zip", "--dir", "--memory", "--timeout", "--env"), List.of());
-        byte[] zip;
-        if (opts.containsKey("--zip") == opts.containsKey("--dir")) throw new UsageError("give exactly one of --zip and --dir");
-        if (opts.containsKey("--zip")) {
-            Path file = Path.of(opts.get("--zip").getFirst());
-            if (!Files.isRegularFile(file)) throw new UsageError(file + " is not a file");
-            zip = Files.readAllBytes(file);
-        } else {
-            zip = zipDirectory(Path.of(opts.get("--dir").getFirst()));
+    /** --zip FILE or --dir DIR, exactly one. */
+    static final class CodeSource {
+        @Option(names = "--zip", paramLabel = "FILE", required = true, description = "A zip of the function's code, with 'bootstrap' at its top.")
+        Path zip;
+        @Option(names = "--dir", paramLabel = "DIR", required = true, description = "A directory with 'bootstrap' in it, zipped for the upload.")
+        Path dir;
+
+        byte[] read(Action action) throws IOException {
+            if (zip != null) {
+                if (!Files.isRegularFile(zip)) throw action.usage(zip + " is not a file");
+                return Files.readAllBytes(zip);
+            }
+            if (!Files.isRegularFile(dir.resolve("bootstrap"))) throw action.usage(dir + " has no 'bootstrap'");
+            return zipDirectory(dir);
         }
-        err.printf("flicker: uploading %s (%,d KB)...%n", fn, (zip.length + 1023) / 1024);
-        String code = Base64.getEncoder().encodeToString(zip);
-        HttpResponse<String> r;
-        if (update) {
-            if (opts.size() > 1) throw new UsageError("update takes only --zip or --dir");
-            r = call("PUT", "/2015-03-31/functions/" + fn + "/code", "{\"ZipFile\":\"" + code + "\"}", Map.of());
-        } else {
-            StringBuilder env = new StringBuilder();
-            for (String kv : opts.getOrDefault("--env", List.of())) {
+    }
+
+    /** --wait-seconds, for the commands that wait for a snapshot. */
+    static final class Wait {
+        @Option(names = "--wait-seconds", paramLabel = "S", defaultValue = "60",
+                description = "How long to wait for the function to leave Pending (its snapshot taken); default: ${DEFAULT-VALUE}.")
+        int seconds;
+
+        /** Checked before anything is sent, so that a mistake here leaves nothing half done. */
+        Duration limit(Action action) {
+            if (seconds < 0) throw action.usage("--wait-seconds must not be negative, was " + seconds);
+            return Duration.ofSeconds(seconds);
+        }
+    }
+
+    @Command(name = "create", description = "Create a function (CreateFunction) and wait until it is Active; prints its configuration.")
+    static final class Create extends Action {
+        @Parameters(index = "0", paramLabel = "NAME", converter = NameConverter.class, description = "The function's name.")
+        String name;
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        CodeSource code;
+        @Option(names = "--memory", paramLabel = "MB", defaultValue = "128", description = "Memory in MB, 128 to 3072 (default: ${DEFAULT-VALUE}).")
+        int memoryMb;
+        @Option(names = "--timeout", paramLabel = "S", defaultValue = "3", description = "Timeout in seconds, 1 to 900 (default: ${DEFAULT-VALUE}).")
+        int timeoutSeconds;
+        @Option(names = "--env", paramLabel = "KEY=VALUE", description = "An environment variable; repeat for more.")
+        List<String> env = new ArrayList<>();
+        @Option(names = "--description", paramLabel = "TEXT", description = "The function's description.")
+        String description;
+        @Option(names = "--runtime", paramLabel = "RUNTIME", defaultValue = "provided.al2023",
+                description = "provided, provided.al2 or provided.al2023 (default: ${DEFAULT-VALUE}).")
+        String runtime;
+        @Option(names = "--handler", paramLabel = "HANDLER", defaultValue = "bootstrap", description = "The handler, passed to the runtime as _HANDLER (default: ${DEFAULT-VALUE}).")
+        String handler;
+        @Option(names = "--publish", description = "Publish version 1 as well, and wait for it.")
+        boolean publish;
+        @Mixin
+        Wait await;
+
+        @Override
+        int run(PlatformClient client) throws IOException, InterruptedException {
+            Duration wait = await.limit(this);
+            Map<String, String> variables = variables(env);
+            byte[] zip = code.read(this);
+            err.printf("flicker: uploading %s (%,d KB)...%n", name, (zip.length + 1023) / 1024);
+            err.flush();
+            var created = client.lambda().createFunction(b -> {
+                b.functionName(name).runtime(runtime).handler(handler).memorySize(memoryMb).timeout(timeoutSeconds)
+                        .description(description).publish(publish).code(c -> c.zipFile(SdkBytes.fromByteArray(zip)));
+                if (!variables.isEmpty()) b.environment(e -> e.variables(variables));
+            });
+            err.println("flicker: uploaded; waiting for the snapshot...");
+            return awaitActive(client, new FunctionRef(name, publish ? created.version() : null), wait);
+        }
+
+        /** KEY=VALUE, split at the first '=': the value is everything after it, byte for byte. */
+        private Map<String, String> variables(List<String> pairs) {
+            Map<String, String> out = new LinkedHashMap<>();
+            for (String kv : pairs) {
                 int eq = kv.indexOf('=');
-                if (eq <= 0) throw new UsageError("--env takes KEY=VALUE, got '" + kv + "'");
-                env.append(env.isEmpty() ? "" : ",").append(json(kv.substring(0, eq))).append(':').append(json(kv.substring(eq + 1)));
+                if (eq <= 0) throw usage("--env takes KEY=VALUE, got '" + Main.oneLine(kv) + "'");
+                out.put(kv.substring(0, eq), kv.substring(eq + 1));
             }
-            String body = "{\"FunctionName\":" + json(fn) + ",\"Runtime\":\"provided.al2023\",\"Handler\":\"bootstrap\""
-                    + ",\"MemorySize\":" + intOption(opts, "--memory", 128) + ",\"Timeout\":" + intOption(opts, "--timeout", 3)
-                    + ",\"Environment\":{\"Variables\":{" + env + "}},\"Code\":{\"ZipFile\":\"" + code + "\"}}";
-            r = call("POST", "/2015-03-31/functions", body, Map.of());
+            return out;
         }
-        if (r.statusCode() >= 300) return print(r);
-        err.println("flicker: uploaded; waiting for the snapshot...");
-        return awaitActive(fn);
     }
 
-    /** PublishVersion, then waits until the version's own snapshot is taken. */
-    private int publish(String[] args) throws IOException, InterruptedException {
-        if (args.length < 2) throw new UsageError("publish needs a function name");
-        String fn = name(args[1]);
-        var opts = options(args, 2, List.of("--description"), List.of());
-        String body = opts.containsKey("--description") ? "{\"Description\":" + json(opts.get("--description").getFirst()) + "}" : "{}";
-        HttpResponse<String> r = call("POST", "/2015-03-31/functions/" + fn + "/versions", body, Map.of());
-        if (r.statusCode() >= 300) return print(r);
-        String version = r.body().replaceAll(".*\"Version\":\"([^\"]*)\".*", "$1");
-        err.println("flicker: published " + fn + ":" + version + "; waiting for its snapshot...");
-        return awaitActive(fn + ":" + version);
+    @Command(name = "update", description = "Replace the function's code (UpdateFunctionCode) and wait until it is Active again; prints its configuration.")
+    static final class Update extends Action {
+        @Parameters(index = "0", paramLabel = "NAME", converter = NameConverter.class, description = "The function's name.")
+        String name;
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        CodeSource code;
+        @Mixin
+        Wait await;
+
+        @Override
+        int run(PlatformClient client) throws IOException, InterruptedException {
+            Duration wait = await.limit(this);
+            byte[] zip = code.read(this);
+            err.printf("flicker: uploading %s (%,d KB)...%n", name, (zip.length + 1023) / 1024);
+            err.flush();
+            client.lambda().updateFunctionCode(b -> b.functionName(name).zipFile(SdkBytes.fromByteArray(zip)));
+            err.println("flicker: uploaded; waiting for the snapshot...");
+            return awaitActive(client, new FunctionRef(name, null), wait);
+        }
     }
 
-    /** Polls the configuration of {@code fn} (NAME or NAME:VERSION) until it leaves Pending; prints it. */
-    private int awaitActive(String fn) throws IOException, InterruptedException {
-        for (int i = 0; i < 600; i++) {
-            HttpResponse<String> conf = call("GET", "/2015-03-31/functions/" + fn + "/configuration", null, Map.of());
-            String body = conf.body();
-            if (body.contains("\"State\":\"Active\"")) {
-                out.println(body);
+    @Command(name = "publish", description = "Publish a version of $LATEST (PublishVersion) and wait for its own snapshot; prints its configuration.")
+    static final class Publish extends Action {
+        @Parameters(index = "0", paramLabel = "NAME", converter = NameConverter.class, description = "The function's name.")
+        String name;
+        @Option(names = "--description", paramLabel = "TEXT", description = "The version's description.")
+        String description;
+        @Mixin
+        Wait await;
+
+        @Override
+        int run(PlatformClient client) throws IOException, InterruptedException {
+            Duration wait = await.limit(this);
+            String version = client.lambda().publishVersion(b -> b.functionName(name).description(description)).version();
+            err.println("flicker: published " + name + ":" + version + "; waiting for its snapshot...");
+            return awaitActive(client, new FunctionRef(name, version), wait);
+        }
+    }
+
+    @Command(name = "invoke", description = {"Invoke a function (Invoke) and print its answer.",
+            "Exit status 1 when the function reports an error (its answer is printed all the same)."})
+    static final class Invoke extends Action {
+        @Parameters(index = "0", paramLabel = "NAME[:VERSION]", converter = QualifiedConverter.class,
+                description = "The function, or one published version of it.")
+        FunctionRef ref;
+        @ArgGroup(exclusive = true)
+        Payload payload = new Payload();
+        @Option(names = "--async", description = "Queue the invocation (InvocationType Event) and print its request id.")
+        boolean async;
+        @Option(names = "--logs", description = "Print the last 4 KB of the function's output on stderr (LogType Tail).")
+        boolean logs;
+
+        static final class Payload {
+            @Option(names = "--payload", paramLabel = "JSON", description = "The event (default: {}).")
+            String text;
+            @Option(names = "--payload-file", paramLabel = "FILE", description = "A file that holds the event.")
+            Path file;
+        }
+
+        @Override
+        int run(PlatformClient client) throws IOException {
+            byte[] event;
+            if (payload.file != null) {
+                if (!Files.isRegularFile(payload.file)) throw usage(payload.file + " is not a file");
+                event = Files.readAllBytes(payload.file);
+            } else {
+                event = (payload.text == null ? "{}" : payload.text).getBytes(StandardCharsets.UTF_8);
+            }
+            InvokeResponse r = client.lambda().invoke(b -> b.functionName(ref.name()).qualifier(ref.qualifier())
+                    .payload(SdkBytes.fromByteArray(event))
+                    .invocationType(async ? InvocationType.EVENT : InvocationType.REQUEST_RESPONSE)
+                    .logType(logs ? LogType.TAIL : LogType.NONE));
+            if (r.logResult() != null) {
+                err.print(new String(Base64.getDecoder().decode(r.logResult()), StandardCharsets.UTF_8));
+                err.flush();
+            }
+            if (async) {
+                out.println("queued as " + r.responseMetadata().requestId());
                 return 0;
             }
-            if (body.contains("\"State\":\"Failed\"")) {
-                err.println("flicker: " + fn + " failed to initialise");
-                out.println(body);
-                return 1;
-            }
-            Thread.sleep(100);
-        }
-        err.println("flicker: " + fn + " is still Pending after 60 s");
-        return 1;
-    }
-
-    private static int intOption(Map<String, List<String>> opts, String name, int fallback) {
-        if (!opts.containsKey(name)) return fallback;
-        try {
-            return Integer.parseInt(opts.get(name).getFirst());
-        } catch (NumberFormatException e) {
-            throw new UsageError(name + " takes a whole number");
+            String answer = r.payload() == null ? "" : r.payload().asUtf8String();
+            if (!answer.isEmpty()) out.println(answer);
+            return r.functionError() == null ? 0 : 1;
         }
     }
 
-    private int invoke(String[] args) throws IOException, InterruptedException {
-        if (args.length < 2) throw new UsageError("invoke needs a function name");
-        String fn = qualifiedName(args[1]);
-        var opts = options(args, 2, List.of("--payload", "--payload-file"), List.of("--async", "--logs"));
-        String payload = opts.containsKey("--payload-file")
-                ? Files.readString(Path.of(opts.get("--payload-file").getFirst()))
-                : opts.getOrDefault("--payload", List.of("{}")).getFirst();
-        Map<String, String> headers = new LinkedHashMap<>();
-        if (opts.containsKey("--async")) headers.put("X-Amz-Invocation-Type", "Event");
-        if (opts.containsKey("--logs")) headers.put("X-Amz-Log-Type", "Tail");
-        HttpResponse<String> r = call("POST", "/2015-03-31/functions/" + fn + "/invocations", payload, headers);
-        r.headers().firstValue("X-Amz-Log-Result").ifPresent(logs ->
-                err.print(new String(Base64.getDecoder().decode(logs), StandardCharsets.UTF_8)));
-        if (r.statusCode() == 202) {
-            out.println("queued as " + r.headers().firstValue("X-Amzn-RequestId").orElse("?"));
+    @Command(name = "logs", description = "Print the function's invocation records, newest first: status, start path, phase timings, output tail.")
+    static final class Logs extends Action {
+        @Parameters(index = "0", paramLabel = "NAME", converter = NameConverter.class, description = "The function's name.")
+        String name;
+        @Option(names = "--limit", paramLabel = "N", defaultValue = "20", description = "How many records, 1 to 1000 (default: ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Override
+        int run(PlatformClient client) throws IOException {
+            // Not in Lambda's API: the platform's own /admin/invocations, which takes a SigV4 signature.
+            print(client.getJson("/admin/invocations", Map.of("function", name, "limit", Integer.toString(limit))));
             return 0;
         }
-        int status = print(r);
-        return status == 0 && r.headers().firstValue("X-Amz-Function-Error").isPresent() ? 1 : status;
     }
 
-    private int logs(String[] args) throws IOException, InterruptedException {
-        if (args.length < 2) throw new UsageError("logs needs a function name");
-        String fn = name(args[1]);
-        var opts = options(args, 2, List.of("--limit"), List.of());
-        int limit = intOption(opts, "--limit", 20);
-        return print(call("GET", "/admin/invocations?function=" + URLEncoder.encode(fn, StandardCharsets.UTF_8) + "&limit=" + limit,
-                null, Map.of()));
-    }
-
-    /** Prints the body (errors to stderr with their Lambda type); returns the exit status. */
-    private int print(HttpResponse<String> r) {
-        if (r.statusCode() < 300) {
-            if (!r.body().isEmpty()) out.println(r.body());
+    @Command(name = "list", description = "List the functions (ListFunctions, every page).")
+    static final class ListFunctions extends Action {
+        @Override
+        int run(PlatformClient client) throws IOException {
+            print(listOf("Functions", client.lambda().listFunctionsPaginator().functions().stream()));
             return 0;
         }
-        String type = r.headers().firstValue("X-Amzn-ErrorType").orElse("HTTP " + r.statusCode());
-        err.println("flicker: " + type + ": " + r.body().replaceAll(".*\"message\":\"([^\"]*)\".*", "$1"));
-        return 1;
     }
 
-    private HttpResponse<String> call(String method, String pathAndQuery, String body, Map<String, String> headers)
-            throws IOException, InterruptedException {
-        return client.call(method, pathAndQuery, body, headers);
+    @Command(name = "versions", description = "List the function's versions, $LATEST first (ListVersionsByFunction, every page).")
+    static final class Versions extends Action {
+        @Parameters(index = "0", paramLabel = "NAME", converter = NameConverter.class, description = "The function's name.")
+        String name;
+
+        @Override
+        int run(PlatformClient client) throws IOException {
+            print(listOf("Versions", client.lambda().listVersionsByFunctionPaginator(b -> b.functionName(name)).versions().stream()));
+            return 0;
+        }
     }
 
+    @Command(name = "delete", description = "Delete a function with all its versions, or NAME:VERSION for one version (DeleteFunction).")
+    static final class Delete extends Action {
+        @Parameters(index = "0", paramLabel = "NAME[:VERSION]", converter = QualifiedConverter.class,
+                description = "The function, or one published version of it.")
+        FunctionRef ref;
+
+        @Override
+        int run(PlatformClient client) {
+            client.lambda().deleteFunction(b -> b.functionName(ref.name()).qualifier(ref.qualifier()));
+            return 0;
+        }
+    }
+
+    /** {@code {"Functions": [...]}}, as one page of Lambda's list would be, with every page in it. */
+    private static ObjectNode listOf(String field, Stream<FunctionConfiguration> items) {
+        ObjectNode list = JSON.createObjectNode();
+        var array = list.putArray(field);
+        items.forEach(c -> array.add(ModelJson.of(c)));
+        return list;
+    }
+
+    /** The files under {@code dir} as a zip, in name order, with paths relative to it. */
     static byte[] zipDirectory(Path dir) throws IOException {
-        if (!Files.isRegularFile(dir.resolve("bootstrap"))) throw new UsageError(dir + " has no 'bootstrap'");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes); Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.filter(Files::isRegularFile).sorted().toList()) {
@@ -258,9 +416,5 @@ public final class FnCommand {
             }
         }
         return bytes.toByteArray();
-    }
-
-    private static String json(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }

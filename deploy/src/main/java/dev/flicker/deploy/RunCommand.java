@@ -6,43 +6,57 @@ import dev.flicker.guest.RunRequest;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
 
 /**
  * {@code flicker run [--memory-mib N] [--timeout-ms N] BUNDLE_DIR PROGRAM [ARGS...]}: runs one static program
  * in a fresh micro VM with stdin as its input, prints its output, and exits with its status.
  */
-public final class RunCommand {
-    public static int main(String[] args) throws IOException {
-        Limits limits = Limits.DEFAULT;
-        int i = 0;
-        while (i < args.length && args[i].startsWith("--")) {
-            String flag = args[i];
-            if (i + 1 >= args.length) return usage("missing value after " + flag);
-            String value = args[i + 1];
-            try {
-                switch (flag) {
-                    case "--memory-mib" -> limits = limits.withMemoryMib(Integer.parseInt(value));
-                    case "--timeout-ms" -> limits = limits.withTimeoutMillis(Long.parseLong(value));
-                    default -> {
-                        return usage("unknown option " + flag);
-                    }
-                }
-            } catch (IllegalArgumentException e) {
-                return usage("bad value for " + flag + ": " + e.getMessage());
-            }
-            i += 2;
+@Command(name = "run", description = {"Run one static program in a fresh micro VM: stdin is its input, its output is printed, "
+        + "and the exit status is its own (128 + the signal when it was killed).",
+        "BUNDLE_DIR is mounted read-only at /var/task; /tmp is an in-memory tmpfs of the VM."})
+final class RunCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--memory-mib", paramLabel = "N", description = "Guest memory in MiB (default: ${DEFAULT-VALUE}).")
+    int memoryMib = Limits.DEFAULT.memoryMib();
+
+    @Option(names = "--timeout-ms", paramLabel = "N", description = "Wall-clock limit in milliseconds (default: ${DEFAULT-VALUE}).")
+    long timeoutMillis = Limits.DEFAULT.timeoutMillis();
+
+    @Parameters(index = "0", paramLabel = "BUNDLE_DIR", description = "The directory mounted at /var/task.")
+    Path bundleDir;
+
+    @Parameters(index = "1", paramLabel = "PROGRAM", description = "The program in BUNDLE_DIR to run.")
+    String program;
+
+    @Parameters(index = "2..*", paramLabel = "ARGS", description = "The program's arguments.")
+    List<String> programArgs = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException {
+        Limits limits;
+        try {
+            limits = Limits.DEFAULT.withMemoryMib(memoryMib).withTimeoutMillis(timeoutMillis);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
-        if (args.length - i < 2) return usage("need a bundle directory and a program");
-        Path bundleDir = Path.of(args[i]);
-        String program = args[i + 1];
-        String[] programArgs = Arrays.copyOfRange(args, i + 2, args.length);
         byte[] stdin = System.console() == null ? System.in.readAllBytes() : new byte[0];
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(bundleDir)) {
-            RunResult r = runner.run(RunRequest.of(bundle, program).withArgs(programArgs).withStdin(stdin).withLimits(limits));
+            RunResult r = runner.run(RunRequest.of(bundle, program).withArgs(programArgs.toArray(String[]::new)).withStdin(stdin)
+                    .withLimits(limits));
             System.out.write(r.stdout());
             System.out.flush();
             System.err.write(r.stderr());
@@ -52,13 +66,7 @@ public final class RunCommand {
             }
             return r.outcome() == RunResult.Outcome.EXITED ? r.exitStatus() : 128 + Math.max(r.signal(), 1);
         } catch (IllegalArgumentException e) {
-            return usage(e.getMessage());
+            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
-    }
-
-    private static int usage(String problem) {
-        System.err.println("flicker run: " + problem);
-        System.err.println("usage: flicker run [--memory-mib N] [--timeout-ms N] BUNDLE_DIR PROGRAM [ARGS...]");
-        return 2;
     }
 }

@@ -1,25 +1,24 @@
 package dev.flicker.deploy;
 
-import dev.flicker.api.SigV4;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.testing.NeedsKvm;
 import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.services.lambda.model.InvocationType;
+import software.amazon.awssdk.services.lambda.model.InvokeResponse;
+import software.amazon.awssdk.utils.http.SdkHttpUtils;
 
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,44 +31,42 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @NeedsKvm
 class AsyncDurabilityTest {
     static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
     void acceptedEventInvocationsSurviveSigkill(@TempDir Path dataDir) throws Exception {
         int port = PlatformProcess.freePort();
         Process platform = PlatformProcess.start(dataDir, port);
         List<String> accepted = new ArrayList<>();
-        try {
+        try (PlatformClient client = PlatformProcess.client(port)) {
             byte[] zip = FnCommand.zipDirectory(BOOTSTRAP.getParent());
             String fn = "durable" + Long.toHexString(System.nanoTime());
-            HttpResponse<String> created = PlatformProcess.post(port, "/2015-03-31/functions", "{\"FunctionName\":\"" + fn
-                    + "\",\"Runtime\":\"provided\",\"Handler\":\"h\",\"Code\":{\"ZipFile\":\""
-                    + Base64.getEncoder().encodeToString(zip) + "\"}}", null);
-            assertEquals(201, created.statusCode(), created.body());
-            PlatformProcess.awaitActive(port, fn);
+            client.lambda().createFunction(b -> b.functionName(fn).runtime("provided").handler("h")
+                    .code(c -> c.zipFile(SdkBytes.fromByteArray(zip))));
+            PlatformProcess.awaitActive(client, fn);
             for (int i = 0; i < 500; i++) {
-                HttpResponse<String> r = PlatformProcess.post(port, "/2015-03-31/functions/" + fn + "/invocations", "{\"name\":\"n" + i + "\"}", "Event");
-                assertEquals(202, r.statusCode(), r.body());
-                accepted.add(r.headers().firstValue("X-Amzn-RequestId").orElseThrow());
+                String event = JSON.writeValueAsString(Map.of("name", "n" + i));
+                InvokeResponse r = client.lambda().invoke(b -> b.functionName(fn).invocationType(InvocationType.EVENT)
+                        .payload(SdkBytes.fromUtf8String(event)));
+                assertEquals(202, r.statusCode());
+                accepted.add(r.responseMetadata().requestId());
             }
         } finally {
             platform.destroyForcibly().waitFor(); // SIGKILL: no shutdown hooks, no clean stop
         }
 
         Process again = PlatformProcess.start(dataDir, port);
-        try {
-            Pattern status = Pattern.compile("\"status\":\"(\\w+)\".*\"attempts\":(\\d+)");
+        try (PlatformClient client = PlatformProcess.client(port)) {
             int succeeded = 0, ranAgain = 0;
             for (String id : accepted) {
-                Matcher m = TestTime.await("invocation " + id + " to finish", Duration.ofSeconds(30), () -> {
-                    HttpResponse<String> r = getUnchecked(port, "/admin/async/" + id);
-                    assertEquals(200, r.statusCode(), "accepted invocation " + id + " is lost: " + r.body());
-                    Matcher found = status.matcher(r.body());
-                    assertTrue(found.find(), r.body());
-                    return found.group(1).equals("Succeeded") || found.group(1).equals("DeadLettered") ? found : null;
+                JsonNode finished = TestTime.await("invocation " + id + " to finish", Duration.ofSeconds(30), () -> {
+                    JsonNode s = asyncStatus(client, id);
+                    String status = s.path("status").asText();
+                    return status.equals("Succeeded") || status.equals("DeadLettered") ? s : null;
                 });
-                assertEquals("Succeeded", m.group(1), "invocation " + id);
+                assertEquals("Succeeded", finished.path("status").asText(), "invocation " + id + ": " + finished);
                 succeeded++;
-                if (Integer.parseInt(m.group(2)) > 1) ranAgain++;
+                if (finished.path("attempts").asInt() > 1) ranAgain++;
             }
             assertEquals(500, succeeded);
             // At least once: only an invocation that was running when the process died may have run twice.
@@ -80,11 +77,15 @@ class AsyncDurabilityTest {
         }
     }
 
-    private static HttpResponse<String> getUnchecked(int port, String path) {
+    /** {@code /admin/async/{requestId}}: the invocation's status and attempts; a 404 means it was lost. */
+    private static JsonNode asyncStatus(PlatformClient client, String requestId) {
         try {
-            return PlatformProcess.get(port, path);
-        } catch (IOException | InterruptedException e) {
-            throw new IllegalStateException("GET " + path, e);
+            return client.getJson("/admin/async/" + SdkHttpUtils.urlEncode(requestId), Map.of());
+        } catch (AwsServiceException e) {
+            throw new AssertionError("accepted invocation " + requestId + " is lost: " + e.statusCode() + " "
+                    + e.awsErrorDetails().errorMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("GET /admin/async/" + requestId, e);
         }
     }
 }

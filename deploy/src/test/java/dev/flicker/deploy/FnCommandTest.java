@@ -1,96 +1,176 @@
 package dev.flicker.deploy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flicker.deploy.CommandLineTest.Outcome;
 import dev.flicker.testing.NeedsKvm;
 import dev.flicker.testing.TestTime;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
+import static dev.flicker.deploy.CommandLineTest.flicker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The CLI against the packaged platform running as a process. */
+/**
+ * The CLI against the packaged platform running as a process (one for the class): the README's flow, text that
+ * round-trips exactly, and the platform's refusals as one line.
+ */
+@NeedsKvm
 class FnCommandTest {
-    record Outcome(int status, String out, String err) {}
+    static final Path BOOTSTRAP = Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap");
+    /** The CLI's own wait for a snapshot, scaled with the machine as every wait of the tests. */
+    static final String WAIT_SECONDS = Long.toString(TestTime.scaled(Duration.ofSeconds(60)).toSeconds());
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    static Outcome fn(int port, String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int status = new FnCommand(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port),
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)).run(args);
-        return new Outcome(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    @TempDir
+    static Path dataDir;
+    @TempDir
+    static Path code;
+    static int port;
+    static Process platform;
+
+    @BeforeAll
+    static void startPlatform() throws Exception {
+        Files.copy(BOOTSTRAP, code.resolve("bootstrap"));
+        port = PlatformProcess.freePort();
+        platform = PlatformProcess.start(dataDir, port);
     }
 
-    @NeedsKvm
+    @AfterAll
+    static void stopPlatform() throws InterruptedException {
+        if (platform == null) return;
+        platform.destroy();
+        platform.waitFor();
+    }
+
+    /** {@code flicker fn ARGS...} against the platform of this class. */
+    static Outcome fn(String... args) {
+        return flicker(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port), Stream.concat(Stream.of("fn"), Stream.of(args)).toArray(String[]::new));
+    }
+
+    static String uniqueName(String prefix) {
+        return prefix + Long.toHexString(System.nanoTime());
+    }
+
     @Test
-    void deployInvokeInspectAndDelete(@TempDir Path dataDir, @TempDir Path code) throws Exception {
-        Files.copy(Path.of("../guest-kernel/target/test-programs/c-runtime/bootstrap"), code.resolve("bootstrap"));
-        int port = PlatformProcess.freePort();
-        Process platform = PlatformProcess.start(dataDir, port);
-        try {
-            operatorLoginIsPrintedOnceAndWorks(port);
-            String name = "cli" + Long.toHexString(System.nanoTime());
-            Outcome created = fn(port, "create", name, "--dir", code.toString(), "--memory", "256", "--env", "STAGE=test");
-            assertEquals(0, created.status(), created.err());
-            assertTrue(created.err().contains("uploading " + name), created.err());
-            assertTrue(created.out().contains("\"State\":\"Active\"") && created.out().contains("\"MemorySize\":256"), created.out());
+    void deployInvokeInspectAndDelete() throws Exception {
+        operatorLoginIsPrintedOnceAndWorks(port);
+        String name = uniqueName("cli");
+        Outcome created = fn("create", name, "--dir", code.toString(), "--memory", "256", "--env", "STAGE=test", "--wait-seconds", WAIT_SECONDS);
+        assertEquals(0, created.status(), created.err());
+        assertTrue(created.err().contains("uploading " + name), created.err());
+        assertTrue(created.out().contains("\"State\":\"Active\"") && created.out().contains("\"MemorySize\":256"), created.out());
 
-            Outcome ok = fn(port, "invoke", name, "--payload", "{\"name\":\"cli\"}");
-            assertEquals(0, ok.status(), ok.err());
-            assertEquals("{\"greeting\":\"hello, cli\"}\n", ok.out());
+        Outcome ok = fn("invoke", name, "--payload", "{\"name\":\"cli\"}");
+        assertEquals(0, ok.status(), ok.err());
+        assertEquals("{\"greeting\":\"hello, cli\"}\n", ok.out());
 
-            Outcome failed = fn(port, "invoke", name, "--payload", "{}", "--logs");
-            assertEquals(1, failed.status());
-            assertTrue(failed.err().contains("event without a name"), failed.err());
+        Outcome failed = fn("invoke", name, "--payload", "{}", "--logs");
+        assertEquals(1, failed.status());
+        assertTrue(failed.err().contains("event without a name"), failed.err());
 
-            Outcome queued = fn(port, "invoke", name, "--async", "--payload", "{\"name\":\"later\"}");
-            assertEquals(0, queued.status(), queued.err());
-            assertTrue(queued.out().startsWith("queued as "), queued.out());
+        Outcome queued = fn("invoke", name, "--async", "--payload", "{\"name\":\"later\"}");
+        assertEquals(0, queued.status(), queued.err());
+        assertTrue(queued.out().startsWith("queued as "), queued.out());
 
-            assertTrue(fn(port, "list").out().contains("\"FunctionName\":\"" + name + "\""));
-            // Invocation records are written in the background.
-            TestTime.await("a Success record in fn logs", Duration.ofSeconds(10), () -> {
-                try {
-                    return fn(port, "logs", name).out().contains("\"status\":\"Success\"");
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            Outcome published = fn(port, "publish", name, "--description", "first");
-            assertEquals(0, published.status(), published.err());
-            assertTrue(published.err().contains("published " + name + ":1"), published.err());
-            assertTrue(published.out().contains("\"Version\":\"1\"") && published.out().contains("\"State\":\"Active\""), published.out());
-            Outcome fromVersion = fn(port, "invoke", name + ":1", "--payload", "{\"name\":\"one\"}", "--logs");
-            assertEquals(0, fromVersion.status(), fromVersion.err());
-            assertTrue(fromVersion.err().contains(" as " + name + ":1\n"), fromVersion.err());
-            assertTrue(fn(port, "versions", name).out().contains("\"Version\":\"1\""));
+        assertTrue(fn("list").out().contains("\"FunctionName\":\"" + name + "\""));
+        // Invocation records are written in the background.
+        TestTime.await("a Success record in fn logs", Duration.ofSeconds(10), () -> fn("logs", name).out().contains("\"status\":\"Success\""));
+        Outcome published = fn("publish", name, "--description", "first", "--wait-seconds", WAIT_SECONDS);
+        assertEquals(0, published.status(), published.err());
+        assertTrue(published.err().contains("published " + name + ":1"), published.err());
+        assertTrue(published.out().contains("\"Version\":\"1\"") && published.out().contains("\"State\":\"Active\""), published.out());
+        Outcome fromVersion = fn("invoke", name + ":1", "--payload", "{\"name\":\"one\"}", "--logs");
+        assertEquals(0, fromVersion.status(), fromVersion.err());
+        assertTrue(fromVersion.err().contains(" as " + name + ":1\n"), fromVersion.err());
+        assertTrue(fn("versions", name).out().contains("\"Version\":\"1\""));
 
-            assertEquals(0, fn(port, "update", name, "--dir", code.toString()).status());
-            assertEquals(0, fn(port, "delete", name + ":1").status());
-            Outcome versionGone = fn(port, "invoke", name + ":1");
-            assertEquals(1, versionGone.status());
-            assertTrue(versionGone.err().contains("ResourceNotFoundException"), versionGone.err());
-            assertEquals(0, fn(port, "delete", name).status());
-            Outcome gone = fn(port, "invoke", name);
-            assertEquals(1, gone.status());
-            assertTrue(gone.err().contains("ResourceNotFoundException"), gone.err());
-        } finally {
-            platform.destroy();
-            platform.waitFor();
+        assertEquals(0, fn("update", name, "--dir", code.toString(), "--wait-seconds", WAIT_SECONDS).status());
+        assertEquals(0, fn("delete", name + ":1").status());
+        Outcome versionGone = fn("invoke", name + ":1");
+        assertEquals(1, versionGone.status());
+        assertTrue(versionGone.oneErrorLine().startsWith("flicker: ResourceNotFoundException: "), versionGone.err());
+        assertEquals(0, fn("delete", name).status());
+        Outcome gone = fn("invoke", name);
+        assertEquals(1, gone.status());
+        assertTrue(gone.oneErrorLine().startsWith("flicker: ResourceNotFoundException: "), gone.err());
+    }
+
+    /**
+     * A newline, quotes, a backslash, a tab and non-ASCII text in --env values and --description come back exactly,
+     * from the CLI's own output and from GetFunctionConfiguration through the SDK, for $LATEST and a published version.
+     */
+    @Test
+    void textRoundTripsExactly() throws Exception {
+        String name = uniqueName("text");
+        Map<String, String> variables = Map.of("GREETING", CommandLineTest.TRICKY, "EQUALS", "a=b=c", "EMPTY", "");
+        List<String> args = new ArrayList<>(List.of("create", name, "--dir", code.toString(), "--description", CommandLineTest.TRICKY,
+                "--wait-seconds", WAIT_SECONDS));
+        variables.forEach((k, v) -> args.addAll(List.of("--env", k + "=" + v)));
+        Outcome created = fn(args.toArray(String[]::new));
+        assertEquals(0, created.status(), created.err());
+        JsonNode printed = JSON.readTree(created.out());
+        assertEquals(CommandLineTest.TRICKY, printed.path("Description").asText());
+        assertEquals(variables, JSON.convertValue(printed.path("Environment").path("Variables"), Map.class));
+
+        String versionText = "v1: \"quoted\"\n\ttabbed \\ back, ü 日本 😀";
+        Outcome published = fn("publish", name, "--description", versionText, "--wait-seconds", WAIT_SECONDS);
+        assertEquals(0, published.status(), published.err());
+        assertEquals(versionText, JSON.readTree(published.out()).path("Description").asText());
+
+        try (PlatformClient client = PlatformProcess.client(port)) {
+            var latest = client.lambda().getFunctionConfiguration(b -> b.functionName(name));
+            assertEquals(CommandLineTest.TRICKY, latest.description());
+            assertEquals(variables, latest.environment().variables());
+            var one = client.lambda().getFunctionConfiguration(b -> b.functionName(name).qualifier("1"));
+            assertEquals(versionText, one.description());
+            assertEquals(variables, one.environment().variables());
         }
+        JsonNode versions = JSON.readTree(fn("versions", name).out()).path("Versions");
+        assertEquals(2, versions.size(), versions.toString());
+        assertEquals(versionText, versions.get(1).path("Description").asText());
+        assertEquals(0, fn("delete", name).status());
+    }
+
+    /** The platform's refusals, from the SDK's operations and from /admin alike: one line with Lambda's type, status 1. */
+    @Test
+    void platformRefusalsAreOneLineWithTheirType() throws Exception {
+        Outcome missing = fn("invoke", "nosuch");
+        assertEquals(1, missing.status(), missing.toString());
+        assertTrue(missing.oneErrorLine().matches("flicker: ResourceNotFoundException: Function not found: arn:aws:lambda:local:\\d+:function:nosuch"),
+                missing.err());
+
+        Outcome tooBig = fn("create", uniqueName("big"), "--dir", code.toString(), "--memory", "99999");
+        assertEquals(1, tooBig.status(), tooBig.toString());
+        assertTrue(tooBig.err().endsWith("\n") && tooBig.err().lines().toList().getLast().startsWith("flicker: InvalidParameterValueException: "),
+                tooBig.err());
+
+        Outcome badLimit = fn("logs", "x", "--limit", "5000");
+        assertEquals(1, badLimit.status(), badLimit.toString());
+        assertTrue(badLimit.oneErrorLine().startsWith("flicker: InvalidParameterValueException: "), badLimit.err());
+
+        Outcome wrongSecret = flicker(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port, "FLICKER_SECRET_ACCESS_KEY", "not-the-secret"),
+                "fn", "list");
+        assertEquals(1, wrongSecret.status(), wrongSecret.toString());
+        assertTrue(wrongSecret.oneErrorLine().startsWith("flicker: InvalidSignatureException: "), wrongSecret.err());
     }
 
     /**
@@ -121,22 +201,5 @@ class FnCommandTest {
         assertEquals(401, http.send(HttpRequest.newBuilder(overview).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
         assertEquals(200, http.send(HttpRequest.newBuilder(overview).header("Authorization", "Bearer " + token).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode());
-    }
-
-    @Test
-    void mistakesAreExplained(@TempDir Path empty) throws Exception {
-        assertEquals(2, fn(1, "frobnicate").status());
-        Outcome badName = fn(1, "delete", "no spaces allowed");
-        assertEquals(2, badName.status());
-        assertTrue(badName.err().contains("is not a function name"), badName.err());
-        Outcome badVersion = fn(1, "invoke", "fn:prod");
-        assertEquals(2, badVersion.status());
-        assertTrue(badVersion.err().contains("'prod' is not a version number"), badVersion.err());
-        Outcome noBootstrap = fn(1, "create", "x", "--dir", empty.toString());
-        assertEquals(2, noBootstrap.status());
-        assertTrue(noBootstrap.err().contains("has no 'bootstrap'"), noBootstrap.err());
-        Outcome unreachable = fn(PlatformProcess.freePort(), "list"); // nothing listens there
-        assertEquals(1, unreachable.status());
-        assertTrue(unreachable.err().contains("cannot reach the platform"), unreachable.err());
     }
 }

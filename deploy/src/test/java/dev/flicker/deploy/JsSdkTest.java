@@ -1,5 +1,6 @@
 package dev.flicker.deploy;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.testing.NeedsKvm;
 import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
@@ -18,11 +19,10 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -44,6 +44,7 @@ class JsSdkTest {
             "deleteFunction", "deletedFunctionIsNotFound");
     /** Bounds a hung run only: the whole script takes seconds when the platform answers. */
     static final Duration RUN_LIMIT = TestTime.scaled(Duration.ofMinutes(3));
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
     void awsSdkForJavaScriptCreatesInvokesUpdatesAndDeletes(@TempDir Path dataDir, @TempDir Path work) throws Exception {
@@ -99,17 +100,11 @@ class JsSdkTest {
             fail("@aws-sdk/client-lambda is not installed in " + JS.resolve("node_modules").toAbsolutePath().normalize()
                     + ": " + HOW_TO_INSTALL);
         }
-        String pinned = field(Files.readString(JS.resolve("package.json")), "@aws-sdk/client-lambda");
-        String version = field(Files.readString(installed), "version");
+        String pinned = JSON.readTree(JS.resolve("package.json").toFile()).path("dependencies").path("@aws-sdk/client-lambda").asText();
+        String version = JSON.readTree(installed.toFile()).path("version").asText();
+        assertFalse(pinned.isEmpty(), "package.json pins no @aws-sdk/client-lambda");
         assertEquals(pinned, version, "node_modules holds @aws-sdk/client-lambda " + version + ", package.json pins " + pinned
                 + ": run npm ci in deploy/src/test/js (./flicker test does)");
-    }
-
-    /** The first string value of a JSON field: enough for two package.json files, without a JSON library here. */
-    private static String field(String json, String name) {
-        Matcher m = Pattern.compile("\"" + Pattern.quote(name) + "\"\\s*:\\s*\"([^\"]+)\"").matcher(json);
-        if (!m.find()) throw new AssertionError("no \"" + name + "\" in " + json);
-        return m.group(1);
     }
 
     private static Optional<Path> onPath(String program) {

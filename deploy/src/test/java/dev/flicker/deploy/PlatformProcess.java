@@ -1,10 +1,12 @@
 package dev.flicker.deploy;
 
 import dev.flicker.testing.TestTime;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkServiceException;
+import software.amazon.awssdk.services.lambda.model.State;
 
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,14 +47,13 @@ final class PlatformProcess {
         Files.createDirectories(log.getParent());
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         Process p = pb.start();
-        try {
+        try (PlatformClient client = client(port)) {
             TestTime.await("the platform to answer on port " + port + " (its log: " + log + ")", Duration.ofSeconds(60), () -> {
                 try {
-                    if (get(port, "/2015-03-31/functions").statusCode() == 200) return true;
-                } catch (IOException e) {
-                    // not listening yet
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
+                    client.lambda().listFunctions();
+                    return true;
+                } catch (SdkClientException | SdkServiceException e) {
+                    // not listening, or not answering yet
                 }
                 if (!p.isAlive()) throw new IllegalStateException("the platform exited with " + p.exitValue() + "; its log: " + log);
                 return null;
@@ -65,16 +66,12 @@ final class PlatformProcess {
     }
 
     /** Waits until function {@code name} leaves Pending; it must be Active. */
-    static void awaitActive(int port, String name) {
-        String body = TestTime.await(name + " to leave Pending", Duration.ofSeconds(30), () -> {
-            try {
-                String b = get(port, "/2015-03-31/functions/" + name).body();
-                return b.contains("\"State\":\"Pending\"") ? null : b;
-            } catch (IOException | InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
+    static void awaitActive(PlatformClient client, String name) {
+        var conf = TestTime.await(name + " to leave Pending", Duration.ofSeconds(30), () -> {
+            var c = client.lambda().getFunctionConfiguration(b -> b.functionName(name));
+            return c.state() == State.PENDING ? null : c;
         });
-        if (!body.contains("\"State\":\"Active\"")) throw new AssertionError(name + " did not become Active: " + body);
+        if (conf.state() != State.ACTIVE) throw new AssertionError(name + " did not become Active: " + conf);
     }
 
     /** Where the platform last started on {@code port} writes its output. */
@@ -82,16 +79,8 @@ final class PlatformProcess {
         return LOGS.get(port);
     }
 
-    /** The CLI's signed client, pointed at a platform on {@code port} with the default credentials. */
+    /** The CLI's client (the AWS SDK's LambdaClient, and signed calls to /admin), pointed at a platform on {@code port}. */
     static PlatformClient client(int port) {
         return PlatformClient.fromEnvironment(Map.of("FLICKER_ENDPOINT", "http://localhost:" + port));
-    }
-
-    static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-        return client(port).call("GET", path, null, Map.of());
-    }
-
-    static HttpResponse<String> post(int port, String path, String body, String invocationType) throws IOException, InterruptedException {
-        return client(port).call("POST", path, body, invocationType == null ? Map.of() : Map.of("X-Amz-Invocation-Type", invocationType));
     }
 }
