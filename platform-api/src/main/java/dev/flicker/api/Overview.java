@@ -62,8 +62,16 @@ public class Overview {
 
     /** What {@code GET /admin/overview} returns. */
     public record Snapshot(OffsetDateTime generatedAt, Host host, int windowSeconds, Concurrency concurrency,
-                           List<Function> functions, Window allFunctions, PoolView pool, AsyncQueue.Counts async,
+                           List<Function> functions, Window allFunctions, PoolView pool, Jvm jvm, AsyncQueue.Counts async,
                            List<Recent> recent) {}
+
+    /** The platform JVM's heap now: what VMs cost the host in Java objects (their budgets) shows here. */
+    public record Jvm(long heapUsedKib, long heapCommittedKib, long heapMaxKib) {
+        static Jvm now() {
+            java.lang.management.MemoryUsage heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+            return new Jvm(heap.getUsed() / 1024, heap.getCommitted() / 1024, heap.getMax() / 1024);
+        }
+    }
 
     /** Whether this host runs functions, and if not why (KVM's message): the pool is then null. */
     public record Host(boolean canRunFunctions, String cannotRunFunctionsBecause) {}
@@ -133,7 +141,7 @@ public class Overview {
         List<Recent> recent = invocations.find(null, null, RECENT_RECORDS, 0).stream().map(Recent::of).toList();
         return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC),
                 new Host(engine.cannotRunFunctions() == null, engine.cannotRunFunctions()), WINDOW_SECONDS,
-                new Concurrency(admission.globalLimit(), admission.inFlightTotal()), rows, all, poolView, asyncQueue.counts(),
+                new Concurrency(admission.globalLimit(), admission.inFlightTotal()), rows, all, poolView, Jvm.now(), asyncQueue.counts(),
                 recent);
     }
 

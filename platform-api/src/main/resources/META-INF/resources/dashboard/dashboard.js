@@ -93,6 +93,9 @@ function drawPool(o) {
   } else {
     drawVms(o.pool);
   }
+  const j = o.jvm;
+  $("vm-memory").append(...[["JVM heap used MiB", mib(j.heapUsedKib)], ["JVM heap committed MiB", mib(j.heapCommittedKib)]]
+    .map(([name, value]) => row([el("th", name), el("td", value)])));
   const a = o.async;
   pairs("async", [["queued", a.queued], ["running", a.running], ["succeeded (kept)", a.succeeded],
     ["dead-lettered", a.deadLettered], ["dead letters (kept)", a.deadLetters]]);

@@ -165,6 +165,9 @@ class DashboardTest {
         }
         assertTrue(pool.at("/processMemory/rssKib").asLong() > 0 && pool.at("/processMemory/pssKib").asLong() > 0, pool.toString());
         assertTrue(pool.at("/processMemory/hostAvailableKib").asLong() > 0);
+        JsonNode jvm = o.get("jvm");
+        assertTrue(jvm.get("heapUsedKib").asLong() > 0 && jvm.get("heapUsedKib").asLong() <= jvm.get("heapCommittedKib").asLong(),
+                jvm.toString());
         // A clone's guest memory is resident only where it touched pages, so a ready VM may have a PSS of 0 KiB.
         JsonNode vms = pool.get("vmMemory");
         assertTrue(vms.get("count").asInt() >= 0);
