@@ -8,11 +8,9 @@ import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.VmPool;
 import dev.flicker.snapshots.SnapshotStore;
 import software.amazon.awssdk.core.SdkBytes;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.http.SdkHttpMethod;
 import software.amazon.awssdk.services.lambda.model.State;
 
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,31 +32,18 @@ import static dev.flicker.deploy.Bench.sorted;
  * through the engine's Java API, to show what the control plane adds.
  */
 final class ApiBench {
-    static final Path PLATFORM = Path.of("platform-api/target/quarkus-app/quarkus-run.jar");
     static final Path CODE = Path.of("guest-kernel/target/test-programs/c-runtime");
     static final String EVENT = "{\"name\":\"bench\"}";
 
     private ApiBench() {}
 
     static int main(int seconds) throws Exception {
-        for (Path p : List.of(PLATFORM, CODE.resolve("bootstrap"))) {
-            if (!Files.exists(p)) throw new IllegalStateException(p + " is missing: run ./flicker bench from the checkout (it builds it)");
+        if (!Files.exists(CODE.resolve("bootstrap"))) {
+            throw new IllegalStateException(CODE.resolve("bootstrap") + " is missing: run ./flicker bench from the checkout (it builds it)");
         }
         Path data = Files.createTempDirectory("flicker-bench-api");
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseG1GC", "-jar", PLATFORM.toString());
-        pb.environment().put("FLICKER_PORT", Integer.toString(port));
-        pb.environment().put("FLICKER_DATA_DIR", data.toString());
-        pb.environment().put("FLICKER_MAX_CONCURRENCY", "128");
-        pb.environment().remove("FLICKER_DB_URL"); // embedded PostgreSQL, as ./flicker up
-        pb.redirectErrorStream(true).redirectOutput(data.resolve("platform.log").toFile());
-        Process platform = pb.start();
-        try (PlatformClient client = new PlatformClient(URI.create("http://localhost:" + port), "flicker", "flicker-local-secret")) {
-            awaitUp(client, platform);
+        try (PackagedPlatform platform = PackagedPlatform.start(Map.of("FLICKER_MAX_CONCURRENCY", "128"), List.of())) {
+            PlatformClient client = platform.client();
             byte[] zip = FnCommand.zipDirectory(CODE);
             client.lambda().createFunction(b -> b.functionName("bench").runtime("provided.al2023").handler("h").memorySize(128).timeout(3)
                     .code(c -> c.zipFile(SdkBytes.fromByteArray(zip))));
@@ -97,25 +82,8 @@ final class ApiBench {
             double engineP50 = engineInvokeP50();
             figure("api.engine_invoke_p50_ms", engineP50, "ms");
             figure("api.overhead_p50_ms", c1p50 - engineP50, "ms");
-        } finally {
-            platform.destroy();
-            platform.waitFor();
         }
         return 0;
-    }
-
-    private static void awaitUp(PlatformClient client, Process platform) throws Exception {
-        for (int i = 0; i < 600; i++) {
-            try {
-                client.lambda().listFunctions();
-                return;
-            } catch (SdkClientException e) {
-                // not listening yet
-            }
-            if (!platform.isAlive()) throw new IllegalStateException("the platform exited; see its log in the temp data dir");
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("the platform did not start");
     }
 
     /** The same function through the engine's Java API: restore from its snapshot, invoke, release. */

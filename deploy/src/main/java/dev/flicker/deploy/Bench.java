@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -37,7 +38,7 @@ import java.util.concurrent.CountDownLatch;
  * {@code engine} measures the engine's figures with its anchor in the same run (a C host-call loop, QEMU's microvm
  * booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api} is {@link ApiBench}.
  */
-@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class},
+@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class, Bench.Hostile.class},
         synopsisSubcommandLabel = "(engine | snapshot | api)",
         description = "Run a benchmark from the checkout; figures are printed as FIGURE name value unit (results in BENCHMARKS.md).")
 final class Bench {
@@ -71,6 +72,42 @@ final class Bench {
         public Integer call() throws Exception {
             if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
             return ApiBench.main(seconds);
+        }
+    }
+
+    @Command(name = "hostile", description = "A function's latency alone and beside a hostile tenant (Runtime API flood, /tmp flood, "
+            + "spinning init), and the platform's heap meanwhile.")
+    static final class Hostile implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "20", description = "How long each phase lasts (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
+            return hostile(seconds);
+        }
+    }
+
+    /** {@code flicker bench hostile}: see {@link HostileTenants}; the platform as ./flicker up runs it. */
+    static int hostile(int seconds) throws Exception {
+        try (PackagedPlatform platform = PackagedPlatform.start(Map.of(), List.of())) {
+            HostileTenants.Outcome o = HostileTenants.run(platform.client(), Path.of("guest-kernel/target/test-programs"),
+                    java.time.Duration.ofSeconds(seconds), 20, java.time.Duration.ofSeconds(60));
+            double[] solo = sorted(o.soloMillis()), attacked = sorted(o.attackedMillis());
+            figure("hostile.victim_p50_solo_ms", percentile(solo, 0.50), "ms");
+            figure("hostile.victim_p99_solo_ms", percentile(solo, 0.99), "ms");
+            figure("hostile.victim_p50_attacked_ms", percentile(attacked, 0.50), "ms");
+            figure("hostile.victim_p99_attacked_ms", percentile(attacked, 0.99), "ms");
+            figure("hostile.victim_p99_ratio", percentile(attacked, 0.99) / percentile(solo, 0.99), "x");
+            figure("hostile.victim_failures", o.victimFailures().size(), "calls");
+            figure("hostile.attack_invocations", o.attacks().size(), "calls");
+            figure("hostile.attack_longest_ms", o.attacks().stream().mapToLong(HostileTenants.AttackInvocation::millis).max().orElse(0), "ms");
+            figure("hostile.init_rounds", o.initRounds().size(), "rounds");
+            figure("hostile.heap_before_mib", o.heapBeforeKib() / 1024.0, "MiB");
+            figure("hostile.heap_peak_mib", o.heapPeakKib() / 1024.0, "MiB");
+            return o.victimFailures().isEmpty() ? 0 : 1;
         }
     }
 

@@ -30,9 +30,17 @@ final class PlatformProcess {
     }
 
     static Process start(Path dataDir, int port) throws Exception {
+        return start(dataDir, port, java.util.List.of(), Map.of());
+    }
+
+    /** Like {@link #start(Path, int)}, with {@code jvmOptions} before {@code -jar} and {@code extraEnv} added last. */
+    static Process start(Path dataDir, int port, java.util.List<String> jvmOptions, Map<String, String> extraEnv) throws Exception {
         if (!Files.isRegularFile(PLATFORM)) throw new IllegalStateException(PLATFORM.toAbsolutePath() + " is missing: build platform-api first");
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-jar", PLATFORM.toString());
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(java.util.List.of("-jar", PLATFORM.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command);
         Map<String, String> env = pb.environment();
         env.put("FLICKER_PORT", Integer.toString(port));
         env.put("FLICKER_DATA_DIR", dataDir.toString());
@@ -42,6 +50,7 @@ final class PlatformProcess {
         // The platform's own wait for a database connection (Quarkus's default is 5 s) scales with the machine:
         // under emulation, connecting to PostgreSQL alone takes longer.
         env.put("QUARKUS_DATASOURCE_JDBC_ACQUISITION_TIMEOUT", TestTime.scaled(Duration.ofSeconds(5)).toSeconds() + "S");
+        env.putAll(extraEnv);
         Path log = Path.of("target", "platform-" + port + "-" + System.nanoTime() + ".log");
         LOGS.put(port, log);
         Files.createDirectories(log.getParent());
