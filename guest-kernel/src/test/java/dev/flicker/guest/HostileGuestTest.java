@@ -22,6 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The guest is hostile: every misbehaviour ends with a clear result and the host stays healthy. */
 @NeedsKvm
 class HostileGuestTest {
+    /** For programs that must finish: the default limits, with a timeout that scales with the machine. */
+    static final Limits FINISHING = Limits.DEFAULT.withTimeoutMillis(TestTime.scaledMillis(Limits.DEFAULT.timeoutMillis()));
+
     static Kvm kvm;
     static MicroVmRunner runner;
     static Bundle musl;
@@ -62,7 +65,7 @@ class HostileGuestTest {
 
     @Test
     void badPointersAndLengthsAreRefusedNotFatal() {
-        RunResult r = hostile("badptrs", Limits.DEFAULT);
+        RunResult r = hostile("badptrs", FINISHING);
         assertTrue(r.exitedWith(0), () -> r + " " + r.stdoutText());
         assertEquals("rejected 61 of 61\n", r.stdoutText());
         assertTrue(r.exits().unknownSyscalls() >= 1);
@@ -80,7 +83,7 @@ class HostileGuestTest {
             "hlt, 11, general protection fault",
             "div0, 8, divide error"})
     void faultsEndTheProgramWithTheLinuxSignal(String what, int signal, String detail) {
-        RunResult r = hostile(what, Limits.DEFAULT);
+        RunResult r = hostile(what, FINISHING);
         assertEquals(RunResult.Outcome.CRASHED, r.outcome(), r::toString);
         assertEquals(signal, r.signal(), r::toString);
         assertTrue(r.detail().contains(detail), r.detail());
@@ -103,7 +106,7 @@ class HostileGuestTest {
 
     @Test
     void allocatingPastTheLimitGetsEnomem() {
-        RunResult r = hostile("alloc", Limits.DEFAULT.withMemoryMib(32));
+        RunResult r = hostile("alloc", FINISHING.withMemoryMib(32));
         assertTrue(r.exitedWith(0), r::toString);
         int mib = Integer.parseInt(r.stdoutText().replaceAll("malloc failed after (\\d+) MiB\\n", "$1"));
         assertTrue(mib >= 16 && mib < 32, r.stdoutText());
@@ -113,7 +116,7 @@ class HostileGuestTest {
     void floodingStdoutIsCappedAndReported() {
         long gib = 1L << 30;
         RunResult r = runner.run(RunRequest.of(musl, "hostile").withArgs("flood", Long.toString(gib))
-                .withLimits(Limits.DEFAULT.withOutputCapBytes(1 << 20).withTimeoutMillis(60_000)));
+                .withLimits(Limits.DEFAULT.withOutputCapBytes(1 << 20).withTimeoutMillis(TestTime.scaledMillis(60_000))));
         assertTrue(r.exitedWith(0), r::toString);
         assertEquals(1 << 20, r.stdout().length);
         assertEquals(gib - (1 << 20), r.stdoutDroppedBytes());
@@ -145,7 +148,7 @@ class HostileGuestTest {
                 "api-flood", "bad", "block");
         long tookMillis = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(RunResult.Outcome.TIMED_OUT, r.outcome(), r::toString);
-        assertTrue(tookMillis < 2000 + 5000, "took " + tookMillis + " ms for a 2 s timeout");
+        assertTrue(tookMillis < 2000 + TestTime.scaledMillis(5000), "took " + tookMillis + " ms for a 2 s timeout");
         assertTrue(peak[0] < 256 * 1024, peak[0] + " bytes held for the VM");
         RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "bad", "nonblock"));
         assertTrue(nb.exitedWith(0), nb::toString);
@@ -165,8 +168,8 @@ class HostileGuestTest {
                 "api-flood", "valid", "block");
         long tookMillis = (System.nanoTime() - t0) / 1_000_000, cpuMillis = (threadCpuNanos() - cpu0) / 1_000_000;
         assertEquals(RunResult.Outcome.TIMED_OUT, r.outcome(), r::toString);
-        assertTrue(tookMillis < 3000 + 5000, "took " + tookMillis + " ms for a 3 s timeout");
-        assertTrue(cpuMillis < 1500, "the blocked write used " + cpuMillis + " ms of CPU");
+        assertTrue(tookMillis < 3000 + TestTime.scaledMillis(5000), "took " + tookMillis + " ms for a 3 s timeout");
+        assertTrue(cpuMillis < TestTime.scaledMillis(1500), "the blocked write used " + cpuMillis + " ms of CPU");
         assertTrue(peak[0] < 512 * 1024, peak[0] + " bytes held for the VM");
         RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "valid", "nonblock"));
         assertTrue(nb.exitedWith(0), nb::toString);
@@ -180,7 +183,7 @@ class HostileGuestTest {
     @Test
     void partialBodiesOnManySocketsStopAtTheBudget() {
         long[] peak = new long[1], limit = new long[1];
-        RunResult r = hostileIn(Limits.DEFAULT, vm -> {
+        RunResult r = hostileIn(FINISHING, vm -> {
             peak[0] = vm.hostMemory().peakBytes();
             limit[0] = vm.hostMemory().limitBytes();
         }, "api-bodies", "5120");
@@ -207,12 +210,12 @@ class HostileGuestTest {
      */
     @Test
     void tmpEntriesAndTheirNamesCountAgainstTmpAndTheBudget() {
-        RunResult tooLong = hostile("tmp-names", Limits.DEFAULT.withTimeoutMillis(30_000));
+        RunResult tooLong = hostile("tmp-names", Limits.DEFAULT.withTimeoutMillis(TestTime.scaledMillis(30_000)));
         assertTrue(tooLong.exitedWith(0), tooLong::toString);
         assertEquals("made 0, then ENAMETOOLONG\n", tooLong.stdoutText());
 
         long[] peak = new long[1];
-        RunResult r = hostileIn(Limits.DEFAULT.withTimeoutMillis(30_000), vm -> peak[0] = vm.hostMemory().peakBytes(),
+        RunResult r = hostileIn(Limits.DEFAULT.withTimeoutMillis(TestTime.scaledMillis(30_000)), vm -> peak[0] = vm.hostMemory().peakBytes(),
                 "tmp-names", "255");
         assertTrue(r.exitedWith(0), r::toString);
         String out = r.stdoutText();
@@ -225,14 +228,14 @@ class HostileGuestTest {
 
     @Test
     void pathsOutOfTheBundleAreNotFound() {
-        RunResult r = hostile("escape", Limits.DEFAULT);
+        RunResult r = hostile("escape", FINISHING);
         assertTrue(r.exitedWith(0), () -> r + r.stdoutText());
         assertEquals("refused 6 of 6\n", r.stdoutText());
     }
 
     @Test
     void smashingTheHostCallPageHurtsOnlyTheGuest() {
-        RunResult r = hostile("smash-hostcall", Limits.DEFAULT);
+        RunResult r = hostile("smash-hostcall", FINISHING);
         // The program owns that page: whatever it wrote, it ends in a defined way and the host goes on.
         assertTrue(r.outcome() == RunResult.Outcome.EXITED || r.outcome() == RunResult.Outcome.CRASHED, r::toString);
         assertTrue(runner.run(RunRequest.of(musl, "exit0")).exitedWith(0));
@@ -263,7 +266,7 @@ class HostileGuestTest {
 
     private static void runOnce(String kind) {
         RunResult r = switch (kind) {
-            case "crash" -> hostile("write-null", Limits.DEFAULT);
+            case "crash" -> hostile("write-null", FINISHING);
             case "timeout" -> hostile("loop", Limits.DEFAULT.withTimeoutMillis(20));
             default -> runner.run(RunRequest.of(musl, "exit0"));
         };
