@@ -103,6 +103,9 @@ final class Bench {
             figure("hostile.victim_p99_ratio", percentile(attacked, 0.99) / percentile(solo, 0.99), "x");
             figure("hostile.victim_failures", o.victimFailures().size(), "calls");
             figure("hostile.attack_invocations", o.attacks().size(), "calls");
+            figure("hostile.attack_timed_out", o.attacks().stream().filter(a -> a.errorType().equals("Sandbox.Timedout")).count(), "calls");
+            o.attacks().stream().filter(a -> !a.errorType().equals("Sandbox.Timedout")).limit(5)
+                    .forEach(a -> System.err.println("flicker bench: an attack ended otherwise: " + a));
             figure("hostile.attack_longest_ms", o.attacks().stream().mapToLong(HostileTenants.AttackInvocation::millis).max().orElse(0), "ms");
             figure("hostile.init_rounds", o.initRounds().size(), "rounds");
             figure("hostile.heap_before_mib", o.heapBeforeKib() / 1024.0, "MiB");
