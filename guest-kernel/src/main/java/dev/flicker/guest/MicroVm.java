@@ -41,6 +41,12 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 import static dev.flicker.guest.HostCallAbi.*;
+import static dev.flicker.guest.abi.Signals.SIGBUS;
+import static dev.flicker.guest.abi.Signals.SIGFPE;
+import static dev.flicker.guest.abi.Signals.SIGILL;
+import static dev.flicker.guest.abi.Signals.SIGKILL;
+import static dev.flicker.guest.abi.Signals.SIGSEGV;
+import static dev.flicker.guest.abi.Signals.SIGTRAP;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
 
 /**
@@ -305,7 +311,7 @@ public final class MicroVm implements AutoCloseable {
             ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
         } catch (RuntimeException | Error e) {
             // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
-            ending = new Ending(RunResult.Outcome.CRASHED, -1, 11, "host error: " + e, 0, 0, 0);
+            ending = new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, "host error: " + e, 0, 0, 0);
         } finally {
             kernel.runEnded();
         }
@@ -405,17 +411,17 @@ public final class MicroVm implements AutoCloseable {
 
     private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
-        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError, 0, 0, 0);
+        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
         ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
         try {
             while (true) {
                 if (System.nanoTime() - deadline >= 0) {
-                    return new Ending(RunResult.Outcome.TIMED_OUT, -1, 9, "killed at its deadline", hostCalls, 0, otherExits);
+                    return new Ending(RunResult.Outcome.TIMED_OUT, -1, SIGKILL, "killed at its deadline", hostCalls, 0, otherExits);
                 }
                 if (kick == null || runner.closing()) {
-                    return new Ending(RunResult.Outcome.STOPPED, -1, 9, "stopped: the runner is closing", hostCalls, 0, otherExits);
+                    return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: the runner is closing", hostCalls, 0, otherExits);
                 }
                 VcpuExit exit = vcpu.run();
                 switch (exit) {
@@ -433,7 +439,7 @@ public final class MicroVm implements AutoCloseable {
                         } catch (RuntimeException | Error e) {
                             // A host-half bug, or the host's heap running out (an OutOfMemoryError), must end
                             // this program, never the host: report it with the call.
-                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError(hc, e), hostCalls, 0,
+                            return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError(hc, e), hostCalls, 0,
                                     otherExits);
                         }
                         if (kernel.waitingForEvent()) {
@@ -450,7 +456,7 @@ public final class MicroVm implements AutoCloseable {
                     }
                     case VcpuExit.Mmio m -> {
                         // A store or load to guest-physical memory nothing backs, other than the doorbell.
-                        return crash(7, "SIGBUS: access to unbacked guest-physical address 0x"
+                        return crash(SIGBUS, "SIGBUS: access to unbacked guest-physical address 0x"
                                 + Long.toHexString(m.physicalAddress()), hostCalls, otherExits);
                     }
                     case VcpuExit.Io io when io.port() >= EXCEPTION_PORT_BASE && io.port() < EXCEPTION_PORT_BASE + 32 -> {
@@ -458,24 +464,24 @@ public final class MicroVm implements AutoCloseable {
                     }
                     case VcpuExit.Interrupted i -> otherExits++;
                     case VcpuExit.Io io -> {
-                        return crash(11, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
                     }
                     case VcpuExit.Hlt h -> {
-                        return crash(11, "SIGSEGV: the guest halted", hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: the guest halted", hostCalls, otherExits);
                     }
                     case VcpuExit.Shutdown s -> {
-                        return crash(11, "SIGSEGV: triple fault (the guest's exception handling failed)", hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: triple fault (the guest's exception handling failed)", hostCalls, otherExits);
                     }
                     case VcpuExit.InternalError e -> {
-                        return crash(4, "SIGILL: KVM could not emulate an instruction (internal error "
+                        return crash(SIGILL, "SIGILL: KVM could not emulate an instruction (internal error "
                                 + e.suberror() + ")", hostCalls, otherExits);
                     }
                     case VcpuExit.FailEntry f -> {
-                        return crash(11, "vCPU entry failed (hardware reason 0x" + Long.toHexString(f.hardwareReason())
+                        return crash(SIGSEGV, "vCPU entry failed (hardware reason 0x" + Long.toHexString(f.hardwareReason())
                                 + ")", hostCalls, otherExits);
                     }
                     case VcpuExit.Other o -> {
-                        return crash(11, "unexpected KVM exit " + o.reason(), hostCalls, otherExits);
+                        return crash(SIGSEGV, "unexpected KVM exit " + o.reason(), hostCalls, otherExits);
                     }
                 }
             }
@@ -515,11 +521,11 @@ public final class MicroVm implements AutoCloseable {
             default -> "SIGSEGV: exception " + vector;
         };
         int signal = switch (vector) {
-            case 0, 16, 19 -> 8;
-            case 3 -> 5;
-            case 6 -> 4;
-            case 17 -> 7;
-            default -> 11;
+            case 0, 16, 19 -> SIGFPE;
+            case 3 -> SIGTRAP;
+            case 6 -> SIGILL;
+            case 17 -> SIGBUS;
+            default -> SIGSEGV;
         };
         return new Ending(RunResult.Outcome.CRASHED, -1, signal, detail + " at rip 0x" + Long.toHexString(rip),
                 hostCalls, 1, otherExits);

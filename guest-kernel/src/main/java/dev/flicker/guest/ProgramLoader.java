@@ -1,5 +1,6 @@
 package dev.flicker.guest;
 
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.memory.AddressSpace;
@@ -61,10 +62,10 @@ public final class ProgramLoader {
             for (ElfFile.Segment s : loads) {
                 if (s.memSize() == 0) continue;
                 long[] range = pageRange(s, bias);
-                int prot = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
-                        | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
-                        | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
-                mapMerging(space, range[0], range[1], prot == 0 ? AddressSpace.PROT_READ : prot);
+                int prot = ((s.flags() & ElfFile.PF_R) != 0 ? Mman.PROT_READ : 0)
+                        | ((s.flags() & ElfFile.PF_W) != 0 ? Mman.PROT_WRITE : 0)
+                        | ((s.flags() & ElfFile.PF_X) != 0 ? Mman.PROT_EXEC : 0);
+                mapMerging(space, range[0], range[1], prot == 0 ? Mman.PROT_READ : prot);
                 space.poke(s.vaddr() + bias, elf.contents(s), 0, s.fileSize());
                 highest = Math.max(highest, range[1]);
             }
@@ -74,7 +75,7 @@ public final class ProgramLoader {
         long phdr = findPhdr(elf, bias);
 
         long stackLow = STACK_TOP - stackBytes;
-        if (!space.map(stackLow, stackBytes, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "[stack]")) {
+        if (!space.map(stackLow, stackBytes, Mman.PROT_READ | Mman.PROT_WRITE, "[stack]")) {
             throw new ElfException("the stack (" + stackBytes + " bytes) does not fit in the memory limit");
         }
         long sp;

@@ -2,11 +2,12 @@ package dev.flicker.guest.fs;
 
 import java.util.List;
 
+import static dev.flicker.guest.abi.FileMode.S_IFCHR;
+import static dev.flicker.guest.abi.FileMode.S_IFIFO;
+import static dev.flicker.guest.abi.FileMode.S_IFREG;
+
 /** A file, directory or device in the guest's file tree. */
 public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFile, Node.Device, Node.Stream, Node.Socket {
-    int S_IFDIR = 0040000, S_IFREG = 0100000, S_IFCHR = 0020000, S_IFIFO = 0010000;
-    int DT_DIR = 4, DT_REG = 8, DT_CHR = 2, DT_FIFO = 1;
-
     long inode();
 
     int mode();
@@ -144,7 +145,7 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         }
 
         public int mode() {
-            return 0140000 | 0777; // S_IFSOCK
+            return dev.flicker.guest.abi.FileMode.S_IFSOCK | 0777;
         }
 
         public long size() {

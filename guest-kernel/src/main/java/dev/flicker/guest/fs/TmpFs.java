@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static dev.flicker.guest.abi.FileMode.S_IFDIR;
+
 /**
  * The per-VM writable {@code /tmp}: in memory, with a limit on what it holds together. Its usage counts the
  * capacity of every file's bytes and, for every entry (file or directory), {@link #entryBytes} for its node,

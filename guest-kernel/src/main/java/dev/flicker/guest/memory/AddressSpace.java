@@ -12,6 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static dev.flicker.guest.abi.Mman.PROT_ALL;
+import static dev.flicker.guest.abi.Mman.PROT_EXEC;
+import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
 import static dev.flicker.kvm.x86.X86.PTE_ADDRESS_MASK;
 import static dev.flicker.kvm.x86.X86.PTE_NO_EXECUTE;
@@ -27,7 +30,6 @@ import static dev.flicker.kvm.x86.X86.PTE_WRITABLE;
  * overcommit mode 2); past it, mapping fails with ENOMEM.
  */
 public final class AddressSpace {
-    public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     /** Lowest address a program may map (Linux's default {@code vm.mmap_min_addr}). */
     public static final long MIN_USER_VA = 0x10000;
     /** One past the highest user address (the top of the lower canonical half, less a guard page). */
@@ -477,7 +479,7 @@ public final class AddressSpace {
             int prot = in.readInt();
             String name = in.readUTF();
             if (start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start < MIN_USER_VA || end > USER_VA_END
-                    || end <= start || start < previousEnd || (prot & ~7) != 0) {
+                    || end <= start || start < previousEnd || (prot & ~PROT_ALL) != 0) {
                 throw new java.io.IOException("bad mapping 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end));
             }
             previousEnd = end;

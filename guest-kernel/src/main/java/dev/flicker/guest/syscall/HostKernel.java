@@ -1,6 +1,27 @@
 package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.ArchPrctl;
+import dev.flicker.guest.abi.Dirent64;
+import dev.flicker.guest.abi.Fcntl;
+import dev.flicker.guest.abi.FileMode;
+import dev.flicker.guest.abi.Futex;
+import dev.flicker.guest.abi.Iovec;
+import dev.flicker.guest.abi.Marshallable;
+import dev.flicker.guest.abi.PollFd;
+import dev.flicker.guest.abi.Rlimit;
+import dev.flicker.guest.abi.Sigaction;
+import dev.flicker.guest.abi.SignalStack;
+import dev.flicker.guest.abi.Signals;
+import dev.flicker.guest.abi.SockaddrIn;
+import dev.flicker.guest.abi.Sockets;
+import dev.flicker.guest.abi.Stat;
+import dev.flicker.guest.abi.Statx;
+import dev.flicker.guest.abi.Sysinfo;
+import dev.flicker.guest.abi.Time;
+import dev.flicker.guest.abi.Timespec;
+import dev.flicker.guest.abi.Timeval;
+import dev.flicker.guest.abi.Utsname;
 import dev.flicker.guest.fs.FileTable;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
@@ -11,13 +32,20 @@ import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.runtime.RuntimeApi;
 
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.util.List;
 
-import static dev.flicker.guest.syscall.Errno.*;
+import static dev.flicker.guest.abi.Errno.*;
+import static dev.flicker.guest.abi.Fcntl.AT_EMPTY_PATH;
+import static dev.flicker.guest.abi.Fcntl.AT_FDCWD;
+import static dev.flicker.guest.abi.Fcntl.AT_REMOVEDIR;
+import static dev.flicker.guest.abi.Mman.*;
+import static dev.flicker.guest.abi.PathLimits.NAME_MAX;
+import static dev.flicker.guest.abi.PathLimits.PATH_MAX;
+import static dev.flicker.guest.abi.Time.NANOS_PER_SECOND;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
 
 /**
@@ -32,9 +60,6 @@ public final class HostKernel {
         void setFsBase(long value);
     }
 
-    private static final int MAX_PATH = 4096;
-    /** The longest name of one path component, in UTF-8 bytes (Linux's NAME_MAX). */
-    private static final int NAME_MAX = 255;
     private static final int MAX_IO_CHUNK = 1 << 20;
     /** Runtime API sockets a VM may hold open at once: each may buffer up to a request body. */
     public static final int MAX_SOCKETS = 64;
@@ -65,6 +90,23 @@ public final class HostKernel {
     private int exitStatus;
     /** A buffer for the byte the host reads from a pointer it then throws away (to check the pointer). */
     private final byte[] scratch = new byte[1];
+    /** Where structs are marshalled on their way in and out: the largest is {@code struct utsname}, 390 bytes. */
+    private final MemorySegment structBuffer = MemorySegment.ofArray(new long[64]);
+
+    /** Copies {@code value} out to guest memory at {@code addr}: all of it, or nothing when a byte is not writable. */
+    private void copyOut(long addr, Marshallable value) throws MemoryFault {
+        MemorySegment bytes = structBuffer.asSlice(0, value.sizeBytes());
+        bytes.fill((byte) 0);
+        value.marshal(bytes);
+        memory.write(addr, bytes, 0, bytes.byteSize());
+    }
+
+    /** Copies a struct of {@code layout} in from guest memory at {@code addr}: valid until the next copy. */
+    private MemorySegment copyIn(long addr, MemoryLayout layout) throws MemoryFault {
+        MemorySegment bytes = structBuffer.asSlice(0, layout.byteSize());
+        memory.read(addr, bytes, 0, bytes.byteSize());
+        return bytes;
+    }
 
     /**
      * Fresh random bytes, as many as asked up to 64 KiB (a short count): exactly that many, since a generator
@@ -89,8 +131,8 @@ public final class HostKernel {
         this.deadlineNanos = System.nanoTime() + 10_000_000_000L;
         this.executablePath = executablePath;
         files.installAt(0, new StdinFile(stdin), false);
-        files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", OpenFile.O_WRONLY), false);
-        files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", OpenFile.O_WRONLY), false);
+        files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", Fcntl.O_WRONLY), false);
+        files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", Fcntl.O_WRONLY), false);
     }
 
     /** stdin: the event bytes; null until the event arrives (a read then waits: the snapshot point). */
@@ -98,7 +140,7 @@ public final class HostKernel {
         byte[] data;
 
         StdinFile(byte[] data) {
-            super(new Node.Stream(9, "stdin"), "/dev/stdin", OpenFile.O_RDONLY);
+            super(new Node.Stream(9, "stdin"), "/dev/stdin", Fcntl.O_RDONLY);
             this.data = data;
         }
     }
@@ -198,14 +240,14 @@ public final class HostKernel {
             case Sys.PWRITE64 -> positionedIo(a0, a1, a2, a3, true);
             case Sys.READV -> vector(a0, a1, a2, false);
             case Sys.WRITEV -> vector(a0, a1, a2, true);
-            case Sys.OPEN -> openat(-100, a0, a1, a2);
+            case Sys.OPEN -> openat(AT_FDCWD, a0, a1, a2);
             case Sys.OPENAT -> openat(a0, a1, a2, a3);
             case Sys.CLOSE -> close(a0);
             case Sys.FTRUNCATE -> ftruncate(a0, a1);
             case Sys.LSEEK -> lseek(a0, a1, a2);
             case Sys.FSTAT -> fstat(a0, a1);
-            case Sys.STAT -> statPath(-100, a0, a1, 0);
-            case Sys.LSTAT -> statPath(-100, a0, a1, 0);
+            case Sys.STAT -> statPath(AT_FDCWD, a0, a1, 0);
+            case Sys.LSTAT -> statPath(AT_FDCWD, a0, a1, 0);
             case Sys.NEWFSTATAT -> statPath(a0, a1, a2, a3);
             case Sys.STATX -> statx(a0, a1, a2, a4);
             case Sys.GETDENTS64 -> getdents64(a0, a1, a2);
@@ -247,15 +289,15 @@ public final class HostKernel {
             case Sys.FUTEX -> futex(a0, a1, a2, a3);
             case Sys.GETCWD -> getcwd(a0, a1);
             case Sys.CHDIR -> chdir(a0);
-            case Sys.READLINK -> readlinkat(-100, a0, a1, a2);
+            case Sys.READLINK -> readlinkat(AT_FDCWD, a0, a1, a2);
             case Sys.READLINKAT -> readlinkat(a0, a1, a2, a3);
-            case Sys.ACCESS -> faccessat(-100, a0, a1);
+            case Sys.ACCESS -> faccessat(AT_FDCWD, a0, a1);
             case Sys.FACCESSAT, Sys.FACCESSAT2 -> faccessat(a0, a1, a2);
             case Sys.SYSINFO -> sysinfo(a0);
             case Sys.UMASK -> umask(a0);
-            case Sys.MKDIR -> mkdirat(-100, a0);
+            case Sys.MKDIR -> mkdirat(AT_FDCWD, a0);
             case Sys.MKDIRAT -> mkdirat(a0, a1);
-            case Sys.UNLINK -> unlinkat(-100, a0, 0);
+            case Sys.UNLINK -> unlinkat(AT_FDCWD, a0, 0);
             case Sys.UNLINKAT -> unlinkat(a0, a1, a2);
             case Sys.POLL -> poll(a0, a1);
             case Sys.SOCKET -> socket(a0, a1);
@@ -379,7 +421,7 @@ public final class HostKernel {
                 return socketWrite(f, sock.connection, memory.readBytes(buf, n));
             }
             case Node.TmpFile tf -> {
-                long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
+                long at = position >= 0 ? position : ((f.statusFlags & Fcntl.O_APPEND) != 0 ? tf.size() : f.offset);
                 // As Linux past a file system's largest file: nothing at or past it, a short write up to it.
                 if (at >= TmpFs.MAX_FILE_BYTES) return -EFBIG;
                 int fits = (int) Math.min(n, TmpFs.MAX_FILE_BYTES - at);
@@ -397,11 +439,11 @@ public final class HostKernel {
 
     /** readv and writev: at most {@link #MAX_IO_CHUNK} in all, like one read or write, so one call stays short. */
     private long vector(long fd, long iov, long iovcnt, boolean isWrite) throws MemoryFault {
-        if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
+        if (iovcnt < 0 || iovcnt > Iovec.UIO_MAXIOV) return -EINVAL;
         long total = 0;
         for (int i = 0; i < iovcnt && total < MAX_IO_CHUNK; i++) {
-            long base = memory.readLong(iov + 16L * i);
-            long len = memory.readLong(iov + 16L * i + 8);
+            Iovec v = Iovec.unmarshal(copyIn(iov + Iovec.LAYOUT.byteSize() * i, Iovec.LAYOUT));
+            long base = v.base(), len = v.length();
             if (len < 0) return -EINVAL;
             if (len == 0) continue;
             // One host call moves at most MAX_IO_CHUNK bytes in all, like one read or write: a short count.
@@ -414,13 +456,13 @@ public final class HostKernel {
         return total;
     }
 
-    /** Resolves a path argument against {@code dirfd} (AT_FDCWD is -100). */
+    /** Resolves a path argument against {@code dirfd}, or the working directory for AT_FDCWD. */
     private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
-        String path = memory.readCString(pathPtr, MAX_PATH);
+        String path = memory.readCString(pathPtr, PATH_MAX);
         if (path.isEmpty()) throw new PathError(-ENOENT);
         if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
         String base = cwd;
-        if (!path.startsWith("/") && (int) dirfd != -100) {
+        if (!path.startsWith("/") && (int) dirfd != AT_FDCWD) {
             OpenFile d = files.get(dirfd);
             if (d == null) throw new PathError(-EBADF);
             if (!(d.node instanceof Node.Directory)) throw new PathError(-ENOTDIR);
@@ -461,30 +503,30 @@ public final class HostKernel {
             return e.errno;
         }
         // Bits Linux's open does not know are ignored, as there (VALID_OPEN_FLAGS): F_GETFL never shows them.
-        int fl = (int) flags & OpenFile.VALID_OPEN_FLAGS;
+        int fl = (int) flags & Fcntl.VALID_OPEN_FLAGS;
         Node node = tree.lookup(parts);
         boolean inTmp = !parts.isEmpty() && parts.getFirst().equals("tmp");
         if (node == null) {
-            if ((fl & OpenFile.O_CREAT) == 0) return -ENOENT;
+            if ((fl & Fcntl.O_CREAT) == 0) return -ENOENT;
             if (!inTmp) return tree.lookup(parts.subList(0, parts.size() - 1)) == null ? -ENOENT : -EROFS;
             Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
             if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent == null ? -ENOENT : -ENOTDIR;
             node = dir.createFile(parts.getLast());
             if (node == null) return -ENOSPC;
-        } else if ((fl & OpenFile.O_CREAT) != 0 && (fl & OpenFile.O_EXCL) != 0) {
+        } else if ((fl & Fcntl.O_CREAT) != 0 && (fl & Fcntl.O_EXCL) != 0) {
             return -EEXIST;
         }
-        if ((fl & OpenFile.O_DIRECTORY) != 0 && !(node instanceof Node.Directory)) return -ENOTDIR;
-        int access = fl & OpenFile.O_ACCMODE;
-        if (access != OpenFile.O_RDONLY) {
+        if ((fl & Fcntl.O_DIRECTORY) != 0 && !(node instanceof Node.Directory)) return -ENOTDIR;
+        int access = fl & Fcntl.O_ACCMODE;
+        if (access != Fcntl.O_RDONLY) {
             if (node instanceof Node.Directory) return -EISDIR;
             if (node instanceof Node.BundleFile) return -EROFS;
         }
-        if (node instanceof Node.TmpFile tf && (fl & OpenFile.O_TRUNC) != 0 && access != OpenFile.O_RDONLY) {
+        if (node instanceof Node.TmpFile tf && (fl & Fcntl.O_TRUNC) != 0 && access != Fcntl.O_RDONLY) {
             tree.tmp().resize(tf, 0);
         }
-        OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(OpenFile.O_CREAT | OpenFile.O_EXCL | OpenFile.O_TRUNC | OpenFile.O_CLOEXEC));
-        int fd = files.install(f, 0, (fl & OpenFile.O_CLOEXEC) != 0);
+        OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(Fcntl.O_CREAT | Fcntl.O_EXCL | Fcntl.O_TRUNC | Fcntl.O_CLOEXEC));
+        int fd = files.install(f, 0, (fl & Fcntl.O_CLOEXEC) != 0);
         return fd < 0 ? -EMFILE : fd;
     }
 
@@ -493,9 +535,9 @@ public final class HostKernel {
         if (f == null) return -EBADF;
         if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
         long base = switch ((int) whence) {
-            case 0 -> 0;
-            case 1 -> f.offset;
-            case 2 -> f.node.size();
+            case Fcntl.SEEK_SET -> 0;
+            case Fcntl.SEEK_CUR -> f.offset;
+            case Fcntl.SEEK_END -> f.node.size();
             default -> Long.MIN_VALUE;
         };
         if (base == Long.MIN_VALUE) return -EINVAL;
@@ -518,8 +560,7 @@ public final class HostKernel {
     }
 
     private long statPath(long dirfd, long pathPtr, long statPtr, long flags) throws MemoryFault {
-        final int AT_EMPTY_PATH = 0x1000;
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) return fstat(dirfd, statPtr);
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, PATH_MAX).isEmpty()) return fstat(dirfd, statPtr);
         try {
             Node node = tree.lookup(resolve(dirfd, pathPtr));
             if (node == null) return -ENOENT;
@@ -530,26 +571,23 @@ public final class HostKernel {
         }
     }
 
-    /** struct stat (x86-64): 144 bytes. */
+    /** The device number every file of the micro guest reports. */
+    private static final long DEVICE = 0x2a;
+    /** The I/O block size every file reports; {@code st_blocks} counts 512-byte units, as on Linux. */
+    private static final int BLOCK_BYTES = 4096, BLOCK_UNIT_BYTES = 512;
+
     private void writeStat(long ptr, Node node) throws MemoryFault {
-        byte[] b = new byte[144];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x2a); // st_dev
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, node.inode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, 1); // st_nlink
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, node.mode());
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 28, (int) UID);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 32, (int) GID);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, node.size());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 56, 4096);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 64, (node.size() + 511) / 512);
-        memory.writeBytes(ptr, b);
+        copyOut(ptr, new Stat(DEVICE, node.inode(), 1, node.mode(), (int) UID, (int) GID, node.size(), BLOCK_BYTES,
+                blocks(node.size())));
+    }
+
+    private static long blocks(long sizeBytes) {
+        return (sizeBytes + BLOCK_UNIT_BYTES - 1) / BLOCK_UNIT_BYTES;
     }
 
     private long statx(long dirfd, long pathPtr, long flags, long statxPtr) throws MemoryFault {
-        final int AT_EMPTY_PATH = 0x1000;
         Node node;
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) {
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, PATH_MAX).isEmpty()) {
             OpenFile f = files.get(dirfd);
             if (f == null) return -EBADF;
             node = f.node;
@@ -561,18 +599,8 @@ public final class HostKernel {
             }
             if (node == null) return -ENOENT;
         }
-        byte[] b = new byte[256];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x7ff); // STATX_BASIC_STATS
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 4, 4096);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 16, 1);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 20, (int) UID);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, (int) GID);
-        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 28, (short) node.mode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, node.inode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, node.size());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, (node.size() + 511) / 512);
-        memory.writeBytes(statxPtr, b);
+        copyOut(statxPtr, new Statx(Statx.STATX_BASIC_STATS, BLOCK_BYTES, 1, (int) UID, (int) GID, node.mode(),
+                node.inode(), node.size(), blocks(node.size())));
         return 0;
     }
 
@@ -592,19 +620,14 @@ public final class HostKernel {
             String name = i == 0 ? "." : i == 1 ? ".." : nextListedName(f, dir);
             if (name == null) break;
             Node child = i < 2 ? dir : dir.child(name);
-            byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-            int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > room) {
+            Dirent64 entry = new Dirent64(child == null ? 1 : child.inode(), i + 1,
+                    child == null ? FileMode.DT_UNKNOWN : FileMode.direntType(child.mode()), name.getBytes(StandardCharsets.UTF_8));
+            if (out.size() + entry.sizeBytes() > room) {
                 more = true;
                 break;
             }
-            byte[] rec = new byte[reclen];
-            MemorySegment r = MemorySegment.ofArray(rec);
-            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
-            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, i + 1);
-            r.set(ValueLayout.JAVA_SHORT_UNALIGNED, 16, (short) reclen);
-            r.set(ValueLayout.JAVA_BYTE, 18, (byte) dtype(child));
-            System.arraycopy(nameBytes, 0, rec, 19, nameBytes.length);
+            byte[] rec = new byte[(int) entry.sizeBytes()];
+            entry.marshal(MemorySegment.ofArray(rec));
             out.writeBytes(rec);
             f.offset++;
             if (i >= 2) {
@@ -625,30 +648,20 @@ public final class HostKernel {
         return name;
     }
 
-    private static int dtype(Node n) {
-        return switch (n) {
-            case null -> 0;
-            case Node.Directory d -> Node.DT_DIR;
-            case Node.Device d -> Node.DT_CHR;
-            case Node.Stream s -> Node.DT_FIFO;
-            default -> Node.DT_REG;
-        };
-    }
-
     private long fcntl(long fd, long cmd, long arg) {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
         return switch ((int) cmd) {
-            case 0 -> dup(fd, arg, false);          // F_DUPFD
-            case 1030 -> dup(fd, arg, true);        // F_DUPFD_CLOEXEC
-            case 1 -> files.closeOnExec((int) fd) ? 1 : 0; // F_GETFD
-            case 2 -> {                             // F_SETFD
-                files.setCloseOnExec((int) fd, (arg & 1) != 0);
+            case Fcntl.F_DUPFD -> dup(fd, arg, false);
+            case Fcntl.F_DUPFD_CLOEXEC -> dup(fd, arg, true);
+            case Fcntl.F_GETFD -> files.closeOnExec((int) fd) ? Fcntl.FD_CLOEXEC : 0;
+            case Fcntl.F_SETFD -> {
+                files.setCloseOnExec((int) fd, (arg & Fcntl.FD_CLOEXEC) != 0);
                 yield 0;
             }
-            case 3 -> f.statusFlags;                // F_GETFL
-            case 4 -> {                             // F_SETFL: only O_APPEND and O_NONBLOCK change
-                int changeable = OpenFile.O_APPEND | OpenFile.O_NONBLOCK;
+            case Fcntl.F_GETFL -> f.statusFlags;
+            case Fcntl.F_SETFL -> { // only O_APPEND and O_NONBLOCK change
+                int changeable = Fcntl.O_APPEND | Fcntl.O_NONBLOCK;
                 f.statusFlags = (f.statusFlags & ~changeable) | ((int) arg & changeable);
                 yield 0;
             }
@@ -668,9 +681,9 @@ public final class HostKernel {
         OpenFile f = files.get(oldFd);
         if (f == null) return -EBADF;
         if (newFd < 0 || newFd >= FileTable.MAX_FDS) return -EBADF;
-        if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
+        if ((flags & ~Fcntl.O_CLOEXEC) != 0) return -EINVAL;
         OpenFile replaced = files.get(newFd);
-        files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
+        files.installAt((int) newFd, f, (flags & Fcntl.O_CLOEXEC) != 0);
         if (replaced != null) releaseIfClosed(replaced.node);
         return newFd;
     }
@@ -720,7 +733,7 @@ public final class HostKernel {
 
     private long chdir(long pathPtr) throws MemoryFault {
         try {
-            List<String> parts = resolve(-100, pathPtr);
+            List<String> parts = resolve(AT_FDCWD, pathPtr);
             Node n = tree.lookup(parts);
             if (n == null) return -ENOENT;
             if (!(n instanceof Node.Directory)) return -ENOTDIR;
@@ -733,7 +746,7 @@ public final class HostKernel {
 
     private long readlinkat(long dirfd, long pathPtr, long buf, long size) throws MemoryFault {
         if (size <= 0) return -EINVAL;
-        String path = memory.readCString(pathPtr, MAX_PATH);
+        String path = memory.readCString(pathPtr, PATH_MAX);
         if (path.equals("/proc/self/exe")) {
             byte[] b = executablePath.getBytes(StandardCharsets.UTF_8);
             int n = (int) Math.min(b.length, size);
@@ -754,8 +767,8 @@ public final class HostKernel {
             Node n = tree.lookup(parts);
             if (n == null) return -ENOENT;
             boolean writableTree = !parts.isEmpty() && (parts.getFirst().equals("tmp") || parts.getFirst().equals("dev"));
-            if ((mode & 2) != 0 && !writableTree) return -EROFS;
-            if ((mode & 1) != 0 && (n.mode() & 0111) == 0) return -EACCES;
+            if ((mode & Fcntl.W_OK) != 0 && !writableTree) return -EROFS;
+            if ((mode & Fcntl.X_OK) != 0 && (n.mode() & FileMode.S_IXUGO) == 0) return -EACCES;
             return 0;
         } catch (PathError e) {
             return e.errno;
@@ -777,7 +790,6 @@ public final class HostKernel {
     }
 
     private long unlinkat(long dirfd, long pathPtr, long flags) throws MemoryFault {
-        final int AT_REMOVEDIR = 0x200;
         try {
             List<String> parts = resolve(dirfd, pathPtr);
             Node n = tree.lookup(parts);
@@ -803,26 +815,23 @@ public final class HostKernel {
         long ready = 0;
         boolean blockedOnEvent = false;
         for (int i = 0; i < nfds; i++) {
-            long at = fdsPtr + 8L * i;
-            int fd = memory.readInt(at);
-            int events = Short.toUnsignedInt((short) (memory.readInt(at + 4) & 0xFFFF));
+            long at = fdsPtr + PollFd.LAYOUT.byteSize() * i;
+            PollFd p = PollFd.unmarshal(copyIn(at, PollFd.LAYOUT));
+            int fd = p.fd(), events = p.events();
             OpenFile pf = fd < 0 ? null : files.get(fd);
             int revents;
             if (fd < 0) {
                 revents = 0;
             } else if (pf == null) {
-                revents = 0x20; // POLLNVAL
+                revents = PollFd.POLLNVAL;
             } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
                 boolean readable = sock.connection.available() > 0 || sock.connection.endOfStream();
-                revents = (readable ? events & 0x1 : 0) | (events & 0x4);
+                revents = (readable ? events & PollFd.POLLIN : 0) | (events & PollFd.POLLOUT);
                 if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
             } else {
-                revents = events & (0x1 | 0x4);
+                revents = events & (PollFd.POLLIN | PollFd.POLLOUT);
             }
-            byte[] b = new byte[2];
-            b[0] = (byte) revents;
-            b[1] = (byte) (revents >> 8);
-            memory.writeBytes(at + 6, b);
+            memory.writeBytes(at + PollFd.REVENTS_OFFSET, new byte[] {(byte) revents, (byte) (revents >> 8)});
             if (revents != 0) ready++;
         }
         if (ready == 0 && blockedOnEvent) {
@@ -835,14 +844,13 @@ public final class HostKernel {
     // ---- the loopback socket to the Runtime API ----
 
     private long socket(long domain, long type) {
-        final int AF_INET = 2, SOCK_STREAM = 1, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
-        if (domain != AF_INET) return -EAFNOSUPPORT;
-        if ((type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
+        if (domain != Sockets.AF_INET) return -EAFNOSUPPORT;
+        if ((type & Sockets.SOCK_TYPE_MASK) != Sockets.SOCK_STREAM) return -EPROTONOSUPPORT;
         // The VM is the whole system: its socket limit is a system-wide one (ENFILE), its budget its memory.
         if (openSockets >= MAX_SOCKETS) return -ENFILE;
         if (!budget.tryCharge(SOCKET_BYTES)) return -ENOMEM;
-        OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", OpenFile.O_RDWR | (int) (type & SOCK_NONBLOCK));
-        int fd = files.install(f, 0, (type & SOCK_CLOEXEC) != 0);
+        OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", Fcntl.O_RDWR | (int) (type & Sockets.SOCK_NONBLOCK));
+        int fd = files.install(f, 0, (type & Sockets.SOCK_CLOEXEC) != 0);
         if (fd < 0) {
             budget.release(SOCKET_BYTES);
             return -EMFILE;
@@ -868,7 +876,7 @@ public final class HostKernel {
             case RuntimeApi.WRITE_CLOSED -> -EPIPE;
             case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
             default -> {
-                if ((f.statusFlags & OpenFile.O_NONBLOCK) != 0) yield -EAGAIN;
+                if ((f.statusFlags & Fcntl.O_NONBLOCK) != 0) yield -EAGAIN;
                 sleepUntil(deadlineNanos);
                 yield -EINTR; // never seen: the run ends at the deadline before the call returns
             }
@@ -876,20 +884,19 @@ public final class HostKernel {
     }
 
     private long nextSocketInode = 1L << 50;
+    /** The port every socket of the guest reports as its own. */
+    private static final int LOCAL_PORT = 40000;
 
     private long connect(long fd, long addrPtr, long addrLen) throws MemoryFault {
         OpenFile f = files.get(fd);
         if (f == null) return -EBADF;
         if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
-        if (addrLen < 8) return -EINVAL;
-        byte[] a = memory.readBytes(addrPtr, 8);
-        int family = (a[0] & 0xff) | (a[1] & 0xff) << 8;
-        int port = (a[2] & 0xff) << 8 | (a[3] & 0xff);
-        int ip = (a[4] & 0xff) << 24 | (a[5] & 0xff) << 16 | (a[6] & 0xff) << 8 | (a[7] & 0xff);
-        if (family != 2) return -EAFNOSUPPORT;
+        if (addrLen < SockaddrIn.ADDRESS_BYTES) return -EINVAL;
+        SockaddrIn address = SockaddrIn.unmarshal(copyIn(addrPtr, MemoryLayout.paddingLayout(SockaddrIn.ADDRESS_BYTES)));
+        if (address.family() != Sockets.AF_INET) return -EAFNOSUPPORT;
         if (sock.connection != null) return -EISCONN;
         // Nothing but the Runtime API is reachable from a micro guest.
-        if (ip != RuntimeApi.LOOPBACK || port != RuntimeApi.PORT) return -ECONNREFUSED;
+        if (address.address() != Sockets.INADDR_LOOPBACK || address.port() != RuntimeApi.PORT) return -ECONNREFUSED;
         sock.connection = runtimeApi.connect();
         return 0;
     }
@@ -903,7 +910,7 @@ public final class HostKernel {
                 return -EINTR;
             }
             if (sock.connection.endOfStream()) return 0;
-            return (f.statusFlags & OpenFile.O_NONBLOCK) != 0 ? -EAGAIN : 0;
+            return (f.statusFlags & Fcntl.O_NONBLOCK) != 0 ? -EAGAIN : 0;
         }
         byte[] bytes = new byte[Math.min(n, available)];
         int got = sock.connection.read(bytes, 0, bytes.length);
@@ -924,10 +931,13 @@ public final class HostKernel {
         if (peer && sock.connection == null) return -ENOTCONN;
         int len = memory.readInt(lenPtr);
         if (len < 0) return -EINVAL;
-        int port = peer ? RuntimeApi.PORT : 40000;
-        byte[] a = {2, 0, (byte) (port >> 8), (byte) port, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-        memory.writeBytes(addrPtr, java.util.Arrays.copyOf(a, Math.min(len, 16)));
-        memory.writeInt(lenPtr, 16);
+        SockaddrIn address = new SockaddrIn(Sockets.AF_INET, peer ? RuntimeApi.PORT : LOCAL_PORT, Sockets.INADDR_LOOPBACK);
+        // As Linux: the address is cut to the caller's buffer, and the length says how long it really is.
+        MemorySegment bytes = structBuffer.asSlice(0, address.sizeBytes());
+        bytes.fill((byte) 0);
+        address.marshal(bytes);
+        memory.write(addrPtr, bytes, 0, Math.min(len, address.sizeBytes()));
+        memory.writeInt(lenPtr, (int) address.sizeBytes());
         return 0;
     }
 
@@ -948,11 +958,9 @@ public final class HostKernel {
     // ---- memory ----
 
     private long mmap(long addr, long length, long prot, long flags, long fd, long offset) throws MemoryFault {
-        final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
-                MAP_FIXED_NOREPLACE = 0x100000;
         if (length <= 0 || (offset & (PAGE_SIZE - 1)) != 0 || offset < 0) return -EINVAL;
         if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0) return -EINVAL;
-        if ((prot & ~7) != 0) return -EINVAL;
+        if ((prot & ~PROT_ALL) != 0) return -EINVAL;
         if (length > AddressSpace.USER_VA_END) return -ENOMEM; // before rounding up, which could wrap
         long len = AddressSpace.pageUp(length);
         OpenFile file = null;
@@ -960,7 +968,7 @@ public final class HostKernel {
             file = files.get(fd);
             if (file == null) return -EBADF;
             if (!(file.node instanceof Node.BundleFile || file.node instanceof Node.TmpFile)) return -ENODEV;
-            if ((flags & MAP_SHARED) != 0 && (prot & 2) != 0) return -EACCES; // files are read-only to the VM
+            if ((flags & MAP_SHARED) != 0 && (prot & PROT_WRITE) != 0) return -EACCES; // files are read-only to the VM
         }
         long start;
         boolean fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
@@ -977,9 +985,9 @@ public final class HostKernel {
             if (start < 0) return -ENOMEM;
         }
         // Map writable first so the host can fill a file mapping, then set the requested protection.
-        int initial = file != null && prot != 0 ? (int) prot | 2 : (int) prot;
+        int initial = file != null && prot != PROT_NONE ? (int) prot | PROT_WRITE : (int) prot;
         if (!memory.map(start, len, initial, file == null ? "anon" : file.path)) return -ENOMEM;
-        if (file != null && prot != 0) {
+        if (file != null && prot != PROT_NONE) {
             long size = file.node.size();
             long copy = Math.min(len, Math.max(0, size - offset));
             if (copy > 0 && file.node instanceof Node.BundleFile bf) {
@@ -1014,7 +1022,7 @@ public final class HostKernel {
     }
 
     private long mprotect(long addr, long length, long prot) {
-        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0 || (prot & ~7) != 0) return -EINVAL;
+        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0 || (prot & ~PROT_ALL) != 0) return -EINVAL;
         long end = userRangeEnd(addr, length);
         if (end < 0) return -ENOMEM;
         if (length == 0) return 0;
@@ -1029,7 +1037,6 @@ public final class HostKernel {
      * user space. Sizes are checked before they are rounded, so that nothing wraps around.
      */
     private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) throws MemoryFault {
-        final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
         if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
         if ((oldAddr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
         if (newSize == 0 || Long.compareUnsigned(newSize, -PAGE_SIZE) > 0) return -EINVAL; // rounds up to 0
@@ -1056,7 +1063,7 @@ public final class HostKernel {
         long to = memory.findFree(newLen, 0);
         if (to < 0) return -ENOMEM;
         // The host copies through frames, so a PROT_NONE range moves through a readable one, then loses access again.
-        int hostProt = m.prot() == 0 ? AddressSpace.PROT_READ : m.prot();
+        int hostProt = m.prot() == PROT_NONE ? PROT_READ : m.prot();
         if (!memory.map(to, newLen, hostProt, m.name())) return -ENOMEM;
         memory.copy(oldAddr, to, oldLen);
         if (hostProt != m.prot()) memory.protect(to, to + newLen, m.prot());
@@ -1074,7 +1081,7 @@ public final class HostKernel {
         long oldTop = AddressSpace.pageUp(brkEnd), newTop = AddressSpace.pageUp(requested);
         if (newTop > oldTop) {
             if (newTop > AddressSpace.MMAP_TOP || !memory.isFree(oldTop, newTop)) return brkEnd;
-            if (!memory.map(oldTop, newTop - oldTop, 3, "[heap]")) return brkEnd;
+            if (!memory.map(oldTop, newTop - oldTop, PROT_READ | PROT_WRITE, "[heap]")) return brkEnd;
         } else if (newTop < oldTop && !memory.unmap(newTop, oldTop)) {
             return brkEnd; // a split past the mapping limit: Linux, too, keeps the old break
         }
@@ -1083,7 +1090,6 @@ public final class HostKernel {
     }
 
     private long madvise(long addr, long length, long advice) throws MemoryFault {
-        final int MADV_DONTNEED = 4;
         if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0) return -EINVAL;
         long end = userRangeEnd(addr, length);
         if (end < 0) return -EINVAL;
@@ -1094,7 +1100,7 @@ public final class HostKernel {
             for (long at = addr; at < end; ) {
                 AddressSpace.Mapping m = memory.mappingAt(at);
                 long upto = Math.min(end, m.end());
-                if ((m.prot() & AddressSpace.PROT_WRITE) != 0) memory.zero(at, upto - at);
+                if ((m.prot() & PROT_WRITE) != 0) memory.zero(at, upto - at);
                 at = upto;
             }
         }
@@ -1110,56 +1116,52 @@ public final class HostKernel {
     }
 
     private long archPrctl(long code, long addr) throws MemoryFault {
-        final int ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
         return switch ((int) code) {
-            case ARCH_SET_FS -> {
+            case ArchPrctl.ARCH_SET_FS -> {
                 if (!dev.flicker.kvm.x86.X86.isCanonical(addr)) yield -EPERM;
                 cpu.setFsBase(addr);
                 fsBase = addr;
                 yield 0;
             }
-            case ARCH_GET_FS -> {
+            case ArchPrctl.ARCH_GET_FS -> {
                 memory.writeLong(addr, fsBase);
                 yield 0;
             }
-            case ARCH_SET_GS, ARCH_GET_GS -> -EINVAL;
+            case ArchPrctl.ARCH_SET_GS, ArchPrctl.ARCH_GET_GS -> -EINVAL;
             default -> -EINVAL;
         };
     }
 
     private long fsBase;
 
-    private final long[] sigactions = new long[65 * 4];
+    /** Each signal's action, by number (index 0 unused). */
+    private final Sigaction[] sigactions = newSigactions();
     private long sigmask;
 
+    private static Sigaction[] newSigactions() {
+        Sigaction[] actions = new Sigaction[Signals.NSIG + 1];
+        java.util.Arrays.fill(actions, Sigaction.DEFAULT);
+        return actions;
+    }
+
     private long sigaction(long sig, long act, long oldact, long sigsetsize) throws MemoryFault {
-        if (sig < 1 || sig > 64 || sig == 9 || sig == 19 || sigsetsize != 8) return -EINVAL;
-        int at = (int) sig * 4;
-        if (oldact != 0) {
-            byte[] b = new byte[32];
-            MemorySegment s = MemorySegment.ofArray(b);
-            for (int i = 0; i < 4; i++) s.set(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L, sigactions[at + i]);
-            memory.writeBytes(oldact, b);
+        if (sig < 1 || sig > Signals.NSIG || sig == Signals.SIGKILL || sig == Signals.SIGSTOP
+                || sigsetsize != Signals.SIGSET_BYTES) {
+            return -EINVAL;
         }
-        if (act != 0) {
-            MemorySegment s = MemorySegment.ofArray(memory.readBytes(act, 32));
-            for (int i = 0; i < 4; i++) sigactions[at + i] = s.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L);
-        }
+        if (oldact != 0) copyOut(oldact, sigactions[(int) sig]);
+        if (act != 0) sigactions[(int) sig] = Sigaction.unmarshal(copyIn(act, Sigaction.LAYOUT));
         return 0; // recorded, never delivered: the micro guest raises no asynchronous signals
     }
 
     private long sigprocmask(long oldset, long sigsetsize) throws MemoryFault {
-        if (sigsetsize != 8) return -EINVAL;
+        if (sigsetsize != Signals.SIGSET_BYTES) return -EINVAL;
         if (oldset != 0) memory.writeLong(oldset, sigmask);
         return 0;
     }
 
     private long sigaltstack(long oldss) throws MemoryFault {
-        if (oldss != 0) {
-            byte[] b = new byte[24];
-            MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 8, 2); // SS_DISABLE
-            memory.writeBytes(oldss, b);
-        }
+        if (oldss != 0) copyOut(oldss, SignalStack.DISABLED);
         return 0;
     }
 
@@ -1171,20 +1173,15 @@ public final class HostKernel {
     private long stackLimitBytes = 8L << 20;
 
     private long rlimit(long resource, long newPtr, long oldPtr) throws MemoryFault {
-        final int RLIMIT_STACK = 3, RLIMIT_AS = 9, RLIMIT_NOFILE = 7, RLIMIT_DATA = 2;
-        if (resource < 0 || resource > 15) return -EINVAL;
+        if (resource < 0 || resource >= Rlimit.RLIM_NLIMITS) return -EINVAL;
         if (oldPtr != 0) {
             long cur = switch ((int) resource) {
-                case RLIMIT_NOFILE -> FileTable.MAX_FDS;
-                case RLIMIT_AS, RLIMIT_DATA -> memory.limitBytes();
-                case RLIMIT_STACK -> stackLimitBytes;
-                default -> -1L; // RLIM_INFINITY
+                case Rlimit.RLIMIT_NOFILE -> FileTable.MAX_FDS;
+                case Rlimit.RLIMIT_AS, Rlimit.RLIMIT_DATA -> memory.limitBytes();
+                case Rlimit.RLIMIT_STACK -> stackLimitBytes;
+                default -> Rlimit.RLIM_INFINITY;
             };
-            byte[] b = new byte[16];
-            MemorySegment s = MemorySegment.ofArray(b);
-            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, cur);
-            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, cur);
-            memory.writeBytes(oldPtr, b);
+            copyOut(oldPtr, new Rlimit(cur, cur));
         }
         return 0;
     }
@@ -1196,15 +1193,14 @@ public final class HostKernel {
     }
 
     private long futex(long uaddr, long op, long val, long timeoutPtr) throws MemoryFault {
-        final int FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
-        int cmd = (int) (op & 0x7f);
+        int cmd = (int) (op & Futex.FUTEX_CMD_MASK);
         return switch (cmd) {
-            case FUTEX_WAKE, FUTEX_WAKE_BITSET -> 0;
-            case FUTEX_WAIT, FUTEX_WAIT_BITSET -> {
+            case Futex.FUTEX_WAKE, Futex.FUTEX_WAKE_BITSET -> 0;
+            case Futex.FUTEX_WAIT, Futex.FUTEX_WAIT_BITSET -> {
                 if (memory.readInt(uaddr) != (int) val) yield -EAGAIN;
                 // One thread: nobody can wake it. Honour a timeout; without one it waits until its deadline.
                 if (timeoutPtr != 0) {
-                    long slept = sleep(timeoutPtr, 0, cmd == FUTEX_WAIT_BITSET, 1);
+                    long slept = sleep(timeoutPtr, 0, cmd == Futex.FUTEX_WAIT_BITSET, Time.CLOCK_MONOTONIC);
                     yield slept == 0 ? -ETIMEDOUT : slept;
                 }
                 sleepUntil(deadlineNanos);
@@ -1216,18 +1212,17 @@ public final class HostKernel {
 
     // ---- time and randomness: always the host's, so a restored VM is never in the past ----
 
-    private static final long NANOS = 1_000_000_000L;
-
     private static long realtimeNanos() {
         java.time.Instant now = java.time.Instant.now();
-        return now.getEpochSecond() * NANOS + now.getNano();
+        return now.getEpochSecond() * NANOS_PER_SECOND + now.getNano();
     }
 
     private long clockNanos(long clock) {
         return switch ((int) clock) {
-            case 0, 5, 8, 11 -> realtimeNanos();                    // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
-            case 1, 4, 6, 7, 9 -> System.nanoTime();               // MONOTONIC(_RAW, _COARSE), BOOTTIME(_ALARM)
-            case 2, 3 -> cpuNanos();                               // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
+            case Time.CLOCK_REALTIME, Time.CLOCK_REALTIME_COARSE, Time.CLOCK_REALTIME_ALARM, Time.CLOCK_TAI -> realtimeNanos();
+            case Time.CLOCK_MONOTONIC, Time.CLOCK_MONOTONIC_RAW, Time.CLOCK_MONOTONIC_COARSE, Time.CLOCK_BOOTTIME,
+                 Time.CLOCK_BOOTTIME_ALARM -> System.nanoTime();
+            case Time.CLOCK_PROCESS_CPUTIME_ID, Time.CLOCK_THREAD_CPUTIME_ID -> cpuNanos();
             default -> -1;
         };
     }
@@ -1261,49 +1256,37 @@ public final class HostKernel {
     /** For sysinfo's uptime: this kernel's start, not the host's. */
     private final long startedNanos = System.nanoTime();
 
-    private void writeTimespec(long ptr, long nanos) throws MemoryFault {
-        byte[] b = new byte[16];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, Math.floorDiv(nanos, NANOS));
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, Math.floorMod(nanos, NANOS));
-        memory.writeBytes(ptr, b);
-    }
-
     private long clockGettime(long clock, long tsPtr) throws MemoryFault {
         long now = clockNanos(clock);
         if (now < 0) return -EINVAL;
-        writeTimespec(tsPtr, now);
+        copyOut(tsPtr, Timespec.ofNanos(now));
         return 0;
     }
 
     private long clockGetres(long clock, long tsPtr) throws MemoryFault {
         if (clockNanos(clock) < 0) return -EINVAL;
-        if (tsPtr != 0) writeTimespec(tsPtr, 1);
+        if (tsPtr != 0) copyOut(tsPtr, Timespec.ofNanos(1));
         return 0;
     }
 
     private long gettimeofday(long tvPtr) throws MemoryFault {
         if (tvPtr == 0) return 0;
-        long now = realtimeNanos();
-        byte[] b = new byte[16];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, now / NANOS);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, now % NANOS / 1000);
-        memory.writeBytes(tvPtr, b);
+        copyOut(tvPtr, Timeval.ofNanos(realtimeNanos()));
         return 0;
     }
 
     private long time(long tPtr) throws MemoryFault {
-        long seconds = realtimeNanos() / NANOS;
+        long seconds = realtimeNanos() / NANOS_PER_SECOND;
         if (tPtr != 0) memory.writeLong(tPtr, seconds);
         return seconds;
     }
 
     /** Sleeps for the timespec at {@code reqPtr} (relative) or until it (absolute), never past the deadline. */
     private long sleep(long reqPtr, long remPtr, boolean absolute, long clock) throws MemoryFault {
-        long sec = memory.readLong(reqPtr), nsec = memory.readLong(reqPtr + 8);
-        if (sec < 0 || nsec < 0 || nsec >= NANOS) return -EINVAL;
-        long requested = sec > Long.MAX_VALUE / NANOS - 1 ? Long.MAX_VALUE / 2 : sec * NANOS + nsec;
+        Timespec request = Timespec.unmarshal(copyIn(reqPtr, Timespec.LAYOUT));
+        if (!request.valid()) return -EINVAL;
+        long sec = request.seconds();
+        long requested = sec > Long.MAX_VALUE / NANOS_PER_SECOND - 1 ? Long.MAX_VALUE / 2 : sec * NANOS_PER_SECOND + request.nanos();
         long duration = absolute ? requested - clockNanos(clock) : requested;
         // Compared as durations from now: nanoTime values themselves may be anywhere, and only differences are safe.
         long now = System.nanoTime();
@@ -1313,7 +1296,7 @@ public final class HostKernel {
 
     private long clockNanosleep(long clock, long flags, long reqPtr, long remPtr) throws MemoryFault {
         if (clockNanos(clock) < 0) return -EINVAL;
-        return sleep(reqPtr, remPtr, (flags & 1) != 0, clock);
+        return sleep(reqPtr, remPtr, (flags & Time.TIMER_ABSTIME) != 0, clock);
     }
 
     private static void sleepUntil(long nanoTime) {
@@ -1335,26 +1318,17 @@ public final class HostKernel {
         return bytes.length;
     }
 
+    private static final Utsname UTSNAME = new Utsname("Linux", "flicker", "6.1.0-flicker", "#1 SMP flicker micro guest",
+            "x86_64", "(none)");
+
     private long uname(long ptr) throws MemoryFault {
-        String[] fields = {"Linux", "flicker", "6.1.0-flicker", "#1 SMP flicker micro guest", "x86_64", "(none)"};
-        byte[] b = new byte[65 * 6];
-        for (int i = 0; i < fields.length; i++) {
-            byte[] f = fields[i].getBytes(StandardCharsets.US_ASCII);
-            System.arraycopy(f, 0, b, 65 * i, f.length);
-        }
-        memory.writeBytes(ptr, b);
+        copyOut(ptr, UTSNAME);
         return 0;
     }
 
     private long sysinfo(long ptr) throws MemoryFault {
-        byte[] b = new byte[112];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, (System.nanoTime() - startedNanos) / NANOS);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, memory.limitBytes());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, memory.limitBytes() - memory.committedBytes());
-        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 80, (short) 1);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 104, 1);
-        memory.writeBytes(ptr, b);
+        copyOut(ptr, new Sysinfo((System.nanoTime() - startedNanos) / NANOS_PER_SECOND, memory.limitBytes(),
+                memory.limitBytes() - memory.committedBytes(), 1, 1));
         return 0;
     }
 
@@ -1379,7 +1353,12 @@ public final class HostKernel {
         out.writeLong(brkEnd);
         out.writeLong(fsBase);
         out.writeLong(sigmask);
-        for (long v : sigactions) out.writeLong(v);
+        for (Sigaction a : sigactions) {
+            out.writeLong(a.handler());
+            out.writeLong(a.flags());
+            out.writeLong(a.restorer());
+            out.writeLong(a.mask());
+        }
         tree.tmp().writeState(out);
         java.util.IdentityHashMap<OpenFile, Integer> ids = new java.util.IdentityHashMap<>();
         java.util.List<OpenFile> unique = new java.util.ArrayList<>();
@@ -1427,7 +1406,9 @@ public final class HostKernel {
         fsBase = in.readLong();
         cpu.setFsBase(fsBase);
         sigmask = in.readLong();
-        for (int i = 0; i < sigactions.length; i++) sigactions[i] = in.readLong();
+        for (int i = 0; i < sigactions.length; i++) {
+            sigactions[i] = new Sigaction(in.readLong(), in.readLong(), in.readLong(), in.readLong());
+        }
         tree.tmp().readState(in);
         StdinFile stdin = stdinFile();
         OpenFile stdout = files.get(1), stderr = files.get(2);

@@ -1,6 +1,7 @@
 package dev.flicker.guest.elf;
 
 import dev.flicker.guest.ProgramLoader;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
@@ -165,9 +166,9 @@ class ProgramLoaderTest {
             }
             AddressSpace.Mapping m = space.mappingAt(s.vaddr());
             assertNotNull(m);
-            int expectedProt = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
-                    | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
-                    | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
+            int expectedProt = ((s.flags() & ElfFile.PF_R) != 0 ? Mman.PROT_READ : 0)
+                    | ((s.flags() & ElfFile.PF_W) != 0 ? Mman.PROT_WRITE : 0)
+                    | ((s.flags() & ElfFile.PF_X) != 0 ? Mman.PROT_EXEC : 0);
             assertEquals(expectedProt, m.prot(), "protection of 0x" + Long.toHexString(s.vaddr()));
             highest = Math.max(highest, AddressSpace.pageUp(s.vaddr() + s.memSize()));
         }
@@ -190,7 +191,7 @@ class ProgramLoaderTest {
         assertNotNull(stack);
         assertEquals("[stack]", stack.name());
         assertEquals(ProgramLoader.STACK_TOP - STACK, stack.start());
-        assertEquals(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, stack.prot());
+        assertEquals(Mman.PROT_READ | Mman.PROT_WRITE, stack.prot());
     }
 
     @Test

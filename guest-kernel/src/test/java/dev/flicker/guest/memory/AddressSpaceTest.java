@@ -14,9 +14,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import static dev.flicker.guest.memory.AddressSpace.PROT_EXEC;
-import static dev.flicker.guest.memory.AddressSpace.PROT_READ;
-import static dev.flicker.guest.memory.AddressSpace.PROT_WRITE;
+import static dev.flicker.guest.abi.Mman.PROT_EXEC;
+import static dev.flicker.guest.abi.Mman.PROT_READ;
+import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -2,6 +2,7 @@ package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.TmpFs;
@@ -30,12 +31,12 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
-import static dev.flicker.guest.syscall.Errno.EAGAIN;
-import static dev.flicker.guest.syscall.Errno.ENAMETOOLONG;
-import static dev.flicker.guest.syscall.Errno.ENFILE;
-import static dev.flicker.guest.syscall.Errno.ENOMEM;
-import static dev.flicker.guest.syscall.Errno.ENOSPC;
-import static dev.flicker.guest.syscall.Errno.EPIPE;
+import static dev.flicker.guest.abi.Errno.EAGAIN;
+import static dev.flicker.guest.abi.Errno.ENAMETOOLONG;
+import static dev.flicker.guest.abi.Errno.ENFILE;
+import static dev.flicker.guest.abi.Errno.ENOMEM;
+import static dev.flicker.guest.abi.Errno.ENOSPC;
+import static dev.flicker.guest.abi.Errno.EPIPE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,7 +71,7 @@ class HostKernelLimitsTest {
         PhysicalPages frames = new PhysicalPages(memory, 2L << 20, MEMORY);
         PageTables tables = new PageTables(memory, frames.allocate(), frames::allocate);
         space = new AddressSpace(memory, tables, frames, 32L << 20);
-        assertTrue(space.map(BUF, BUF_BYTES + PAGE + PAGE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        assertTrue(space.map(BUF, BUF_BYTES + PAGE + PAGE, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         budget = new HostMemoryBudget(8L << 20);
         tmp = new TmpFs(4L << 20, budget);

@@ -1,9 +1,11 @@
 package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.Errno;
+import dev.flicker.guest.abi.Fcntl;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.OpenFile;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
@@ -14,10 +16,10 @@ import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -28,10 +30,10 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.HashMap;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
@@ -102,7 +104,7 @@ class HostKernelPropertyTest {
             return f;
         });
         space = new AddressSpace(memory, tables, frames, LIMIT);
-        assertTrue(space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         tmp = new TmpFs(TMP_LIMIT);
         kernel = new HostKernel(space, new FileTree(bundle, tmp), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
@@ -114,19 +116,19 @@ class HostKernelPropertyTest {
 
     /** Descriptors 3 to 10: something of every kind, so that random descriptors reach every path. */
     private void openFixtureFiles() throws MemoryFault {
-        assertEquals(3, open("/var/task/data.txt", OpenFile.O_RDONLY));
-        assertEquals(4, open("/tmp/file", OpenFile.O_RDWR | OpenFile.O_CREAT));
+        assertEquals(3, open("/var/task/data.txt", Fcntl.O_RDONLY));
+        assertEquals(4, open("/tmp/file", Fcntl.O_RDWR | Fcntl.O_CREAT));
         space.writeBytes(BUF, "some bytes in /tmp".getBytes(StandardCharsets.UTF_8));
         assertEquals(18, kernel.handle(Sys.WRITE, 4, BUF, 18, 0, 0, 0));
-        assertEquals(5, open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
+        assertEquals(5, open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
         assertEquals(6, kernel.handle(Sys.SOCKET, 2, 1, 0, 0, 0, 0));
         byte[] addr = {2, 0, (byte) (RuntimeApi.PORT >> 8), (byte) RuntimeApi.PORT, 127, 0, 0, 1};
         space.writeBytes(BUF, addr);
         assertEquals(0, kernel.handle(Sys.CONNECT, 6, BUF, 16, 0, 0, 0));
-        assertEquals(7, open("/dev/zero", OpenFile.O_RDWR));
-        assertEquals(8, open("/tmp", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
-        assertEquals(9, open("/var/task/lib/big.bin", OpenFile.O_RDONLY));
-        assertEquals(10, open("/dev/urandom", OpenFile.O_RDONLY));
+        assertEquals(7, open("/dev/zero", Fcntl.O_RDWR));
+        assertEquals(8, open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
+        assertEquals(9, open("/var/task/lib/big.bin", Fcntl.O_RDONLY));
+        assertEquals(10, open("/dev/urandom", Fcntl.O_RDONLY));
     }
 
     private long open(String path, int flags) throws MemoryFault {
@@ -301,9 +303,9 @@ class HostKernelPropertyTest {
         AddressSpace.Mapping m = space.mappingAt(BUF);
         if (m != null && m.start() == BUF && m.end() == BUF + BUF_BYTES && m.prot() == 3) return;
         space.unmap(BUF, BUF + BUF_BYTES);
-        if (!space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers")) {
+        if (!space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers")) {
             space.unmap(AddressSpace.MIN_USER_VA, AddressSpace.USER_VA_END); // the program used up its limit: start over
-            assertTrue(space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"),
+            assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"),
                     "the fixture's buffers fit again");
         }
     }

@@ -1,10 +1,11 @@
 package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.Fcntl;
+import dev.flicker.guest.abi.FileMode;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.Node;
-import dev.flicker.guest.fs.OpenFile;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
@@ -30,20 +31,20 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import static dev.flicker.guest.syscall.Errno.EBADF;
-import static dev.flicker.guest.syscall.Errno.EEXIST;
-import static dev.flicker.guest.syscall.Errno.EFAULT;
-import static dev.flicker.guest.syscall.Errno.EFBIG;
-import static dev.flicker.guest.syscall.Errno.EINVAL;
-import static dev.flicker.guest.syscall.Errno.EIO;
-import static dev.flicker.guest.syscall.Errno.EISDIR;
-import static dev.flicker.guest.syscall.Errno.ENOENT;
-import static dev.flicker.guest.syscall.Errno.ENOMEM;
-import static dev.flicker.guest.syscall.Errno.ENOSPC;
-import static dev.flicker.guest.syscall.Errno.ENOSYS;
-import static dev.flicker.guest.syscall.Errno.ENOTDIR;
-import static dev.flicker.guest.syscall.Errno.EROFS;
-import static dev.flicker.guest.syscall.Errno.ESPIPE;
+import static dev.flicker.guest.abi.Errno.EBADF;
+import static dev.flicker.guest.abi.Errno.EEXIST;
+import static dev.flicker.guest.abi.Errno.EFAULT;
+import static dev.flicker.guest.abi.Errno.EFBIG;
+import static dev.flicker.guest.abi.Errno.EINVAL;
+import static dev.flicker.guest.abi.Errno.EIO;
+import static dev.flicker.guest.abi.Errno.EISDIR;
+import static dev.flicker.guest.abi.Errno.ENOENT;
+import static dev.flicker.guest.abi.Errno.ENOMEM;
+import static dev.flicker.guest.abi.Errno.ENOSPC;
+import static dev.flicker.guest.abi.Errno.ENOSYS;
+import static dev.flicker.guest.abi.Errno.ENOTDIR;
+import static dev.flicker.guest.abi.Errno.EROFS;
+import static dev.flicker.guest.abi.Errno.ESPIPE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -90,7 +91,7 @@ class HostKernelTest {
         PhysicalPages frames = new PhysicalPages(memory, 2L << 20, MEMORY);
         PageTables tables = new PageTables(memory, frames.allocate(), frames::allocate);
         space = new AddressSpace(memory, tables, frames, LIMIT);
-        assertTrue(space.map(BUF, 4 * PAGE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        assertTrue(space.map(BUF, 4 * PAGE, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         stdout = new OutputCapture(1 << 20);
         stderr = new OutputCapture(1 << 20);
@@ -233,7 +234,7 @@ class HostKernelTest {
 
     @Test
     void openAndReadABundleFile() throws MemoryFault {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
         assertEquals(3, fd, "lowest free descriptor");
         assertEquals(BUNDLE_TEXT.length(), call(Sys.READ, fd, BUF, 1000));
         assertEquals(BUNDLE_TEXT, get(BUF, BUNDLE_TEXT.length()));
@@ -247,21 +248,21 @@ class HostKernelTest {
         assertEquals(1, call(Sys.READ, fd, BUF, 1));
         assertEquals(" ", get(BUF, 1));
         // Relative to the working directory, which starts at /var/task.
-        long fd2 = open("lib/x.py", OpenFile.O_RDONLY);
+        long fd2 = open("lib/x.py", Fcntl.O_RDONLY);
         assertEquals(4, fd2);
         assertEquals(9, call(Sys.READ, fd2, BUF, 100));
         assertEquals("print(1)\n", get(BUF, 9));
         assertEquals(0, call(Sys.CLOSE, fd));
         assertEquals(-EBADF, call(Sys.CLOSE, fd));
         assertEquals(-EBADF, call(Sys.READ, fd, BUF, 1));
-        assertEquals(3, open("data.txt", OpenFile.O_RDONLY), "descriptor 3 is reused");
+        assertEquals(3, open("data.txt", Fcntl.O_RDONLY), "descriptor 3 is reused");
         assertEquals(-EFAULT, call(Sys.READ, 3, 0xDEAD_0000L, 10));
     }
 
     @Test
     void aBundleFileChangedOrRemovedAfterIndexingIsEio() throws Exception {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
-        long lib = open("/var/task/lib/x.py", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
+        long lib = open("/var/task/lib/x.py", Fcntl.O_RDONLY);
         // Mapping the indexed size of a file that shrank would fault inside the JVM when read.
         Files.writeString(temp.resolve("bundle/data.txt"), "short");
         Files.delete(temp.resolve("bundle/lib/x.py"));
@@ -274,37 +275,37 @@ class HostKernelTest {
 
     @Test
     void pathsCannotLeaveTheNamespace() throws MemoryFault {
-        assertEquals(-ENOENT, open("../../etc/passwd", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/../../../etc/passwd", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("../outside.txt", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/../../outside.txt", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/link", OpenFile.O_RDONLY), "symbolic links are left out");
-        assertEquals(-ENOENT, open("/var/task/missing", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("../../etc/passwd", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../../etc/passwd", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("../outside.txt", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../outside.txt", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/link", Fcntl.O_RDONLY), "symbolic links are left out");
+        assertEquals(-ENOENT, open("/var/task/missing", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("", Fcntl.O_RDONLY));
         // ".." at the root stays at the root.
-        long fd = open("/../../../var/./task//data.txt", OpenFile.O_RDONLY);
+        long fd = open("/../../../var/./task//data.txt", Fcntl.O_RDONLY);
         assertTrue(fd >= 3);
         assertEquals(-EFAULT, call(Sys.OPENAT, AT_FDCWD, 0xDEAD_0000L, 0, 0));
     }
 
     @Test
     void theBundleIsReadOnly() throws MemoryFault {
-        assertEquals(-EROFS, open("/var/task/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
-        assertEquals(-EROFS, open("new.txt", OpenFile.O_RDWR | OpenFile.O_CREAT));
-        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_RDWR));
-        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC));
-        assertEquals(-ENOENT, open("/var/task/nodir/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
-        assertEquals(-EISDIR, open("/var/task", OpenFile.O_WRONLY));
+        assertEquals(-EROFS, open("/var/task/new.txt", Fcntl.O_WRONLY | Fcntl.O_CREAT));
+        assertEquals(-EROFS, open("new.txt", Fcntl.O_RDWR | Fcntl.O_CREAT));
+        assertEquals(-EROFS, open("/var/task/data.txt", Fcntl.O_RDWR));
+        assertEquals(-EROFS, open("/var/task/data.txt", Fcntl.O_WRONLY | Fcntl.O_TRUNC));
+        assertEquals(-ENOENT, open("/var/task/nodir/new.txt", Fcntl.O_WRONLY | Fcntl.O_CREAT));
+        assertEquals(-EISDIR, open("/var/task", Fcntl.O_WRONLY));
         assertEquals(-EROFS, call(Sys.UNLINKAT, AT_FDCWD, path("/var/task/data.txt"), 0));
         assertEquals(-EROFS, call(Sys.MKDIRAT, AT_FDCWD, path("/var/task/newdir"), 0755));
         assertNotNull(bundle.file("data.txt"), "still there");
         assertFalse(Files.exists(temp.resolve("bundle/new.txt")), "nothing was created on the host");
-        assertEquals(-ENOTDIR, open("/var/task/data.txt", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
+        assertEquals(-ENOTDIR, open("/var/task/data.txt", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
     }
 
     @Test
     void tmpFilesCanBeCreatedWrittenReadAndUnlinked() throws MemoryFault {
-        long fd = open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/f.txt", Fcntl.O_RDWR | Fcntl.O_CREAT);
         assertEquals(3, fd);
         put(BUF, "temporary");
         assertEquals(9, call(Sys.WRITE, fd, BUF, 9));
@@ -314,27 +315,27 @@ class HostKernelTest {
         assertEquals(9, call(Sys.LSEEK, fd, 0, 2), "SEEK_END is the size");
         assertEquals(0, call(Sys.CLOSE, fd));
 
-        assertEquals(-EEXIST, open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT | OpenFile.O_EXCL));
+        assertEquals(-EEXIST, open("/tmp/f.txt", Fcntl.O_RDWR | Fcntl.O_CREAT | Fcntl.O_EXCL));
         // Reopened, appended to, then truncated.
-        long app = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_APPEND);
+        long app = open("/tmp/f.txt", Fcntl.O_WRONLY | Fcntl.O_APPEND);
         put(BUF, "!!");
         assertEquals(2, call(Sys.WRITE, app, BUF, 2));
-        long rd = open("/tmp/f.txt", OpenFile.O_RDONLY);
+        long rd = open("/tmp/f.txt", Fcntl.O_RDONLY);
         assertEquals(11, call(Sys.READ, rd, BUF + 200, 100));
         assertEquals("temporary!!", get(BUF + 200, 11));
-        long tr = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC);
+        long tr = open("/tmp/f.txt", Fcntl.O_WRONLY | Fcntl.O_TRUNC);
         assertTrue(tr >= 3);
         assertEquals(0, call(Sys.LSEEK, rd, 0, 2));
 
         assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/f.txt"), 0));
-        assertEquals(-ENOENT, open("/tmp/f.txt", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("/tmp/f.txt", Fcntl.O_RDONLY));
         assertEquals(-ENOENT, call(Sys.UNLINK, path("/tmp/f.txt")));
 
         // Directories in /tmp.
         assertEquals(0, call(Sys.MKDIR, path("/tmp/d"), 0755));
         assertEquals(-EEXIST, call(Sys.MKDIR, path("/tmp/d"), 0755));
-        assertTrue(open("/tmp/d/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
-        assertEquals(-ENOENT, open("/tmp/nodir/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT));
+        assertTrue(open("/tmp/d/inner", Fcntl.O_WRONLY | Fcntl.O_CREAT) >= 3);
+        assertEquals(-ENOENT, open("/tmp/nodir/inner", Fcntl.O_WRONLY | Fcntl.O_CREAT));
         assertEquals(-EISDIR, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0));
         assertEquals(-39, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0x200), "ENOTEMPTY");
         assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d/inner"), 0));
@@ -345,7 +346,7 @@ class HostKernelTest {
     @Test
     void aTmpFileRemovedWhileOpenKeepsItsBytesUntilItsLastDescriptorCloses() throws MemoryFault {
         final long ENOSPC = -28, TMP_LIMIT = 1 << 20;
-        long fd = open("/tmp/scratch", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/scratch", Fcntl.O_RDWR | Fcntl.O_CREAT);
         put(BUF, "keep me");
         assertEquals(7, call(Sys.WRITE, fd, BUF, 7));
         assertEquals(0, call(Sys.FTRUNCATE, fd, TMP_LIMIT * 3 / 4));
@@ -357,7 +358,7 @@ class HostKernelTest {
         assertEquals(0, call(Sys.LSEEK, copy, 0, 0));
         assertEquals(7, call(Sys.READ, copy, BUF + 100, 7));
         assertEquals("keep me", get(BUF + 100, 7));
-        long other = open("/tmp/other", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long other = open("/tmp/other", Fcntl.O_RDWR | Fcntl.O_CREAT);
         assertEquals(ENOSPC, call(Sys.FTRUNCATE, other, TMP_LIMIT / 2));
 
         assertEquals(0, call(Sys.CLOSE, copy)); // the last one: its bytes go back
@@ -388,18 +389,18 @@ class HostKernelTest {
 
     @Test
     void getdents64ListsNames() throws MemoryFault {
-        long fd = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long fd = open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         assertTrue(fd >= 3);
         long n = call(Sys.GETDENTS64, fd, BUF, 2 * PAGE);
         assertTrue(n > 0);
         List<String> names = dirents(BUF, (int) n);
-        List<String> expected = new ArrayList<>(List.of(".:" + Node.DT_DIR, "..:" + Node.DT_DIR,
-                "data.txt:" + Node.DT_REG, "lib:" + Node.DT_DIR));
+        List<String> expected = new ArrayList<>(List.of(".:" + FileMode.DT_DIR, "..:" + FileMode.DT_DIR,
+                "data.txt:" + FileMode.DT_REG, "lib:" + FileMode.DT_DIR));
         assertEquals(expected, names, "sorted, no symbolic link");
         assertEquals(0, call(Sys.GETDENTS64, fd, BUF, 2 * PAGE), "end of directory");
 
         // A buffer too small for one record.
-        long fd2 = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long fd2 = open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         assertEquals(-EINVAL, call(Sys.GETDENTS64, fd2, BUF, 10));
         // A buffer for one record at a time (the longest, "data.txt", takes 32 bytes).
         List<String> one = new ArrayList<>();
@@ -412,19 +413,19 @@ class HostKernelTest {
         assertEquals(0, r);
         assertEquals(4, one.size());
 
-        long file = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long file = open("/var/task/data.txt", Fcntl.O_RDONLY);
         assertEquals(-ENOTDIR, call(Sys.GETDENTS64, file, BUF, PAGE));
         assertEquals(-EBADF, call(Sys.GETDENTS64, 99, BUF, PAGE));
 
         // /tmp lists what was created in it; /dev its devices.
-        assertTrue(open("/tmp/made", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
-        long tmp = open("/tmp", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        assertTrue(open("/tmp/made", Fcntl.O_WRONLY | Fcntl.O_CREAT) >= 3);
+        long tmp = open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         long tn = call(Sys.GETDENTS64, tmp, BUF, PAGE);
-        assertTrue(dirents(BUF, (int) tn).contains("made:" + Node.DT_REG));
-        long dev = open("/dev", OpenFile.O_RDONLY);
+        assertTrue(dirents(BUF, (int) tn).contains("made:" + FileMode.DT_REG));
+        long dev = open("/dev", Fcntl.O_RDONLY);
         long dn = call(Sys.GETDENTS64, dev, BUF, PAGE);
-        assertTrue(dirents(BUF, (int) dn).containsAll(List.of("null:" + Node.DT_CHR, "urandom:" + Node.DT_CHR)));
-        long root = open("/", OpenFile.O_RDONLY);
+        assertTrue(dirents(BUF, (int) dn).containsAll(List.of("null:" + FileMode.DT_CHR, "urandom:" + FileMode.DT_CHR)));
+        long root = open("/", Fcntl.O_RDONLY);
         long rn = call(Sys.GETDENTS64, root, BUF, PAGE);
         assertEquals(List.of(".:4", "..:4", "dev:4", "tmp:4", "var:4"), dirents(BUF, (int) rn));
     }
@@ -436,11 +437,11 @@ class HostKernelTest {
         String longName = "n".repeat(200);
         int files = 6000; // about 1.3 MiB of records
         for (int i = 0; i < files; i++) {
-            long fd = open("/tmp/many/" + longName + i, OpenFile.O_WRONLY | OpenFile.O_CREAT);
+            long fd = open("/tmp/many/" + longName + i, Fcntl.O_WRONLY | Fcntl.O_CREAT);
             assertEquals(0, call(Sys.CLOSE, fd));
         }
         long buf = call(Sys.MMAP, 0, 2 << 20, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        long dir = open("/tmp/many", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long dir = open("/tmp/many", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         int entries = 0;
         long n;
         while ((n = call(Sys.GETDENTS64, dir, buf, Long.MAX_VALUE)) > 0) {
@@ -520,7 +521,7 @@ class HostKernelTest {
 
     @Test
     void mmapOfABundleFileCopiesItsContents() throws MemoryFault {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
         long addr = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0);
         assertTrue(addr > 0);
         assertEquals(BUNDLE_TEXT, get(addr, BUNDLE_TEXT.length()));
@@ -647,7 +648,7 @@ class HostKernelTest {
 
     @Test
     void pwriteAndWriteAtTheEndOfLongAreEfbig() throws MemoryFault {
-        long fd = open("/tmp/big", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/big", Fcntl.O_RDWR | Fcntl.O_CREAT);
         long entryBytes = tmp.usedBytes(); // the entry itself: its node and name
         put(BUF, "0123456789abcdef");
         // at + n wrapped to a negative end: the array copy got a negative index.
@@ -665,7 +666,7 @@ class HostKernelTest {
 
     @Test
     void lseekThatWouldOverflowIsEinval() {
-        long fd = call(Sys.OPENAT, AT_FDCWD, pathUnchecked("/var/task/data.txt"), OpenFile.O_RDONLY, 0);
+        long fd = call(Sys.OPENAT, AT_FDCWD, pathUnchecked("/var/task/data.txt"), Fcntl.O_RDONLY, 0);
         assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, Long.MAX_VALUE - 1, 0));
         assertEquals(-EINVAL, call(Sys.LSEEK, fd, 2, 1), "SEEK_CUR past Long.MAX_VALUE");
         assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, 0, 1), "unchanged");
@@ -704,9 +705,9 @@ class HostKernelTest {
 
     @Test
     void openIgnoresFlagBitsLinuxDoesNotKnow() throws MemoryFault {
-        long fd = call(Sys.OPENAT, AT_FDCWD, path("/var/task/data.txt"), 0xFFFF_FFFF_8000_0000L | OpenFile.O_NONBLOCK, 0);
+        long fd = call(Sys.OPENAT, AT_FDCWD, path("/var/task/data.txt"), 0xFFFF_FFFF_8000_0000L | Fcntl.O_NONBLOCK, 0);
         assertTrue(fd >= 3, "opened: " + fd);
-        assertEquals(OpenFile.O_NONBLOCK, call(Sys.FCNTL, fd, 3, 0), "F_GETFL shows only flags Linux keeps");
+        assertEquals(Fcntl.O_NONBLOCK, call(Sys.FCNTL, fd, 3, 0), "F_GETFL shows only flags Linux keeps");
     }
 
     @Test
@@ -726,7 +727,7 @@ class HostKernelTest {
 
     @Test
     void oneVectoredCallMovesAtMostOneMebibyte() throws MemoryFault {
-        long devNull = open("/dev/null", OpenFile.O_WRONLY);
+        long devNull = open("/dev/null", Fcntl.O_WRONLY);
         for (int i = 0; i < 3; i++) {
             space.writeLong(BUF + 16L * i, BUF);
             space.writeLong(BUF + 16L * i + 8, 1 << 20);

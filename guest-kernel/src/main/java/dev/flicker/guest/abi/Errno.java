@@ -1,4 +1,4 @@
-package dev.flicker.guest.syscall;
+package dev.flicker.guest.abi;
 
 /** Linux errno values (asm-generic/errno-base.h, errno.h); a system call returns {@code -errno}. */
 public final class Errno {
