@@ -169,7 +169,7 @@ public final class ProgramLoader {
         for (String e : envp) envPtrs.add(top = pushString(space, top, e));
         top = (top - 16) & ~15L;
         long randomPtr = top;
-        space.writeBytes(randomPtr, random16);
+        space.copyOutBytes(randomPtr, random16);
 
         long[][] auxv = {
                 {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, elf.programHeaderCount()}, {AT_PAGESZ, PAGE_SIZE},
@@ -191,14 +191,14 @@ public final class ProgramLoader {
             b.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i++, pair[0]);
             b.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i++, pair[1]);
         }
-        space.writeBytes(sp, block);
+        space.copyOutBytes(sp, block);
         return sp;
     }
 
     private static long pushString(AddressSpace space, long top, String s) throws MemoryFault {
         byte[] bytes = (s + "\0").getBytes(StandardCharsets.UTF_8);
         long at = top - bytes.length;
-        space.writeBytes(at, bytes);
+        space.copyOutBytes(at, bytes);
         return at;
     }
 }

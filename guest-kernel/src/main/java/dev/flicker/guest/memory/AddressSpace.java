@@ -332,7 +332,7 @@ public final class AddressSpace {
         return e != null && e.getValue().end > va ? e.getValue() : null;
     }
 
-    // ---- access to program memory, always through the page tables ----
+    // ---- access to program memory, always through the page tables: guest to host is copy in, host to guest copy out ----
 
     /**
      * The guest-physical address for {@code va}. With {@code asProgram}, only what the program itself could
@@ -358,7 +358,7 @@ public final class AddressSpace {
     }
 
     /** Copies {@code length} bytes of program memory at {@code va} into {@code dst} at {@code dstOffset}. */
-    public void read(long va, MemorySegment dst, long dstOffset, long length) throws MemoryFault {
+    public void copyIn(long va, MemorySegment dst, long dstOffset, long length) throws MemoryFault {
         checkRange(va, length);
         long done = 0;
         while (done < length) {
@@ -370,27 +370,27 @@ public final class AddressSpace {
         }
     }
 
-    public byte[] readBytes(long va, int length) throws MemoryFault {
+    public byte[] copyInBytes(long va, int length) throws MemoryFault {
         byte[] out = new byte[length];
-        read(va, MemorySegment.ofArray(out), 0, length);
+        copyIn(va, MemorySegment.ofArray(out), 0, length);
         return out;
     }
 
     /** Copies {@code length} bytes from {@code src} into program memory at {@code va}, as the program could. */
-    public void write(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
-        copyIn(va, src, srcOffset, length, true);
+    public void copyOut(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
+        copyOut(va, src, srcOffset, length, true);
     }
 
-    public void writeBytes(long va, byte[] bytes) throws MemoryFault {
-        write(va, MemorySegment.ofArray(bytes), 0, bytes.length);
+    public void copyOutBytes(long va, byte[] bytes) throws MemoryFault {
+        copyOut(va, MemorySegment.ofArray(bytes), 0, bytes.length);
     }
 
-    /** Writes regardless of the program's protection (the loader filling text and data). */
+    /** Writes regardless of the program's protection (the loader filling text and data, a file mapping's bytes). */
     public void poke(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
-        copyIn(va, src, srcOffset, length, false);
+        copyOut(va, src, srcOffset, length, false);
     }
 
-    private void copyIn(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
+    private void copyOut(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
         checkRange(va, length);
         // Check the whole range first so that a fault leaves program memory untouched.
         for (long at = pageDown(va); at < va + length; at += PAGE_SIZE) physical(Math.max(at, va), true, asProgram);
@@ -405,7 +405,7 @@ public final class AddressSpace {
     }
 
     /** Fills {@code length} bytes of program memory at {@code va} with zeros, as the program could. */
-    public void zero(long va, long length) throws MemoryFault {
+    public void zeroOut(long va, long length) throws MemoryFault {
         checkRange(va, length);
         long done = 0;
         while (done < length) {
@@ -417,31 +417,31 @@ public final class AddressSpace {
         }
     }
 
-    public long readLong(long va) throws MemoryFault {
+    public long copyInLong(long va) throws MemoryFault {
         if ((va & 7) == 0 || (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - 8) {
             return memory.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, physical(va, false, true) - memory.base().value());
         }
-        return MemorySegment.ofArray(readBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
+        return MemorySegment.ofArray(copyInBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
-    public int readInt(long va) throws MemoryFault {
-        return MemorySegment.ofArray(readBytes(va, 4)).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+    public int copyInInt(long va) throws MemoryFault {
+        return MemorySegment.ofArray(copyInBytes(va, 4)).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
     }
 
-    public void writeLong(long va, long value) throws MemoryFault {
+    public void copyOutLong(long va, long value) throws MemoryFault {
         byte[] b = new byte[8];
         MemorySegment.ofArray(b).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
-        writeBytes(va, b);
+        copyOutBytes(va, b);
     }
 
-    public void writeInt(long va, int value) throws MemoryFault {
+    public void copyOutInt(long va, int value) throws MemoryFault {
         byte[] b = new byte[4];
         MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 0, value);
-        writeBytes(va, b);
+        copyOutBytes(va, b);
     }
 
     /** A NUL-terminated string of at most {@code max} bytes; longer ones fault (ENAMETOOLONG is the caller's). */
-    public String readCString(long va, int max) throws MemoryFault {
+    public String copyInString(long va, int max) throws MemoryFault {
         byte[] buf = new byte[Math.min(max, 256)];
         int n = 0;
         long offset = 0; // of va + n in the guest memory segment: translated once per page, not per byte

@@ -98,13 +98,13 @@ public final class HostKernel {
         MemorySegment bytes = structBuffer.asSlice(0, value.sizeBytes());
         bytes.fill((byte) 0);
         value.marshal(bytes);
-        memory.write(addr, bytes, 0, bytes.byteSize());
+        memory.copyOut(addr, bytes, 0, bytes.byteSize());
     }
 
     /** Copies a struct of {@code layout} in from guest memory at {@code addr}: valid until the next copy. */
     private MemorySegment copyIn(long addr, MemoryLayout layout) throws MemoryFault {
         MemorySegment bytes = structBuffer.asSlice(0, layout.byteSize());
-        memory.read(addr, bytes, 0, bytes.byteSize());
+        memory.copyIn(addr, bytes, 0, bytes.byteSize());
         return bytes;
     }
 
@@ -336,7 +336,7 @@ public final class HostKernel {
                 got = Math.min(avail, n);
                 if (got > 0) {
                     try (Node.BundleFile.View view = bf.view()) {
-                        memory.write(buf, view.bytes(), at, got);
+                        memory.copyOut(buf, view.bytes(), at, got);
                     } catch (java.io.IOException e) {
                         return -EIO; // the host file is gone, or changed under its bundle
                     }
@@ -345,19 +345,19 @@ public final class HostKernel {
             case Node.TmpFile tf -> {
                 long avail = Math.max(0, tf.size() - at);
                 got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, MemorySegment.ofArray(tmpData(tf)), at, got);
+                if (got > 0) memory.copyOut(buf, MemorySegment.ofArray(tmpData(tf)), at, got);
             }
             case Node.Device dev -> {
                 switch (dev.name()) {
                     case "null" -> got = 0;
                     case "zero" -> {
-                        memory.zero(buf, n);
+                        memory.zeroOut(buf, n);
                         got = n;
                     }
                     default -> {
                         byte[] bytes = randomBytes(n);
                         got = bytes.length;
-                        memory.write(buf, MemorySegment.ofArray(bytes), 0, got);
+                        memory.copyOut(buf, MemorySegment.ofArray(bytes), 0, got);
                     }
                 }
                 return got;
@@ -373,7 +373,7 @@ public final class HostKernel {
                 }
                 long avail = Math.max(0, in.data.length - at);
                 got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, MemorySegment.ofArray(in.data), at, got);
+                if (got > 0) memory.copyOut(buf, MemorySegment.ofArray(in.data), at, got);
             }
         }
         if (position < 0) f.offset += got;
@@ -404,28 +404,28 @@ public final class HostKernel {
                 OutputCapture out = s.name().equals("stderr") ? stderr : stdout;
                 if (out.full()) {
                     // Still check the pointer: a bad buffer is EFAULT even when nothing would be kept.
-                    memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
+                    memory.copyIn(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
                     out.drop(n);
                     return n;
                 }
-                byte[] bytes = memory.readBytes(buf, n);
+                byte[] bytes = memory.copyInBytes(buf, n);
                 out.write(bytes, 0, n);
                 return n;
             }
             case Node.Device dev -> {
-                memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
+                memory.copyIn(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
                 return n;
             }
             case Node.Socket sock -> {
                 if (sock.connection == null) return -ENOTCONN;
-                return socketWrite(f, sock.connection, memory.readBytes(buf, n));
+                return socketWrite(f, sock.connection, memory.copyInBytes(buf, n));
             }
             case Node.TmpFile tf -> {
                 long at = position >= 0 ? position : ((f.statusFlags & Fcntl.O_APPEND) != 0 ? tf.size() : f.offset);
                 // As Linux past a file system's largest file: nothing at or past it, a short write up to it.
                 if (at >= TmpFs.MAX_FILE_BYTES) return -EFBIG;
                 int fits = (int) Math.min(n, TmpFs.MAX_FILE_BYTES - at);
-                byte[] bytes = memory.readBytes(buf, fits);
+                byte[] bytes = memory.copyInBytes(buf, fits);
                 if (at + fits > tf.size() && !tree.tmp().resize(tf, at + fits)) return -ENOSPC;
                 System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, fits);
                 if (position < 0) f.offset = at + fits;
@@ -458,7 +458,7 @@ public final class HostKernel {
 
     /** Resolves a path argument against {@code dirfd}, or the working directory for AT_FDCWD. */
     private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
-        String path = memory.readCString(pathPtr, PATH_MAX);
+        String path = memory.copyInString(pathPtr, PATH_MAX);
         if (path.isEmpty()) throw new PathError(-ENOENT);
         if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
         String base = cwd;
@@ -560,7 +560,7 @@ public final class HostKernel {
     }
 
     private long statPath(long dirfd, long pathPtr, long statPtr, long flags) throws MemoryFault {
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, PATH_MAX).isEmpty()) return fstat(dirfd, statPtr);
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.copyInString(pathPtr, PATH_MAX).isEmpty()) return fstat(dirfd, statPtr);
         try {
             Node node = tree.lookup(resolve(dirfd, pathPtr));
             if (node == null) return -ENOENT;
@@ -587,7 +587,7 @@ public final class HostKernel {
 
     private long statx(long dirfd, long pathPtr, long flags, long statxPtr) throws MemoryFault {
         Node node;
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, PATH_MAX).isEmpty()) {
+        if ((flags & AT_EMPTY_PATH) != 0 && memory.copyInString(pathPtr, PATH_MAX).isEmpty()) {
             OpenFile f = files.get(dirfd);
             if (f == null) return -EBADF;
             node = f.node;
@@ -636,7 +636,7 @@ public final class HostKernel {
             }
         }
         if (out.size() == 0 && more) return -EINVAL; // buffer too small for one entry
-        memory.writeBytes(buf, out.toByteArray());
+        memory.copyOutBytes(buf, out.toByteArray());
         return out.size();
     }
 
@@ -727,7 +727,7 @@ public final class HostKernel {
     private long getcwd(long buf, long size) throws MemoryFault {
         byte[] b = (cwd + "\0").getBytes(StandardCharsets.UTF_8);
         if (size < b.length) return -ERANGE;
-        memory.writeBytes(buf, b);
+        memory.copyOutBytes(buf, b);
         return b.length;
     }
 
@@ -746,11 +746,11 @@ public final class HostKernel {
 
     private long readlinkat(long dirfd, long pathPtr, long buf, long size) throws MemoryFault {
         if (size <= 0) return -EINVAL;
-        String path = memory.readCString(pathPtr, PATH_MAX);
+        String path = memory.copyInString(pathPtr, PATH_MAX);
         if (path.equals("/proc/self/exe")) {
             byte[] b = executablePath.getBytes(StandardCharsets.UTF_8);
             int n = (int) Math.min(b.length, size);
-            memory.writeBytes(buf, java.util.Arrays.copyOf(b, n));
+            memory.copyOutBytes(buf, java.util.Arrays.copyOf(b, n));
             return n;
         }
         try {
@@ -831,7 +831,7 @@ public final class HostKernel {
             } else {
                 revents = events & (PollFd.POLLIN | PollFd.POLLOUT);
             }
-            memory.writeBytes(at + PollFd.REVENTS_OFFSET, new byte[] {(byte) revents, (byte) (revents >> 8)});
+            memory.copyOutBytes(at + PollFd.REVENTS_OFFSET, new byte[] {(byte) revents, (byte) (revents >> 8)});
             if (revents != 0) ready++;
         }
         if (ready == 0 && blockedOnEvent) {
@@ -914,7 +914,7 @@ public final class HostKernel {
         }
         byte[] bytes = new byte[Math.min(n, available)];
         int got = sock.connection.read(bytes, 0, bytes.length);
-        memory.writeBytes(buf, java.util.Arrays.copyOf(bytes, got));
+        memory.copyOutBytes(buf, java.util.Arrays.copyOf(bytes, got));
         return got;
     }
 
@@ -929,23 +929,23 @@ public final class HostKernel {
         if (f == null) return -EBADF;
         if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
         if (peer && sock.connection == null) return -ENOTCONN;
-        int len = memory.readInt(lenPtr);
+        int len = memory.copyInInt(lenPtr);
         if (len < 0) return -EINVAL;
         SockaddrIn address = new SockaddrIn(Sockets.AF_INET, peer ? RuntimeApi.PORT : LOCAL_PORT, Sockets.INADDR_LOOPBACK);
         // As Linux: the address is cut to the caller's buffer, and the length says how long it really is.
         MemorySegment bytes = structBuffer.asSlice(0, address.sizeBytes());
         bytes.fill((byte) 0);
         address.marshal(bytes);
-        memory.write(addrPtr, bytes, 0, Math.min(len, address.sizeBytes()));
-        memory.writeInt(lenPtr, (int) address.sizeBytes());
+        memory.copyOut(addrPtr, bytes, 0, Math.min(len, address.sizeBytes()));
+        memory.copyOutInt(lenPtr, (int) address.sizeBytes());
         return 0;
     }
 
     private long getsockopt(long fd, long valPtr, long lenPtr) throws MemoryFault {
         if (files.get(fd) == null) return -EBADF;
-        if (valPtr != 0 && lenPtr != 0 && memory.readInt(lenPtr) >= 4) {
-            memory.writeInt(valPtr, 0); // SO_ERROR and friends: no error, option off
-            memory.writeInt(lenPtr, 4);
+        if (valPtr != 0 && lenPtr != 0 && memory.copyInInt(lenPtr) >= 4) {
+            memory.copyOutInt(valPtr, 0); // SO_ERROR and friends: no error, option off
+            memory.copyOutInt(lenPtr, 4);
         }
         return 0;
     }
@@ -1100,7 +1100,7 @@ public final class HostKernel {
             for (long at = addr; at < end; ) {
                 AddressSpace.Mapping m = memory.mappingAt(at);
                 long upto = Math.min(end, m.end());
-                if ((m.prot() & PROT_WRITE) != 0) memory.zero(at, upto - at);
+                if ((m.prot() & PROT_WRITE) != 0) memory.zeroOut(at, upto - at);
                 at = upto;
             }
         }
@@ -1124,7 +1124,7 @@ public final class HostKernel {
                 yield 0;
             }
             case ArchPrctl.ARCH_GET_FS -> {
-                memory.writeLong(addr, fsBase);
+                memory.copyOutLong(addr, fsBase);
                 yield 0;
             }
             case ArchPrctl.ARCH_SET_GS, ArchPrctl.ARCH_GET_GS -> -EINVAL;
@@ -1156,7 +1156,7 @@ public final class HostKernel {
 
     private long sigprocmask(long oldset, long sigsetsize) throws MemoryFault {
         if (sigsetsize != Signals.SIGSET_BYTES) return -EINVAL;
-        if (oldset != 0) memory.writeLong(oldset, sigmask);
+        if (oldset != 0) memory.copyOutLong(oldset, sigmask);
         return 0;
     }
 
@@ -1188,7 +1188,7 @@ public final class HostKernel {
 
     private long schedGetaffinity(long pid, long size, long maskPtr) throws MemoryFault {
         if (size < 8 || (size & 7) != 0) return -EINVAL;
-        memory.writeLong(maskPtr, 1); // one CPU
+        memory.copyOutLong(maskPtr, 1); // one CPU
         return 8;
     }
 
@@ -1197,7 +1197,7 @@ public final class HostKernel {
         return switch (cmd) {
             case Futex.FUTEX_WAKE, Futex.FUTEX_WAKE_BITSET -> 0;
             case Futex.FUTEX_WAIT, Futex.FUTEX_WAIT_BITSET -> {
-                if (memory.readInt(uaddr) != (int) val) yield -EAGAIN;
+                if (memory.copyInInt(uaddr) != (int) val) yield -EAGAIN;
                 // One thread: nobody can wake it. Honour a timeout; without one it waits until its deadline.
                 if (timeoutPtr != 0) {
                     long slept = sleep(timeoutPtr, 0, cmd == Futex.FUTEX_WAIT_BITSET, Time.CLOCK_MONOTONIC);
@@ -1277,7 +1277,7 @@ public final class HostKernel {
 
     private long time(long tPtr) throws MemoryFault {
         long seconds = realtimeNanos() / NANOS_PER_SECOND;
-        if (tPtr != 0) memory.writeLong(tPtr, seconds);
+        if (tPtr != 0) memory.copyOutLong(tPtr, seconds);
         return seconds;
     }
 
@@ -1314,7 +1314,7 @@ public final class HostKernel {
     private long getrandom(long buf, long count) throws MemoryFault {
         if (count < 0) return -EINVAL;
         byte[] bytes = randomBytes(count);
-        memory.write(buf, MemorySegment.ofArray(bytes), 0, bytes.length);
+        memory.copyOut(buf, MemorySegment.ofArray(bytes), 0, bytes.length);
         return bytes.length;
     }
 

@@ -92,7 +92,7 @@ class HostKernelLimitsTest {
     }
 
     private long path(String s) throws MemoryFault {
-        space.writeBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
         return PATH;
     }
 
@@ -160,7 +160,7 @@ class HostKernelLimitsTest {
     }
 
     private List<String> direntNames(long bytes) throws MemoryFault {
-        byte[] b = space.readBytes(BUF, (int) bytes);
+        byte[] b = space.copyInBytes(BUF, (int) bytes);
         MemorySegment s = MemorySegment.ofArray(b);
         List<String> names = new ArrayList<>();
         for (int at = 0; at < bytes; ) {
@@ -181,8 +181,8 @@ class HostKernelLimitsTest {
         // 1024 vectors of the same 1 MiB buffer would be 1 GiB in one call.
         long iov = ADDR;
         for (int i = 0; i < 256; i++) {
-            space.writeLong(iov + 16L * i, BUF);
-            space.writeLong(iov + 16L * i + 8, 1L << 20);
+            space.copyOutLong(iov + 16L * i, BUF);
+            space.copyOutLong(iov + 16L * i + 8, 1L << 20);
         }
         assertEquals(1L << 20, call(Sys.WRITEV, fd, iov, 256));
         assertEquals(0, call(Sys.LSEEK, fd, 0, 0));
@@ -195,7 +195,7 @@ class HostKernelLimitsTest {
         long fd = call(Sys.SOCKET, 2, 1 | flags, 0);
         if (fd < 0) return fd;
         byte[] addr = {2, 0, 0x23, 0x29, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-        space.writeBytes(ADDR, addr);
+        space.copyOutBytes(ADDR, addr);
         assertEquals(0, call(Sys.CONNECT, fd, ADDR, 16));
         return fd;
     }
@@ -220,7 +220,7 @@ class HostKernelLimitsTest {
         final int SOCK_NONBLOCK = 04000;
         long fd = apiSocket(SOCK_NONBLOCK);
         byte[] flood = "GET / HTTP/1.1\r\n\r\n".repeat(50_000).getBytes(StandardCharsets.ISO_8859_1);
-        space.writeBytes(BUF, flood);
+        space.copyOutBytes(BUF, flood);
         long taken = 0, r;
         while ((r = call(Sys.WRITE, fd, BUF, flood.length)) > 0) taken += r;
         assertEquals(-EAGAIN, r);
@@ -232,7 +232,7 @@ class HostKernelLimitsTest {
         r = 0;
         while (r >= 0) {
             long s = apiSocket(SOCK_NONBLOCK);
-            space.writeBytes(BUF, head);
+            space.copyOutBytes(BUF, head);
             assertEquals(head.length, call(Sys.WRITE, s, BUF, head.length));
             for (int k = 0; k < 5 && r >= 0; k++) {
                 r = call(Sys.WRITE, s, BUF, 1 << 20);
@@ -247,7 +247,7 @@ class HostKernelLimitsTest {
     void closingASocketGivesItsMemoryBackAndAServerCloseIsEpipe() throws MemoryFault {
         long fd = apiSocket(0);
         byte[] half = "POST /x HTTP/1.1\r\nContent-Length: 3000000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-        space.writeBytes(BUF, half);
+        space.copyOutBytes(BUF, half);
         assertEquals(half.length, call(Sys.WRITE, fd, BUF, half.length));
         assertEquals(1L << 20, call(Sys.WRITE, fd, BUF, 1L << 20));
         assertTrue(budget.usedBytes() > 1L << 20);
@@ -256,11 +256,11 @@ class HostKernelLimitsTest {
 
         long bad = apiSocket(0);
         byte[] nonsense = "A / HTTP/1.\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-        space.writeBytes(BUF, nonsense);
+        space.copyOutBytes(BUF, nonsense);
         assertEquals(nonsense.length, call(Sys.WRITE, bad, BUF, nonsense.length));
         assertEquals(-EPIPE, call(Sys.WRITE, bad, BUF, nonsense.length));
         long n = call(Sys.READ, bad, BUF, PAGE);
-        assertTrue(new String(space.readBytes(BUF, (int) n), StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 400"));
+        assertTrue(new String(space.copyInBytes(BUF, (int) n), StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 400"));
         assertEquals(0, call(Sys.READ, bad, BUF, PAGE), "then the end of the stream");
     }
 

@@ -118,12 +118,12 @@ class HostKernelPropertyTest {
     private void openFixtureFiles() throws MemoryFault {
         assertEquals(3, open("/var/task/data.txt", Fcntl.O_RDONLY));
         assertEquals(4, open("/tmp/file", Fcntl.O_RDWR | Fcntl.O_CREAT));
-        space.writeBytes(BUF, "some bytes in /tmp".getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(BUF, "some bytes in /tmp".getBytes(StandardCharsets.UTF_8));
         assertEquals(18, kernel.handle(Sys.WRITE, 4, BUF, 18, 0, 0, 0));
         assertEquals(5, open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
         assertEquals(6, kernel.handle(Sys.SOCKET, 2, 1, 0, 0, 0, 0));
         byte[] addr = {2, 0, (byte) (RuntimeApi.PORT >> 8), (byte) RuntimeApi.PORT, 127, 0, 0, 1};
-        space.writeBytes(BUF, addr);
+        space.copyOutBytes(BUF, addr);
         assertEquals(0, kernel.handle(Sys.CONNECT, 6, BUF, 16, 0, 0, 0));
         assertEquals(7, open("/dev/zero", Fcntl.O_RDWR));
         assertEquals(8, open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
@@ -132,7 +132,7 @@ class HostKernelPropertyTest {
     }
 
     private long open(String path, int flags) throws MemoryFault {
-        space.writeBytes(PATH_PTR, (path + "\0").getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(PATH_PTR, (path + "\0").getBytes(StandardCharsets.UTF_8));
         return kernel.handle(Sys.OPENAT, -100, PATH_PTR, flags, 0644, 0, 0);
     }
 
@@ -479,7 +479,7 @@ class HostKernelPropertyTest {
         private long pathPointer() {
             String p = paths[random.nextInt(paths.length)];
             try {
-                space.writeBytes(PATH_PTR, (p + "\0").getBytes(StandardCharsets.UTF_8));
+                space.copyOutBytes(PATH_PTR, (p + "\0").getBytes(StandardCharsets.UTF_8));
             } catch (MemoryFault e) {
                 throw new AssertionError("the fixture's path page is mapped", e);
             }

@@ -134,16 +134,16 @@ class HostKernelTest {
     }
 
     private long path(String s) throws MemoryFault {
-        space.writeBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
         return PATH;
     }
 
     private void put(long va, String s) throws MemoryFault {
-        space.writeBytes(va, s.getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(va, s.getBytes(StandardCharsets.UTF_8));
     }
 
     private String get(long va, int n) throws MemoryFault {
-        return new String(space.readBytes(va, n), StandardCharsets.UTF_8);
+        return new String(space.copyInBytes(va, n), StandardCharsets.UTF_8);
     }
 
     private long open(String p, int flags) throws MemoryFault {
@@ -206,10 +206,10 @@ class HostKernelTest {
     void writevGathersBuffers() throws MemoryFault {
         put(BUF + 100, "abc");
         put(BUF + 200, "defg");
-        space.writeLong(BUF, BUF + 100);
-        space.writeLong(BUF + 8, 3);
-        space.writeLong(BUF + 16, BUF + 200);
-        space.writeLong(BUF + 24, 4);
+        space.copyOutLong(BUF, BUF + 100);
+        space.copyOutLong(BUF + 8, 3);
+        space.copyOutLong(BUF + 16, BUF + 200);
+        space.copyOutLong(BUF + 24, 4);
         assertEquals(7, call(Sys.WRITEV, 1, BUF, 2));
         assertEquals("abcdefg", new String(stdout.bytes(), StandardCharsets.UTF_8));
         assertEquals(-EFAULT, call(Sys.WRITEV, 1, 0xDEAD_0000L, 1));
@@ -370,7 +370,7 @@ class HostKernelTest {
 
     /** Decodes linux_dirent64 records: name and d_type. */
     private List<String> dirents(long buf, int length) throws MemoryFault {
-        MemorySegment b = MemorySegment.ofArray(space.readBytes(buf, length));
+        MemorySegment b = MemorySegment.ofArray(space.copyInBytes(buf, length));
         List<String> out = new ArrayList<>();
         long at = 0;
         while (at < length) {
@@ -479,25 +479,25 @@ class HostKernelTest {
         assertTrue(addr > 0 && addr % PAGE == 0, Long.toHexString(addr));
         assertEquals(AddressSpace.MMAP_TOP - 3 * PAGE, addr, "top-down, rounded up to pages");
         assertEquals(before + 3 * PAGE, space.committedBytes());
-        assertArrayEquals(new byte[10_000], space.readBytes(addr, 10_000), "zero-filled");
-        space.writeLong(addr + 3 * PAGE - 8, 42);
-        assertEquals(42, space.readLong(addr + 3 * PAGE - 8));
+        assertArrayEquals(new byte[10_000], space.copyInBytes(addr, 10_000), "zero-filled");
+        space.copyOutLong(addr + 3 * PAGE - 8, 42);
+        assertEquals(42, space.copyInLong(addr + 3 * PAGE - 8));
 
         long second = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         assertEquals(addr - PAGE, second);
-        assertThrows(MemoryFault.class, () -> space.writeBytes(second, new byte[1]), "PROT_READ");
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(second, new byte[1]), "PROT_READ");
 
         assertEquals(0, call(Sys.MUNMAP, addr, 10_000));
         assertEquals(before + PAGE, space.committedBytes());
-        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(addr, 1));
         assertEquals(0, call(Sys.MUNMAP, second, PAGE));
         assertEquals(before, space.committedBytes());
 
         // A hint that is free is used; MAP_FIXED replaces what is there.
         assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        space.writeLong(0x3000_0000L, 7);
+        space.copyOutLong(0x3000_0000L, 7);
         assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-        assertEquals(0, space.readLong(0x3000_0000L), "the fixed mapping is fresh");
+        assertEquals(0, space.copyInLong(0x3000_0000L), "the fixed mapping is fresh");
         assertEquals(before + PAGE, space.committedBytes());
     }
 
@@ -525,8 +525,8 @@ class HostKernelTest {
         long addr = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0);
         assertTrue(addr > 0);
         assertEquals(BUNDLE_TEXT, get(addr, BUNDLE_TEXT.length()));
-        assertArrayEquals(new byte[16], space.readBytes(addr + BUNDLE_TEXT.length(), 16), "zero past the end");
-        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]), "mapped read-only");
+        assertArrayEquals(new byte[16], space.copyInBytes(addr + BUNDLE_TEXT.length(), 16), "zero past the end");
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(addr, new byte[1]), "mapped read-only");
         assertEquals(-13, call(Sys.MMAP, 0, PAGE, 3, MAP_SHARED, fd, 0), "EACCES: shared writable file mapping");
     }
 
@@ -535,10 +535,10 @@ class HostKernelTest {
         long addr = call(Sys.MMAP, 0, 2 * PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         put(addr, "data");
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 1));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(addr, new byte[1]));
         assertEquals("data", get(addr, 4));
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 0));
-        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(addr, 1));
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 3));
         assertEquals("data", get(addr, 4));
         assertEquals(-EINVAL, call(Sys.MPROTECT, addr + 1, PAGE, 1));
@@ -555,17 +555,17 @@ class HostKernelTest {
         AddressSpace.Mapping m = space.mappingAt(HEAP);
         assertNotNull(m);
         assertEquals("[heap]", m.name());
-        space.writeLong(HEAP + 3 * PAGE - 8, 99);
+        space.copyOutLong(HEAP + 3 * PAGE - 8, 99);
         assertEquals(HEAP + 10_000, call(Sys.BRK, 0));
 
         assertEquals(HEAP + 5 * PAGE, call(Sys.BRK, HEAP + 5 * PAGE));
         assertEquals(before + 5 * PAGE, space.committedBytes());
-        assertEquals(99, space.readLong(HEAP + 3 * PAGE - 8), "growing keeps the old contents");
+        assertEquals(99, space.copyInLong(HEAP + 3 * PAGE - 8), "growing keeps the old contents");
 
         assertEquals(HEAP + 100, call(Sys.BRK, HEAP + 100));
         assertEquals(before + PAGE, space.committedBytes());
-        assertThrows(MemoryFault.class, () -> space.readBytes(HEAP + PAGE, 1));
-        space.writeLong(HEAP, 1);
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(HEAP + PAGE, 1));
+        space.copyOutLong(HEAP, 1);
 
         assertEquals(HEAP, call(Sys.BRK, HEAP));
         assertEquals(before, space.committedBytes());
@@ -574,8 +574,8 @@ class HostKernelTest {
 
         // Grown again, the heap reads zero.
         assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + 3 * PAGE));
-        assertEquals(0, space.readLong(HEAP + 3 * PAGE - 8));
-        assertEquals(0, space.readLong(HEAP));
+        assertEquals(0, space.copyInLong(HEAP + 3 * PAGE - 8));
+        assertEquals(0, space.copyInLong(HEAP));
 
         // Past the limit: unchanged.
         assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + LIMIT * 2));
@@ -660,7 +660,7 @@ class HostKernelTest {
         assertEquals(-ENOSPC, call(Sys.PWRITE64, fd, BUF, 8, TmpFs.MAX_FILE_BYTES - 4), "/tmp is 1 MiB here");
         assertEquals(0, call(Sys.PREAD64, fd, BUF, 8, Long.MAX_VALUE - 8), "reading past the end is the end");
         assertEquals(0, call(Sys.FSTAT, fd, BUF));
-        assertEquals(0, space.readLong(BUF + 48), "the file is still empty");
+        assertEquals(0, space.copyInLong(BUF + 48), "the file is still empty");
         assertEquals(entryBytes, tmp.usedBytes(), "no data bytes are held");
     }
 
@@ -719,8 +719,8 @@ class HostKernelTest {
         assertEquals(0, call(Sys.MPROTECT, addr + PAGE, PAGE, 0));
         final int MADV_DONTNEED = 4;
         assertEquals(0, call(Sys.MADVISE, addr, 3 * PAGE, MADV_DONTNEED), "was EFAULT at the PROT_NONE page");
-        assertArrayEquals(new byte[5], space.readBytes(addr, 5));
-        assertArrayEquals(new byte[5], space.readBytes(addr + 2 * PAGE, 5));
+        assertArrayEquals(new byte[5], space.copyInBytes(addr, 5));
+        assertArrayEquals(new byte[5], space.copyInBytes(addr + 2 * PAGE, 5));
         assertEquals(-EINVAL, call(Sys.MADVISE, addr, Long.MAX_VALUE, MADV_DONTNEED));
         assertEquals(-EINVAL, call(Sys.MADVISE, 0x7fff_ffff_ffff_f000L, PAGE, MADV_DONTNEED));
     }
@@ -729,8 +729,8 @@ class HostKernelTest {
     void oneVectoredCallMovesAtMostOneMebibyte() throws MemoryFault {
         long devNull = open("/dev/null", Fcntl.O_WRONLY);
         for (int i = 0; i < 3; i++) {
-            space.writeLong(BUF + 16L * i, BUF);
-            space.writeLong(BUF + 16L * i + 8, 1 << 20);
+            space.copyOutLong(BUF + 16L * i, BUF);
+            space.copyOutLong(BUF + 16L * i + 8, 1 << 20);
         }
         assertEquals(1 << 20, call(Sys.WRITEV, devNull, BUF, 3), "a short count, as after a partial write");
     }
@@ -752,16 +752,16 @@ class HostKernelTest {
     void clockGettimeWritesAPlausibleTimespec() throws MemoryFault {
         long nowSeconds = Instant.now().getEpochSecond();
         assertEquals(0, call(Sys.CLOCK_GETTIME, 0, BUF));
-        long sec = space.readLong(BUF), nsec = space.readLong(BUF + 8);
+        long sec = space.copyInLong(BUF), nsec = space.copyInLong(BUF + 8);
         assertTrue(Math.abs(sec - nowSeconds) <= 5, "CLOCK_REALTIME " + sec + " vs " + nowSeconds);
         assertTrue(nsec >= 0 && nsec < 1_000_000_000L);
 
         long mono = System.nanoTime();
         assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 16));
-        long m = space.readLong(BUF + 16) * 1_000_000_000L + space.readLong(BUF + 24);
+        long m = space.copyInLong(BUF + 16) * 1_000_000_000L + space.copyInLong(BUF + 24);
         assertTrue(Math.abs(m - mono) < TimeUnit.SECONDS.toNanos(5), "CLOCK_MONOTONIC");
         assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 32));
-        long m2 = space.readLong(BUF + 32) * 1_000_000_000L + space.readLong(BUF + 40);
+        long m2 = space.copyInLong(BUF + 32) * 1_000_000_000L + space.copyInLong(BUF + 40);
         assertTrue(m2 >= m, "monotonic");
 
         assertEquals(-EINVAL, call(Sys.CLOCK_GETTIME, 99, BUF));
@@ -769,8 +769,8 @@ class HostKernelTest {
         assertEquals(-EFAULT, call(Sys.CLOCK_GETTIME, 0, BUF + 4 * PAGE - 8), "timespec runs off the mapping");
 
         assertEquals(0, call(Sys.GETTIMEOFDAY, BUF + 48));
-        assertTrue(Math.abs(space.readLong(BUF + 48) - nowSeconds) <= 5);
-        long usec = space.readLong(BUF + 56);
+        assertTrue(Math.abs(space.copyInLong(BUF + 48) - nowSeconds) <= 5);
+        long usec = space.copyInLong(BUF + 56);
         assertTrue(usec >= 0 && usec < 1_000_000);
         long t = call(Sys.TIME, 0);
         assertTrue(Math.abs(t - nowSeconds) <= 5);
@@ -779,7 +779,7 @@ class HostKernelTest {
     private long cpuClock(HostKernel k) throws MemoryFault {
         final int CLOCK_PROCESS_CPUTIME_ID = 2;
         assertEquals(0, call(k, Sys.CLOCK_GETTIME, CLOCK_PROCESS_CPUTIME_ID, BUF));
-        return space.readLong(BUF) * 1_000_000_000L + space.readLong(BUF + 8);
+        return space.copyInLong(BUF) * 1_000_000_000L + space.copyInLong(BUF + 8);
     }
 
     @Test
@@ -796,18 +796,18 @@ class HostKernelTest {
         HostKernel next = newKernel(stdout); // another VM on the same host thread
         assertEquals(0, cpuClock(next));
         assertEquals(0, call(next, Sys.SYSINFO, BUF));
-        assertTrue(space.readLong(BUF) <= 1, "uptime is the VM's, in seconds: " + space.readLong(BUF));
+        assertTrue(space.copyInLong(BUF) <= 1, "uptime is the VM's, in seconds: " + space.copyInLong(BUF));
     }
 
     @Test
     void getrandomReturnsFreshBytes() throws MemoryFault {
         assertEquals(32, call(Sys.GETRANDOM, BUF, 32, 0));
         assertEquals(32, call(Sys.GETRANDOM, BUF + 64, 32, 0));
-        byte[] a = space.readBytes(BUF, 32), b = space.readBytes(BUF + 64, 32);
+        byte[] a = space.copyInBytes(BUF, 32), b = space.copyInBytes(BUF + 64, 32);
         assertFalse(Arrays.equals(a, b));
         assertFalse(Arrays.equals(new byte[32], a));
         // Only the requested bytes are written.
-        assertArrayEquals(new byte[32], space.readBytes(BUF + 32, 32));
+        assertArrayEquals(new byte[32], space.copyInBytes(BUF + 32, 32));
         assertEquals(-EFAULT, call(Sys.GETRANDOM, 0xDEAD_0000L, 16, 0));
         assertEquals(-EINVAL, call(Sys.GETRANDOM, BUF, -1, 0));
     }
@@ -816,11 +816,11 @@ class HostKernelTest {
     void getrlimitReportsTheStackThatWasMapped() throws MemoryFault {
         final int RLIMIT_STACK = 3;
         assertEquals(0, call(Sys.GETRLIMIT, RLIMIT_STACK, BUF));
-        assertEquals(8L << 20, space.readLong(BUF), "Linux's default until the loader says otherwise");
+        assertEquals(8L << 20, space.copyInLong(BUF), "Linux's default until the loader says otherwise");
         kernel.setStackLimit(1L << 20);
         assertEquals(0, call(Sys.PRLIMIT64, 0, RLIMIT_STACK, 0, BUF));
-        assertEquals(1L << 20, space.readLong(BUF));
-        assertEquals(1L << 20, space.readLong(BUF + 8));
+        assertEquals(1L << 20, space.copyInLong(BUF));
+        assertEquals(1L << 20, space.copyInLong(BUF + 8));
     }
 
     @Test
@@ -845,10 +845,10 @@ class HostKernelTest {
         assertEquals(1000, call(Sys.GETEGID));
         long n = call(Sys.GETCWD, BUF, 100);
         assertEquals("/var/task".length() + 1, n);
-        assertEquals("/var/task", space.readCString(BUF, 100));
+        assertEquals("/var/task", space.copyInString(BUF, 100));
         assertEquals(0, call(Sys.CHDIR, path("/tmp")));
         call(Sys.GETCWD, BUF, 100);
-        assertEquals("/tmp", space.readCString(BUF, 100));
+        assertEquals("/tmp", space.copyInString(BUF, 100));
         assertEquals(-ENOTDIR, call(Sys.CHDIR, path("/var/task/data.txt")));
         long r = call(Sys.READLINK, path("/proc/self/exe"), BUF, 100);
         assertEquals("/var/task/hello".length(), r);
