@@ -140,7 +140,7 @@ public final class MicroVm implements AutoCloseable {
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp),
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()),
                     stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
                     execPath);
             kernel.setBrk(loaded.brkStart());
@@ -187,7 +187,7 @@ public final class MicroVm implements AutoCloseable {
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp), null, out, err,
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.readState(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");

@@ -19,7 +19,7 @@ public final class StaticDirectory implements Node.Directory {
         children.put(name, node);
     }
 
-    public long inode() {
+    public long ino() {
         return inode;
     }
 

@@ -75,7 +75,7 @@ public final class TmpFs {
             this.inode = inode;
         }
 
-        public long inode() {
+        public long ino() {
             return inode;
         }
 
@@ -106,7 +106,7 @@ public final class TmpFs {
         /** A new empty file named {@code name} (which must not exist); null when /tmp has no room for it (ENOSPC). */
         public Node.TmpFile createFile(String name) {
             if (!charge(entryBytes(name))) return null;
-            Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet());
+            Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet(), TmpFs.this);
             children.put(name, f);
             return f;
         }
@@ -120,13 +120,16 @@ public final class TmpFs {
         }
 
         /**
-         * Removes an entry and returns it. A removed file keeps its bytes, as on Linux, while it is still open;
-         * whoever knows the open files gives them back with {@link #release} once it is not.
+         * Removes an entry and returns it. A removed file keeps its bytes, as on Linux, while it is still open, and
+         * gives them back when its last open description closes ({@link #closed}).
          */
         public Node remove(String name) {
             Node n = children.remove(name);
             if (n != null) uncharge(entryBytes(name));
-            if (n instanceof Node.TmpFile f) f.removed = true;
+            if (n instanceof Node.TmpFile f) {
+                f.removed = true;
+                if (f.openDescriptions == 0) release(f);
+            }
             return n;
         }
     }
@@ -154,8 +157,18 @@ public final class TmpFs {
         return !file.removed;
     }
 
+    /** A description of {@code file} was opened. */
+    void opened(Node.TmpFile file) {
+        file.openDescriptions++;
+    }
+
+    /** A description of {@code file} was closed: a removed file's bytes go back once none is left. */
+    void closed(Node.TmpFile file) {
+        if (--file.openDescriptions == 0 && file.removed) release(file);
+    }
+
     /** Gives a removed file's bytes back to the limit (it is no longer open anywhere). */
-    public void release(Node.TmpFile file) {
+    private void release(Node.TmpFile file) {
         uncharge(file.data.length);
         file.data = new byte[0];
         file.length = 0;

@@ -2,7 +2,6 @@ package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
 import dev.flicker.guest.abi.ArchPrctl;
-import dev.flicker.guest.abi.Dirent64;
 import dev.flicker.guest.abi.Fcntl;
 import dev.flicker.guest.abi.FileMode;
 import dev.flicker.guest.abi.Futex;
@@ -22,14 +21,19 @@ import dev.flicker.guest.abi.Time;
 import dev.flicker.guest.abi.Timespec;
 import dev.flicker.guest.abi.Timeval;
 import dev.flicker.guest.abi.Utsname;
-import dev.flicker.guest.fs.FileTable;
+import dev.flicker.guest.fs.DeviceDescription;
+import dev.flicker.guest.fs.DirectoryDescription;
+import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.FileTree;
+import dev.flicker.guest.fs.Inode;
 import dev.flicker.guest.fs.Node;
-import dev.flicker.guest.fs.OpenFile;
-import dev.flicker.guest.fs.TmpAccess;
 import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.FdTable;
+import dev.flicker.guest.kernel.OutputDescription;
+import dev.flicker.guest.kernel.StdinDescription;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
+import dev.flicker.guest.net.LoopbackSocket;
 import dev.flicker.guest.runtime.RuntimeApi;
 
 import java.lang.foreign.MemoryLayout;
@@ -73,9 +77,10 @@ public final class HostKernel {
     private final dev.flicker.guest.HostMemoryBudget budget;
     private final RuntimeApi runtimeApi;
     private int openSockets;
-    private final FileTable files = new FileTable();
-    private final OutputCapture stdout;
-    private final OutputCapture stderr;
+    private final FdTable files = new FdTable();
+    private final StdinDescription stdin;
+    private final OutputDescription stdout;
+    private final OutputDescription stderr;
     private final Cpu cpu;
     private final SecureRandom random;
     private long deadlineNanos;
@@ -88,8 +93,6 @@ public final class HostKernel {
     private long brkEnd;
     private boolean exited;
     private int exitStatus;
-    /** A buffer for the byte the host reads from a pointer it then throws away (to check the pointer). */
-    private final byte[] scratch = new byte[1];
     /** Where structs are marshalled on their way in and out: the largest is {@code struct utsname}, 390 bytes. */
     private final MemorySegment structBuffer = MemorySegment.ofArray(new long[64]);
 
@@ -108,46 +111,22 @@ public final class HostKernel {
         return bytes;
     }
 
-    /**
-     * Fresh random bytes, as many as asked up to 64 KiB (a short count): exactly that many, since a generator
-     * filling a bigger buffer on every small call would cost the host for nothing.
-     */
-    private byte[] randomBytes(long wanted) {
-        byte[] bytes = new byte[(int) Math.min(wanted, 64 * 1024)];
-        random.nextBytes(bytes);
-        return bytes;
-    }
-
     public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
                       Cpu cpu, SecureRandom random, String executablePath) {
         this.memory = memory;
         this.tree = tree;
         this.budget = tree.tmp().budget();
         this.runtimeApi = new RuntimeApi(budget);
-        this.stdout = stdout;
-        this.stderr = stderr;
+        this.stdin = new StdinDescription(stdin);
+        this.stdout = OutputDescription.stdout(stdout);
+        this.stderr = OutputDescription.stderr(stderr);
         this.cpu = cpu;
         this.random = random;
         this.deadlineNanos = System.nanoTime() + 10_000_000_000L;
         this.executablePath = executablePath;
-        files.installAt(0, new StdinFile(stdin), false);
-        files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", Fcntl.O_WRONLY), false);
-        files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", Fcntl.O_WRONLY), false);
-    }
-
-    /** stdin: the event bytes; null until the event arrives (a read then waits: the snapshot point). */
-    static final class StdinFile extends OpenFile {
-        byte[] data;
-
-        StdinFile(byte[] data) {
-            super(new Node.Stream(9, "stdin"), "/dev/stdin", Fcntl.O_RDONLY);
-            this.data = data;
-        }
-    }
-
-    private StdinFile stdinFile() {
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) if (files.get(fd) instanceof StdinFile in) return in;
-        return null;
+        files.installAt(0, this.stdin, false);
+        files.installAt(1, this.stdout, false);
+        files.installAt(2, this.stderr, false);
     }
 
     /**
@@ -163,8 +142,7 @@ public final class HostKernel {
      * answers the pending call by handling it again.
      */
     public void provideEvent(RuntimeApi.Event event) {
-        StdinFile in = stdinFile();
-        if (in != null && in.data == null) in.data = event.payload().clone();
+        stdin.provide(event.payload());
         runtimeApi.provide(event);
         waitingForEvent = false;
     }
@@ -202,7 +180,7 @@ public final class HostKernel {
         return unknownCalls;
     }
 
-    public FileTable files() {
+    public FdTable files() {
         return files;
     }
 
@@ -224,6 +202,10 @@ public final class HostKernel {
         } catch (MemoryFault f) {
             result = -EFAULT;
         }
+        if (result == FileDescription.WAIT_FOR_EVENT) {
+            waitingForEvent = true; // the run loop stops before answering: the program never sees this
+            result = -EINTR;
+        }
         if (TRACE) {
             System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", Sys.name(counted),
                     a0, a1, a2, a3, a4, a5, result);
@@ -234,10 +216,10 @@ public final class HostKernel {
     private long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) throws MemoryFault {
         if (nr < 0 || nr > Integer.MAX_VALUE) return unknown();
         return switch ((int) nr) {
-            case Sys.READ -> read(a0, a1, a2, -1);
-            case Sys.PREAD64 -> positionedIo(a0, a1, a2, a3, false);
-            case Sys.WRITE -> write(a0, a1, a2, -1);
-            case Sys.PWRITE64 -> positionedIo(a0, a1, a2, a3, true);
+            case Sys.READ -> read(a0, a1, a2);
+            case Sys.PREAD64 -> pread(a0, a1, a2, a3);
+            case Sys.WRITE -> write(a0, a1, a2);
+            case Sys.PWRITE64 -> pwrite(a0, a1, a2, a3);
             case Sys.READV -> vector(a0, a1, a2, false);
             case Sys.WRITEV -> vector(a0, a1, a2, true);
             case Sys.OPEN -> openat(AT_FDCWD, a0, a1, a2);
@@ -255,7 +237,7 @@ public final class HostKernel {
             case Sys.DUP -> dup(a0, 0, false);
             case Sys.DUP2 -> a0 == a1 ? (files.get(a0) != null ? a0 : -EBADF) : dup3(a0, a1, 0);
             case Sys.DUP3 -> a0 == a1 ? -EINVAL : dup3(a0, a1, a2);
-            case Sys.IOCTL -> files.get(a0) == null ? -EBADF : -ENOTTY;
+            case Sys.IOCTL -> files.get(a0) == null ? -EBADF : files.get(a0).ioctl(a1, a2);
             case Sys.MMAP -> mmap(a0, a1, a2, a3, a4, a5);
             case Sys.MUNMAP -> munmap(a0, a1);
             case Sys.MPROTECT -> mprotect(a0, a1, a2);
@@ -302,9 +284,9 @@ public final class HostKernel {
             case Sys.POLL -> poll(a0, a1);
             case Sys.SOCKET -> socket(a0, a1);
             case Sys.CONNECT -> connect(a0, a1, a2);
-            case Sys.SENDTO -> write(a0, a1, a2, -1);
+            case Sys.SENDTO -> write(a0, a1, a2);
             case Sys.RECVFROM -> recvfrom(a0, a1, a2, a4, a5);
-            case Sys.SHUTDOWN -> files.get(a0) == null ? -EBADF : files.get(a0).node instanceof Node.Socket ? 0 : -ENOTSOCK;
+            case Sys.SHUTDOWN -> files.get(a0) == null ? -EBADF : files.get(a0) instanceof LoopbackSocket ? 0 : -ENOTSOCK;
             case Sys.GETSOCKNAME, Sys.GETPEERNAME -> sockname(a0, a1, a2, nr == Sys.GETPEERNAME);
             case Sys.SETSOCKOPT -> files.get(a0) == null ? -EBADF : 0;
             case Sys.GETSOCKOPT -> getsockopt(a0, a3, a4);
@@ -319,122 +301,61 @@ public final class HostKernel {
 
     // ---- files ----
 
-    private long read(long fd, long buf, long count, long position) throws MemoryFault {
-        OpenFile f = files.get(fd);
+    /** read (and recvfrom): checks the descriptor and the count, then reads what the description gives. */
+    private long read(long fd, long buf, long count) throws MemoryFault {
+        FileDescription f = files.get(fd);
         if (f == null || !f.readable()) return -EBADF;
         if (count < 0) return -EINVAL;
         int n = (int) Math.min(count, MAX_IO_CHUNK);
         if (n == 0) return 0;
-        long at = position >= 0 ? position : f.offset;
-        long got;
-        switch (f.node) {
-            case Node.Directory d -> {
-                return -EISDIR;
-            }
-            case Node.BundleFile bf -> {
-                long avail = Math.max(0, bf.size() - at);
-                got = Math.min(avail, n);
-                if (got > 0) {
-                    try (Node.BundleFile.View view = bf.view()) {
-                        memory.copyOut(buf, view.bytes(), at, got);
-                    } catch (java.io.IOException e) {
-                        return -EIO; // the host file is gone, or changed under its bundle
-                    }
-                }
-            }
-            case Node.TmpFile tf -> {
-                long avail = Math.max(0, tf.size() - at);
-                got = Math.min(avail, n);
-                if (got > 0) memory.copyOut(buf, MemorySegment.ofArray(tmpData(tf)), at, got);
-            }
-            case Node.Device dev -> {
-                switch (dev.name()) {
-                    case "null" -> got = 0;
-                    case "zero" -> {
-                        memory.zeroOut(buf, n);
-                        got = n;
-                    }
-                    default -> {
-                        byte[] bytes = randomBytes(n);
-                        got = bytes.length;
-                        memory.copyOut(buf, MemorySegment.ofArray(bytes), 0, got);
-                    }
-                }
-                return got;
-            }
-            case Node.Socket sock -> {
-                return socketRead(f, sock, buf, n);
-            }
-            case Node.Stream s -> {
-                if (!(f instanceof StdinFile in)) return -EBADF;
-                if (in.data == null) {
-                    waitingForEvent = true;
-                    return -EINTR; // never seen by the program: the loop stops before answering
-                }
-                long avail = Math.max(0, in.data.length - at);
-                got = Math.min(avail, n);
-                if (got > 0) memory.copyOut(buf, MemorySegment.ofArray(in.data), at, got);
-            }
-        }
-        if (position < 0) f.offset += got;
-        return got;
+        return blockIfWouldBlock(f, f.read(memory, buf, n));
     }
 
-    /** pread64 and pwrite64: as on Linux, a negative offset is EINVAL, and a stream or socket cannot seek (ESPIPE). */
-    private long positionedIo(long fd, long buf, long count, long offset, boolean isWrite) throws MemoryFault {
+    /** pread64: as on Linux, a negative offset is EINVAL, and a stream or socket cannot seek (ESPIPE). */
+    private long pread(long fd, long buf, long count, long offset) throws MemoryFault {
         if (offset < 0) return -EINVAL;
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
-        return isWrite ? write(fd, buf, count, offset) : read(fd, buf, count, offset);
+        if (!f.seekable()) return -ESPIPE;
+        if (!f.readable()) return -EBADF;
+        if (count < 0) return -EINVAL;
+        int n = (int) Math.min(count, MAX_IO_CHUNK);
+        if (n == 0) return 0;
+        return f.pread(memory, buf, n, offset);
     }
 
-    private static byte[] tmpData(Node.TmpFile f) {
-        return TmpAccess.data(f);
-    }
-
-    private long write(long fd, long buf, long count, long position) throws MemoryFault {
-        OpenFile f = files.get(fd);
+    /** write (and sendto): checks the descriptor and the count, then writes what the description takes. */
+    private long write(long fd, long buf, long count) throws MemoryFault {
+        FileDescription f = files.get(fd);
         if (f == null || !f.writable()) return -EBADF;
         if (count < 0) return -EINVAL;
         int n = (int) Math.min(count, MAX_IO_CHUNK);
         if (n == 0) return 0;
-        switch (f.node) {
-            case Node.Stream s -> {
-                OutputCapture out = s.name().equals("stderr") ? stderr : stdout;
-                if (out.full()) {
-                    // Still check the pointer: a bad buffer is EFAULT even when nothing would be kept.
-                    memory.copyIn(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
-                    out.drop(n);
-                    return n;
-                }
-                byte[] bytes = memory.copyInBytes(buf, n);
-                out.write(bytes, 0, n);
-                return n;
-            }
-            case Node.Device dev -> {
-                memory.copyIn(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
-                return n;
-            }
-            case Node.Socket sock -> {
-                if (sock.connection == null) return -ENOTCONN;
-                return socketWrite(f, sock.connection, memory.copyInBytes(buf, n));
-            }
-            case Node.TmpFile tf -> {
-                long at = position >= 0 ? position : ((f.statusFlags & Fcntl.O_APPEND) != 0 ? tf.size() : f.offset);
-                // As Linux past a file system's largest file: nothing at or past it, a short write up to it.
-                if (at >= TmpFs.MAX_FILE_BYTES) return -EFBIG;
-                int fits = (int) Math.min(n, TmpFs.MAX_FILE_BYTES - at);
-                byte[] bytes = memory.copyInBytes(buf, fits);
-                if (at + fits > tf.size() && !tree.tmp().resize(tf, at + fits)) return -ENOSPC;
-                System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, fits);
-                if (position < 0) f.offset = at + fits;
-                return fits;
-            }
-            default -> {
-                return -EBADF;
-            }
-        }
+        return blockIfWouldBlock(f, f.write(memory, buf, n));
+    }
+
+    /** pwrite64: errors as pread64. */
+    private long pwrite(long fd, long buf, long count, long offset) throws MemoryFault {
+        if (offset < 0) return -EINVAL;
+        FileDescription f = files.get(fd);
+        if (f == null) return -EBADF;
+        if (!f.seekable()) return -ESPIPE;
+        if (!f.writable()) return -EBADF;
+        if (count < 0) return -EINVAL;
+        int n = (int) Math.min(count, MAX_IO_CHUNK);
+        if (n == 0) return 0;
+        return f.pwrite(memory, buf, n, offset);
+    }
+
+    /**
+     * A transfer that would block (EAGAIN) on a blocking description waits, as on Linux, for what only this
+     * single-threaded program could bring about (room made by its own reads), which it cannot while it waits:
+     * until its deadline. The run ends there, so the EINTR is never seen.
+     */
+    private long blockIfWouldBlock(FileDescription f, long result) {
+        if (result != -EAGAIN || f.nonBlocking()) return result;
+        sleepUntil(deadlineNanos);
+        return -EINTR;
     }
 
     /** readv and writev: at most {@link #MAX_IO_CHUNK} in all, like one read or write, so one call stays short. */
@@ -448,7 +369,7 @@ public final class HostKernel {
             if (len == 0) continue;
             // One host call moves at most MAX_IO_CHUNK bytes in all, like one read or write: a short count.
             long want = Math.min(len, MAX_IO_CHUNK - total);
-            long r = isWrite ? write(fd, base, want, -1) : read(fd, base, want, -1);
+            long r = isWrite ? write(fd, base, want) : read(fd, base, want);
             if (r < 0) return total > 0 ? total : r;
             total += r;
             if (r < len || total >= MAX_IO_CHUNK) break;
@@ -463,10 +384,10 @@ public final class HostKernel {
         if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
         String base = cwd;
         if (!path.startsWith("/") && (int) dirfd != AT_FDCWD) {
-            OpenFile d = files.get(dirfd);
+            FileDescription d = files.get(dirfd);
             if (d == null) throw new PathError(-EBADF);
-            if (!(d.node instanceof Node.Directory)) throw new PathError(-ENOTDIR);
-            base = d.path;
+            if (!(d instanceof DirectoryDescription)) throw new PathError(-ENOTDIR);
+            base = d.path();
         }
         return FileTree.normalize(base, path);
     }
@@ -525,37 +446,22 @@ public final class HostKernel {
         if (node instanceof Node.TmpFile tf && (fl & Fcntl.O_TRUNC) != 0 && access != Fcntl.O_RDONLY) {
             tree.tmp().resize(tf, 0);
         }
-        OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(Fcntl.O_CREAT | Fcntl.O_EXCL | Fcntl.O_TRUNC | Fcntl.O_CLOEXEC));
+        FileDescription f = node.open(FileTree.join(parts), fl & ~(Fcntl.O_CREAT | Fcntl.O_EXCL | Fcntl.O_TRUNC | Fcntl.O_CLOEXEC));
         int fd = files.install(f, 0, (fl & Fcntl.O_CLOEXEC) != 0);
         return fd < 0 ? -EMFILE : fd;
     }
 
     private long lseek(long fd, long offset, long whence) {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
-        long base = switch ((int) whence) {
-            case Fcntl.SEEK_SET -> 0;
-            case Fcntl.SEEK_CUR -> f.offset;
-            case Fcntl.SEEK_END -> f.node.size();
-            default -> Long.MIN_VALUE;
-        };
-        if (base == Long.MIN_VALUE) return -EINVAL;
-        long target;
-        try {
-            target = Math.addExact(base, offset);
-        } catch (ArithmeticException overflow) {
-            return -EINVAL; // Linux: a resulting offset that does not fit
-        }
-        if (target < 0) return -EINVAL;
-        f.offset = target;
-        return target;
+        if (!f.seekable()) return -ESPIPE;
+        return f.seek(offset, (int) whence);
     }
 
     private long fstat(long fd, long statPtr) throws MemoryFault {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        writeStat(statPtr, f.node);
+        writeStat(statPtr, f.inode());
         return 0;
     }
 
@@ -576,9 +482,9 @@ public final class HostKernel {
     /** The I/O block size every file reports; {@code st_blocks} counts 512-byte units, as on Linux. */
     private static final int BLOCK_BYTES = 4096, BLOCK_UNIT_BYTES = 512;
 
-    private void writeStat(long ptr, Node node) throws MemoryFault {
-        copyOut(ptr, new Stat(DEVICE, node.inode(), 1, node.mode(), (int) UID, (int) GID, node.size(), BLOCK_BYTES,
-                blocks(node.size())));
+    private void writeStat(long ptr, Inode inode) throws MemoryFault {
+        copyOut(ptr, new Stat(DEVICE, inode.ino(), 1, inode.mode(), (int) UID, (int) GID, inode.size(), BLOCK_BYTES,
+                blocks(inode.size())));
     }
 
     private static long blocks(long sizeBytes) {
@@ -586,11 +492,11 @@ public final class HostKernel {
     }
 
     private long statx(long dirfd, long pathPtr, long flags, long statxPtr) throws MemoryFault {
-        Node node;
+        Inode node;
         if ((flags & AT_EMPTY_PATH) != 0 && memory.copyInString(pathPtr, PATH_MAX).isEmpty()) {
-            OpenFile f = files.get(dirfd);
+            FileDescription f = files.get(dirfd);
             if (f == null) return -EBADF;
-            node = f.node;
+            node = f.inode();
         } else {
             try {
                 node = tree.lookup(resolve(dirfd, pathPtr));
@@ -600,7 +506,7 @@ public final class HostKernel {
             if (node == null) return -ENOENT;
         }
         copyOut(statxPtr, new Statx(Statx.STATX_BASIC_STATS, BLOCK_BYTES, 1, (int) UID, (int) GID, node.mode(),
-                node.inode(), node.size(), blocks(node.size())));
+                node.ino(), node.size(), blocks(node.size())));
         return 0;
     }
 
@@ -609,47 +515,13 @@ public final class HostKernel {
      * returned (no copy of its names per open descriptor); the offset counts the entries returned.
      */
     private long getdents64(long fd, long buf, long count) throws MemoryFault {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Directory dir)) return -ENOTDIR;
-        long room = Math.min(count & 0xffff_ffffL, MAX_IO_CHUNK); // count is an unsigned int
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        boolean more = false;
-        while (true) {
-            long i = f.offset;
-            String name = i == 0 ? "." : i == 1 ? ".." : nextListedName(f, dir);
-            if (name == null) break;
-            Node child = i < 2 ? dir : dir.child(name);
-            Dirent64 entry = new Dirent64(child == null ? 1 : child.inode(), i + 1,
-                    child == null ? FileMode.DT_UNKNOWN : FileMode.direntType(child.mode()), name.getBytes(StandardCharsets.UTF_8));
-            if (out.size() + entry.sizeBytes() > room) {
-                more = true;
-                break;
-            }
-            byte[] rec = new byte[(int) entry.sizeBytes()];
-            entry.marshal(MemorySegment.ofArray(rec));
-            out.writeBytes(rec);
-            f.offset++;
-            if (i >= 2) {
-                f.listedName = name;
-                f.listedOffset = f.offset;
-            }
-        }
-        if (out.size() == 0 && more) return -EINVAL; // buffer too small for one entry
-        memory.copyOutBytes(buf, out.toByteArray());
-        return out.size();
-    }
-
-    /** The name at {@code f.offset} (2 is the first name): after the last one listed, or counted from the start. */
-    private static String nextListedName(OpenFile f, Node.Directory dir) {
-        if (f.offset == f.listedOffset && f.listedName != null) return dir.nameAfter(f.listedName);
-        String name = dir.nameAfter(null);
-        for (long k = 2; k < f.offset && name != null; k++) name = dir.nameAfter(name);
-        return name;
+        return f.readdir(memory, buf, Math.min(count & 0xffff_ffffL, MAX_IO_CHUNK)); // count is an unsigned int
     }
 
     private long fcntl(long fd, long cmd, long arg) {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
         return switch ((int) cmd) {
             case Fcntl.F_DUPFD -> dup(fd, arg, false);
@@ -659,10 +531,10 @@ public final class HostKernel {
                 files.setCloseOnExec((int) fd, (arg & Fcntl.FD_CLOEXEC) != 0);
                 yield 0;
             }
-            case Fcntl.F_GETFL -> f.statusFlags;
+            case Fcntl.F_GETFL -> f.statusFlags();
             case Fcntl.F_SETFL -> { // only O_APPEND and O_NONBLOCK change
                 int changeable = Fcntl.O_APPEND | Fcntl.O_NONBLOCK;
-                f.statusFlags = (f.statusFlags & ~changeable) | ((int) arg & changeable);
+                f.setStatusFlags((f.statusFlags() & ~changeable) | ((int) arg & changeable));
                 yield 0;
             }
             default -> -EINVAL;
@@ -670,58 +542,32 @@ public final class HostKernel {
     }
 
     private long dup(long fd, long from, boolean cloexec) {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (from < 0 || from >= FileTable.MAX_FDS) return -EINVAL;
+        if (from < 0 || from >= FdTable.MAX_FDS) return -EINVAL;
         int n = files.install(f, (int) from, cloexec);
         return n < 0 ? -EMFILE : n;
     }
 
     private long dup3(long oldFd, long newFd, long flags) {
-        OpenFile f = files.get(oldFd);
+        FileDescription f = files.get(oldFd);
         if (f == null) return -EBADF;
-        if (newFd < 0 || newFd >= FileTable.MAX_FDS) return -EBADF;
+        if (newFd < 0 || newFd >= FdTable.MAX_FDS) return -EBADF;
         if ((flags & ~Fcntl.O_CLOEXEC) != 0) return -EINVAL;
-        OpenFile replaced = files.get(newFd);
         files.installAt((int) newFd, f, (flags & Fcntl.O_CLOEXEC) != 0);
-        if (replaced != null) releaseIfClosed(replaced.node);
         return newFd;
     }
 
     /** Only /tmp files can change size; the bundle is read-only and opened so. */
     private long ftruncate(long fd, long length) {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (length < 0 || !f.writable() || !(f.node instanceof Node.TmpFile file)) return -EINVAL;
-        if (length > TmpFs.MAX_FILE_BYTES) return -EFBIG;
-        return tree.tmp().resize(file, length) ? 0 : -ENOSPC;
+        if (length < 0 || !f.writable()) return -EINVAL;
+        return f.truncate(length);
     }
 
     private long close(long fd) {
-        OpenFile f = files.get(fd);
-        if (!files.close(fd)) return -EBADF;
-        releaseIfClosed(f.node);
-        return 0;
-    }
-
-    /**
-     * What a node holds is given back once no descriptor refers to it any more: a /tmp file removed while open
-     * keeps its bytes until then, and a socket its connection.
-     */
-    private void releaseIfClosed(Node node) {
-        boolean holds = node instanceof Node.Socket || node instanceof Node.TmpFile file && !tree.tmp().contains(file);
-        if (!holds) return;
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile o = files.get(fd);
-            if (o != null && o.node == node) return;
-        }
-        if (node instanceof Node.Socket sock) {
-            if (sock.connection != null) sock.connection.close();
-            openSockets--;
-            budget.release(SOCKET_BYTES);
-        } else {
-            tree.tmp().release((Node.TmpFile) node);
-        }
+        return files.close(fd) ? 0 : -EBADF;
     }
 
     private long getcwd(long buf, long size) throws MemoryFault {
@@ -803,7 +649,7 @@ public final class HostKernel {
             } else if (isDir) {
                 return -EISDIR;
             }
-            releaseIfClosed(dir.remove(parts.getLast()));
+            dir.remove(parts.getLast());
             return 0;
         } catch (PathError e) {
             return e.errno;
@@ -811,33 +657,28 @@ public final class HostKernel {
     }
 
     private long poll(long fdsPtr, long nfds) throws MemoryFault {
-        if (nfds < 0 || nfds > FileTable.MAX_FDS) return -EINVAL;
+        if (nfds < 0 || nfds > FdTable.MAX_FDS) return -EINVAL;
         long ready = 0;
         boolean blockedOnEvent = false;
         for (int i = 0; i < nfds; i++) {
             long at = fdsPtr + PollFd.LAYOUT.byteSize() * i;
             PollFd p = PollFd.unmarshal(copyIn(at, PollFd.LAYOUT));
             int fd = p.fd(), events = p.events();
-            OpenFile pf = fd < 0 ? null : files.get(fd);
+            FileDescription pf = fd < 0 ? null : files.get(fd);
             int revents;
             if (fd < 0) {
                 revents = 0;
             } else if (pf == null) {
                 revents = PollFd.POLLNVAL;
-            } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
-                boolean readable = sock.connection.available() > 0 || sock.connection.endOfStream();
-                revents = (readable ? events & PollFd.POLLIN : 0) | (events & PollFd.POLLOUT);
-                if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
             } else {
-                revents = events & (PollFd.POLLIN | PollFd.POLLOUT);
+                revents = pf.readiness(events);
+                if (revents == 0 && pf.waitsForEvent()) blockedOnEvent = true;
             }
             memory.copyOutBytes(at + PollFd.REVENTS_OFFSET, new byte[] {(byte) revents, (byte) (revents >> 8)});
             if (revents != 0) ready++;
         }
-        if (ready == 0 && blockedOnEvent) {
-            waitingForEvent = true; // poll would block until the Runtime API has an event: stop here
-            return -EINTR;
-        }
+        // Otherwise poll never blocks: a timeout is ignored.
+        if (ready == 0 && blockedOnEvent) return FileDescription.WAIT_FOR_EVENT;
         return ready;
     }
 
@@ -849,14 +690,18 @@ public final class HostKernel {
         // The VM is the whole system: its socket limit is a system-wide one (ENFILE), its budget its memory.
         if (openSockets >= MAX_SOCKETS) return -ENFILE;
         if (!budget.tryCharge(SOCKET_BYTES)) return -ENOMEM;
-        OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", Fcntl.O_RDWR | (int) (type & Sockets.SOCK_NONBLOCK));
-        int fd = files.install(f, 0, (type & Sockets.SOCK_CLOEXEC) != 0);
-        if (fd < 0) {
-            budget.release(SOCKET_BYTES);
-            return -EMFILE;
-        }
         openSockets++;
-        return fd;
+        LoopbackSocket s = newSocket((int) (type & Sockets.SOCK_NONBLOCK));
+        int fd = files.install(s, 0, (type & Sockets.SOCK_CLOEXEC) != 0);
+        return fd < 0 ? -EMFILE : fd;
+    }
+
+    /** A socket whose count and budget come back when it is released. */
+    private LoopbackSocket newSocket(int statusFlags) {
+        return new LoopbackSocket(nextSocketInode++, statusFlags, () -> {
+            openSockets--;
+            budget.release(SOCKET_BYTES);
+        });
     }
 
     /** Runtime API sockets open now. */
@@ -864,71 +709,35 @@ public final class HostKernel {
         return openSockets;
     }
 
-    /**
-     * A write to the Runtime API. When the connection takes nothing, because the server reads no more until
-     * the program reads its answers: a non-blocking socket is EAGAIN; a blocking one waits, as on Linux, for
-     * room that only this program could make by reading, which it cannot while it waits: until its deadline.
-     */
-    private long socketWrite(OpenFile f, RuntimeApi.Connection connection, byte[] bytes) {
-        int taken = connection.write(bytes, 0, bytes.length);
-        if (taken >= 0) return taken;
-        return switch (taken) {
-            case RuntimeApi.WRITE_CLOSED -> -EPIPE;
-            case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
-            default -> {
-                if ((f.statusFlags & Fcntl.O_NONBLOCK) != 0) yield -EAGAIN;
-                sleepUntil(deadlineNanos);
-                yield -EINTR; // never seen: the run ends at the deadline before the call returns
-            }
-        };
-    }
-
     private long nextSocketInode = 1L << 50;
     /** The port every socket of the guest reports as its own. */
     private static final int LOCAL_PORT = 40000;
 
     private long connect(long fd, long addrPtr, long addrLen) throws MemoryFault {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
+        if (!(f instanceof LoopbackSocket sock)) return -ENOTSOCK;
         if (addrLen < SockaddrIn.ADDRESS_BYTES) return -EINVAL;
         SockaddrIn address = SockaddrIn.unmarshal(copyIn(addrPtr, MemoryLayout.paddingLayout(SockaddrIn.ADDRESS_BYTES)));
         if (address.family() != Sockets.AF_INET) return -EAFNOSUPPORT;
-        if (sock.connection != null) return -EISCONN;
+        if (sock.connection() != null) return -EISCONN;
         // Nothing but the Runtime API is reachable from a micro guest.
         if (address.address() != Sockets.INADDR_LOOPBACK || address.port() != RuntimeApi.PORT) return -ECONNREFUSED;
-        sock.connection = runtimeApi.connect();
+        sock.connected(runtimeApi.connect());
         return 0;
     }
 
-    private long socketRead(OpenFile f, Node.Socket sock, long buf, int n) throws MemoryFault {
-        if (sock.connection == null) return -ENOTCONN;
-        int available = sock.connection.available();
-        if (available == 0) {
-            if (sock.connection.waitingForEvent()) {
-                waitingForEvent = true; // the runtime asked for its next event: the snapshot point, or the end
-                return -EINTR;
-            }
-            if (sock.connection.endOfStream()) return 0;
-            return (f.statusFlags & Fcntl.O_NONBLOCK) != 0 ? -EAGAIN : 0;
-        }
-        byte[] bytes = new byte[Math.min(n, available)];
-        int got = sock.connection.read(bytes, 0, bytes.length);
-        memory.copyOutBytes(buf, java.util.Arrays.copyOf(bytes, got));
-        return got;
-    }
-
     private long recvfrom(long fd, long buf, long len, long srcAddr, long addrLenPtr) throws MemoryFault {
-        long r = read(fd, buf, len, -1);
+        long r = read(fd, buf, len);
         if (r >= 0 && srcAddr != 0 && addrLenPtr != 0) sockname(fd, srcAddr, addrLenPtr, true);
         return r;
     }
 
     private long sockname(long fd, long addrPtr, long lenPtr, boolean peer) throws MemoryFault {
-        OpenFile f = files.get(fd);
+        FileDescription f = files.get(fd);
         if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
-        if (peer && sock.connection == null) return -ENOTCONN;
+        if (!(f instanceof LoopbackSocket sock)) return -ENOTSOCK;
+        if (peer && sock.connection() == null) return -ENOTCONN;
         int len = memory.copyInInt(lenPtr);
         if (len < 0) return -EINVAL;
         SockaddrIn address = new SockaddrIn(Sockets.AF_INET, peer ? RuntimeApi.PORT : LOCAL_PORT, Sockets.INADDR_LOOPBACK);
@@ -963,11 +772,11 @@ public final class HostKernel {
         if ((prot & ~PROT_ALL) != 0) return -EINVAL;
         if (length > AddressSpace.USER_VA_END) return -ENOMEM; // before rounding up, which could wrap
         long len = AddressSpace.pageUp(length);
-        OpenFile file = null;
+        FileDescription file = null;
         if ((flags & MAP_ANONYMOUS) == 0) {
             file = files.get(fd);
             if (file == null) return -EBADF;
-            if (!(file.node instanceof Node.BundleFile || file.node instanceof Node.TmpFile)) return -ENODEV;
+            if (!file.mappable()) return -ENODEV;
             if ((flags & MAP_SHARED) != 0 && (prot & PROT_WRITE) != 0) return -EACCES; // files are read-only to the VM
         }
         long start;
@@ -986,19 +795,12 @@ public final class HostKernel {
         }
         // Map writable first so the host can fill a file mapping, then set the requested protection.
         int initial = file != null && prot != PROT_NONE ? (int) prot | PROT_WRITE : (int) prot;
-        if (!memory.map(start, len, initial, file == null ? "anon" : file.path)) return -ENOMEM;
+        if (!memory.map(start, len, initial, file == null ? "anon" : file.path())) return -ENOMEM;
         if (file != null && prot != PROT_NONE) {
-            long size = file.node.size();
-            long copy = Math.min(len, Math.max(0, size - offset));
-            if (copy > 0 && file.node instanceof Node.BundleFile bf) {
-                try (Node.BundleFile.View view = bf.view()) {
-                    memory.poke(start, view.bytes(), offset, copy);
-                } catch (java.io.IOException e) {
-                    memory.unmap(start, start + len);
-                    return -EIO; // the host file is gone, or changed under its bundle
-                }
-            } else if (copy > 0) {
-                memory.poke(start, MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node)), offset, copy);
+            long copied = file.copyIntoMapping(memory, start, offset, len);
+            if (copied < 0) {
+                memory.unmap(start, start + len);
+                return copied;
             }
             if (initial != prot) memory.protect(start, start + len, (int) prot);
         }
@@ -1176,7 +978,7 @@ public final class HostKernel {
         if (resource < 0 || resource >= Rlimit.RLIM_NLIMITS) return -EINVAL;
         if (oldPtr != 0) {
             long cur = switch ((int) resource) {
-                case Rlimit.RLIMIT_NOFILE -> FileTable.MAX_FDS;
+                case Rlimit.RLIMIT_NOFILE -> FdTable.MAX_FDS;
                 case Rlimit.RLIMIT_AS, Rlimit.RLIMIT_DATA -> memory.limitBytes();
                 case Rlimit.RLIMIT_STACK -> stackLimitBytes;
                 default -> Rlimit.RLIM_INFINITY;
@@ -1313,8 +1115,8 @@ public final class HostKernel {
 
     private long getrandom(long buf, long count) throws MemoryFault {
         if (count < 0) return -EINVAL;
-        byte[] bytes = randomBytes(count);
-        memory.copyOut(buf, MemorySegment.ofArray(bytes), 0, bytes.length);
+        byte[] bytes = DeviceDescription.Random.bytes(random, count);
+        memory.copyOutBytes(buf, bytes);
         return bytes.length;
     }
 
@@ -1360,34 +1162,33 @@ public final class HostKernel {
             out.writeLong(a.mask());
         }
         tree.tmp().writeState(out);
-        java.util.IdentityHashMap<OpenFile, Integer> ids = new java.util.IdentityHashMap<>();
-        java.util.List<OpenFile> unique = new java.util.ArrayList<>();
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile f = files.get(fd);
+        java.util.IdentityHashMap<FileDescription, Integer> ids = new java.util.IdentityHashMap<>();
+        java.util.List<FileDescription> unique = new java.util.ArrayList<>();
+        for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
+            FileDescription f = files.get(fd);
             if (f != null && !ids.containsKey(f)) {
                 ids.put(f, unique.size());
                 unique.add(f);
             }
         }
         out.writeInt(unique.size());
-        for (OpenFile f : unique) {
-            int kind = f instanceof StdinFile ? KIND_STDIN
-                    : f.node instanceof Node.Stream st ? (st.name().equals("stderr") ? KIND_STDERR : KIND_STDOUT)
-                    : f.node instanceof Node.Socket ? KIND_SOCKET : KIND_PATH;
-            if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path)) != f.node) {
-                throw new java.io.IOException("open file " + f.path + " was removed while open: cannot snapshot it");
+        for (FileDescription f : unique) {
+            int kind = f == stdin ? KIND_STDIN : f == stdout ? KIND_STDOUT : f == stderr ? KIND_STDERR
+                    : f instanceof LoopbackSocket ? KIND_SOCKET : KIND_PATH;
+            if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path())) != f.inode()) {
+                throw new java.io.IOException("open file " + f.path() + " was removed while open: cannot snapshot it");
             }
             out.writeByte(kind);
-            out.writeUTF(f.path);
-            out.writeLong(f.offset);
-            out.writeInt(f.statusFlags);
-            if (f.node instanceof Node.Socket sock) {
-                out.writeBoolean(sock.connection != null);
-                if (sock.connection != null) sock.connection.writeState(out);
+            out.writeUTF(f.path());
+            out.writeLong(f.offset());
+            out.writeInt(f.statusFlags());
+            if (f instanceof LoopbackSocket sock) {
+                out.writeBoolean(sock.connection() != null);
+                if (sock.connection() != null) sock.connection().writeState(out);
             }
         }
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile f = files.get(fd);
+        for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
+            FileDescription f = files.get(fd);
             out.writeInt(f == null ? -1 : ids.get(f));
             out.writeBoolean(f != null && files.closeOnExec(fd));
         }
@@ -1410,50 +1211,49 @@ public final class HostKernel {
             sigactions[i] = new Sigaction(in.readLong(), in.readLong(), in.readLong(), in.readLong());
         }
         tree.tmp().readState(in);
-        StdinFile stdin = stdinFile();
-        OpenFile stdout = files.get(1), stderr = files.get(2);
         int n = in.readInt();
-        if (n < 0 || n > FileTable.MAX_FDS) throw new java.io.IOException("bad open-file count " + n);
-        OpenFile[] unique = new OpenFile[n];
+        if (n < 0 || n > FdTable.MAX_FDS) throw new java.io.IOException("bad open-file count " + n);
+        FileDescription[] unique = new FileDescription[n];
         for (int i = 0; i < n; i++) {
             int kind = in.readByte();
             String path = in.readUTF();
             long offset = in.readLong();
             int flags = in.readInt();
-            OpenFile f = switch (kind) {
+            FileDescription f = switch (kind) {
                 case KIND_STDIN -> stdin;
                 case KIND_STDOUT -> stdout;
                 case KIND_STDERR -> stderr;
                 case KIND_PATH -> {
                     Node node = tree.lookup(FileTree.normalize("/", path));
                     if (node == null) throw new java.io.IOException("open file " + path + " is not in this bundle or /tmp");
-                    yield new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
+                    yield node.open(FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 case KIND_SOCKET -> {
                     if (openSockets >= MAX_SOCKETS) throw new java.io.IOException("more than " + MAX_SOCKETS + " sockets");
                     openSockets++;
                     budget.charge(SOCKET_BYTES);
-                    Node.Socket sock = new Node.Socket(nextSocketInode++);
+                    LoopbackSocket sock = newSocket(flags);
                     if (in.readBoolean()) {
-                        sock.connection = runtimeApi.connect();
-                        sock.connection.readState(in);
+                        sock.connected(runtimeApi.connect());
+                        sock.connection().readState(in);
                     }
-                    yield new OpenFile(sock, "socket:", flags);
+                    yield sock;
                 }
                 default -> throw new java.io.IOException("bad open-file kind " + kind);
             };
             if (offset < 0) throw new java.io.IOException("bad file offset");
-            f.offset = offset;
-            f.statusFlags = flags;
+            f.setOffset(offset);
+            f.setStatusFlags(flags);
             unique[i] = f;
         }
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
+        for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
             int id = in.readInt();
             boolean cloexec = in.readBoolean();
             if (id < -1 || id >= n) throw new java.io.IOException("bad descriptor entry");
             files.close(fd);
             if (id >= 0) files.installAt(fd, unique[id], cloexec);
         }
+        for (FileDescription f : unique) f.discard(); // one no descriptor refers to gives back what it holds
         waitingForEvent = true; // snapshots are taken only inside the request for the event
     }
 }

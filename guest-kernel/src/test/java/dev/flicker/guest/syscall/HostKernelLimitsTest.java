@@ -75,7 +75,7 @@ class HostKernelLimitsTest {
         bundle = Bundle.open(root);
         budget = new HostMemoryBudget(8L << 20);
         tmp = new TmpFs(4L << 20, budget);
-        kernel = new HostKernel(space, new FileTree(bundle, tmp), new byte[0], new OutputCapture(1 << 20),
+        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), new byte[0], new OutputCapture(1 << 20),
                 new OutputCapture(1 << 20), value -> {}, new SecureRandom(), "/var/task/x");
         kernel.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
     }

@@ -107,7 +107,7 @@ class HostKernelPropertyTest {
         assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         tmp = new TmpFs(TMP_LIMIT);
-        kernel = new HostKernel(space, new FileTree(bundle, tmp), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
+        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
                 new OutputCapture(64 << 10), new OutputCapture(64 << 10), value -> {}, new SecureRandom(), "/var/task/hello");
         kernel.setDeadline(System.nanoTime()); // sleeps and waits return at once
         kernel.setBrk(HEAP);

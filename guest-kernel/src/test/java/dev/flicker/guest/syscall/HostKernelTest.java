@@ -104,7 +104,7 @@ class HostKernelTest {
 
     private HostKernel newKernel(OutputCapture out, long tmpBytes) {
         tmp = new TmpFs(tmpBytes);
-        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp), STDIN, out, stderr, value -> {},
+        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), STDIN, out, stderr, value -> {},
                 new SecureRandom(), "/var/task/hello");
         k.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
         return k;
