@@ -9,7 +9,7 @@ import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
 import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.guest.syscall.HostKernel;
-import dev.flicker.guest.syscall.Sys;
+import dev.flicker.guest.syscall.SyscallTable;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
@@ -248,7 +248,7 @@ public final class MicroVm implements AutoCloseable {
 
     /** A host-half bug must end this program, never the host: reported with the call it happened in. */
     private static String hostKernelError(MemorySegment hc, Throwable e) {
-        return "host kernel error in " + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+        return "host kernel error in " + SyscallTable.X86_64.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
                 + ": " + e;
     }
 
@@ -318,7 +318,7 @@ public final class MicroVm implements AutoCloseable {
         long end = System.nanoTime();
         Map<String, Long> byName = new LinkedHashMap<>();
         long[] counts = kernel.counts();
-        for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(Sys.name(nr), counts[nr]);
+        for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(SyscallTable.X86_64.name(nr), counts[nr]);
         RunResult.ExitCounts exits = new RunResult.ExitCounts(ending.hostCalls, ending.exceptions, ending.otherExits,
                 kernel.unknownCalls(), byName);
         RunResult.Timings timings = new RunResult.Timings(readyNanos - createdNanos, 0, 0, end - start, 0);

@@ -21,6 +21,7 @@ public final class LoopbackSocket extends FileDescription {
     private final Runnable onRelease;
     /** The connection once connected, else null. */
     private RuntimeApi.Connection connection;
+    private int peerPort;
 
     public LoopbackSocket(long ino, int statusFlags, Runnable onRelease) {
         super("socket:", Fcntl.O_RDWR | statusFlags);
@@ -32,8 +33,14 @@ public final class LoopbackSocket extends FileDescription {
         return connection;
     }
 
-    public void connected(RuntimeApi.Connection connection) {
+    /** The port this socket is connected to (its peer's, in getpeername). */
+    public int peerPort() {
+        return peerPort;
+    }
+
+    public void connected(RuntimeApi.Connection connection, int port) {
         this.connection = connection;
+        this.peerPort = port;
     }
 
     @Override

@@ -9,6 +9,7 @@ import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.Loopback;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -206,8 +207,8 @@ class HostKernelLimitsTest {
         long fd;
         while ((fd = apiSocket(0)) >= 0) fds.add(fd);
         assertEquals(-ENFILE, fd);
-        assertEquals(HostKernel.MAX_SOCKETS, fds.size());
-        assertEquals(HostKernel.MAX_SOCKETS, kernel.openSockets());
+        assertEquals(Loopback.MAX_SOCKETS, fds.size());
+        assertEquals(Loopback.MAX_SOCKETS, kernel.openSockets());
         long dup = call(Sys.DUP, fds.getFirst());
         assertEquals(0, call(Sys.CLOSE, fds.getFirst()));
         assertEquals(-ENFILE, apiSocket(0), "a duplicate still holds the socket");
