@@ -5,11 +5,13 @@ import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunRequest;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * {@code flicker run [--memory-mib N] [--timeout-ms N] BUNDLE_DIR PROGRAM [ARGS...]}: runs one static program
@@ -42,7 +44,9 @@ public final class RunCommand {
         String[] programArgs = Arrays.copyOfRange(args, i + 2, args.length);
         byte[] stdin = System.console() == null ? System.in.readAllBytes() : new byte[0];
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(bundleDir)) {
-            RunResult r = runner.run(RunRequest.of(bundle, program).withArgs(programArgs).withStdin(stdin).withLimits(limits));
+            // A Lambda runtime's bootstrap finds the Runtime API, as in the platform; its run stops at its first /next.
+            RunResult r = runner.run(RunRequest.of(bundle, program).withArgs(programArgs).withStdin(stdin).withLimits(limits)
+                    .withEndpoints(List.of(RuntimeApi.ENDPOINT)));
             System.out.write(r.stdout());
             System.out.flush();
             System.err.write(r.stderr());

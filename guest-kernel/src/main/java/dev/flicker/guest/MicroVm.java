@@ -7,7 +7,8 @@ import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.syscall.HostKernel;
 import dev.flicker.guest.syscall.SyscallTable;
 import dev.flicker.kvm.Cpuid;
@@ -39,6 +40,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static dev.flicker.guest.HostCallAbi.*;
 import static dev.flicker.guest.abi.Signals.SIGBUS;
@@ -62,7 +64,7 @@ public final class MicroVm implements AutoCloseable {
      * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
      * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
      */
-    public static final int STATE_VERSION = 2;
+    public static final int STATE_VERSION = 3;
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -139,8 +141,10 @@ public final class MicroVm implements AutoCloseable {
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
             HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()),
+                    new Loopback(budget, request.endpoints()),
                     stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
                     execPath);
             kernel.setBrk(loaded.brkStart());
@@ -154,10 +158,12 @@ public final class MicroVm implements AutoCloseable {
 
     /**
      * A VM from a snapshot's parts: {@code memory} (mapped privately from the snapshot's memory file), the
-     * vCPU state and the guest state. The program resumes inside its pending request for the event.
+     * vCPU state and the guest state, with the loopback {@code endpoints} it was taken with. The program resumes
+     * inside its pending request for the event.
      */
     static MicroVm restore(MicroVmRunner runner, GuestMemory memory, VcpuState state, byte[] guestState,
-                           dev.flicker.guest.fs.Bundle bundle, Limits limits) throws IOException {
+                           dev.flicker.guest.fs.Bundle bundle, Limits limits, List<LoopbackEndpoint.Spec> endpoints)
+            throws IOException {
         long t0 = System.nanoTime();
         if (memory.sizeBytes() != physicalBytes(limits)) {
             memory.close();
@@ -186,8 +192,10 @@ public final class MicroVm implements AutoCloseable {
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), null, out, err,
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()),
+                    new Loopback(budget, endpoints), null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.readState(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
@@ -213,28 +221,14 @@ public final class MicroVm implements AutoCloseable {
     }
 
     /**
-     * Answers the program's pending request for its event with {@code event}: the stopped read on stdin is
-     * handled again, now with the bytes there.
+     * Answers the program's pending request for its event: the stopped call is handled again, now with
+     * {@code stdinEvent} on stdin, and with whatever the caller gave the endpoint the program waits on (the Runtime
+     * API's event, for one) before this call. A host-half failure while answering ends the program as it does in the
+     * run loop: the next run ends {@code CRASHED} with it.
      */
-    public void deliver(byte[] event) {
-        deliver(newEvent(event));
-    }
-
-    /** An event for {@code payload} with a fresh request id, trace id and this VM's deadline. */
-    public RuntimeApi.Event newEvent(byte[] payload) {
-        return new RuntimeApi.Event(payload, java.util.UUID.randomUUID().toString(),
-                System.currentTimeMillis() + limits.timeoutMillis(), "arn:aws:lambda:local:000000000000:function:flicker",
-                "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + java.util.UUID.randomUUID().toString()
-                        .replace("-", "").substring(0, 24) + ";Sampled=0");
-    }
-
-    /**
-     * Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. A host-half
-     * failure while answering ends the program as it does in the run loop: the next run ends {@code CRASHED} with it.
-     */
-    public void deliver(RuntimeApi.Event event) {
+    public void deliver(byte[] stdinEvent) {
         if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
-        kernel.provideEvent(event);
+        kernel.eventDelivered(stdinEvent);
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         try {
             hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
@@ -285,30 +279,30 @@ public final class MicroVm implements AutoCloseable {
 
     /** Runs until the program exits, crashes, reaches its deadline (from now) or asks for its event. */
     public RunResult run() {
-        return run(null, false);
+        return run(null, null);
     }
 
     /**
-     * Runs like {@link #run()}, but stops as soon as the runtime has posted its response or error to the Runtime
-     * API ({@code ANSWERED}). For a VM that will not be reused, what a runtime does after answering (reading the
-     * 202, asking for its next event) only delays the answer.
+     * Runs like {@link #run()}, but stops ({@code ANSWERED}) as soon as {@code answered} holds, which is asked after
+     * each host call: for Lambda, once the runtime posted its response or error. For a VM that will not be reused,
+     * what a program does after answering (reading the 202, asking for its next event) only delays the answer.
      */
-    public RunResult runUntilAnswered() {
-        return run(null, true);
+    public RunResult runUntil(BooleanSupplier answered) {
+        return run(null, answered);
     }
 
     public RunResult run(long[] hostCallTimes) {
-        return run(hostCallTimes, false);
+        return run(hostCallTimes, null);
     }
 
-    private RunResult run(long[] hostCallTimes, boolean stopWhenAnswered) {
+    private RunResult run(long[] hostCallTimes, BooleanSupplier answered) {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
         kernel.runStarted();
         Ending ending;
         try {
-            ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+            ending = runLoop(deadline, hostCallTimes, answered);
         } catch (RuntimeException | Error e) {
             // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
             ending = new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, "host error: " + e, 0, 0, 0);
@@ -332,14 +326,14 @@ public final class MicroVm implements AutoCloseable {
         return memory.hostAddress();
     }
 
-    /** What this VM makes the host hold besides its guest memory (/tmp, Runtime API connections), and its limit. */
+    /** What this VM makes the host hold besides its guest memory (/tmp, loopback connections), and its limit. */
     public HostMemoryBudget hostMemory() {
         return kernel.hostMemory();
     }
 
-    /** What the program's runtime posted to the Runtime API (response, error), if it used it. */
-    public RuntimeApi runtimeApi() {
-        return kernel.runtimeApi();
+    /** This VM's loopback endpoint at {@code 127.0.0.1:port}, given when it was made, or null. */
+    public LoopbackEndpoint endpoint(int port) {
+        return kernel.endpoint(port);
     }
 
     @Override
@@ -409,7 +403,7 @@ public final class MicroVm implements AutoCloseable {
         vcpu.setRegs(regs);
     }
 
-    private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
+    private Ending runLoop(long deadline, long[] hostCallTimes, BooleanSupplier answered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
@@ -446,7 +440,7 @@ public final class MicroVm implements AutoCloseable {
                             return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
                                     hostCalls, 0, otherExits);
                         }
-                        if (stopWhenAnswered && kernel.runtimeApi().answered()) {
+                        if (answered != null && answered.getAsBoolean()) {
                             return new Ending(RunResult.Outcome.ANSWERED, -1, 0, "posted its answer", hostCalls, 0, otherExits);
                         }
                         if (kernel.exited()) {

@@ -2,6 +2,7 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.Kvm;
@@ -10,6 +11,7 @@ import dev.flicker.kvm.VcpuState;
 
 import java.io.IOException;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -184,10 +186,13 @@ public final class MicroVmRunner implements AutoCloseable {
         return MicroVm.boot(this, request, null);
     }
 
-    /** A VM restored from a snapshot's parts; it waits for {@link MicroVm#deliver}. */
-    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits)
-            throws IOException {
-        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits);
+    /**
+     * A VM restored from a snapshot's parts, with the loopback {@code endpoints} it was taken with; it waits for
+     * {@link MicroVm#deliver}.
+     */
+    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
+        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits, endpoints);
     }
 
     /** Destroys {@code vm}, now or in the background (see the constructor). */

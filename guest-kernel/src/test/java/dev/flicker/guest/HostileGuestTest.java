@@ -1,6 +1,8 @@
 package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.net.LoopbackEndpoint;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
 import dev.flicker.testing.TestTime;
@@ -14,6 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,6 +42,9 @@ class HostileGuestTest {
         musl.close();
         kvm.close();
     }
+
+    /** The Runtime API, which the api-* cases of the hostile program flood. */
+    static final List<LoopbackEndpoint.Spec> API = List.of(RuntimeApi.ENDPOINT);
 
     static RunResult hostile(String what, Limits limits) {
         return runner.run(RunRequest.of(musl, "hostile").withArgs(what).withLimits(limits));
@@ -121,7 +127,7 @@ class HostileGuestTest {
 
     /** Runs {@code hostile what args...} in a VM of its own, so that its host memory can be looked at afterwards. */
     static RunResult hostileIn(Limits limits, java.util.function.Consumer<MicroVm> after, String... args) {
-        try (MicroVm vm = runner.boot(RunRequest.of(musl, "hostile").withArgs(args).withLimits(limits))) {
+        try (MicroVm vm = runner.boot(RunRequest.of(musl, "hostile").withArgs(args).withLimits(limits).withEndpoints(API))) {
             RunResult r = vm.run();
             after.accept(vm);
             return r;
@@ -147,7 +153,7 @@ class HostileGuestTest {
         assertEquals(RunResult.Outcome.TIMED_OUT, r.outcome(), r::toString);
         assertTrue(tookMillis < 2000 + 5000, "took " + tookMillis + " ms for a 2 s timeout");
         assertTrue(peak[0] < 256 * 1024, peak[0] + " bytes held for the VM");
-        RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "bad", "nonblock"));
+        RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "bad", "nonblock").withEndpoints(API));
         assertTrue(nb.exitedWith(0), nb::toString);
         assertTrue(nb.stdoutText().matches("sent \\d+ then EPIPE\n"), nb.stdoutText());
     }
@@ -168,7 +174,7 @@ class HostileGuestTest {
         assertTrue(tookMillis < 3000 + 5000, "took " + tookMillis + " ms for a 3 s timeout");
         assertTrue(cpuMillis < 1500, "the blocked write used " + cpuMillis + " ms of CPU");
         assertTrue(peak[0] < 512 * 1024, peak[0] + " bytes held for the VM");
-        RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "valid", "nonblock"));
+        RunResult nb = runner.run(RunRequest.of(musl, "hostile").withArgs("api-flood", "valid", "nonblock").withEndpoints(API));
         assertTrue(nb.exitedWith(0), nb::toString);
         String out = nb.stdoutText();
         assertTrue(out.matches("sent \\d+ then EAGAIN\n"), out);
@@ -195,7 +201,7 @@ class HostileGuestTest {
 
     @Test
     void runtimeApiSocketsAreLimitedPerVm() {
-        RunResult none = runner.run(RunRequest.of(musl, "hostile").withArgs("api-bodies", "0"));
+        RunResult none = runner.run(RunRequest.of(musl, "hostile").withArgs("api-bodies", "0").withEndpoints(API));
         assertTrue(none.exitedWith(0), none::toString);
         assertEquals("64 sockets, 0 body bytes, then ENFILE\n", none.stdoutText());
     }

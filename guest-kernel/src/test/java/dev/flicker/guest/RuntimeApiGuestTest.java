@@ -41,7 +41,12 @@ class RuntimeApiGuestTest {
 
     static RunRequest bootstrap() {
         return new RunRequest(runtime, "bootstrap", List.of(), Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-                new byte[0], Limits.DEFAULT.withMemoryMib(32));
+                new byte[0], Limits.DEFAULT.withMemoryMib(32), List.of(RuntimeApi.ENDPOINT));
+    }
+
+    static RuntimeApi.Event event(String payload) {
+        return RuntimeApi.Event.of(payload.getBytes(StandardCharsets.UTF_8), "arn:aws:lambda:local:000000000000:function:hello",
+                System.currentTimeMillis() + 3000);
     }
 
     @Test
@@ -49,13 +54,13 @@ class RuntimeApiGuestTest {
         try (MicroVm vm = runner.boot(bootstrap())) {
             RunResult init = vm.run();
             assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, init.outcome(), () -> init + init.stderrText());
-            vm.deliver(new RuntimeApi.Event("{\"name\": \"Grace\"}".getBytes(StandardCharsets.UTF_8), "req-1",
+            RuntimeApi.deliver(vm, new RuntimeApi.Event("{\"name\": \"Grace\"}".getBytes(StandardCharsets.UTF_8), "req-1",
                     System.currentTimeMillis() + 3000, "arn:aws:lambda:local:000000000000:function:hello", "Root=1-0-0"));
             RunResult r = vm.run();
             // Having answered, the runtime asks for the next event; that is where this VM's work ends.
             assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, r.outcome(), () -> r + r.stderrText());
-            assertEquals("{\"greeting\":\"hello, Grace\"}", new String(vm.runtimeApi().response(), StandardCharsets.UTF_8));
-            assertNull(vm.runtimeApi().error());
+            assertEquals("{\"greeting\":\"hello, Grace\"}", new String(RuntimeApi.of(vm).response(), StandardCharsets.UTF_8));
+            assertNull(RuntimeApi.of(vm).error());
             assertTrue(r.exits().syscalls().containsKey("connect"), r.exits()::toString);
         }
     }
@@ -64,20 +69,20 @@ class RuntimeApiGuestTest {
     void aRunUntilAnsweredStopsAtTheResponse() {
         try (MicroVm vm = runner.boot(bootstrap())) {
             assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, vm.run().outcome());
-            vm.deliver("{\"name\": \"Ada\"}".getBytes(StandardCharsets.UTF_8));
-            RunResult r = vm.runUntilAnswered();
+            RuntimeApi.deliver(vm, event("{\"name\": \"Ada\"}"));
+            RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered);
             assertEquals(RunResult.Outcome.ANSWERED, r.outcome(), () -> r + r.stderrText());
-            assertEquals("{\"greeting\":\"hello, Ada\"}", new String(vm.runtimeApi().response(), StandardCharsets.UTF_8));
+            assertEquals("{\"greeting\":\"hello, Ada\"}", new String(RuntimeApi.of(vm).response(), StandardCharsets.UTF_8));
             // Counts cover the VM's life: one connection for the first /next, one for the response. The runtime
             // did not get to read the 202 or to connect again for its next event.
             assertEquals(2L, r.exits().syscalls().get("connect"), r.exits()::toString);
         }
         try (MicroVm vm = runner.boot(bootstrap())) {
             vm.run();
-            vm.deliver("{}".getBytes());
-            RunResult r = vm.runUntilAnswered();
+            RuntimeApi.deliver(vm, event("{}"));
+            RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered);
             assertEquals(RunResult.Outcome.ANSWERED, r.outcome(), r::toString);
-            assertTrue(new String(vm.runtimeApi().error(), StandardCharsets.UTF_8).contains("MissingName"));
+            assertTrue(new String(RuntimeApi.of(vm).error(), StandardCharsets.UTF_8).contains("MissingName"));
             assertEquals("event without a name\n", r.stderrText());
         }
     }
@@ -86,11 +91,11 @@ class RuntimeApiGuestTest {
     void functionErrorsArePostedToTheErrorPath() {
         try (MicroVm vm = runner.boot(bootstrap())) {
             vm.run();
-            vm.deliver("{}".getBytes());
+            RuntimeApi.deliver(vm, event("{}"));
             RunResult r = vm.run();
             assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, r.outcome(), r::toString);
-            assertNull(vm.runtimeApi().response());
-            assertEquals("MissingName", new String(vm.runtimeApi().error(), StandardCharsets.UTF_8)
+            assertNull(RuntimeApi.of(vm).response());
+            assertEquals("MissingName", new String(RuntimeApi.of(vm).error(), StandardCharsets.UTF_8)
                     .replaceAll(".*\"errorType\":\"([^\"]+)\".*", "$1"));
             assertEquals("event without a name\n", r.stderrText());
         }
@@ -98,7 +103,8 @@ class RuntimeApiGuestTest {
 
     @Test
     void onlyTheRuntimeApiIsReachable() {
-        RunResult r = runner.run(RunRequest.of(musl, "hostile").withArgs("connect-elsewhere"));
+        RunResult r = runner.run(RunRequest.of(musl, "hostile").withArgs("connect-elsewhere")
+                .withEndpoints(List.of(RuntimeApi.ENDPOINT)));
         assertTrue(r.exitedWith(0), () -> r + r.stdoutText());
         assertEquals("refused 4 of 4\n", r.stdoutText());
     }

@@ -3,6 +3,7 @@ package dev.flicker.pool;
 import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.sys.Libc;
 import dev.flicker.snapshots.Snapshot;
@@ -67,20 +68,15 @@ public final class VmPool implements AutoCloseable {
             return vm;
         }
 
-        /** Delivers {@code event} (with a fresh request id), runs the handler until it answers (or ends), then hands the VM to teardown. */
-        public Invocation invoke(byte[] event) {
-            return invoke(vm.newEvent(event));
-        }
-
         /** Delivers {@code event}, runs the handler until it answers (or ends), then hands the VM to teardown. */
         public Invocation invoke(RuntimeApi.Event event) {
             if (used) throw new IllegalStateException("a lease serves one invocation");
             used = true;
             try {
                 long t0 = System.nanoTime();
-                vm.deliver(event);
+                RuntimeApi.deliver(vm, event);
                 long t1 = System.nanoTime();
-                RunResult r = vm.runUntilAnswered(); // the VM is destroyed after this invocation
+                RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered); // the VM is destroyed after this invocation
                 return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
@@ -114,7 +110,7 @@ public final class VmPool implements AutoCloseable {
             long t0 = System.nanoTime();
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
-                        version.bundle(), version.limits());
+                        version.bundle(), version.limits(), ENDPOINTS);
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;
@@ -134,6 +130,8 @@ public final class VmPool implements AutoCloseable {
     }
 
     private static final int CORES = Runtime.getRuntime().availableProcessors();
+    /** What every function's VM is given: the Lambda Runtime API on 127.0.0.1:9001, where its runtime asks for events. */
+    private static final List<LoopbackEndpoint.Spec> ENDPOINTS = List.of(RuntimeApi.ENDPOINT);
     private final MicroVmRunner runner;
     private final SnapshotStore store;
     private final Policy policy;
@@ -177,7 +175,7 @@ public final class VmPool implements AutoCloseable {
     }
 
     private Snapshot takeSnapshot(FunctionVersion version) {
-        MicroVm vm = runner.boot(version.request());
+        MicroVm vm = runner.boot(version.request().withEndpoints(ENDPOINTS));
         try {
             RunResult r = vm.run();
             if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
@@ -229,10 +227,6 @@ public final class VmPool implements AutoCloseable {
     }
 
     /** Leases a VM, delivers {@code event}, runs the handler and returns the result; the VM is then destroyed. */
-    public Invocation invoke(FunctionVersion version, byte[] event) {
-        return lease(version).invoke(event);
-    }
-
     public Invocation invoke(FunctionVersion version, RuntimeApi.Event event) {
         return lease(version).invoke(event);
     }
@@ -243,7 +237,7 @@ public final class VmPool implements AutoCloseable {
      */
     static Invocation answer(MicroVm vm, RunResult r, StartPath path, long readyNanos, long initNanos, long deliverNanos,
                              long handlerStart, long runEnd) {
-        var api = vm.runtimeApi();
+        RuntimeApi api = RuntimeApi.of(vm);
         long answeredAt = api.answeredAtNanos() == 0 ? runEnd : Math.clamp(api.answeredAtNanos(), handlerStart, runEnd);
         byte[] response;
         String errorType;
@@ -270,9 +264,9 @@ public final class VmPool implements AutoCloseable {
     }
 
     /** The same invocation with no snapshot: the function starts from scratch (for comparison). */
-    public Invocation invokeFresh(FunctionVersion version, byte[] event) {
+    public Invocation invokeFresh(FunctionVersion version, RuntimeApi.Event event) {
         long t0 = System.nanoTime();
-        MicroVm vm = runner.boot(version.request());
+        MicroVm vm = runner.boot(version.request().withEndpoints(ENDPOINTS));
         try {
             long booted = System.nanoTime();
             RunResult init = vm.run();
@@ -280,9 +274,9 @@ public final class VmPool implements AutoCloseable {
             if (init.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
                 return answer(vm, init, StartPath.FRESH_START, booted - t0, initialised - booted, 0, initialised, initialised);
             }
-            vm.deliver(event);
+            RuntimeApi.deliver(vm, event);
             long delivered = System.nanoTime();
-            RunResult r = vm.runUntilAnswered();
+            RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered);
             return answer(vm, r, StartPath.FRESH_START, booted - t0, initialised - booted, delivered - initialised,
                     delivered, System.nanoTime());
         } finally {

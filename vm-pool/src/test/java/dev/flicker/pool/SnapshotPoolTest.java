@@ -6,6 +6,7 @@ import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotFiles;
@@ -67,6 +68,11 @@ class SnapshotPoolTest {
         kvm.close();
     }
 
+    /** An invocation's event: the ARN comes from whoever invokes, as on Lambda. */
+    static RuntimeApi.Event event(byte[] payload) {
+        return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + 60_000);
+    }
+
     static FunctionVersion snapfn(String key) {
         return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB), "write"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(64));
@@ -92,7 +98,7 @@ class SnapshotPoolTest {
             String memoryHash = sha256(snapshot.memoryFile());
             Set<String> randoms = new HashSet<>();
             for (int i = 0; i < 100; i++) {
-                Invocation inv = pool.invoke(fn, ("clone" + i).getBytes(StandardCharsets.UTF_8));
+                Invocation inv = pool.invoke(fn, event(("clone" + i).getBytes(StandardCharsets.UTF_8)));
                 RunResult r = inv.result();
                 assertTrue(r.exitedWith(0), () -> r + r.stderrText());
                 String out = r.stdoutText();
@@ -117,7 +123,7 @@ class SnapshotPoolTest {
         assertTrue(reopened.current(fn.key(), runner.snapshotKind()).isPresent());
         try (VmPool pool = new VmPool(runner, reopened, VmPool.Policy.DEFAULT)) {
             pool.prepare(fn);
-            RunResult r = pool.invoke(fn, "after-restart".getBytes()).result();
+            RunResult r = pool.invoke(fn, event("after-restart".getBytes())).result();
             assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-restart sum="), r::toString);
         }
     }
@@ -147,7 +153,7 @@ class SnapshotPoolTest {
                 assertEquals(runner.snapshotKind(), used.guestKind(), other);
                 assertNotEquals(stale.directory(), used.directory(), "a fresh snapshot was taken: " + other);
                 assertTrue(Files.notExists(stale.directory()), "the stale one is deleted: " + other);
-                RunResult r = pool.invoke(fn, "after-upgrade".getBytes()).result();
+                RunResult r = pool.invoke(fn, event("after-upgrade".getBytes())).result();
                 assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-upgrade sum=" + expectedSum()), r::toString);
             }
         }
@@ -168,7 +174,7 @@ class SnapshotPoolTest {
         out.write(in.readAllBytes());
         out.flush();
         IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
-                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64)));
+                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64), List.of(RuntimeApi.ENDPOINT)));
         assertTrue(e.getMessage().contains("snapshot of another guest"), e.getMessage());
     }
 
@@ -221,7 +227,7 @@ class SnapshotPoolTest {
                 Limits.DEFAULT.withMemoryMib(8));
         try (VmPool warm = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
             warm.prepare(fn);
-            warm.invoke(fn, "warm".getBytes()); // loads every class the run needs
+            warm.invoke(fn, event("warm".getBytes())); // loads every class the run needs
         }
         long fds = count(Path.of("/proc/self/fd")), maps = lines(Path.of("/proc/self/maps"));
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
@@ -251,7 +257,7 @@ class SnapshotPoolTest {
             List<VmPool.Lease> all = new ArrayList<>(leases);
             for (int i = 0; i < all.size(); i++) {
                 if (i % 50 == 0) {
-                    RunResult r = all.get(i).invoke(("lease" + i).getBytes()).result();
+                    RunResult r = all.get(i).invoke(event(("lease" + i).getBytes())).result();
                     assertTrue(r.exitedWith(0), r::toString);
                 } else {
                     all.get(i).release();
@@ -271,9 +277,9 @@ class SnapshotPoolTest {
         VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000);
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
             pool.prepare(fn);
-            assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, "first".getBytes()).startPath());
+            assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, event("first".getBytes())).startPath());
             TestTime.await("a pool hit: with steady arrivals the pool restores VMs ahead of demand", Duration.ofSeconds(2),
-                    () -> pool.invoke(fn, "again".getBytes()).startPath() == StartPath.POOL_HIT);
+                    () -> pool.invoke(fn, event("again".getBytes())).startPath() == StartPath.POOL_HIT);
             TestTime.await("an idle function's pool to shrink to zero", Duration.ofSeconds(2), () -> pool.readyCount(fn) == 0);
         }
     }
@@ -287,7 +293,7 @@ class SnapshotPoolTest {
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), starved)) {
             pool.prepare(fn);
             for (int i = 0; i < 50; i++) {
-                Invocation inv = pool.invoke(fn, "e".getBytes());
+                Invocation inv = pool.invoke(fn, event("e".getBytes()));
                 assertTrue(inv.result().exitedWith(0), inv.result()::toString);
                 assertEquals(StartPath.RESTORE_ON_DEMAND, inv.startPath());
                 Thread.sleep(5);
@@ -304,12 +310,12 @@ class SnapshotPoolTest {
                     Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(32));
             pool.prepare(fn);
             for (String name : List.of("Ada", "Grace", "Edsger")) {
-                Invocation inv = pool.invoke(fn, ("{\"name\":\"" + name + "\"}").getBytes(StandardCharsets.UTF_8));
+                Invocation inv = pool.invoke(fn, event(("{\"name\":\"" + name + "\"}").getBytes(StandardCharsets.UTF_8)));
                 assertTrue(inv.succeeded(), () -> inv.errorType() + " " + inv.result());
                 assertEquals("{\"greeting\":\"hello, " + name + "\"}", new String(inv.response(), StandardCharsets.UTF_8));
             }
             // As on Lambda: the error type is Unhandled unless the runtime names one in a header; the body is the runtime's.
-            Invocation bad = pool.invoke(fn, "{}".getBytes());
+            Invocation bad = pool.invoke(fn, event("{}".getBytes()));
             assertEquals("Unhandled", bad.errorType());
             assertTrue(new String(bad.response(), StandardCharsets.UTF_8).contains("\"errorType\":\"MissingName\""));
         }
@@ -322,7 +328,7 @@ class SnapshotPoolTest {
             pool.prepare(fn);
             List<VmPool.Lease> leases = new ArrayList<>();
             for (int i = 0; i < 4; i++) leases.add(pool.lease(fn));
-            RunResult r = leases.getFirst().invoke("touch".getBytes()).result(); // reads its whole heap, then overwrites it
+            RunResult r = leases.getFirst().invoke(event("touch".getBytes())).result(); // reads its whole heap, then overwrites it
             assertTrue(r.exitedWith(0), r::toString);
             List<VmPool.VmMemory> vms = pool.vmMemory();
             assertEquals(3, vms.size(), vms::toString); // the invoked VM is gone

@@ -8,9 +8,10 @@ import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.memory.AddressSpace;
+import dev.flicker.guest.abi.Sockets;
 import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.net.LoopbackSocket;
-import dev.flicker.guest.runtime.RuntimeApi;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -186,7 +187,10 @@ public final class KernelState {
             out.writeInt(f.statusFlags());
             if (f instanceof LoopbackSocket sock) {
                 out.writeBoolean(sock.connection() != null);
-                if (sock.connection() != null) sock.connection().writeState(out);
+                if (sock.connection() != null) {
+                    out.writeInt(sock.peerPort());
+                    sock.connection().save(out);
+                }
             }
         }
         for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
@@ -232,8 +236,11 @@ public final class KernelState {
                 case KIND_SOCKET -> {
                     LoopbackSocket sock = loopback.restoredSocket(flags);
                     if (in.readBoolean()) {
-                        sock.connected(loopback.runtimeApi().connect(), RuntimeApi.PORT);
-                        sock.connection().readState(in);
+                        int port = in.readInt();
+                        LoopbackEndpoint.Connection connection = loopback.connect(Sockets.INADDR_LOOPBACK, port);
+                        if (connection == null) throw new IOException("no endpoint on port " + port + " for a socket");
+                        sock.connected(connection, port);
+                        connection.load(in);
                     }
                     yield sock;
                 }

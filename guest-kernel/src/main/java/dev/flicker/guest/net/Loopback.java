@@ -2,14 +2,15 @@ package dev.flicker.guest.net;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.abi.Sockets;
-import dev.flicker.guest.runtime.RuntimeApi;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The VM's loopback network: the sockets the program holds and the one peer they can reach, the Runtime API on
- * 127.0.0.1:9001. There is no other network. Sockets are host memory, so they are limited in number and charged to
- * the VM's host-memory budget, which their connections share.
+ * The VM's loopback network: the sockets the program holds, and the endpoints the host serves at
+ * {@code 127.0.0.1}, given when the VM was made. There is no other network. Sockets are host memory, so they are
+ * limited in number and charged to the VM's host-memory budget, which the endpoints' connections share.
  */
 public final class Loopback {
     /** Sockets a VM may hold open at once: each may buffer up to a request body. */
@@ -20,17 +21,30 @@ public final class Loopback {
     public static final int LOCAL_PORT = 40000;
 
     private final HostMemoryBudget budget;
-    private final RuntimeApi runtimeApi;
+    private final List<LoopbackEndpoint.Spec> specs;
+    private final List<LoopbackEndpoint> endpoints = new ArrayList<>();
     private int openSockets;
     private long nextSocketInode = 1L << 50;
 
-    public Loopback(HostMemoryBudget budget) {
+    /** A network with the VM's {@code endpoints}, one per port, made now and counted in {@code budget}. */
+    public Loopback(HostMemoryBudget budget, List<LoopbackEndpoint.Spec> endpoints) {
         this.budget = budget;
-        this.runtimeApi = new RuntimeApi(budget);
+        this.specs = List.copyOf(endpoints);
+        for (LoopbackEndpoint.Spec spec : specs) {
+            if (endpoint(spec.port()) != null) throw new IllegalArgumentException("two endpoints on port " + spec.port());
+            this.endpoints.add(spec.factory().apply(budget));
+        }
     }
 
-    public RuntimeApi runtimeApi() {
-        return runtimeApi;
+    /** The endpoints this network serves, as they were given. */
+    public List<LoopbackEndpoint.Spec> specs() {
+        return specs;
+    }
+
+    /** The endpoint at {@code 127.0.0.1:port}, or null. */
+    public LoopbackEndpoint endpoint(int port) {
+        for (int i = 0; i < specs.size() && i < endpoints.size(); i++) if (specs.get(i).port() == port) return endpoints.get(i);
+        return null;
     }
 
     /** Sockets open now. */
@@ -65,8 +79,8 @@ public final class Loopback {
     }
 
     /** A connection to {@code address}:{@code port} (host order), or null: nothing listens there (ECONNREFUSED). */
-    public RuntimeApi.Connection connect(int address, int port) {
-        if (address != Sockets.INADDR_LOOPBACK || port != RuntimeApi.PORT) return null;
-        return runtimeApi.connect();
+    public LoopbackEndpoint.Connection connect(int address, int port) {
+        LoopbackEndpoint endpoint = address == Sockets.INADDR_LOOPBACK ? endpoint(port) : null;
+        return endpoint == null ? null : endpoint.connect();
     }
 }

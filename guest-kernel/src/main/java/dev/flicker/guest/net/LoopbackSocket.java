@@ -8,19 +8,18 @@ import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.Inode;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
-import dev.flicker.guest.runtime.RuntimeApi;
 
 import static dev.flicker.guest.abi.Errno.EAGAIN;
 import static dev.flicker.guest.abi.Errno.ENOMEM;
 import static dev.flicker.guest.abi.Errno.ENOTCONN;
 import static dev.flicker.guest.abi.Errno.EPIPE;
 
-/** A TCP socket of the guest; the only peer it can reach is the Runtime API on 127.0.0.1:9001. */
+/** A TCP socket of the guest; the only peers it can reach are the VM's loopback endpoints. */
 public final class LoopbackSocket extends FileDescription {
     private final Inode inode;
     private final Runnable onRelease;
     /** The connection once connected, else null. */
-    private RuntimeApi.Connection connection;
+    private LoopbackEndpoint.Connection connection;
     private int peerPort;
 
     public LoopbackSocket(long ino, int statusFlags, Runnable onRelease) {
@@ -29,7 +28,7 @@ public final class LoopbackSocket extends FileDescription {
         this.onRelease = onRelease;
     }
 
-    public RuntimeApi.Connection connection() {
+    public LoopbackEndpoint.Connection connection() {
         return connection;
     }
 
@@ -38,7 +37,7 @@ public final class LoopbackSocket extends FileDescription {
         return peerPort;
     }
 
-    public void connected(RuntimeApi.Connection connection, int port) {
+    public void connected(LoopbackEndpoint.Connection connection, int port) {
         this.connection = connection;
         this.peerPort = port;
     }
@@ -83,8 +82,8 @@ public final class LoopbackSocket extends FileDescription {
         int taken = connection.write(bytes, 0, bytes.length);
         if (taken >= 0) return taken;
         return switch (taken) {
-            case RuntimeApi.WRITE_CLOSED -> -EPIPE;
-            case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
+            case LoopbackEndpoint.Connection.WRITE_CLOSED -> -EPIPE;
+            case LoopbackEndpoint.Connection.WRITE_NO_MEMORY -> -ENOMEM;
             default -> -EAGAIN;
         };
     }

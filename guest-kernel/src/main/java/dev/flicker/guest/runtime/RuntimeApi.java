@@ -2,10 +2,13 @@ package dev.flicker.guest.runtime;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVm;
+import dev.flicker.guest.net.LoopbackEndpoint;
 
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -21,9 +24,13 @@ import java.util.regex.Pattern;
  * so a guest that writes and never reads is stopped by flow control, as by a real socket, not by the host
  * running out of memory.
  */
-public final class RuntimeApi {
+public final class RuntimeApi implements LoopbackEndpoint {
     public static final int PORT = 9001;
-    public static final int LOOPBACK = 0x7f000001;
+    /** The layout of what a connection saves for a snapshot ({@link Connection#save}). */
+    public static final int STATE_VERSION = 1;
+    /** What a VM that runs a Lambda runtime is given: the Runtime API on 127.0.0.1:9001, one per VM. */
+    public static final LoopbackEndpoint.Spec ENDPOINT = new LoopbackEndpoint.Spec(PORT, "lambda-runtime-api",
+            STATE_VERSION, RuntimeApi::new);
     /** Lambda's limit for a synchronous payload, which the response and error bodies share. */
     public static final int MAX_BODY_BYTES = 6 * 1024 * 1024;
     /**
@@ -36,15 +43,37 @@ public final class RuntimeApi {
     public static final String INVALID_ERROR_TYPE = "Runtime.InvalidErrorType";
     private static final int MAX_ERROR_TYPE_CHARS = 128;
 
-    /** {@link Connection#write} results other than a count of bytes taken. */
-    public static final int WRITE_CLOSED = -1, WRITE_FULL = -2, WRITE_NO_MEMORY = -3;
-
     private static final String PREFIX = "/2018-06-01/runtime";
     private static final Pattern RESPONSE = Pattern.compile(PREFIX + "/invocation/([^/]+)/(response|error)");
     private static final byte[] EMPTY = new byte[0];
 
     /** The invocation handed to the runtime. */
-    public record Event(byte[] payload, String requestId, long deadlineEpochMillis, String functionArn, String traceId) {}
+    public record Event(byte[] payload, String requestId, long deadlineEpochMillis, String functionArn, String traceId) {
+        /** An event for {@code payload} with a fresh request id and trace id, for the function {@code functionArn}. */
+        public static Event of(byte[] payload, String functionArn, long deadlineEpochMillis) {
+            long seconds = System.currentTimeMillis() / 1000;
+            String trace = "Root=1-" + Long.toHexString(seconds) + "-"
+                    + UUID.randomUUID().toString().replace("-", "").substring(0, 24) + ";Sampled=0";
+            return new Event(payload, UUID.randomUUID().toString(), deadlineEpochMillis, functionArn, trace);
+        }
+    }
+
+    /** The Runtime API of {@code vm}, which must have been given {@link #ENDPOINT}. */
+    public static RuntimeApi of(MicroVm vm) {
+        if (!(vm.endpoint(PORT) instanceof RuntimeApi api)) {
+            throw new IllegalStateException("this VM was not given the Lambda Runtime API on port " + PORT);
+        }
+        return api;
+    }
+
+    /**
+     * Gives the runtime in {@code vm} its event: the Runtime API answers its pending {@code /next} with it, and a
+     * program that reads its event on stdin gets the payload there. The VM answers the pending call.
+     */
+    public static void deliver(MicroVm vm, Event event) {
+        of(vm).provide(event);
+        vm.deliver(event.payload());
+    }
 
     private final HostMemoryBudget budget;
     private Event event;
@@ -102,6 +131,7 @@ public final class RuntimeApi {
         return response != null || error != null;
     }
 
+    @Override
     public Connection connect() {
         return new Connection();
     }
@@ -124,7 +154,7 @@ public final class RuntimeApi {
      * request that asks for it, the server closes its side: the answers can still be read, then the end of
      * the stream; writing is {@link #WRITE_CLOSED}.
      */
-    public final class Connection {
+    public final class Connection implements LoopbackEndpoint.Connection {
         private final HttpRequestParser parser = new HttpRequestParser(budget, MAX_BODY_BYTES);
         /** Answers not yet read are {@code out[outStart, outEnd)}; the array's length is what the budget counts. */
         private byte[] out = EMPTY;
@@ -140,6 +170,7 @@ public final class RuntimeApi {
          * server reads no more until the client reads its answers), {@link #WRITE_NO_MEMORY} (the VM's budget
          * is spent) or {@link #WRITE_CLOSED}.
          */
+        @Override
         public int write(byte[] bytes, int offset, int length) {
             if (inputShut) return WRITE_CLOSED;
             serve();
@@ -156,6 +187,7 @@ public final class RuntimeApi {
         }
 
         /** How many response bytes the guest can read now; delivers a waiting {@code /next} if the event is here. */
+        @Override
         public int available() {
             if (waitingForNext && event != null && !eventDelivered) {
                 waitingForNext = false;
@@ -166,15 +198,18 @@ public final class RuntimeApi {
         }
 
         /** True when the guest is waiting for {@code /next} and there is no event for it yet. */
+        @Override
         public boolean waitingForEvent() {
             return waitingForNext && (event == null || eventDelivered) && available() == 0;
         }
 
         /** True when the server has closed its side and every answer has been read: a read gets 0. */
+        @Override
         public boolean endOfStream() {
             return inputShut && !waitingForNext && available() == 0;
         }
 
+        @Override
         public int read(byte[] into, int offset, int length) {
             int n = Math.min(length, available());
             System.arraycopy(out, outStart, into, offset, n);
@@ -191,6 +226,7 @@ public final class RuntimeApi {
         }
 
         /** The guest closed its socket: everything this connection holds goes back to the budget. */
+        @Override
         public void close() {
             if (closed) return;
             closed = true;
@@ -205,7 +241,8 @@ public final class RuntimeApi {
          * The connection's state for a snapshot: waiting for {@code /next}, unparsed request bytes (-1 when the
          * server has closed its side) and unread response bytes. A request half received cannot be kept.
          */
-        public void writeState(java.io.DataOutputStream o) throws java.io.IOException {
+        @Override
+        public void save(java.io.DataOutputStream o) throws java.io.IOException {
             if (!inputShut && !parser.atRequestBoundary()) {
                 throw new java.io.IOException("a Runtime API request is half received: cannot snapshot it");
             }
@@ -221,8 +258,9 @@ public final class RuntimeApi {
             o.write(out, outStart, outEnd - outStart);
         }
 
-        /** Reads what {@link #writeState} wrote into this fresh connection. */
-        public void readState(java.io.DataInputStream i) throws java.io.IOException {
+        /** Reads what {@link #save} wrote into this fresh connection. */
+        @Override
+        public void load(java.io.DataInputStream i) throws java.io.IOException {
             waitingForNext = i.readBoolean();
             int n = i.readInt();
             if (n < -1 || n > HttpRequestParser.RECEIVE_WINDOW_BYTES) throw new java.io.IOException("bad connection state");

@@ -11,7 +11,7 @@ import dev.flicker.guest.kernel.Task;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.net.Loopback;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.LoopbackEndpoint;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -41,11 +41,15 @@ public final class HostKernel {
     private long unknownCalls;
     private boolean waitingForEvent;
 
-    public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
-                      Task.Cpu cpu, SecureRandom random, String executablePath) {
-        HostMemoryBudget budget = tree.tmp().budget();
-        this.state = new KernelState(stdin, stdout, stderr, budget, executablePath);
-        this.loopback = new Loopback(budget);
+    /**
+     * The kernel of a program whose memory is {@code memory}, whose files are {@code tree} and whose loopback network
+     * is {@code loopback} (both sharing the VM's host-memory budget); its stdin holds {@code stdin}, or null until the
+     * event is given.
+     */
+    public HostKernel(AddressSpace memory, FileTree tree, Loopback loopback, byte[] stdin, OutputCapture stdout,
+                      OutputCapture stderr, Task.Cpu cpu, SecureRandom random, String executablePath) {
+        this.state = new KernelState(stdin, stdout, stderr, tree.tmp().budget(), executablePath);
+        this.loopback = loopback;
         this.task = new Task(memory, state, tree, loopback, cpu, random);
     }
 
@@ -79,20 +83,19 @@ public final class HostKernel {
     }
 
     /**
-     * True after the program asked for its event (read on stdin, or the Runtime API's {@code /next}) before it was
-     * given: the run loop stops there without answering the call. That call is the snapshot point.
+     * True after the program asked for its event (a read of stdin, or a read where a loopback endpoint waits for it)
+     * before it was given: the run loop stops there without answering the call. That call is the snapshot point.
      */
     public boolean waitingForEvent() {
         return waitingForEvent;
     }
 
     /**
-     * Gives the program its event, on stdin and on the Runtime API (whichever it asks); the caller then answers the
-     * pending call by handling it again.
+     * The event has come: stdin gets {@code stdinEvent} (unless it holds one already), and the endpoint the program
+     * waits on has been given the event by its owner. The caller then answers the pending call by handling it again.
      */
-    public void provideEvent(RuntimeApi.Event event) {
-        state.stdin().provide(event.payload());
-        loopback.runtimeApi().provide(event);
+    public void eventDelivered(byte[] stdinEvent) {
+        state.stdin().provide(stdinEvent);
         waitingForEvent = false;
     }
 
@@ -145,9 +148,9 @@ public final class HostKernel {
         return loopback.openSockets();
     }
 
-    /** The Runtime API this program's sockets reach. */
-    public RuntimeApi runtimeApi() {
-        return loopback.runtimeApi();
+    /** The loopback endpoint at {@code 127.0.0.1:port}, or null. */
+    public LoopbackEndpoint endpoint(int port) {
+        return loopback.endpoint(port);
     }
 
     /** The run loop calls this when it starts running this VM on the current thread ... */

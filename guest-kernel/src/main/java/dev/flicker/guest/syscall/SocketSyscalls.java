@@ -6,8 +6,8 @@ import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.kernel.Task;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.net.LoopbackSocket;
-import dev.flicker.guest.runtime.RuntimeApi;
 
 import java.lang.foreign.MemoryLayout;
 
@@ -65,7 +65,7 @@ final class SocketSyscalls {
         SockaddrIn address = SockaddrIn.unmarshal(t.copyIn(addrPtr, MemoryLayout.paddingLayout(SockaddrIn.ADDRESS_BYTES)));
         if (address.family() != Sockets.AF_INET) return -EAFNOSUPPORT;
         if (sock.connection() != null) return -EISCONN;
-        RuntimeApi.Connection connection = t.loopback().connect(address.address(), address.port());
+        LoopbackEndpoint.Connection connection = t.loopback().connect(address.address(), address.port());
         if (connection == null) return -ECONNREFUSED;
         sock.connected(connection, address.port());
         return 0;

@@ -1,6 +1,7 @@
 package dev.flicker.guest.runtime;
 
 import dev.flicker.guest.HostMemoryBudget;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -173,7 +174,7 @@ class RuntimeApiTest {
             assertTrue(reply.contains("Connection: close\r\n"), reply);
             assertTrue(c.endOfStream());
             byte[] more = "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-            assertEquals(RuntimeApi.WRITE_CLOSED, c.write(more, 0, more.length));
+            assertEquals(LoopbackEndpoint.Connection.WRITE_CLOSED, c.write(more, 0, more.length));
         }
         RuntimeApi.Connection c = api.connect();
         send(c, "POST /2018-06-01/runtime/invocation/other-id/response HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
@@ -208,7 +209,7 @@ class RuntimeApiTest {
         byte[] flood = "A / HTTP/1.\r\n\r\n".repeat(65_536).getBytes(StandardCharsets.ISO_8859_1);
         int taken = c.write(flood, 0, flood.length);
         assertTrue(taken > 0 && taken <= HttpRequestParser.RECEIVE_WINDOW_BYTES, taken + " bytes taken");
-        assertEquals(RuntimeApi.WRITE_CLOSED, c.write(flood, taken, flood.length - taken));
+        assertEquals(LoopbackEndpoint.Connection.WRITE_CLOSED, c.write(flood, taken, flood.length - taken));
         String reply = take(c);
         assertEquals(1, reply.split("HTTP/1.1 ", -1).length - 1, reply);
         assertTrue(budget.peakBytes() < 2 * HttpRequestParser.RECEIVE_WINDOW_BYTES, budget.peakBytes() + " bytes at most");
@@ -229,7 +230,7 @@ class RuntimeApiTest {
         byte[] flood = one.repeat(4 * 1024 * 1024 / one.length()).getBytes(StandardCharsets.ISO_8859_1);
         int taken = c.write(flood, 0, flood.length);
         assertTrue(taken < 256 * 1024, taken + " bytes taken");
-        assertEquals(RuntimeApi.WRITE_FULL, c.write(flood, taken, flood.length - taken));
+        assertEquals(LoopbackEndpoint.Connection.WRITE_FULL, c.write(flood, taken, flood.length - taken));
         int pending = c.available();
         assertTrue(pending >= RuntimeApi.OUTPUT_CAP_BYTES && pending < RuntimeApi.OUTPUT_CAP_BYTES + 1024, pending + " bytes of answers");
         long peak = budget.peakBytes();
@@ -282,7 +283,7 @@ class RuntimeApiTest {
                 sent += n;
             }
         }
-        assertEquals(RuntimeApi.WRITE_NO_MEMORY, refusedWith);
+        assertEquals(LoopbackEndpoint.Connection.WRITE_NO_MEMORY, refusedWith);
         assertTrue(budget.usedBytes() <= budget.limitBytes(), budget.usedBytes() + " bytes counted");
         assertTrue(sent <= budget.limitBytes() && sent > budget.limitBytes() / 2, sent + " bytes taken");
         connections.forEach(RuntimeApi.Connection::close);
@@ -296,11 +297,11 @@ class RuntimeApiTest {
         send(c, NEXT + "GET /pipelined HTTP/1.1\r\n\r\n");
         assertTrue(c.waitingForEvent());
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        c.writeState(new DataOutputStream(bytes));
+        c.save(new DataOutputStream(bytes));
 
         RuntimeApi restored = new RuntimeApi();
         RuntimeApi.Connection r = restored.connect();
-        r.readState(new DataInputStream(new ByteArrayInputStream(bytes.toByteArray())));
+        r.load(new DataInputStream(new ByteArrayInputStream(bytes.toByteArray())));
         assertTrue(r.waitingForEvent());
         restored.provide(EVENT);
         String replies = take(r);
@@ -308,6 +309,6 @@ class RuntimeApiTest {
 
         RuntimeApi.Connection half = api.connect();
         send(half, "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
-        assertThrows(IOException.class, () -> half.writeState(new DataOutputStream(new ByteArrayOutputStream())));
+        assertThrows(IOException.class, () -> half.save(new DataOutputStream(new ByteArrayOutputStream())));
     }
 }

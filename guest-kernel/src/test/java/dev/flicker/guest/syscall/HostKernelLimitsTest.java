@@ -10,6 +10,7 @@ import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
 import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -76,7 +77,8 @@ class HostKernelLimitsTest {
         bundle = Bundle.open(root);
         budget = new HostMemoryBudget(8L << 20);
         tmp = new TmpFs(4L << 20, budget);
-        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), new byte[0], new OutputCapture(1 << 20),
+        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
+                new Loopback(budget, List.of(RuntimeApi.ENDPOINT)), new byte[0], new OutputCapture(1 << 20),
                 new OutputCapture(1 << 20), value -> {}, new SecureRandom(), "/var/task/x");
         kernel.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
     }

@@ -10,6 +10,7 @@ import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.Loopback;
 import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
@@ -107,7 +108,8 @@ class HostKernelPropertyTest {
         assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         tmp = new TmpFs(TMP_LIMIT);
-        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
+        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
+                new Loopback(tmp.budget(), List.of(RuntimeApi.ENDPOINT)), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
                 new OutputCapture(64 << 10), new OutputCapture(64 << 10), value -> {}, new SecureRandom(), "/var/task/hello");
         kernel.setDeadline(System.nanoTime()); // sleeps and waits return at once
         kernel.setBrk(HEAP);

@@ -10,6 +10,7 @@ import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.Loopback;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -104,7 +105,8 @@ class HostKernelTest {
 
     private HostKernel newKernel(OutputCapture out, long tmpBytes) {
         tmp = new TmpFs(tmpBytes);
-        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()), STDIN, out, stderr, value -> {},
+        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
+                new Loopback(tmp.budget(), List.of()), STDIN, out, stderr, value -> {},
                 new SecureRandom(), "/var/task/hello");
         k.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
         return k;
