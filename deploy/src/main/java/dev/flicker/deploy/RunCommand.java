@@ -5,8 +5,8 @@ import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunRequest;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
-import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.lambda.runtime.RuntimeApi;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -4,8 +4,8 @@ import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.net.LoopbackEndpoint;
-import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.sys.Libc;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotStore;
 

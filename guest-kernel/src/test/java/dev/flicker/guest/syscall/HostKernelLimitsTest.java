@@ -9,8 +9,8 @@ import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.EchoEndpoint;
 import dev.flicker.guest.net.Loopback;
-import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -33,18 +33,17 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
-import static dev.flicker.guest.abi.Errno.EAGAIN;
 import static dev.flicker.guest.abi.Errno.ENAMETOOLONG;
 import static dev.flicker.guest.abi.Errno.ENFILE;
 import static dev.flicker.guest.abi.Errno.ENOMEM;
 import static dev.flicker.guest.abi.Errno.ENOSPC;
-import static dev.flicker.guest.abi.Errno.EPIPE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * What a program can make the host hold, called directly: /tmp entries and names, Runtime API sockets and
- * their buffers, directory listings, mappings. Each stops at its limit with Linux's errno.
+ * What a program can make the host hold, called directly: /tmp entries and names, loopback sockets, directory
+ * listings, mappings. Each stops at its limit with Linux's errno. (What a connection of the Runtime API may buffer
+ * is tested with it, in the lambda module.)
  */
 class HostKernelLimitsTest {
     private static final long PAGE = 4096;
@@ -54,6 +53,7 @@ class HostKernelLimitsTest {
     private static final long PATH = BUF + BUF_BYTES;
     private static final long ADDR = PATH + PAGE;
     private static final int AT_FDCWD = -100, O_RDONLY = 0, O_CREAT = 0100, O_WRONLY = 1, O_DIRECTORY = 0200000;
+    private static final int ENDPOINT_PORT = 9001;
 
     @TempDir
     Path temp;
@@ -78,7 +78,7 @@ class HostKernelLimitsTest {
         budget = new HostMemoryBudget(8L << 20);
         tmp = new TmpFs(4L << 20, budget);
         kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
-                new Loopback(budget, List.of(RuntimeApi.ENDPOINT)), new byte[0], new OutputCapture(1 << 20),
+                new Loopback(budget, List.of(EchoEndpoint.spec(ENDPOINT_PORT))), new byte[0], new OutputCapture(1 << 20),
                 new OutputCapture(1 << 20), value -> {}, new SecureRandom(), "/var/task/x");
         kernel.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
     }
@@ -192,8 +192,9 @@ class HostKernelLimitsTest {
         assertEquals(1L << 20, call(Sys.READV, fd, iov, 256));
     }
 
-    // ---- Runtime API sockets ----
+    // ---- loopback sockets ----
 
+    /** A socket connected to the test's endpoint at 127.0.0.1:9001. */
     private long apiSocket(int flags) throws MemoryFault {
         long fd = call(Sys.SOCKET, 2, 1 | flags, 0);
         if (fd < 0) return fd;
@@ -216,55 +217,6 @@ class HostKernelLimitsTest {
         assertEquals(-ENFILE, apiSocket(0), "a duplicate still holds the socket");
         assertEquals(0, call(Sys.CLOSE, dup));
         assertTrue(apiSocket(0) >= 0);
-    }
-
-    @Test
-    void aWriteThatFindsTheConnectionFullIsEagainAndOneOverTheBudgetEnomem() throws MemoryFault {
-        final int SOCK_NONBLOCK = 04000;
-        long fd = apiSocket(SOCK_NONBLOCK);
-        byte[] flood = "GET / HTTP/1.1\r\n\r\n".repeat(50_000).getBytes(StandardCharsets.ISO_8859_1);
-        space.copyOutBytes(BUF, flood);
-        long taken = 0, r;
-        while ((r = call(Sys.WRITE, fd, BUF, flood.length)) > 0) taken += r;
-        assertEquals(-EAGAIN, r);
-        assertTrue(taken < 256 * 1024, taken + " bytes taken");
-
-        // Partial bodies on other sockets until the 8 MiB budget is spent.
-        byte[] head = "POST /x HTTP/1.1\r\nContent-Length: 6000000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-        long body = 0;
-        r = 0;
-        while (r >= 0) {
-            long s = apiSocket(SOCK_NONBLOCK);
-            space.copyOutBytes(BUF, head);
-            assertEquals(head.length, call(Sys.WRITE, s, BUF, head.length));
-            for (int k = 0; k < 5 && r >= 0; k++) {
-                r = call(Sys.WRITE, s, BUF, 1 << 20);
-                if (r > 0) body += r;
-            }
-        }
-        assertEquals(-ENOMEM, r);
-        assertTrue(body > 4L << 20 && budget.usedBytes() <= budget.limitBytes(), body + " body bytes");
-    }
-
-    @Test
-    void closingASocketGivesItsMemoryBackAndAServerCloseIsEpipe() throws MemoryFault {
-        long fd = apiSocket(0);
-        byte[] half = "POST /x HTTP/1.1\r\nContent-Length: 3000000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-        space.copyOutBytes(BUF, half);
-        assertEquals(half.length, call(Sys.WRITE, fd, BUF, half.length));
-        assertEquals(1L << 20, call(Sys.WRITE, fd, BUF, 1L << 20));
-        assertTrue(budget.usedBytes() > 1L << 20);
-        assertEquals(0, call(Sys.CLOSE, fd));
-        assertEquals(0, budget.usedBytes());
-
-        long bad = apiSocket(0);
-        byte[] nonsense = "A / HTTP/1.\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-        space.copyOutBytes(BUF, nonsense);
-        assertEquals(nonsense.length, call(Sys.WRITE, bad, BUF, nonsense.length));
-        assertEquals(-EPIPE, call(Sys.WRITE, bad, BUF, nonsense.length));
-        long n = call(Sys.READ, bad, BUF, PAGE);
-        assertTrue(new String(space.copyInBytes(BUF, (int) n), StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 400"));
-        assertEquals(0, call(Sys.READ, bad, BUF, PAGE), "then the end of the stream");
     }
 
     // ---- mappings ----

@@ -10,8 +10,8 @@ import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.EchoEndpoint;
 import dev.flicker.guest.net.Loopback;
-import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -61,6 +61,8 @@ class HostKernelPropertyTest {
     private static final long BUF_BYTES = 8 * PAGE;
     private static final long PATH_PTR = BUF + BUF_BYTES - 2 * PAGE;
     private static final long HEAP = 0x2000_0000L;
+    /** Where the fixture's socket connects: an echo endpoint stands in for the Runtime API. */
+    private static final int ENDPOINT_PORT = 9001;
     private static final int CALLS_PER_NUMBER = 2_000;
     private static final int CALLS_PER_SEQUENCE = 3_000;
     private static final Set<Long> ERRNOS = linuxErrnos();
@@ -109,7 +111,7 @@ class HostKernelPropertyTest {
         bundle = Bundle.open(root);
         tmp = new TmpFs(TMP_LIMIT);
         kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
-                new Loopback(tmp.budget(), List.of(RuntimeApi.ENDPOINT)), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
+                new Loopback(tmp.budget(), List.of(EchoEndpoint.spec(ENDPOINT_PORT))), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
                 new OutputCapture(64 << 10), new OutputCapture(64 << 10), value -> {}, new SecureRandom(), "/var/task/hello");
         kernel.setDeadline(System.nanoTime()); // sleeps and waits return at once
         kernel.setBrk(HEAP);
@@ -124,7 +126,7 @@ class HostKernelPropertyTest {
         assertEquals(18, kernel.handle(Sys.WRITE, 4, BUF, 18, 0, 0, 0));
         assertEquals(5, open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
         assertEquals(6, kernel.handle(Sys.SOCKET, 2, 1, 0, 0, 0, 0));
-        byte[] addr = {2, 0, (byte) (RuntimeApi.PORT >> 8), (byte) RuntimeApi.PORT, 127, 0, 0, 1};
+        byte[] addr = {2, 0, (byte) (ENDPOINT_PORT >> 8), (byte) ENDPOINT_PORT, 127, 0, 0, 1};
         space.copyOutBytes(BUF, addr);
         assertEquals(0, kernel.handle(Sys.CONNECT, 6, BUF, 16, 0, 0, 0));
         assertEquals(7, open("/dev/zero", Fcntl.O_RDWR));

@@ -1,4 +1,4 @@
-package dev.flicker.guest.runtime;
+package dev.flicker.lambda.runtime;
 
 import dev.flicker.guest.HostMemoryBudget;
 

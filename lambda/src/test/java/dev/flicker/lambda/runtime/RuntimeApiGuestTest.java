@@ -1,7 +1,11 @@
-package dev.flicker.guest;
+package dev.flicker.lambda.runtime;
 
+import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVm;
+import dev.flicker.guest.MicroVmRunner;
+import dev.flicker.guest.RunRequest;
+import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
-import dev.flicker.guest.runtime.RuntimeApi;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
@@ -27,8 +31,8 @@ class RuntimeApiGuestTest {
     static void start() {
         kvm = Kvm.open();
         runner = new MicroVmRunner(kvm);
-        runtime = Bundle.open(Programs.BUILT.resolve("c-runtime"));
-        musl = Programs.bundle("musl");
+        runtime = GuestPrograms.bundle("c-runtime");
+        musl = GuestPrograms.bundle("musl");
     }
 
     @AfterAll
