@@ -5,6 +5,7 @@ import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
 import dev.flicker.guest.net.Loopback;
@@ -59,12 +60,21 @@ import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
  */
 public final class MicroVm implements AutoCloseable {
     /**
-     * The layout of the guest state {@link #capture} writes: the address space, the host kernel's state (working
-     * directory, brk, signals, /tmp, open files and Runtime API connections). Bump it with any change to what
-     * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
-     * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
+     * The layout of the guest state {@link #capture} writes, from its parts' own versions: the address space, /tmp,
+     * the loopback network, the kernel state, and each loopback endpoint's own state. Each part is saved beside the
+     * class that owns it, which bumps its version when it changes what it writes; the string is part of
+     * {@link MicroVmRunner#snapshotKind}, so snapshots of an old layout are taken again, never restored.
      */
-    public static final int STATE_VERSION = 3;
+    public static String stateVersions(List<LoopbackEndpoint.Spec> endpoints) {
+        StringBuilder b = new StringBuilder().append("mm=").append(AddressSpace.STATE_VERSION)
+                .append(" tmp=").append(TmpFs.STATE_VERSION)
+                .append(" loopback=").append(Loopback.STATE_VERSION)
+                .append(" kernel=").append(KernelState.STATE_VERSION);
+        for (LoopbackEndpoint.Spec e : endpoints) {
+            b.append(' ').append(e.name()).append('@').append(e.port()).append('=').append(e.stateVersion());
+        }
+        return b.toString();
+    }
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -76,6 +86,9 @@ public final class MicroVm implements AutoCloseable {
     private final Vcpu vcpu;
     private final PhysicalPages frames;
     private final AddressSpace space;
+    private final TmpFs tmp;
+    private final Loopback loopback;
+    private final List<LoopbackEndpoint.Spec> endpoints;
     private final HostKernel kernel;
     private final Limits limits;
     private final OutputCapture stdout, stderr;
@@ -86,13 +99,17 @@ public final class MicroVm implements AutoCloseable {
     public record Captured(GuestMemory memory, long usedBytes, VcpuState vcpu, byte[] guestState) {}
 
     private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
-                    HostKernel kernel, Limits limits, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+                    TmpFs tmp, Loopback loopback, List<LoopbackEndpoint.Spec> endpoints, HostKernel kernel, Limits limits,
+                    OutputCapture stdout, OutputCapture stderr, long createdNanos) {
         this.runner = runner;
         this.vm = vm;
         this.memory = memory;
         this.vcpu = vcpu;
         this.frames = frames;
         this.space = space;
+        this.tmp = tmp;
+        this.loopback = loopback;
+        this.endpoints = endpoints;
         this.kernel = kernel;
         this.limits = limits;
         this.stdout = stdout;
@@ -117,7 +134,7 @@ public final class MicroVm implements AutoCloseable {
             GuestMemory memory = GuestMemory.anonymous(GuestAddress.of(0), physBytes);
             vm.addMemory(memory);
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, physBytes);
-            PageTables tables = pageTables(memory, frames, frames.allocate());
+            PageTables tables = AddressSpace.pageTables(memory, frames, frames.allocate());
             runner.image().loadInto(memory);
             buildKernelWindow(runner.image(), memory, tables);
             AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
@@ -143,13 +160,13 @@ public final class MicroVm implements AutoCloseable {
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
             HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()),
-                    new Loopback(budget, request.endpoints()),
-                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
-                    execPath);
+            Loopback loopback = new Loopback(budget, request.endpoints());
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()), loopback,
+                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.setBrk(loaded.brkStart());
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits,
+                    out, err, t0);
         } catch (RuntimeException e) {
             vm.close();
             throw e;
@@ -174,45 +191,35 @@ public final class MicroVm implements AutoCloseable {
         try {
             vm.addMemory(memory);
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
+            // The kind names every part's version: a snapshot of another layout stops here, before any part is read.
             String kind = in.readUTF();
-            if (!kind.equals(runner.snapshotKind())) {
-                throw new IOException("snapshot of another guest (" + kind + "), this one is " + runner.snapshotKind()
-                        + ": take a new snapshot");
+            String expected = runner.snapshotKind(endpoints);
+            if (!kind.equals(expected)) {
+                throw new IOException("snapshot of another guest (" + kind + "), this one is " + expected + ": take a new snapshot");
             }
-            long root = in.readLong(), nextFree = in.readLong();
+            // The parts, in the order capture wrote them, each checking its own header and version.
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
-            frames.resumeAt(nextFree);
-            if (root < KERNEL_WINDOW || root >= nextFree || root % PAGE_SIZE != 0) throw new IOException("bad page-table root");
-            if (state.sregs().cr3() != root) throw new IOException("vCPU CR3 does not match the page-table root");
-            PageTables tables = pageTables(memory, frames, root);
-            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
-            space.readState(in);
-            String execPath = in.readUTF();
+            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20);
+            if (state.sregs().cr3() != space.pageTableRoot()) throw new IOException("vCPU CR3 does not match the page-table root");
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            tmp.load(in);
+            Loopback loopback = new Loopback(budget, endpoints);
+            loopback.load(in);
             Vcpu vcpu = vm.createVcpu(0);
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()),
-                    new Loopback(budget, endpoints), null, out, err,
-                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
-            kernel.readState(in);
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), loopback, null, out, err,
+                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), null);
+            kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, out, err, t0);
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
         }
-    }
-
-    private static PageTables pageTables(GuestMemory memory, PhysicalPages frames, long root) {
-        return new PageTables(memory, root, () -> {
-            long f = frames.allocate();
-            if (f < 0) throw new IllegalStateException("page-table space exhausted");
-            return f;
-        });
     }
 
     /** True when the program stopped in its request for the event (the snapshot point). */
@@ -264,12 +271,12 @@ public final class MicroVm implements AutoCloseable {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
-            out.writeUTF(runner.snapshotKind());
-            out.writeLong(vcpu.getSregs().cr3());
-            out.writeLong(frames.nextFree());
-            space.writeState(out);
-            out.writeUTF(kernel.executablePath());
-            kernel.writeState(out);
+            out.writeUTF(runner.snapshotKind(endpoints));
+            // Each part beside the class that owns it, with its own version (StatePart).
+            space.save(out);
+            tmp.save(out);
+            loopback.save(out);
+            kernel.save(out);
             out.flush();
             return new Captured(memory, frames.nextFree(), VcpuState.save(vcpu, SAVED_MSRS), bytes.toByteArray());
         } catch (IOException e) {

@@ -105,18 +105,19 @@ public final class MicroVmRunner implements AutoCloseable {
     }
 
     /**
-     * What a snapshot of this runner's VMs depends on, recorded in each snapshot as its guest kind: the guest state's
-     * layout ({@link MicroVm#STATE_VERSION}), the host-call ABI ({@link HostCallAbi#VERSION}) and the guest image
+     * What a snapshot of this runner's VMs with these loopback {@code endpoints} depends on, recorded in each snapshot
+     * as its guest kind: the layout of each part of the guest state and of each endpoint's
+     * ({@link MicroVm#stateVersions}), the host-call ABI ({@link HostCallAbi#VERSION}) and the guest image
      * ({@code guest.elf}'s SHA-256). A snapshot of another kind is never restored: the store drops it and a new one
      * is taken (docs/snapshots.md).
      */
-    public String snapshotKind() {
-        return snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION, image.sha256());
+    public String snapshotKind(List<LoopbackEndpoint.Spec> endpoints) {
+        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256());
     }
 
     /** The kind a runner with these versions and this guest image records (for tests of other kinds). */
-    public static String snapshotKind(int stateVersion, int abiVersion, String imageSha256) {
-        return "micro state=" + stateVersion + " abi=" + abiVersion + " image=" + imageSha256;
+    public static String snapshotKind(String stateVersions, int abiVersion, String imageSha256) {
+        return "micro " + stateVersions + " abi=" + abiVersion + " image=" + imageSha256;
     }
 
     /**

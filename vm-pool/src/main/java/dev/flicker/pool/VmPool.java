@@ -168,7 +168,7 @@ public final class VmPool implements AutoCloseable {
      */
     public Snapshot prepare(FunctionVersion version) {
         // A snapshot another build wrote (another guest ABI, image or state layout) is not found: it is taken again.
-        Snapshot snapshot = store.current(version.key(), runner.snapshotKind()).orElseGet(() -> takeSnapshot(version));
+        Snapshot snapshot = store.current(version.key(), runner.snapshotKind(ENDPOINTS)).orElseGet(() -> takeSnapshot(version));
         Versioned old = versions.put(version.key(), new Versioned(version, snapshot));
         if (old != null) drain(old);
         return snapshot;
@@ -183,7 +183,7 @@ public final class VmPool implements AutoCloseable {
                         + "(its first read of the event): " + r + " stderr: " + r.stderrText());
             }
             MicroVm.Captured c = vm.capture();
-            return store.put(version.key(), runner.snapshotKind(), c.memory(), c.usedBytes(), java.util.List.of(c.vcpu()),
+            return store.put(version.key(), runner.snapshotKind(ENDPOINTS), c.memory(), c.usedBytes(), java.util.List.of(c.vcpu()),
                     c.guestState());
         } finally {
             vm.close();

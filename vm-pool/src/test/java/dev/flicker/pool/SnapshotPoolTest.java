@@ -6,6 +6,8 @@ import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.kernel.KernelState;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
@@ -28,6 +30,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -72,6 +75,9 @@ class SnapshotPoolTest {
     static RuntimeApi.Event event(byte[] payload) {
         return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + 60_000);
     }
+
+    /** What the pool gives every VM, and so what its snapshots' kind names. */
+    static final List<LoopbackEndpoint.Spec> ENDPOINTS = List.of(RuntimeApi.ENDPOINT);
 
     static FunctionVersion snapfn(String key) {
         return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB), "write"), Map.of(),
@@ -120,7 +126,7 @@ class SnapshotPoolTest {
         }
         // A new store and pool over the same directory: the snapshot is read from disk, not taken again.
         SnapshotStore reopened = new SnapshotStore(dir);
-        assertTrue(reopened.current(fn.key(), runner.snapshotKind()).isPresent());
+        assertTrue(reopened.current(fn.key(), runner.snapshotKind(ENDPOINTS)).isPresent());
         try (VmPool pool = new VmPool(runner, reopened, VmPool.Policy.DEFAULT)) {
             pool.prepare(fn);
             RunResult r = pool.invoke(fn, event("after-restart".getBytes())).result();
@@ -136,12 +142,17 @@ class SnapshotPoolTest {
         try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
             good = pool.prepare(fn);
         }
-        assertEquals(runner.snapshotKind(), good.guestKind());
+        assertEquals(runner.snapshotKind(ENDPOINTS), good.guestKind());
         String image = good.guestKind().substring(good.guestKind().indexOf("image=") + 6);
+        String state = MicroVm.stateVersions(ENDPOINTS);
+        LoopbackEndpoint.Spec newerApi = new LoopbackEndpoint.Spec(RuntimeApi.PORT, RuntimeApi.ENDPOINT.name(),
+                RuntimeApi.STATE_VERSION + 1, RuntimeApi.ENDPOINT.factory());
         List<String> otherKinds = List.of(
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION + 1, image),    // another guest ABI
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION, "0".repeat(64)), // another guest image
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION + 1, HostCallAbi.VERSION, image));   // another state layout
+                MicroVmRunner.snapshotKind(state, HostCallAbi.VERSION + 1, image),    // another guest ABI
+                MicroVmRunner.snapshotKind(state, HostCallAbi.VERSION, "0".repeat(64)), // another guest image
+                MicroVmRunner.snapshotKind(state.replace("kernel=" + KernelState.STATE_VERSION,
+                        "kernel=" + (KernelState.STATE_VERSION + 1)), HostCallAbi.VERSION, image), // another state layout
+                MicroVmRunner.snapshotKind(MicroVm.stateVersions(List.of(newerApi)), HostCallAbi.VERSION, image)); // another endpoint's
         for (String other : otherKinds) {
             // What an older or newer Flicker would have left: the same VM, recorded under its own kind.
             Snapshot stale;
@@ -150,7 +161,7 @@ class SnapshotPoolTest {
             }
             try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
                 Snapshot used = pool.prepare(fn);
-                assertEquals(runner.snapshotKind(), used.guestKind(), other);
+                assertEquals(runner.snapshotKind(ENDPOINTS), used.guestKind(), other);
                 assertNotEquals(stale.directory(), used.directory(), "a fresh snapshot was taken: " + other);
                 assertTrue(Files.notExists(stale.directory()), "the stale one is deleted: " + other);
                 RunResult r = pool.invoke(fn, event("after-upgrade".getBytes())).result();
@@ -174,8 +185,33 @@ class SnapshotPoolTest {
         out.write(in.readAllBytes());
         out.flush();
         IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
-                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64), List.of(RuntimeApi.ENDPOINT)));
+                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64), ENDPOINTS));
         assertTrue(e.getMessage().contains("snapshot of another guest"), e.getMessage());
+    }
+
+    @Test
+    void restoreRefusesAPartOfTheGuestStateOfAnotherVersionAndNamesIt(@TempDir Path dir) throws Exception {
+        Snapshot good;
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            good = pool.prepare(snapfn("snapfn-part"));
+        }
+        // The kernel state's part begins with its name and version; bump the version, leave the kind as it is.
+        byte[] state = good.guestState().clone();
+        byte[] header = ByteBuffer.allocate(2 + 6 + 4).putShort((short) 6).put("kernel".getBytes(StandardCharsets.US_ASCII))
+                .putInt(KernelState.STATE_VERSION).array();
+        int at = lastIndexOf(state, header);
+        assertTrue(at > 0, "the kernel part's header is in the guest state");
+        ByteBuffer.wrap(state).putInt(at + 8, KernelState.STATE_VERSION + 1);
+        IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
+                state, bundle, Limits.DEFAULT.withMemoryMib(64), ENDPOINTS));
+        assertTrue(e.getMessage().contains("kernel state has layout version " + (KernelState.STATE_VERSION + 1)), e.getMessage());
+    }
+
+    private static int lastIndexOf(byte[] haystack, byte[] needle) {
+        for (int i = haystack.length - needle.length; i >= 0; i--) {
+            if (Arrays.equals(haystack, i, i + needle.length, needle, 0, needle.length)) return i;
+        }
+        return -1;
     }
 
     @Test

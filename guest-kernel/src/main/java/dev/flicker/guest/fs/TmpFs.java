@@ -2,6 +2,7 @@ package dev.flicker.guest.fs;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.Limits;
+import dev.flicker.guest.StatePart;
 
 import java.util.List;
 import java.util.TreeMap;
@@ -22,7 +23,7 @@ public final class TmpFs {
     public static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 16;
     /** An entry's node, its slot in its directory's map and the name's object, besides the name's characters. */
     static final int ENTRY_OVERHEAD_BYTES = 256;
-    /** How deep and how wide a /tmp a snapshot holds (what {@link #readState} accepts, {@link #writeState} writes). */
+    /** How deep and how wide a /tmp a snapshot holds (what {@link #load} accepts, {@link #save} writes). */
     private static final int MAX_SNAPSHOT_DEPTH = 64, MAX_SNAPSHOT_ENTRIES = 100_000;
     private final long limitBytes;
     private final HostMemoryBudget budget;
@@ -178,13 +179,18 @@ public final class TmpFs {
         return usedBytes;
     }
 
-    /** Writes every directory and file of /tmp (depth first: kind, name, contents). */
-    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    /** The layout of what {@link #save} writes. */
+    public static final int STATE_VERSION = 1;
+    private static final String STATE_PART = "tmp";
+
+    /** Writes /tmp's part of a snapshot: every directory and file (depth first: name, kind, contents). */
+    public void save(java.io.DataOutputStream out) throws java.io.IOException {
+        StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
         writeDirectory(out, root, 0);
     }
 
     private void writeDirectory(java.io.DataOutputStream out, TmpDirectory dir, int depth) throws java.io.IOException {
-        // What readState would refuse must not be written: the snapshot would never restore.
+        // What load would refuse must not be written: the snapshot would never restore.
         if (depth > MAX_SNAPSHOT_DEPTH) throw new java.io.IOException("/tmp is nested too deeply to snapshot");
         if (dir.children.size() > MAX_SNAPSHOT_ENTRIES) throw new java.io.IOException("a /tmp directory has too many entries to snapshot");
         out.writeInt(dir.children.size());
@@ -202,8 +208,9 @@ public final class TmpFs {
         }
     }
 
-    /** Reads what {@link #writeState} wrote into this (empty) tmpfs, within its limit. */
-    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    /** Reads what {@link #save} wrote into this (empty) tmpfs, within its limit. */
+    public void load(java.io.DataInputStream in) throws java.io.IOException {
+        StatePart.readHeader(in, STATE_PART, STATE_VERSION);
         readDirectory(in, root, 0);
     }
 

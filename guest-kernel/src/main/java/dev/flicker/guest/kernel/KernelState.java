@@ -2,15 +2,14 @@ package dev.flicker.guest.kernel;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.StatePart;
 import dev.flicker.guest.abi.Sigaction;
 import dev.flicker.guest.abi.Signals;
 import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.memory.AddressSpace;
-import dev.flicker.guest.abi.Sockets;
 import dev.flicker.guest.net.Loopback;
-import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.net.LoopbackSocket;
 
 import java.io.DataInputStream;
@@ -34,7 +33,7 @@ public final class KernelState {
     private final StdinDescription stdin;
     private final OutputDescription stdout, stderr;
     private final HostMemoryBudget hostMemory;
-    private final String executablePath;
+    private String executablePath;
     private String cwd = FileTree.TASK_ROOT;
     private int umask = 022;
     private long brkStart, brkEnd;
@@ -145,13 +144,19 @@ public final class KernelState {
 
     // ---- state for snapshots ----
 
+    /** The layout of what {@link #save} writes. */
+    public static final int STATE_VERSION = 1;
+    private static final String STATE_PART = "kernel";
     private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3, KIND_SOCKET = 4;
 
     /**
-     * Writes this state: working directory, umask, brk, FS base, signal actions, /tmp and the open files (by path;
-     * duplicated descriptors keep sharing one description). Memory is written by the caller.
+     * Writes the kernel's part of a snapshot: working directory, umask, break, FS base, signals, the executable's path,
+     * and the descriptor table: each open description once (a file by its path, a socket by its place in the loopback
+     * network, a standard stream by its kind, each with its offset and flags), then each open descriptor (which
+     * description, close-on-exec), so that duplicated descriptors keep sharing one description.
      */
-    public void save(DataOutputStream out, FileTree tree) throws IOException {
+    public void save(DataOutputStream out, FileTree tree, Loopback loopback) throws IOException {
+        StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
         out.writeUTF(cwd);
         out.writeInt(umask);
         out.writeLong(brkStart);
@@ -164,12 +169,15 @@ public final class KernelState {
             out.writeLong(a.restorer());
             out.writeLong(a.mask());
         }
-        tree.tmp().writeState(out);
+        out.writeUTF(executablePath);
         IdentityHashMap<FileDescription, Integer> ids = new IdentityHashMap<>();
         List<FileDescription> unique = new ArrayList<>();
+        int open = 0;
         for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
             FileDescription f = fds.get(fd);
-            if (f != null && !ids.containsKey(f)) {
+            if (f == null) continue;
+            open++;
+            if (!ids.containsKey(f)) {
                 ids.put(f, unique.size());
                 unique.add(f);
             }
@@ -178,30 +186,33 @@ public final class KernelState {
         for (FileDescription f : unique) {
             int kind = f == stdin ? KIND_STDIN : f == stdout ? KIND_STDOUT : f == stderr ? KIND_STDERR
                     : f instanceof LoopbackSocket ? KIND_SOCKET : KIND_PATH;
-            if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path())) != f.inode()) {
-                throw new IOException("open file " + f.path() + " was removed while open: cannot snapshot it");
-            }
             out.writeByte(kind);
-            out.writeUTF(f.path());
             out.writeLong(f.offset());
             out.writeInt(f.statusFlags());
-            if (f instanceof LoopbackSocket sock) {
-                out.writeBoolean(sock.connection() != null);
-                if (sock.connection() != null) {
-                    out.writeInt(sock.peerPort());
-                    sock.connection().save(out);
+            if (kind == KIND_SOCKET) out.writeInt(loopback.indexOf((LoopbackSocket) f));
+            if (kind == KIND_PATH) {
+                if (tree.lookup(FileTree.normalize("/", f.path())) != f.inode()) {
+                    throw new IOException("open file " + f.path() + " was removed while open: cannot snapshot it");
                 }
+                out.writeUTF(f.path());
             }
         }
+        out.writeInt(open);
         for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
             FileDescription f = fds.get(fd);
-            out.writeInt(f == null ? -1 : ids.get(f));
-            out.writeBoolean(f != null && fds.closeOnExec(fd));
+            if (f == null) continue;
+            out.writeInt(fd);
+            out.writeInt(ids.get(f));
+            out.writeBoolean(fds.closeOnExec(fd));
         }
     }
 
-    /** Reads what {@link #save} wrote, into this fresh state (whose stdin holds the event, or null). */
+    /**
+     * Reads what {@link #save} wrote into this fresh state (whose stdin holds the event, or null), after /tmp and the
+     * loopback network were loaded: open files are found again by path, sockets by their place.
+     */
     public void load(DataInputStream in, FileTree tree, Loopback loopback) throws IOException {
+        StatePart.readHeader(in, STATE_PART, STATE_VERSION);
         cwd = in.readUTF();
         if (!(tree.lookup(FileTree.normalize("/", cwd)) instanceof Node.Directory)) throw new IOException("bad cwd " + cwd);
         umask = in.readInt() & 0777;
@@ -215,34 +226,25 @@ public final class KernelState {
         for (int i = 0; i < sigactions.length; i++) {
             sigactions[i] = new Sigaction(in.readLong(), in.readLong(), in.readLong(), in.readLong());
         }
-        tree.tmp().readState(in);
+        executablePath = in.readUTF();
+        if (!executablePath.startsWith(FileTree.TASK_ROOT + "/")) throw new IOException("bad executable " + executablePath);
         int n = in.readInt();
         if (n < 0 || n > FdTable.MAX_FDS) throw new IOException("bad open-file count " + n);
         FileDescription[] unique = new FileDescription[n];
         for (int i = 0; i < n; i++) {
             int kind = in.readByte();
-            String path = in.readUTF();
             long offset = in.readLong();
             int flags = in.readInt();
             FileDescription f = switch (kind) {
                 case KIND_STDIN -> stdin;
                 case KIND_STDOUT -> stdout;
                 case KIND_STDERR -> stderr;
+                case KIND_SOCKET -> loopback.socketAt(in.readInt());
                 case KIND_PATH -> {
+                    String path = in.readUTF();
                     Node node = tree.lookup(FileTree.normalize("/", path));
                     if (node == null) throw new IOException("open file " + path + " is not in this bundle or /tmp");
                     yield node.open(FileTree.join(FileTree.normalize("/", path)), flags);
-                }
-                case KIND_SOCKET -> {
-                    LoopbackSocket sock = loopback.restoredSocket(flags);
-                    if (in.readBoolean()) {
-                        int port = in.readInt();
-                        LoopbackEndpoint.Connection connection = loopback.connect(Sockets.INADDR_LOOPBACK, port);
-                        if (connection == null) throw new IOException("no endpoint on port " + port + " for a socket");
-                        sock.connected(connection, port);
-                        connection.load(in);
-                    }
-                    yield sock;
                 }
                 default -> throw new IOException("bad open-file kind " + kind);
             };
@@ -251,13 +253,22 @@ public final class KernelState {
             f.setStatusFlags(flags);
             unique[i] = f;
         }
-        for (int fd = 0; fd < FdTable.MAX_FDS; fd++) {
-            int id = in.readInt();
+        for (int fd = 0; fd < FdTable.MAX_FDS; fd++) fds.close(fd);
+        int open = in.readInt();
+        if (open < 0 || open > FdTable.MAX_FDS) throw new IOException("bad descriptor count " + open);
+        for (int i = 0; i < open; i++) {
+            int fd = in.readInt(), id = in.readInt();
             boolean cloexec = in.readBoolean();
-            if (id < -1 || id >= n) throw new IOException("bad descriptor entry");
-            fds.close(fd);
-            if (id >= 0) fds.installAt(fd, unique[id], cloexec);
+            if (fd < 0 || fd >= FdTable.MAX_FDS || fds.get(fd) != null || id < 0 || id >= n) {
+                throw new IOException("bad descriptor entry");
+            }
+            fds.installAt(fd, unique[id], cloexec);
         }
-        for (FileDescription f : unique) f.discard(); // one no descriptor refers to gives back what it holds
+        for (FileDescription f : unique) {
+            if (!f.referenced()) throw new IOException("an open file description is in no descriptor");
+        }
+        for (int i = 0; i < loopback.openSockets(); i++) {
+            if (!loopback.socketAt(i).referenced()) throw new IOException("socket " + i + " is in no descriptor");
+        }
     }
 }

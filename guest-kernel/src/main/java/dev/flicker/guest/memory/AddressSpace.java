@@ -1,5 +1,6 @@
 package dev.flicker.guest.memory;
 
+import dev.flicker.guest.StatePart;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
 import dev.flicker.kvm.x86.X86;
@@ -456,8 +457,32 @@ public final class AddressSpace {
         }
     }
 
-    /** Writes the mapping list and the committed count; the page tables themselves live in guest memory. */
-    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    /** The layout of what {@link #save} writes. */
+    public static final int STATE_VERSION = 1;
+    private static final String STATE_PART = "address space";
+
+    /** The page tables of {@code memory} rooted at {@code root}, taking their frames from {@code frames}. */
+    public static PageTables pageTables(GuestMemory memory, PhysicalPages frames, long root) {
+        return new PageTables(memory, root, () -> {
+            long f = frames.allocate();
+            if (f < 0) throw new IllegalStateException("page-table space exhausted");
+            return f;
+        });
+    }
+
+    /** The root of the page tables (what CR3 holds). */
+    public long pageTableRoot() {
+        return pageTables.root();
+    }
+
+    /**
+     * Writes this address space's part of a snapshot: the page-table root, the frames in use, the mapping list and the
+     * committed count. The page tables themselves live in guest memory.
+     */
+    public void save(java.io.DataOutputStream out) throws java.io.IOException {
+        StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
+        out.writeLong(pageTables.root());
+        out.writeLong(frames.nextFree());
         out.writeLong(committedPages);
         out.writeInt(mappings.size());
         for (Mapping m : mappings.values()) {
@@ -468,8 +493,26 @@ public final class AddressSpace {
         }
     }
 
-    /** Reads what {@link #writeState} wrote into this (empty) address space, checking every mapping. */
-    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    /**
+     * The address space {@link #save} wrote, over {@code memory} (restored from the same snapshot) with its frames in
+     * {@code frames}: every value is checked, as snapshot data is untrusted.
+     */
+    public static AddressSpace load(java.io.DataInputStream in, GuestMemory memory, PhysicalPages frames, long limitBytes)
+            throws java.io.IOException {
+        StatePart.readHeader(in, STATE_PART, STATE_VERSION);
+        long root = in.readLong(), nextFree = in.readLong();
+        try {
+            frames.resumeAt(nextFree);
+        } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(e.getMessage());
+        }
+        if (root < frames.start() || root >= nextFree || root % PAGE_SIZE != 0) throw new java.io.IOException("bad page-table root");
+        AddressSpace space = new AddressSpace(memory, pageTables(memory, frames, root), frames, limitBytes);
+        space.loadMappings(in);
+        return space;
+    }
+
+    private void loadMappings(java.io.DataInputStream in) throws java.io.IOException {
         long committed = in.readLong();
         int n = in.readInt();
         if (n < 0 || n > 1_000_000) throw new java.io.IOException("bad mapping count " + n);

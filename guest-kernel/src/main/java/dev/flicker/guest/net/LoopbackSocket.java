@@ -17,15 +17,15 @@ import static dev.flicker.guest.abi.Errno.EPIPE;
 /** A TCP socket of the guest; the only peers it can reach are the VM's loopback endpoints. */
 public final class LoopbackSocket extends FileDescription {
     private final Inode inode;
-    private final Runnable onRelease;
+    private final Loopback network;
     /** The connection once connected, else null. */
     private LoopbackEndpoint.Connection connection;
     private int peerPort;
 
-    public LoopbackSocket(long ino, int statusFlags, Runnable onRelease) {
+    LoopbackSocket(Loopback network, long ino, int statusFlags) {
         super("socket:", Fcntl.O_RDWR | statusFlags);
         this.inode = new AnonymousInode(ino, FileMode.S_IFSOCK | 0777);
-        this.onRelease = onRelease;
+        this.network = network;
     }
 
     public LoopbackEndpoint.Connection connection() {
@@ -103,6 +103,6 @@ public final class LoopbackSocket extends FileDescription {
     @Override
     protected void release() {
         if (connection != null) connection.close();
-        onRelease.run();
+        network.released(this);
     }
 }

@@ -163,18 +163,18 @@ public final class HostKernel {
         task.clocks().runEnded();
     }
 
-    /**
-     * Writes this kernel's state: working directory, umask, brk, FS base, signal actions, /tmp and the open files (by
-     * path; duplicated descriptors keep sharing one description). Memory is written by the caller.
-     */
-    public void writeState(DataOutputStream out) throws IOException {
-        state.save(out, task.tree());
+    /** Writes the kernel state's part of a snapshot ({@link KernelState#save}). */
+    public void save(DataOutputStream out) throws IOException {
+        state.save(out, task.tree(), loopback);
     }
 
-    /** Reads what {@link #writeState} wrote, into this freshly made kernel (whose stdin holds the event, or null). */
-    public void readState(DataInputStream in) throws IOException {
+    /**
+     * Reads the kernel state's part into this fresh kernel, once /tmp and the loopback network are loaded: the
+     * program then waits, as when the snapshot was taken, in its pending request for the event.
+     */
+    public void load(DataInputStream in) throws IOException {
         state.load(in, task.tree(), loopback);
         task.cpu().setFsBase(state.fsBase());
-        waitingForEvent = true; // snapshots are taken only inside the request for the event
+        waitingForEvent = true;
     }
 }

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static dev.flicker.guest.abi.Mman.PROT_EXEC;
+import static dev.flicker.guest.abi.Mman.PROT_NONE;
 import static dev.flicker.guest.abi.Mman.PROT_READ;
 import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -517,5 +518,32 @@ class AddressSpaceTest {
         assertTrue(space.map(start, huge, 0, "reservation"));
         space.unmap(start, start + huge);
         assertTrue(space.isFree(start, start + huge));
+    }
+
+    // ---- snapshots ----
+
+    @Test
+    void theAddressSpaceLoadsAsSavedAndRefusesAnotherLayout() throws Exception {
+        assertTrue(space.map(A, 2 * PAGE, RW, "data"));
+        assertTrue(space.map(A + 4 * PAGE, PAGE, PROT_NONE, "reserved"));
+        space.copyOutBytes(A, ascii("kept"));
+        java.io.ByteArrayOutputStream saved = new java.io.ByteArrayOutputStream();
+        space.save(new java.io.DataOutputStream(saved));
+
+        PhysicalPages again = new PhysicalPages(memory, 1L << 20, MEMORY);
+        AddressSpace loaded = AddressSpace.load(new java.io.DataInputStream(new java.io.ByteArrayInputStream(saved.toByteArray())),
+                memory, again, LIMIT_PAGES * PAGE);
+        assertEquals(space.pageTableRoot(), loaded.pageTableRoot());
+        assertEquals(frames.nextFree(), again.nextFree(), "the frames in use stay in use");
+        assertEquals(space.committedBytes(), loaded.committedBytes());
+        assertEquals(space.mappings().size(), loaded.mappings().size());
+        assertEquals("kept", new String(loaded.copyInBytes(A, 4), StandardCharsets.US_ASCII), "same memory, same tables");
+
+        byte[] bytes = saved.toByteArray();
+        bytes[2 + "address space".length() + 3] = (byte) (AddressSpace.STATE_VERSION + 1);
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> AddressSpace.load(
+                new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes)), memory,
+                new PhysicalPages(memory, 1L << 20, MEMORY), LIMIT_PAGES * PAGE));
+        assertTrue(e.getMessage().contains("address space state has layout version"), e.getMessage());
     }
 }
