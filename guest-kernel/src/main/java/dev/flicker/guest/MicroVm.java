@@ -249,7 +249,8 @@ public final class MicroVm implements AutoCloseable {
 
     /** A host-half bug must end this program, never the host: reported with the call it happened in. */
     private static String hostKernelError(MemorySegment hc, Throwable e) {
-        return "host kernel error in " + SyscallTable.X86_64.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+        long nr = hc.get(ValueLayout.JAVA_LONG, HC_NR);
+        return "host kernel error in " + SyscallTable.X86_64.name((int) Math.min(Math.max(nr, 0), SyscallTable.SLOTS - 1))
                 + ": " + e;
     }
 

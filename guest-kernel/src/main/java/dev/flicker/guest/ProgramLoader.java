@@ -3,6 +3,7 @@ package dev.flicker.guest;
 import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.elf.ElfFile;
+import dev.flicker.guest.kernel.Identity;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 
@@ -26,6 +27,9 @@ public final class ProgramLoader {
     public static final int AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
             AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15,
             AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31;
+
+    /** Who the program runs as: the kernel's identity, which the auxiliary vector repeats. */
+    private static final Identity OWNER = Identity.MICRO_GUEST;
 
     /** Where the program starts and where its heap begins. */
     public record Loaded(long entry, long stackPointer, long brkStart, long loadBias) {}
@@ -173,8 +177,8 @@ public final class ProgramLoader {
 
         long[][] auxv = {
                 {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, elf.programHeaderCount()}, {AT_PAGESZ, PAGE_SIZE},
-                {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, elf.entry() + bias}, {AT_UID, 1000}, {AT_EUID, 1000},
-                {AT_GID, 1000}, {AT_EGID, 1000}, {AT_SECURE, 0}, {AT_RANDOM, randomPtr}, {AT_HWCAP, hwcap},
+                {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, elf.entry() + bias}, {AT_UID, OWNER.uid()}, {AT_EUID, OWNER.uid()},
+                {AT_GID, OWNER.gid()}, {AT_EGID, OWNER.gid()}, {AT_SECURE, 0}, {AT_RANDOM, randomPtr}, {AT_HWCAP, hwcap},
                 {AT_HWCAP2, 0}, {AT_CLKTCK, 100}, {AT_PLATFORM, platform}, {AT_EXECFN, execFn}, {AT_NULL, 0}};
         int words = 1 + argv.size() + 1 + envp.size() + 1 + auxv.length * 2;
         long sp = (top - words * 8L) & ~15L;

@@ -23,7 +23,7 @@ public final class BundleFileDescription extends FileDescription {
 
     @Override
     protected long readAt(AddressSpace mm, long buf, int count, long position) throws MemoryFault {
-        long got = Math.min(Math.max(0, file.size() - position), count);
+        long got = bytesAt(file.size(), position, count);
         if (got == 0) return 0;
         try (Node.BundleFile.View view = file.view()) {
             mm.copyOut(buf, view.bytes(), position, got);
@@ -40,7 +40,7 @@ public final class BundleFileDescription extends FileDescription {
 
     @Override
     public long copyIntoMapping(AddressSpace mm, long start, long fileOffset, long length) throws MemoryFault {
-        long copy = Math.min(length, Math.max(0, file.size() - fileOffset));
+        long copy = bytesAt(file.size(), fileOffset, length);
         if (copy == 0) return 0;
         try (Node.BundleFile.View view = file.view()) {
             mm.poke(start, view.bytes(), fileOffset, copy);

@@ -96,6 +96,11 @@ public abstract class FileDescription {
         return readAt(mm, buf, count, position);
     }
 
+    /** How many of {@code count} bytes at {@code position} a file of {@code size} bytes holds (none past its end). */
+    protected static long bytesAt(long size, long position, long count) {
+        return Math.min(Math.max(0, size - position), count);
+    }
+
     /** Reads at {@code position}: what a readable type implements. */
     protected long readAt(AddressSpace mm, long buf, int count, long position) throws MemoryFault {
         return -EINVAL;

@@ -25,7 +25,7 @@ public final class TmpFileDescription extends FileDescription {
 
     @Override
     protected long readAt(AddressSpace mm, long buf, int count, long position) throws MemoryFault {
-        long got = Math.min(Math.max(0, file.size() - position), count);
+        long got = bytesAt(file.size(), position, count);
         if (got > 0) mm.copyOut(buf, MemorySegment.ofArray(file.data), position, got);
         return got;
     }
@@ -54,7 +54,7 @@ public final class TmpFileDescription extends FileDescription {
 
     @Override
     public long copyIntoMapping(AddressSpace mm, long start, long fileOffset, long length) throws MemoryFault {
-        long copy = Math.min(length, Math.max(0, file.size() - fileOffset));
+        long copy = bytesAt(file.size(), fileOffset, length);
         if (copy > 0) mm.poke(start, MemorySegment.ofArray(file.data), fileOffset, copy);
         return 0;
     }

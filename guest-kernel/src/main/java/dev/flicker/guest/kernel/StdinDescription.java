@@ -42,7 +42,7 @@ public final class StdinDescription extends FileDescription {
     @Override
     protected long readAt(AddressSpace mm, long buf, int count, long position) throws MemoryFault {
         if (data == null) return WAIT_FOR_EVENT;
-        long got = Math.min(Math.max(0, data.length - position), count);
+        long got = bytesAt(data.length, position, count);
         if (got > 0) mm.copyOut(buf, MemorySegment.ofArray(data), position, got);
         return got;
     }

@@ -27,8 +27,8 @@ final class ReadWriteSyscalls {
                 (t, fd, buf, count, a3, a4, a5) -> read(t, fd, buf, count));
         f.partial(Sys.WRITE, "write", "output past the capture cap is dropped but reported as written",
                 (t, fd, buf, count, a3, a4, a5) -> write(t, fd, buf, count));
-        f.supported(Sys.PREAD64, "pread64", (t, fd, buf, count, offset, a4, a5) -> pread64(t, fd, buf, count, offset));
-        f.supported(Sys.PWRITE64, "pwrite64", (t, fd, buf, count, offset, a4, a5) -> pwrite64(t, fd, buf, count, offset));
+        f.supported(Sys.PREAD64, "pread64", (t, fd, buf, count, offset, a4, a5) -> positioned(t, fd, buf, count, offset, false));
+        f.supported(Sys.PWRITE64, "pwrite64", (t, fd, buf, count, offset, a4, a5) -> positioned(t, fd, buf, count, offset, true));
         f.supported(Sys.READV, "readv", (t, fd, iov, iovcnt, a3, a4, a5) -> vectored(t, fd, iov, iovcnt, false));
         f.supported(Sys.WRITEV, "writev", (t, fd, iov, iovcnt, a3, a4, a5) -> vectored(t, fd, iov, iovcnt, true));
     }
@@ -37,45 +37,36 @@ final class ReadWriteSyscalls {
     static long read(Task t, long fd, long buf, long count) throws MemoryFault {
         FileDescription f = t.fds().get(fd);
         if (f == null || !f.readable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_BYTES);
-        if (n == 0) return 0;
-        return blockIfWouldBlock(t, f, f.read(t.mm(), buf, n));
+        int n = bytesOfOneCall(count);
+        return n <= 0 ? n : blockIfWouldBlock(t, f, f.read(t.mm(), buf, n));
     }
 
     /** write (and sendto): what the description takes, at most {@link #MAX_IO_BYTES}. */
     static long write(Task t, long fd, long buf, long count) throws MemoryFault {
         FileDescription f = t.fds().get(fd);
         if (f == null || !f.writable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_BYTES);
-        if (n == 0) return 0;
-        return blockIfWouldBlock(t, f, f.write(t.mm(), buf, n));
+        int n = bytesOfOneCall(count);
+        return n <= 0 ? n : blockIfWouldBlock(t, f, f.write(t.mm(), buf, n));
     }
 
-    /** As on Linux, a negative offset is EINVAL first, and a stream or socket cannot seek (ESPIPE). */
-    private static long pread64(Task t, long fd, long buf, long count, long offset) throws MemoryFault {
+    /**
+     * pread64 and pwrite64: as on Linux, a negative offset is EINVAL first, and a stream or socket cannot seek
+     * (ESPIPE) whatever its access mode.
+     */
+    private static long positioned(Task t, long fd, long buf, long count, long offset, boolean isWrite) throws MemoryFault {
         if (offset < 0) return -EINVAL;
         FileDescription f = t.fds().get(fd);
         if (f == null) return -EBADF;
         if (!f.seekable()) return -ESPIPE;
-        if (!f.readable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_BYTES);
-        if (n == 0) return 0;
-        return f.pread(t.mm(), buf, n, offset);
+        if (isWrite ? !f.writable() : !f.readable()) return -EBADF;
+        int n = bytesOfOneCall(count);
+        if (n <= 0) return n;
+        return isWrite ? f.pwrite(t.mm(), buf, n, offset) : f.pread(t.mm(), buf, n, offset);
     }
 
-    private static long pwrite64(Task t, long fd, long buf, long count, long offset) throws MemoryFault {
-        if (offset < 0) return -EINVAL;
-        FileDescription f = t.fds().get(fd);
-        if (f == null) return -EBADF;
-        if (!f.seekable()) return -ESPIPE;
-        if (!f.writable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_BYTES);
-        if (n == 0) return 0;
-        return f.pwrite(t.mm(), buf, n, offset);
+    /** What one call moves of {@code count}: at most {@link #MAX_IO_BYTES}, or -EINVAL for a negative count. */
+    private static int bytesOfOneCall(long count) {
+        return count < 0 ? -EINVAL : (int) Math.min(count, MAX_IO_BYTES);
     }
 
     /**
