@@ -110,20 +110,12 @@ public final class Task {
         mm.copyOut(addr, bytes, 0, Math.min(length, bytes.byteSize()));
     }
 
-    public byte[] copyInBytes(long addr, int length) throws MemoryFault {
-        return mm.copyInBytes(addr, length);
-    }
-
     public void copyOutBytes(long addr, byte[] bytes) throws MemoryFault {
         mm.copyOutBytes(addr, bytes);
     }
 
     public int copyInInt(long addr) throws MemoryFault {
         return mm.copyInInt(addr);
-    }
-
-    public long copyInLong(long addr) throws MemoryFault {
-        return mm.copyInLong(addr);
     }
 
     public void copyOutInt(long addr, int value) throws MemoryFault {

@@ -104,10 +104,6 @@ public final class HostKernel {
         task.setDeadline(nanoTime);
     }
 
-    public String executablePath() {
-        return state.executablePath();
-    }
-
     public void setBrk(long start) {
         state.setBrkStart(start);
     }
