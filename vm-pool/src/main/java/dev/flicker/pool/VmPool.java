@@ -291,9 +291,27 @@ public final class VmPool implements AutoCloseable {
         store.delete(version.key());
     }
 
+    /** Destroys {@code v}'s ready VMs; {@code v} is no longer in {@link #versions}, so none is added after. */
     private void drain(Versioned v) {
-        MicroVm vm;
-        while ((vm = v.ready.pollFirst()) != null) destroy(vm);
+        synchronized (v) {
+            MicroVm vm;
+            while ((vm = v.ready.pollFirst()) != null) destroy(vm);
+        }
+    }
+
+    /**
+     * Keeps {@code vm}, restored ahead of demand, ready for {@code v}; or destroys it when {@code v} was removed or
+     * replaced while it was restored. Under {@code v}'s lock, as {@link #drain}, so that a VM is never added to a
+     * version that was already drained: it would be leaked, with its KVM descriptors.
+     */
+    private void keepReady(Versioned v, MicroVm vm) {
+        synchronized (v) {
+            if (versions.get(v.version.key()) == v) {
+                v.ready.addLast(vm);
+                return;
+            }
+        }
+        destroy(vm);
     }
 
     private void destroy(MicroVm vm) {
@@ -327,7 +345,7 @@ public final class VmPool implements AutoCloseable {
                 try {
                     restorer.execute(() -> {
                         try {
-                            if (versions.get(v.version.key()) == v) v.ready.addLast(v.restore());
+                            if (versions.get(v.version.key()) == v) keepReady(v, v.restore());
                         } catch (RuntimeException e) {
                             System.err.println("vm-pool: " + e.getMessage());
                         } finally {
