@@ -23,14 +23,7 @@ public final class BundleFileDescription extends FileDescription {
 
     @Override
     protected long readAt(AddressSpace mm, long buf, int count, long position) throws MemoryFault {
-        long got = bytesAt(file.size(), position, count);
-        if (got == 0) return 0;
-        try (Node.BundleFile.View view = file.view()) {
-            mm.copyOut(buf, view.bytes(), position, got);
-        } catch (IOException e) {
-            return -EIO; // the host file is gone, or changed under its bundle
-        }
-        return got;
+        return copyOut(mm, buf, position, count, false);
     }
 
     @Override
@@ -40,13 +33,23 @@ public final class BundleFileDescription extends FileDescription {
 
     @Override
     public long copyIntoMapping(AddressSpace mm, long start, long fileOffset, long length) throws MemoryFault {
-        long copy = bytesAt(file.size(), fileOffset, length);
-        if (copy == 0) return 0;
+        long copied = copyOut(mm, start, fileOffset, length, true);
+        return copied < 0 ? copied : 0;
+    }
+
+    /**
+     * Copies the file's bytes from {@code position}, at most {@code wanted}, out to {@code to}: as the program could
+     * write there (a read), or regardless of protection (a mapping being filled). How many, or EIO.
+     */
+    private long copyOut(AddressSpace mm, long to, long position, long wanted, boolean intoMapping) throws MemoryFault {
+        long n = bytesAt(file.size(), position, wanted);
+        if (n == 0) return 0;
         try (Node.BundleFile.View view = file.view()) {
-            mm.poke(start, view.bytes(), fileOffset, copy);
+            if (intoMapping) mm.poke(to, view.bytes(), position, n);
+            else mm.copyOut(to, view.bytes(), position, n);
         } catch (IOException e) {
             return -EIO; // the host file is gone, or changed under its bundle
         }
-        return 0;
+        return n;
     }
 }
