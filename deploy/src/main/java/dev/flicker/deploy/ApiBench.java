@@ -4,6 +4,7 @@ import dev.flicker.guest.Limits;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.VmPool;
 import dev.flicker.snapshots.SnapshotStore;
@@ -97,7 +98,8 @@ final class ApiBench {
             List<Double> ms = new ArrayList<>();
             for (int i = 0; i < 1200; i++) {
                 long t0 = System.nanoTime();
-                var inv = pool.invoke(fn, EVENT.getBytes(StandardCharsets.UTF_8));
+                var inv = pool.invoke(fn, RuntimeApi.Event.of(EVENT.getBytes(StandardCharsets.UTF_8),
+                        "arn:aws:lambda:local:000000000000:function:bench", System.currentTimeMillis() + 3000));
                 if (inv.errorType() != null) throw new IllegalStateException("engine invoke failed: " + inv.result());
                 if (i >= 200) ms.add((System.nanoTime() - t0) / 1e6);
             }

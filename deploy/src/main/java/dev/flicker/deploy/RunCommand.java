@@ -6,6 +6,7 @@ import dev.flicker.guest.RunRequest;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -55,8 +56,9 @@ final class RunCommand implements Callable<Integer> {
         }
         byte[] stdin = System.console() == null ? System.in.readAllBytes() : new byte[0];
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(bundleDir)) {
+            // A Lambda runtime's bootstrap finds the Runtime API, as in the platform; its run stops at its first /next.
             RunResult r = runner.run(RunRequest.of(bundle, program).withArgs(programArgs.toArray(String[]::new)).withStdin(stdin)
-                    .withLimits(limits));
+                    .withLimits(limits).withEndpoints(List.of(RuntimeApi.ENDPOINT)));
             System.out.write(r.stdout());
             System.out.flush();
             System.err.write(r.stderr());

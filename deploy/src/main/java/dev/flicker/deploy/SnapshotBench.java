@@ -4,6 +4,7 @@ import dev.flicker.guest.Limits;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
 import dev.flicker.pool.MemoryStats;
@@ -63,6 +64,11 @@ final class SnapshotBench {
         return 0;
     }
 
+    /** An invocation's event: the ARN comes from whoever invokes, as on Lambda. */
+    static RuntimeApi.Event event(byte[] payload) {
+        return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + 60_000);
+    }
+
     static FunctionVersion fn(Bundle bundle, String key, int heapMib, int memoryMib) {
         return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(heapMib)), Map.of(),
                 Limits.DEFAULT.withMemoryMib(memoryMib));
@@ -75,18 +81,18 @@ final class SnapshotBench {
 
     /** Restore → event delivered → response (VM released off the path), vs booting the function from scratch. */
     static void restoreVsFresh(VmPool pool, FunctionVersion fn, String suffix, int runs) throws InterruptedException {
-        byte[] event = "{\"n\":1}".getBytes();
+        byte[] payload = "{\"n\":1}".getBytes();
         List<Double> restore = new ArrayList<>(), fresh = new ArrayList<>();
         for (int i = 0; i < runs + 20; i++) {
             pool.awaitTeardown();
             long t0 = System.nanoTime();
-            check(pool.invoke(fn, event));
+            check(pool.invoke(fn, event(payload)));
             if (i >= 20) restore.add((System.nanoTime() - t0) / 1e6);
         }
         for (int i = 0; i < Math.min(runs, 200) + 5; i++) {
             pool.awaitTeardown();
             long t0 = System.nanoTime();
-            check(pool.invokeFresh(fn, event));
+            check(pool.invokeFresh(fn, event(payload)));
             if (i >= 5) fresh.add((System.nanoTime() - t0) / 1e6);
         }
         double[] r = sorted(restore), f = sorted(fresh);
@@ -102,7 +108,7 @@ final class SnapshotBench {
         List<Double> hit = new ArrayList<>(), onDemand = new ArrayList<>();
         for (int i = 0; i < 2000; i++) {
             long t0 = System.nanoTime();
-            Invocation inv = check(pool.invoke(fn, "e".getBytes()));
+            Invocation inv = check(pool.invoke(fn, event("e".getBytes())));
             double ms = (System.nanoTime() - t0) / 1e6;
             (inv.startPath() == StartPath.POOL_HIT ? hit : onDemand).add(ms);
             Thread.sleep(3); // about 150 arrivals per second
@@ -161,7 +167,7 @@ final class SnapshotBench {
             });
             List<VmPool.Lease> leases = new ArrayList<>();
             for (int i = 0; i < 1000; i++) leases.add(pool.lease(fn)); // all alive at once: the peak
-            for (VmPool.Lease l : leases) check(l.invoke("b".getBytes()));
+            for (VmPool.Lease l : leases) check(l.invoke(event("b".getBytes())));
             leases.clear();
             pool.awaitTeardown();
             Thread.sleep(5000);
@@ -183,7 +189,7 @@ final class SnapshotBench {
         for (int t = 0; t < 2; t++) {
             callers.add(Thread.ofPlatform().start(() -> {
                 while (System.nanoTime() < end) {
-                    if (pool.invoke(fn, "t".getBytes()).result().exitedWith(0)) done.incrementAndGet();
+                    if (pool.invoke(fn, event("t".getBytes())).result().exitedWith(0)) done.incrementAndGet();
                     else failed.incrementAndGet();
                 }
             }));

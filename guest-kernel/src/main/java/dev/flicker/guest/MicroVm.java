@@ -5,11 +5,13 @@ import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
 import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.syscall.HostKernel;
-import dev.flicker.guest.syscall.Sys;
+import dev.flicker.guest.syscall.SyscallTable;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
@@ -39,8 +41,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static dev.flicker.guest.HostCallAbi.*;
+import static dev.flicker.guest.abi.Signals.SIGBUS;
+import static dev.flicker.guest.abi.Signals.SIGFPE;
+import static dev.flicker.guest.abi.Signals.SIGILL;
+import static dev.flicker.guest.abi.Signals.SIGKILL;
+import static dev.flicker.guest.abi.Signals.SIGSEGV;
+import static dev.flicker.guest.abi.Signals.SIGTRAP;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
 
 /**
@@ -51,12 +60,21 @@ import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
  */
 public final class MicroVm implements AutoCloseable {
     /**
-     * The layout of the guest state {@link #capture} writes: the address space, the host kernel's state (working
-     * directory, brk, signals, /tmp, open files and Runtime API connections). Bump it with any change to what
-     * {@code writeState}/{@code readState} of MicroVm, AddressSpace, HostKernel, TmpFs or RuntimeApi write: it is
-     * part of {@link MicroVmRunner#snapshotKind}, so snapshots of the old layout are then taken again, never restored.
+     * The layout of the guest state {@link #capture} writes, from its parts' own versions: the address space, /tmp,
+     * the loopback network, the kernel state, and each loopback endpoint's own state. Each part is saved beside the
+     * class that owns it, which bumps its version when it changes what it writes; the string is part of
+     * {@link MicroVmRunner#snapshotKind}, so snapshots of an old layout are taken again, never restored.
      */
-    public static final int STATE_VERSION = 2;
+    public static String stateVersions(List<LoopbackEndpoint.Spec> endpoints) {
+        StringBuilder b = new StringBuilder().append("mm=").append(AddressSpace.STATE_VERSION)
+                .append(" tmp=").append(TmpFs.STATE_VERSION)
+                .append(" loopback=").append(Loopback.STATE_VERSION)
+                .append(" kernel=").append(KernelState.STATE_VERSION);
+        for (LoopbackEndpoint.Spec e : endpoints) {
+            b.append(' ').append(e.name()).append('@').append(e.port()).append('=').append(e.stateVersion());
+        }
+        return b.toString();
+    }
     /** MSRs that make up the micro guest's vCPU state besides registers. */
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
@@ -68,6 +86,9 @@ public final class MicroVm implements AutoCloseable {
     private final Vcpu vcpu;
     private final PhysicalPages frames;
     private final AddressSpace space;
+    private final TmpFs tmp;
+    private final Loopback loopback;
+    private final List<LoopbackEndpoint.Spec> endpoints;
     private final HostKernel kernel;
     private final Limits limits;
     private final OutputCapture stdout, stderr;
@@ -78,13 +99,17 @@ public final class MicroVm implements AutoCloseable {
     public record Captured(GuestMemory memory, long usedBytes, VcpuState vcpu, byte[] guestState) {}
 
     private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
-                    HostKernel kernel, Limits limits, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+                    TmpFs tmp, Loopback loopback, List<LoopbackEndpoint.Spec> endpoints, HostKernel kernel, Limits limits,
+                    OutputCapture stdout, OutputCapture stderr, long createdNanos) {
         this.runner = runner;
         this.vm = vm;
         this.memory = memory;
         this.vcpu = vcpu;
         this.frames = frames;
         this.space = space;
+        this.tmp = tmp;
+        this.loopback = loopback;
+        this.endpoints = endpoints;
         this.kernel = kernel;
         this.limits = limits;
         this.stdout = stdout;
@@ -109,7 +134,7 @@ public final class MicroVm implements AutoCloseable {
             GuestMemory memory = GuestMemory.anonymous(GuestAddress.of(0), physBytes);
             vm.addMemory(memory);
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, physBytes);
-            PageTables tables = pageTables(memory, frames, frames.allocate());
+            PageTables tables = AddressSpace.pageTables(memory, frames, frames.allocate());
             runner.image().loadInto(memory);
             buildKernelWindow(runner.image(), memory, tables);
             AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
@@ -133,13 +158,15 @@ public final class MicroVm implements AutoCloseable {
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp),
-                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(),
-                    execPath);
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            Loopback loopback = new Loopback(budget, request.endpoints());
+            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()), loopback,
+                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.setBrk(loaded.brkStart());
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits,
+                    out, err, t0);
         } catch (RuntimeException e) {
             vm.close();
             throw e;
@@ -148,10 +175,12 @@ public final class MicroVm implements AutoCloseable {
 
     /**
      * A VM from a snapshot's parts: {@code memory} (mapped privately from the snapshot's memory file), the
-     * vCPU state and the guest state. The program resumes inside its pending request for the event.
+     * vCPU state and the guest state, with the loopback {@code endpoints} it was taken with. The program resumes
+     * inside its pending request for the event.
      */
     static MicroVm restore(MicroVmRunner runner, GuestMemory memory, VcpuState state, byte[] guestState,
-                           dev.flicker.guest.fs.Bundle bundle, Limits limits) throws IOException {
+                           dev.flicker.guest.fs.Bundle bundle, Limits limits, List<LoopbackEndpoint.Spec> endpoints)
+            throws IOException {
         long t0 = System.nanoTime();
         if (memory.sizeBytes() != physicalBytes(limits)) {
             memory.close();
@@ -162,43 +191,35 @@ public final class MicroVm implements AutoCloseable {
         try {
             vm.addMemory(memory);
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
+            // The kind names every part's version: a snapshot of another layout stops here, before any part is read.
             String kind = in.readUTF();
-            if (!kind.equals(runner.snapshotKind())) {
-                throw new IOException("snapshot of another guest (" + kind + "), this one is " + runner.snapshotKind()
-                        + ": take a new snapshot");
+            String expected = runner.snapshotKind(endpoints);
+            if (!kind.equals(expected)) {
+                throw new IOException("snapshot of another guest (" + kind + "), this one is " + expected + ": take a new snapshot");
             }
-            long root = in.readLong(), nextFree = in.readLong();
+            // The parts, in the order capture wrote them, each checking its own header and version.
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
-            frames.resumeAt(nextFree);
-            if (root < KERNEL_WINDOW || root >= nextFree || root % PAGE_SIZE != 0) throw new IOException("bad page-table root");
-            if (state.sregs().cr3() != root) throw new IOException("vCPU CR3 does not match the page-table root");
-            PageTables tables = pageTables(memory, frames, root);
-            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
-            space.readState(in);
-            String execPath = in.readUTF();
+            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20);
+            if (state.sregs().cr3() != space.pageTableRoot()) throw new IOException("vCPU CR3 does not match the page-table root");
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            tmp.load(in);
+            Loopback loopback = new Loopback(budget, endpoints);
+            loopback.load(in);
             Vcpu vcpu = vm.createVcpu(0);
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), new HostMemoryBudget(limits.hostBudgetBytes()));
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp), null, out, err,
-                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
-            kernel.readState(in);
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), loopback, null, out, err,
+                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), null);
+            kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, kernel, limits, out, err, t0);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, out, err, t0);
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
         }
-    }
-
-    private static PageTables pageTables(GuestMemory memory, PhysicalPages frames, long root) {
-        return new PageTables(memory, root, () -> {
-            long f = frames.allocate();
-            if (f < 0) throw new IllegalStateException("page-table space exhausted");
-            return f;
-        });
     }
 
     /** True when the program stopped in its request for the event (the snapshot point). */
@@ -207,28 +228,14 @@ public final class MicroVm implements AutoCloseable {
     }
 
     /**
-     * Answers the program's pending request for its event with {@code event}: the stopped read on stdin is
-     * handled again, now with the bytes there.
+     * Answers the program's pending request for its event: the stopped call is handled again, now with
+     * {@code stdinEvent} on stdin, and with whatever the caller gave the endpoint the program waits on (the Runtime
+     * API's event, for one) before this call. A host-half failure while answering ends the program as it does in the
+     * run loop: the next run ends {@code CRASHED} with it.
      */
-    public void deliver(byte[] event) {
-        deliver(newEvent(event));
-    }
-
-    /** An event for {@code payload} with a fresh request id, trace id and this VM's deadline. */
-    public RuntimeApi.Event newEvent(byte[] payload) {
-        return new RuntimeApi.Event(payload, java.util.UUID.randomUUID().toString(),
-                System.currentTimeMillis() + limits.timeoutMillis(), "arn:aws:lambda:local:000000000000:function:flicker",
-                "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + java.util.UUID.randomUUID().toString()
-                        .replace("-", "").substring(0, 24) + ";Sampled=0");
-    }
-
-    /**
-     * Answers the pending request with {@code event}: on stdin, or as the Runtime API's {@code /next}. A host-half
-     * failure while answering ends the program as it does in the run loop: the next run ends {@code CRASHED} with it.
-     */
-    public void deliver(RuntimeApi.Event event) {
+    public void deliver(byte[] stdinEvent) {
         if (!kernel.waitingForEvent()) throw new IllegalStateException("the program is not waiting for an event");
-        kernel.provideEvent(event);
+        kernel.eventDelivered(stdinEvent);
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         try {
             hc.set(ValueLayout.JAVA_LONG, HC_RET, handlePending(hc));
@@ -242,7 +249,8 @@ public final class MicroVm implements AutoCloseable {
 
     /** A host-half bug must end this program, never the host: reported with the call it happened in. */
     private static String hostKernelError(MemorySegment hc, Throwable e) {
-        return "host kernel error in " + Sys.name((int) Math.min(Math.max(hc.get(ValueLayout.JAVA_LONG, HC_NR), 0), 511))
+        long nr = hc.get(ValueLayout.JAVA_LONG, HC_NR);
+        return "host kernel error in " + SyscallTable.X86_64.name((int) Math.min(Math.max(nr, 0), SyscallTable.SLOTS - 1))
                 + ": " + e;
     }
 
@@ -264,12 +272,12 @@ public final class MicroVm implements AutoCloseable {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
-            out.writeUTF(runner.snapshotKind());
-            out.writeLong(vcpu.getSregs().cr3());
-            out.writeLong(frames.nextFree());
-            space.writeState(out);
-            out.writeUTF(kernel.executablePath());
-            kernel.writeState(out);
+            out.writeUTF(runner.snapshotKind(endpoints));
+            // Each part beside the class that owns it, with its own version (StatePart).
+            space.save(out);
+            tmp.save(out);
+            loopback.save(out);
+            kernel.save(out);
             out.flush();
             return new Captured(memory, frames.nextFree(), VcpuState.save(vcpu, SAVED_MSRS), bytes.toByteArray());
         } catch (IOException e) {
@@ -279,40 +287,40 @@ public final class MicroVm implements AutoCloseable {
 
     /** Runs until the program exits, crashes, reaches its deadline (from now) or asks for its event. */
     public RunResult run() {
-        return run(null, false);
+        return run(null, null);
     }
 
     /**
-     * Runs like {@link #run()}, but stops as soon as the runtime has posted its response or error to the Runtime
-     * API ({@code ANSWERED}). For a VM that will not be reused, what a runtime does after answering (reading the
-     * 202, asking for its next event) only delays the answer.
+     * Runs like {@link #run()}, but stops ({@code ANSWERED}) as soon as {@code answered} holds, which is asked after
+     * each host call: for Lambda, once the runtime posted its response or error. For a VM that will not be reused,
+     * what a program does after answering (reading the 202, asking for its next event) only delays the answer.
      */
-    public RunResult runUntilAnswered() {
-        return run(null, true);
+    public RunResult runUntil(BooleanSupplier answered) {
+        return run(null, answered);
     }
 
     public RunResult run(long[] hostCallTimes) {
-        return run(hostCallTimes, false);
+        return run(hostCallTimes, null);
     }
 
-    private RunResult run(long[] hostCallTimes, boolean stopWhenAnswered) {
+    private RunResult run(long[] hostCallTimes, BooleanSupplier answered) {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
         kernel.runStarted();
         Ending ending;
         try {
-            ending = runLoop(deadline, hostCallTimes, stopWhenAnswered);
+            ending = runLoop(deadline, hostCallTimes, answered);
         } catch (RuntimeException | Error e) {
             // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
-            ending = new Ending(RunResult.Outcome.CRASHED, -1, 11, "host error: " + e, 0, 0, 0);
+            ending = new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, "host error: " + e, 0, 0, 0);
         } finally {
             kernel.runEnded();
         }
         long end = System.nanoTime();
         Map<String, Long> byName = new LinkedHashMap<>();
         long[] counts = kernel.counts();
-        for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(Sys.name(nr), counts[nr]);
+        for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(SyscallTable.X86_64.name(nr), counts[nr]);
         RunResult.ExitCounts exits = new RunResult.ExitCounts(ending.hostCalls, ending.exceptions, ending.otherExits,
                 kernel.unknownCalls(), byName);
         RunResult.Timings timings = new RunResult.Timings(readyNanos - createdNanos, 0, 0, end - start, 0);
@@ -326,14 +334,14 @@ public final class MicroVm implements AutoCloseable {
         return memory.hostAddress();
     }
 
-    /** What this VM makes the host hold besides its guest memory (/tmp, Runtime API connections), and its limit. */
+    /** What this VM makes the host hold besides its guest memory (/tmp, loopback connections), and its limit. */
     public HostMemoryBudget hostMemory() {
         return kernel.hostMemory();
     }
 
-    /** What the program's runtime posted to the Runtime API (response, error), if it used it. */
-    public RuntimeApi runtimeApi() {
-        return kernel.runtimeApi();
+    /** This VM's loopback endpoint at {@code 127.0.0.1:port}, given when it was made, or null. */
+    public LoopbackEndpoint endpoint(int port) {
+        return kernel.endpoint(port);
     }
 
     @Override
@@ -403,19 +411,19 @@ public final class MicroVm implements AutoCloseable {
         vcpu.setRegs(regs);
     }
 
-    private Ending runLoop(long deadline, long[] hostCallTimes, boolean stopWhenAnswered) {
+    private Ending runLoop(long deadline, long[] hostCallTimes, BooleanSupplier answered) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
-        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError, 0, 0, 0);
+        if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
         ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
         try {
             while (true) {
                 if (System.nanoTime() - deadline >= 0) {
-                    return new Ending(RunResult.Outcome.TIMED_OUT, -1, 9, "killed at its deadline", hostCalls, 0, otherExits);
+                    return new Ending(RunResult.Outcome.TIMED_OUT, -1, SIGKILL, "killed at its deadline", hostCalls, 0, otherExits);
                 }
                 if (kick == null || runner.closing()) {
-                    return new Ending(RunResult.Outcome.STOPPED, -1, 9, "stopped: the runner is closing", hostCalls, 0, otherExits);
+                    return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: the runner is closing", hostCalls, 0, otherExits);
                 }
                 VcpuExit exit = vcpu.run();
                 switch (exit) {
@@ -433,14 +441,14 @@ public final class MicroVm implements AutoCloseable {
                         } catch (RuntimeException | Error e) {
                             // A host-half bug, or the host's heap running out (an OutOfMemoryError), must end
                             // this program, never the host: report it with the call.
-                            return new Ending(RunResult.Outcome.CRASHED, -1, 11, hostKernelError(hc, e), hostCalls, 0,
+                            return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError(hc, e), hostCalls, 0,
                                     otherExits);
                         }
                         if (kernel.waitingForEvent()) {
                             return new Ending(RunResult.Outcome.WAITING_FOR_EVENT, -1, 0, "asked for its event",
                                     hostCalls, 0, otherExits);
                         }
-                        if (stopWhenAnswered && kernel.runtimeApi().answered()) {
+                        if (answered != null && answered.getAsBoolean()) {
                             return new Ending(RunResult.Outcome.ANSWERED, -1, 0, "posted its answer", hostCalls, 0, otherExits);
                         }
                         if (kernel.exited()) {
@@ -450,7 +458,7 @@ public final class MicroVm implements AutoCloseable {
                     }
                     case VcpuExit.Mmio m -> {
                         // A store or load to guest-physical memory nothing backs, other than the doorbell.
-                        return crash(7, "SIGBUS: access to unbacked guest-physical address 0x"
+                        return crash(SIGBUS, "SIGBUS: access to unbacked guest-physical address 0x"
                                 + Long.toHexString(m.physicalAddress()), hostCalls, otherExits);
                     }
                     case VcpuExit.Io io when io.port() >= EXCEPTION_PORT_BASE && io.port() < EXCEPTION_PORT_BASE + 32 -> {
@@ -458,24 +466,24 @@ public final class MicroVm implements AutoCloseable {
                     }
                     case VcpuExit.Interrupted i -> otherExits++;
                     case VcpuExit.Io io -> {
-                        return crash(11, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
                     }
                     case VcpuExit.Hlt h -> {
-                        return crash(11, "SIGSEGV: the guest halted", hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: the guest halted", hostCalls, otherExits);
                     }
                     case VcpuExit.Shutdown s -> {
-                        return crash(11, "SIGSEGV: triple fault (the guest's exception handling failed)", hostCalls, otherExits);
+                        return crash(SIGSEGV, "SIGSEGV: triple fault (the guest's exception handling failed)", hostCalls, otherExits);
                     }
                     case VcpuExit.InternalError e -> {
-                        return crash(4, "SIGILL: KVM could not emulate an instruction (internal error "
+                        return crash(SIGILL, "SIGILL: KVM could not emulate an instruction (internal error "
                                 + e.suberror() + ")", hostCalls, otherExits);
                     }
                     case VcpuExit.FailEntry f -> {
-                        return crash(11, "vCPU entry failed (hardware reason 0x" + Long.toHexString(f.hardwareReason())
+                        return crash(SIGSEGV, "vCPU entry failed (hardware reason 0x" + Long.toHexString(f.hardwareReason())
                                 + ")", hostCalls, otherExits);
                     }
                     case VcpuExit.Other o -> {
-                        return crash(11, "unexpected KVM exit " + o.reason(), hostCalls, otherExits);
+                        return crash(SIGSEGV, "unexpected KVM exit " + o.reason(), hostCalls, otherExits);
                     }
                 }
             }
@@ -515,11 +523,11 @@ public final class MicroVm implements AutoCloseable {
             default -> "SIGSEGV: exception " + vector;
         };
         int signal = switch (vector) {
-            case 0, 16, 19 -> 8;
-            case 3 -> 5;
-            case 6 -> 4;
-            case 17 -> 7;
-            default -> 11;
+            case 0, 16, 19 -> SIGFPE;
+            case 3 -> SIGTRAP;
+            case 6 -> SIGILL;
+            case 17 -> SIGBUS;
+            default -> SIGSEGV;
         };
         return new Ending(RunResult.Outcome.CRASHED, -1, signal, detail + " at rip 0x" + Long.toHexString(rip),
                 hostCalls, 1, otherExits);

@@ -2,6 +2,7 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.Kvm;
@@ -10,6 +11,7 @@ import dev.flicker.kvm.VcpuState;
 
 import java.io.IOException;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -103,18 +105,19 @@ public final class MicroVmRunner implements AutoCloseable {
     }
 
     /**
-     * What a snapshot of this runner's VMs depends on, recorded in each snapshot as its guest kind: the guest state's
-     * layout ({@link MicroVm#STATE_VERSION}), the host-call ABI ({@link HostCallAbi#VERSION}) and the guest image
+     * What a snapshot of this runner's VMs with these loopback {@code endpoints} depends on, recorded in each snapshot
+     * as its guest kind: the layout of each part of the guest state and of each endpoint's
+     * ({@link MicroVm#stateVersions}), the host-call ABI ({@link HostCallAbi#VERSION}) and the guest image
      * ({@code guest.elf}'s SHA-256). A snapshot of another kind is never restored: the store drops it and a new one
      * is taken (docs/snapshots.md).
      */
-    public String snapshotKind() {
-        return snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION, image.sha256());
+    public String snapshotKind(List<LoopbackEndpoint.Spec> endpoints) {
+        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256());
     }
 
     /** The kind a runner with these versions and this guest image records (for tests of other kinds). */
-    public static String snapshotKind(int stateVersion, int abiVersion, String imageSha256) {
-        return "micro state=" + stateVersion + " abi=" + abiVersion + " image=" + imageSha256;
+    public static String snapshotKind(String stateVersions, int abiVersion, String imageSha256) {
+        return "micro " + stateVersions + " abi=" + abiVersion + " image=" + imageSha256;
     }
 
     /**
@@ -184,10 +187,13 @@ public final class MicroVmRunner implements AutoCloseable {
         return MicroVm.boot(this, request, null);
     }
 
-    /** A VM restored from a snapshot's parts; it waits for {@link MicroVm#deliver}. */
-    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits)
-            throws IOException {
-        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits);
+    /**
+     * A VM restored from a snapshot's parts, with the loopback {@code endpoints} it was taken with; it waits for
+     * {@link MicroVm#deliver}.
+     */
+    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
+        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits, endpoints);
     }
 
     /** Destroys {@code vm}, now or in the background (see the constructor). */

@@ -1,7 +1,9 @@
 package dev.flicker.guest;
 
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.elf.ElfFile;
+import dev.flicker.guest.kernel.Identity;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 
@@ -25,6 +27,9 @@ public final class ProgramLoader {
     public static final int AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
             AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15,
             AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31;
+
+    /** Who the program runs as: the kernel's identity, which the auxiliary vector repeats. */
+    private static final Identity OWNER = Identity.MICRO_GUEST;
 
     /** Where the program starts and where its heap begins. */
     public record Loaded(long entry, long stackPointer, long brkStart, long loadBias) {}
@@ -61,10 +66,10 @@ public final class ProgramLoader {
             for (ElfFile.Segment s : loads) {
                 if (s.memSize() == 0) continue;
                 long[] range = pageRange(s, bias);
-                int prot = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
-                        | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
-                        | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
-                mapMerging(space, range[0], range[1], prot == 0 ? AddressSpace.PROT_READ : prot);
+                int prot = ((s.flags() & ElfFile.PF_R) != 0 ? Mman.PROT_READ : 0)
+                        | ((s.flags() & ElfFile.PF_W) != 0 ? Mman.PROT_WRITE : 0)
+                        | ((s.flags() & ElfFile.PF_X) != 0 ? Mman.PROT_EXEC : 0);
+                mapMerging(space, range[0], range[1], prot == 0 ? Mman.PROT_READ : prot);
                 space.poke(s.vaddr() + bias, elf.contents(s), 0, s.fileSize());
                 highest = Math.max(highest, range[1]);
             }
@@ -74,7 +79,7 @@ public final class ProgramLoader {
         long phdr = findPhdr(elf, bias);
 
         long stackLow = STACK_TOP - stackBytes;
-        if (!space.map(stackLow, stackBytes, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "[stack]")) {
+        if (!space.map(stackLow, stackBytes, Mman.PROT_READ | Mman.PROT_WRITE, "[stack]")) {
             throw new ElfException("the stack (" + stackBytes + " bytes) does not fit in the memory limit");
         }
         long sp;
@@ -168,12 +173,12 @@ public final class ProgramLoader {
         for (String e : envp) envPtrs.add(top = pushString(space, top, e));
         top = (top - 16) & ~15L;
         long randomPtr = top;
-        space.writeBytes(randomPtr, random16);
+        space.copyOutBytes(randomPtr, random16);
 
         long[][] auxv = {
                 {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, elf.programHeaderCount()}, {AT_PAGESZ, PAGE_SIZE},
-                {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, elf.entry() + bias}, {AT_UID, 1000}, {AT_EUID, 1000},
-                {AT_GID, 1000}, {AT_EGID, 1000}, {AT_SECURE, 0}, {AT_RANDOM, randomPtr}, {AT_HWCAP, hwcap},
+                {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, elf.entry() + bias}, {AT_UID, OWNER.uid()}, {AT_EUID, OWNER.uid()},
+                {AT_GID, OWNER.gid()}, {AT_EGID, OWNER.gid()}, {AT_SECURE, 0}, {AT_RANDOM, randomPtr}, {AT_HWCAP, hwcap},
                 {AT_HWCAP2, 0}, {AT_CLKTCK, 100}, {AT_PLATFORM, platform}, {AT_EXECFN, execFn}, {AT_NULL, 0}};
         int words = 1 + argv.size() + 1 + envp.size() + 1 + auxv.length * 2;
         long sp = (top - words * 8L) & ~15L;
@@ -190,14 +195,14 @@ public final class ProgramLoader {
             b.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i++, pair[0]);
             b.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i++, pair[1]);
         }
-        space.writeBytes(sp, block);
+        space.copyOutBytes(sp, block);
         return sp;
     }
 
     private static long pushString(AddressSpace space, long top, String s) throws MemoryFault {
         byte[] bytes = (s + "\0").getBytes(StandardCharsets.UTF_8);
         long at = top - bytes.length;
-        space.writeBytes(at, bytes);
+        space.copyOutBytes(at, bytes);
         return at;
     }
 }

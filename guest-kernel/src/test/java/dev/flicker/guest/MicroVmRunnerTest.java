@@ -1,7 +1,8 @@
 package dev.flicker.guest;
 
 import dev.flicker.guest.fs.Bundle;
-import dev.flicker.guest.fs.OpenFile;
+import dev.flicker.guest.fs.FileDescription;
+import dev.flicker.guest.fs.Inode;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
@@ -152,8 +153,13 @@ class MicroVmRunnerTest {
         try (MicroVm vm = runner.boot(RunRequest.of(musl, "echo"))) {
             assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, vm.run().outcome());
             // Stands for any host-half bug in the pending call (the read on stdin) that deliver answers.
-            OpenFile stdin = vm.kernel().files().get(0);
-            vm.kernel().files().installAt(0, new OpenFile(stdin.node, stdin.path, stdin.statusFlags) {
+            FileDescription stdin = vm.kernel().files().get(0);
+            vm.kernel().files().installAt(0, new FileDescription(stdin.path(), stdin.statusFlags()) {
+                @Override
+                public Inode inode() {
+                    return stdin.inode();
+                }
+
                 @Override
                 public boolean readable() {
                     throw new IllegalStateException("a host-half bug");

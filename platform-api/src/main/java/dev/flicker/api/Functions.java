@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.fs.Bundle;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
 import dev.flicker.scheduler.Admission;

@@ -19,6 +19,6 @@ public record FunctionVersion(String key, Bundle bundle, String program, List<St
     }
 
     RunRequest request() {
-        return new RunRequest(bundle, program, args, env, new byte[0], limits);
+        return new RunRequest(bundle, program, args, env, new byte[0], limits, List.of());
     }
 }

@@ -3,8 +3,9 @@ package dev.flicker.pool;
 import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.sys.Libc;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotStore;
 
@@ -67,20 +68,15 @@ public final class VmPool implements AutoCloseable {
             return vm;
         }
 
-        /** Delivers {@code event} (with a fresh request id), runs the handler until it answers (or ends), then hands the VM to teardown. */
-        public Invocation invoke(byte[] event) {
-            return invoke(vm.newEvent(event));
-        }
-
         /** Delivers {@code event}, runs the handler until it answers (or ends), then hands the VM to teardown. */
         public Invocation invoke(RuntimeApi.Event event) {
             if (used) throw new IllegalStateException("a lease serves one invocation");
             used = true;
             try {
                 long t0 = System.nanoTime();
-                vm.deliver(event);
+                RuntimeApi.deliver(vm, event);
                 long t1 = System.nanoTime();
-                RunResult r = vm.runUntilAnswered(); // the VM is destroyed after this invocation
+                RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered); // the VM is destroyed after this invocation
                 return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
@@ -104,8 +100,6 @@ public final class VmPool implements AutoCloseable {
         final RateEstimator arrivals = new RateEstimator(2.0);
         volatile double restoreSeconds = 0.002;
         volatile long lastUseNanos = System.nanoTime();
-        /** Set, under this object's lock, when the version is removed or the pool closes: no VM joins ready after. */
-        boolean drained;
 
         Versioned(FunctionVersion version, Snapshot snapshot) {
             this.version = version;
@@ -116,7 +110,7 @@ public final class VmPool implements AutoCloseable {
             long t0 = System.nanoTime();
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
-                        version.bundle(), version.limits());
+                        version.bundle(), version.limits(), ENDPOINTS);
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;
@@ -136,6 +130,8 @@ public final class VmPool implements AutoCloseable {
     }
 
     private static final int CORES = Runtime.getRuntime().availableProcessors();
+    /** What every function's VM is given: the Lambda Runtime API on 127.0.0.1:9001, where its runtime asks for events. */
+    private static final List<LoopbackEndpoint.Spec> ENDPOINTS = List.of(RuntimeApi.ENDPOINT);
     private final MicroVmRunner runner;
     private final SnapshotStore store;
     private final Policy policy;
@@ -180,7 +176,7 @@ public final class VmPool implements AutoCloseable {
      */
     public Snapshot prepare(FunctionVersion version, long initTimeoutMillis) {
         // A snapshot another build wrote (another guest ABI, image or state layout) is not found: it is taken again.
-        Snapshot snapshot = store.current(version.key(), runner.snapshotKind())
+        Snapshot snapshot = store.current(version.key(), runner.snapshotKind(ENDPOINTS))
                 .orElseGet(() -> takeSnapshot(version, initTimeoutMillis));
         Versioned old = versions.put(version.key(), new Versioned(version, snapshot));
         if (old != null) drain(old);
@@ -188,7 +184,8 @@ public final class VmPool implements AutoCloseable {
     }
 
     private Snapshot takeSnapshot(FunctionVersion version, long initTimeoutMillis) {
-        MicroVm vm = runner.boot(version.request().withLimits(version.limits().withTimeoutMillis(initTimeoutMillis)));
+        MicroVm vm = runner.boot(version.request().withEndpoints(ENDPOINTS)
+                .withLimits(version.limits().withTimeoutMillis(initTimeoutMillis)));
         try {
             RunResult r = vm.run();
             if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
@@ -196,7 +193,7 @@ public final class VmPool implements AutoCloseable {
                         + "(its first read of the event): " + r + " stderr: " + r.stderrText());
             }
             MicroVm.Captured c = vm.capture();
-            return store.put(version.key(), runner.snapshotKind(), c.memory(), c.usedBytes(), java.util.List.of(c.vcpu()),
+            return store.put(version.key(), runner.snapshotKind(ENDPOINTS), c.memory(), c.usedBytes(), java.util.List.of(c.vcpu()),
                     c.guestState());
         } finally {
             vm.close();
@@ -240,10 +237,6 @@ public final class VmPool implements AutoCloseable {
     }
 
     /** Leases a VM, delivers {@code event}, runs the handler and returns the result; the VM is then destroyed. */
-    public Invocation invoke(FunctionVersion version, byte[] event) {
-        return lease(version).invoke(event);
-    }
-
     public Invocation invoke(FunctionVersion version, RuntimeApi.Event event) {
         return lease(version).invoke(event);
     }
@@ -254,7 +247,7 @@ public final class VmPool implements AutoCloseable {
      */
     static Invocation answer(MicroVm vm, RunResult r, StartPath path, long readyNanos, long initNanos, long deliverNanos,
                              long handlerStart, long runEnd) {
-        var api = vm.runtimeApi();
+        RuntimeApi api = RuntimeApi.of(vm);
         long answeredAt = api.answeredAtNanos() == 0 ? runEnd : Math.clamp(api.answeredAtNanos(), handlerStart, runEnd);
         byte[] response;
         String errorType;
@@ -281,9 +274,9 @@ public final class VmPool implements AutoCloseable {
     }
 
     /** The same invocation with no snapshot: the function starts from scratch (for comparison). */
-    public Invocation invokeFresh(FunctionVersion version, byte[] event) {
+    public Invocation invokeFresh(FunctionVersion version, RuntimeApi.Event event) {
         long t0 = System.nanoTime();
-        MicroVm vm = runner.boot(version.request());
+        MicroVm vm = runner.boot(version.request().withEndpoints(ENDPOINTS));
         try {
             long booted = System.nanoTime();
             RunResult init = vm.run();
@@ -291,9 +284,9 @@ public final class VmPool implements AutoCloseable {
             if (init.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
                 return answer(vm, init, StartPath.FRESH_START, booted - t0, initialised - booted, 0, initialised, initialised);
             }
-            vm.deliver(event);
+            RuntimeApi.deliver(vm, event);
             long delivered = System.nanoTime();
-            RunResult r = vm.runUntilAnswered();
+            RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered);
             return answer(vm, r, StartPath.FRESH_START, booted - t0, initialised - booted, delivered - initialised,
                     delivered, System.nanoTime());
         } finally {
@@ -308,12 +301,27 @@ public final class VmPool implements AutoCloseable {
         store.delete(version.key());
     }
 
+    /** Destroys {@code v}'s ready VMs; {@code v} is no longer in {@link #versions}, so none is added after. */
     private void drain(Versioned v) {
         synchronized (v) {
-            v.drained = true;
+            MicroVm vm;
+            while ((vm = v.ready.pollFirst()) != null) destroy(vm);
         }
-        MicroVm vm;
-        while ((vm = v.ready.pollFirst()) != null) destroy(vm);
+    }
+
+    /**
+     * Keeps {@code vm}, restored ahead of demand, ready for {@code v}; or destroys it when {@code v} was removed or
+     * replaced while it was restored. Under {@code v}'s lock, as {@link #drain}, so that a VM is never added to a
+     * version that was already drained: it would be leaked, with its KVM descriptors.
+     */
+    private void keepReady(Versioned v, MicroVm vm) {
+        synchronized (v) {
+            if (versions.get(v.version.key()) == v) {
+                v.ready.addLast(vm);
+                return;
+            }
+        }
+        destroy(vm);
     }
 
     private void destroy(MicroVm vm) {
@@ -347,17 +355,7 @@ public final class VmPool implements AutoCloseable {
                 try {
                     restorer.execute(() -> {
                         try {
-                            if (versions.get(v.version.key()) != v) return;
-                            MicroVm vm = v.restore();
-                            // The version may have been removed while this VM was restored: it must not join a
-                            // drained pool, where nothing would ever destroy it.
-                            synchronized (v) {
-                                if (!v.drained) {
-                                    v.ready.addLast(vm);
-                                    vm = null;
-                                }
-                            }
-                            if (vm != null) destroy(vm);
+                            if (versions.get(v.version.key()) == v) keepReady(v, v.restore());
                         } catch (RuntimeException e) {
                             System.err.println("vm-pool: " + e.getMessage());
                         } finally {

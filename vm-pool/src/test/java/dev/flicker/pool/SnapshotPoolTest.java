@@ -6,7 +6,10 @@ import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.kernel.KernelState;
+import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotFiles;
 import dev.flicker.snapshots.SnapshotFormatException;
@@ -27,6 +30,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -67,6 +71,14 @@ class SnapshotPoolTest {
         kvm.close();
     }
 
+    /** An invocation's event: the ARN comes from whoever invokes, as on Lambda. */
+    static RuntimeApi.Event event(byte[] payload) {
+        return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + 60_000);
+    }
+
+    /** What the pool gives every VM, and so what its snapshots' kind names. */
+    static final List<LoopbackEndpoint.Spec> ENDPOINTS = List.of(RuntimeApi.ENDPOINT);
+
     static FunctionVersion snapfn(String key) {
         return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB), "write"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(64));
@@ -92,7 +104,7 @@ class SnapshotPoolTest {
             String memoryHash = sha256(snapshot.memoryFile());
             Set<String> randoms = new HashSet<>();
             for (int i = 0; i < 100; i++) {
-                Invocation inv = pool.invoke(fn, ("clone" + i).getBytes(StandardCharsets.UTF_8));
+                Invocation inv = pool.invoke(fn, event(("clone" + i).getBytes(StandardCharsets.UTF_8)));
                 RunResult r = inv.result();
                 assertTrue(r.exitedWith(0), () -> r + r.stderrText());
                 String out = r.stdoutText();
@@ -114,10 +126,10 @@ class SnapshotPoolTest {
         }
         // A new store and pool over the same directory: the snapshot is read from disk, not taken again.
         SnapshotStore reopened = new SnapshotStore(dir);
-        assertTrue(reopened.current(fn.key(), runner.snapshotKind()).isPresent());
+        assertTrue(reopened.current(fn.key(), runner.snapshotKind(ENDPOINTS)).isPresent());
         try (VmPool pool = new VmPool(runner, reopened, VmPool.Policy.DEFAULT)) {
             pool.prepare(fn);
-            RunResult r = pool.invoke(fn, "after-restart".getBytes()).result();
+            RunResult r = pool.invoke(fn, event("after-restart".getBytes())).result();
             assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-restart sum="), r::toString);
         }
     }
@@ -130,12 +142,17 @@ class SnapshotPoolTest {
         try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
             good = pool.prepare(fn);
         }
-        assertEquals(runner.snapshotKind(), good.guestKind());
+        assertEquals(runner.snapshotKind(ENDPOINTS), good.guestKind());
         String image = good.guestKind().substring(good.guestKind().indexOf("image=") + 6);
+        String state = MicroVm.stateVersions(ENDPOINTS);
+        LoopbackEndpoint.Spec newerApi = new LoopbackEndpoint.Spec(RuntimeApi.PORT, RuntimeApi.ENDPOINT.name(),
+                RuntimeApi.STATE_VERSION + 1, RuntimeApi.ENDPOINT.factory());
         List<String> otherKinds = List.of(
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION + 1, image),    // another guest ABI
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION, HostCallAbi.VERSION, "0".repeat(64)), // another guest image
-                MicroVmRunner.snapshotKind(MicroVm.STATE_VERSION + 1, HostCallAbi.VERSION, image));   // another state layout
+                MicroVmRunner.snapshotKind(state, HostCallAbi.VERSION + 1, image),    // another guest ABI
+                MicroVmRunner.snapshotKind(state, HostCallAbi.VERSION, "0".repeat(64)), // another guest image
+                MicroVmRunner.snapshotKind(state.replace("kernel=" + KernelState.STATE_VERSION,
+                        "kernel=" + (KernelState.STATE_VERSION + 1)), HostCallAbi.VERSION, image), // another state layout
+                MicroVmRunner.snapshotKind(MicroVm.stateVersions(List.of(newerApi)), HostCallAbi.VERSION, image)); // another endpoint's
         for (String other : otherKinds) {
             // What an older or newer Flicker would have left: the same VM, recorded under its own kind.
             Snapshot stale;
@@ -144,10 +161,10 @@ class SnapshotPoolTest {
             }
             try (VmPool pool = new VmPool(runner, store, VmPool.Policy.DEFAULT)) {
                 Snapshot used = pool.prepare(fn);
-                assertEquals(runner.snapshotKind(), used.guestKind(), other);
+                assertEquals(runner.snapshotKind(ENDPOINTS), used.guestKind(), other);
                 assertNotEquals(stale.directory(), used.directory(), "a fresh snapshot was taken: " + other);
                 assertTrue(Files.notExists(stale.directory()), "the stale one is deleted: " + other);
-                RunResult r = pool.invoke(fn, "after-upgrade".getBytes()).result();
+                RunResult r = pool.invoke(fn, event("after-upgrade".getBytes())).result();
                 assertTrue(r.exitedWith(0) && r.stdoutText().startsWith("event=after-upgrade sum=" + expectedSum()), r::toString);
             }
         }
@@ -168,8 +185,33 @@ class SnapshotPoolTest {
         out.write(in.readAllBytes());
         out.flush();
         IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
-                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64)));
+                rewritten.toByteArray(), bundle, Limits.DEFAULT.withMemoryMib(64), ENDPOINTS));
         assertTrue(e.getMessage().contains("snapshot of another guest"), e.getMessage());
+    }
+
+    @Test
+    void restoreRefusesAPartOfTheGuestStateOfAnotherVersionAndNamesIt(@TempDir Path dir) throws Exception {
+        Snapshot good;
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
+            good = pool.prepare(snapfn("snapfn-part"));
+        }
+        // The kernel state's part begins with its name and version; bump the version, leave the kind as it is.
+        byte[] state = good.guestState().clone();
+        byte[] header = ByteBuffer.allocate(2 + 6 + 4).putShort((short) 6).put("kernel".getBytes(StandardCharsets.US_ASCII))
+                .putInt(KernelState.STATE_VERSION).array();
+        int at = lastIndexOf(state, header);
+        assertTrue(at > 0, "the kernel part's header is in the guest state");
+        ByteBuffer.wrap(state).putInt(at + 8, KernelState.STATE_VERSION + 1);
+        IOException e = assertThrows(IOException.class, () -> runner.restore(good.mapMemory(), good.vcpus().getFirst(),
+                state, bundle, Limits.DEFAULT.withMemoryMib(64), ENDPOINTS));
+        assertTrue(e.getMessage().contains("kernel state has layout version " + (KernelState.STATE_VERSION + 1)), e.getMessage());
+    }
+
+    private static int lastIndexOf(byte[] haystack, byte[] needle) {
+        for (int i = haystack.length - needle.length; i >= 0; i--) {
+            if (Arrays.equals(haystack, i, i + needle.length, needle, 0, needle.length)) return i;
+        }
+        return -1;
     }
 
     @Test
@@ -221,7 +263,7 @@ class SnapshotPoolTest {
                 Limits.DEFAULT.withMemoryMib(8));
         try (VmPool warm = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
             warm.prepare(fn);
-            warm.invoke(fn, "warm".getBytes()); // loads every class the run needs
+            warm.invoke(fn, event("warm".getBytes())); // loads every class the run needs
         }
         long fds = count(Path.of("/proc/self/fd")), maps = lines(Path.of("/proc/self/maps"));
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), VmPool.Policy.DEFAULT)) {
@@ -251,7 +293,7 @@ class SnapshotPoolTest {
             List<VmPool.Lease> all = new ArrayList<>(leases);
             for (int i = 0; i < all.size(); i++) {
                 if (i % 50 == 0) {
-                    RunResult r = all.get(i).invoke(("lease" + i).getBytes()).result();
+                    RunResult r = all.get(i).invoke(event(("lease" + i).getBytes())).result();
                     assertTrue(r.exitedWith(0), r::toString);
                 } else {
                     all.get(i).release();
@@ -271,9 +313,9 @@ class SnapshotPoolTest {
         VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000);
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
             pool.prepare(fn);
-            assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, "first".getBytes()).startPath());
+            assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, event("first".getBytes())).startPath());
             TestTime.await("a pool hit: with steady arrivals the pool restores VMs ahead of demand", Duration.ofSeconds(2),
-                    () -> pool.invoke(fn, "again".getBytes()).startPath() == StartPath.POOL_HIT);
+                    () -> pool.invoke(fn, event("again".getBytes())).startPath() == StartPath.POOL_HIT);
             TestTime.await("an idle function's pool to shrink to zero", Duration.ofSeconds(2), () -> pool.readyCount(fn) == 0);
         }
     }
@@ -287,7 +329,7 @@ class SnapshotPoolTest {
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), starved)) {
             pool.prepare(fn);
             for (int i = 0; i < 50; i++) {
-                Invocation inv = pool.invoke(fn, "e".getBytes());
+                Invocation inv = pool.invoke(fn, event("e".getBytes()));
                 assertTrue(inv.result().exitedWith(0), inv.result()::toString);
                 assertEquals(StartPath.RESTORE_ON_DEMAND, inv.startPath());
                 Thread.sleep(5);
@@ -304,12 +346,12 @@ class SnapshotPoolTest {
                     Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(32));
             pool.prepare(fn);
             for (String name : List.of("Ada", "Grace", "Edsger")) {
-                Invocation inv = pool.invoke(fn, ("{\"name\":\"" + name + "\"}").getBytes(StandardCharsets.UTF_8));
+                Invocation inv = pool.invoke(fn, event(("{\"name\":\"" + name + "\"}").getBytes(StandardCharsets.UTF_8)));
                 assertTrue(inv.succeeded(), () -> inv.errorType() + " " + inv.result());
                 assertEquals("{\"greeting\":\"hello, " + name + "\"}", new String(inv.response(), StandardCharsets.UTF_8));
             }
             // As on Lambda: the error type is Unhandled unless the runtime names one in a header; the body is the runtime's.
-            Invocation bad = pool.invoke(fn, "{}".getBytes());
+            Invocation bad = pool.invoke(fn, event("{}".getBytes()));
             assertEquals("Unhandled", bad.errorType());
             assertTrue(new String(bad.response(), StandardCharsets.UTF_8).contains("\"errorType\":\"MissingName\""));
         }
@@ -322,7 +364,7 @@ class SnapshotPoolTest {
             pool.prepare(fn);
             List<VmPool.Lease> leases = new ArrayList<>();
             for (int i = 0; i < 4; i++) leases.add(pool.lease(fn));
-            RunResult r = leases.getFirst().invoke("touch".getBytes()).result(); // reads its whole heap, then overwrites it
+            RunResult r = leases.getFirst().invoke(event("touch".getBytes())).result(); // reads its whole heap, then overwrites it
             assertTrue(r.exitedWith(0), r::toString);
             List<VmPool.VmMemory> vms = pool.vmMemory();
             assertEquals(3, vms.size(), vms::toString); // the invoked VM is gone

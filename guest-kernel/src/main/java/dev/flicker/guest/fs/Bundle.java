@@ -1,5 +1,7 @@
 package dev.flicker.guest.fs;
 
+import dev.flicker.guest.abi.FileMode;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -63,7 +65,7 @@ public final class Bundle implements AutoCloseable {
 
     private static int fileMode(Path p) throws IOException {
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS);
-        return Node.S_IFREG | (perms.contains(PosixFilePermission.OWNER_EXECUTE) ? 0755 : 0644);
+        return FileMode.S_IFREG | (perms.contains(PosixFilePermission.OWNER_EXECUTE) ? 0755 : 0644);
     }
 
     public Path root() {

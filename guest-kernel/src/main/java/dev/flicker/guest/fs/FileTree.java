@@ -1,5 +1,6 @@
 package dev.flicker.guest.fs;
 
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,17 +15,19 @@ public final class FileTree {
     private final StaticDirectory root = new StaticDirectory(2);
     private final TmpFs tmp;
 
-    public FileTree(Bundle bundle, TmpFs tmp) {
+    /** The tree of a VM whose random devices read from {@code random}. */
+    public FileTree(Bundle bundle, TmpFs tmp, SecureRandom random) {
         this.tmp = tmp;
         StaticDirectory var = new StaticDirectory(3);
         var.put("task", (Node) bundle.directory());
         root.put("var", var);
         root.put("tmp", tmp.root());
         StaticDirectory dev = new StaticDirectory(4);
-        dev.put("null", new Node.Device(5, "null"));
-        dev.put("zero", new Node.Device(6, "zero"));
-        dev.put("random", new Node.Device(7, "random"));
-        dev.put("urandom", new Node.Device(8, "urandom"));
+        dev.put("null", new Node.Device(5, DeviceDescription.Null::new));
+        dev.put("zero", new Node.Device(6, DeviceDescription.Zero::new));
+        Node.Device.Opener randomness = (device, path, flags) -> new DeviceDescription.Random(device, path, flags, random);
+        dev.put("random", new Node.Device(7, randomness));
+        dev.put("urandom", new Node.Device(8, randomness));
         root.put("dev", dev);
     }
 

@@ -2,19 +2,21 @@ package dev.flicker.guest.fs;
 
 import java.util.List;
 
-/** A file, directory or device in the guest's file tree. */
-public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFile, Node.Device, Node.Stream, Node.Socket {
-    int S_IFDIR = 0040000, S_IFREG = 0100000, S_IFCHR = 0020000, S_IFIFO = 0010000;
-    int DT_DIR = 4, DT_REG = 8, DT_CHR = 2, DT_FIFO = 1;
+import static dev.flicker.guest.abi.FileMode.S_IFCHR;
+import static dev.flicker.guest.abi.FileMode.S_IFREG;
 
-    long inode();
-
-    int mode();
-
-    long size();
+/** A file, directory or device in the guest's file tree: its inode, and how it is opened. */
+public sealed interface Node extends Inode permits Node.Directory, Node.BundleFile, Node.TmpFile, Node.Device {
+    /** A new open file description of this node, opened by {@code path} with {@code statusFlags}, as open(2) makes it. */
+    FileDescription open(String path, int statusFlags);
 
     /** A directory: a fixed one (/, /var, /dev), one of the bundle's, or one of /tmp's. */
     sealed interface Directory extends Node permits StaticDirectory, TmpFs.TmpDirectory {
+        @Override
+        default FileDescription open(String path, int statusFlags) {
+            return new DirectoryDescription(this, path, statusFlags);
+        }
+
         /** Names in this directory, sorted. */
         List<String> names();
 
@@ -50,12 +52,17 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
             this.path = path;
         }
 
-        public long inode() {
+        public long ino() {
             return inode;
         }
 
         public int mode() {
             return mode;
+        }
+
+        @Override
+        public FileDescription open(String path, int statusFlags) {
+            return new BundleFileDescription(this, path, statusFlags);
         }
 
         /** The size the file had when its bundle was indexed. */
@@ -93,19 +100,26 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         }
     }
 
-    /** A file in the in-memory /tmp. */
+    /** A file in the in-memory /tmp, within the limits of the {@link TmpFs} that owns it. */
     final class TmpFile implements Node {
         private final long inode;
+        private final TmpFs owner;
         byte[] data = new byte[0];
         int length;
-        /** Unlinked from its directory; its bytes stay while a descriptor still refers to it. */
+        /** Unlinked from its directory; its bytes stay while a description of it is still open. */
         boolean removed;
+        int openDescriptions;
 
-        TmpFile(long inode) {
+        TmpFile(long inode, TmpFs owner) {
             this.inode = inode;
+            this.owner = owner;
         }
 
-        public long inode() {
+        TmpFs owner() {
+            return owner;
+        }
+
+        public long ino() {
             return inode;
         }
 
@@ -116,10 +130,33 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         public long size() {
             return length;
         }
+
+        @Override
+        public FileDescription open(String path, int statusFlags) {
+            return new TmpFileDescription(this, path, statusFlags);
+        }
     }
 
-    /** /dev/null, /dev/zero, /dev/urandom and /dev/random. */
-    record Device(long inode, String name) implements Node {
+    /** A character device of {@code /dev}: what opening it gives is the device's own description. */
+    final class Device implements Node {
+        /** Makes a device's open file description. */
+        @FunctionalInterface
+        public interface Opener {
+            FileDescription open(Device device, String path, int statusFlags);
+        }
+
+        private final long inode;
+        private final Opener opener;
+
+        public Device(long inode, Opener opener) {
+            this.inode = inode;
+            this.opener = opener;
+        }
+
+        public long ino() {
+            return inode;
+        }
+
         public int mode() {
             return S_IFCHR | 0666;
         }
@@ -127,39 +164,10 @@ public sealed interface Node permits Node.Directory, Node.BundleFile, Node.TmpFi
         public long size() {
             return 0;
         }
-    }
 
-    /** A TCP socket; the only peer it can reach is the Runtime API on 127.0.0.1:9001. */
-    final class Socket implements Node {
-        private final long inode;
-        /** The connection to the Runtime API once connected, else null. */
-        public dev.flicker.guest.runtime.RuntimeApi.Connection connection;
-
-        public Socket(long inode) {
-            this.inode = inode;
-        }
-
-        public long inode() {
-            return inode;
-        }
-
-        public int mode() {
-            return 0140000 | 0777; // S_IFSOCK
-        }
-
-        public long size() {
-            return 0;
-        }
-    }
-
-    /** stdin (the event), stdout and stderr (captured). */
-    record Stream(long inode, String name) implements Node {
-        public int mode() {
-            return S_IFIFO | 0600;
-        }
-
-        public long size() {
-            return 0;
+        @Override
+        public FileDescription open(String path, int statusFlags) {
+            return opener.open(this, path, statusFlags);
         }
     }
 }

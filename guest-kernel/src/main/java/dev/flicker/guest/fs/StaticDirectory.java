@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static dev.flicker.guest.abi.FileMode.S_IFDIR;
+
 /** A directory whose entries never change: the bundle's directories and the fixed ones around them. */
 public final class StaticDirectory implements Node.Directory {
     private final long inode;
@@ -17,7 +19,7 @@ public final class StaticDirectory implements Node.Directory {
         children.put(name, node);
     }
 
-    public long inode() {
+    public long ino() {
         return inode;
     }
 

@@ -2,10 +2,13 @@ package dev.flicker.guest.fs;
 
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.Limits;
+import dev.flicker.guest.StatePart;
 
 import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
+
+import static dev.flicker.guest.abi.FileMode.S_IFDIR;
 
 /**
  * The per-VM writable {@code /tmp}: in memory, with a limit on what it holds together. Its usage counts the
@@ -20,7 +23,7 @@ public final class TmpFs {
     public static final long MAX_FILE_BYTES = Integer.MAX_VALUE - 16;
     /** An entry's node, its slot in its directory's map and the name's object, besides the name's characters. */
     static final int ENTRY_OVERHEAD_BYTES = 256;
-    /** How deep and how wide a /tmp a snapshot holds (what {@link #readState} accepts, {@link #writeState} writes). */
+    /** How deep and how wide a /tmp a snapshot holds (what {@link #load} accepts, {@link #save} writes). */
     private static final int MAX_SNAPSHOT_DEPTH = 64, MAX_SNAPSHOT_ENTRIES = 100_000;
     private final long limitBytes;
     private final HostMemoryBudget budget;
@@ -73,7 +76,7 @@ public final class TmpFs {
             this.inode = inode;
         }
 
-        public long inode() {
+        public long ino() {
             return inode;
         }
 
@@ -104,7 +107,7 @@ public final class TmpFs {
         /** A new empty file named {@code name} (which must not exist); null when /tmp has no room for it (ENOSPC). */
         public Node.TmpFile createFile(String name) {
             if (!charge(entryBytes(name))) return null;
-            Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet());
+            Node.TmpFile f = new Node.TmpFile(INODES.incrementAndGet(), TmpFs.this);
             children.put(name, f);
             return f;
         }
@@ -118,13 +121,16 @@ public final class TmpFs {
         }
 
         /**
-         * Removes an entry and returns it. A removed file keeps its bytes, as on Linux, while it is still open;
-         * whoever knows the open files gives them back with {@link #release} once it is not.
+         * Removes an entry and returns it. A removed file keeps its bytes, as on Linux, while it is still open, and
+         * gives them back when its last open description closes ({@link #closed}).
          */
         public Node remove(String name) {
             Node n = children.remove(name);
             if (n != null) uncharge(entryBytes(name));
-            if (n instanceof Node.TmpFile f) f.removed = true;
+            if (n instanceof Node.TmpFile f) {
+                f.removed = true;
+                if (f.openDescriptions == 0) release(f);
+            }
             return n;
         }
     }
@@ -152,8 +158,18 @@ public final class TmpFs {
         return !file.removed;
     }
 
+    /** A description of {@code file} was opened. */
+    void opened(Node.TmpFile file) {
+        file.openDescriptions++;
+    }
+
+    /** A description of {@code file} was closed: a removed file's bytes go back once none is left. */
+    void closed(Node.TmpFile file) {
+        if (--file.openDescriptions == 0 && file.removed) release(file);
+    }
+
     /** Gives a removed file's bytes back to the limit (it is no longer open anywhere). */
-    public void release(Node.TmpFile file) {
+    private void release(Node.TmpFile file) {
         uncharge(file.data.length);
         file.data = new byte[0];
         file.length = 0;
@@ -163,13 +179,18 @@ public final class TmpFs {
         return usedBytes;
     }
 
-    /** Writes every directory and file of /tmp (depth first: kind, name, contents). */
-    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    /** The layout of what {@link #save} writes. */
+    public static final int STATE_VERSION = 1;
+    private static final String STATE_PART = "tmp";
+
+    /** Writes /tmp's part of a snapshot: every directory and file (depth first: name, kind, contents). */
+    public void save(java.io.DataOutputStream out) throws java.io.IOException {
+        StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
         writeDirectory(out, root, 0);
     }
 
     private void writeDirectory(java.io.DataOutputStream out, TmpDirectory dir, int depth) throws java.io.IOException {
-        // What readState would refuse must not be written: the snapshot would never restore.
+        // What load would refuse must not be written: the snapshot would never restore.
         if (depth > MAX_SNAPSHOT_DEPTH) throw new java.io.IOException("/tmp is nested too deeply to snapshot");
         if (dir.children.size() > MAX_SNAPSHOT_ENTRIES) throw new java.io.IOException("a /tmp directory has too many entries to snapshot");
         out.writeInt(dir.children.size());
@@ -187,8 +208,9 @@ public final class TmpFs {
         }
     }
 
-    /** Reads what {@link #writeState} wrote into this (empty) tmpfs, within its limit. */
-    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    /** Reads what {@link #save} wrote into this (empty) tmpfs, within its limit. */
+    public void load(java.io.DataInputStream in) throws java.io.IOException {
+        StatePart.readHeader(in, STATE_PART, STATE_VERSION);
         readDirectory(in, root, 0);
     }
 

@@ -1,5 +1,6 @@
 package dev.flicker.guest.memory;
 
+import dev.flicker.guest.StatePart;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
 import dev.flicker.kvm.x86.X86;
@@ -12,6 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import static dev.flicker.guest.abi.Mman.PROT_ALL;
+import static dev.flicker.guest.abi.Mman.PROT_EXEC;
+import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
 import static dev.flicker.kvm.x86.X86.PTE_ADDRESS_MASK;
 import static dev.flicker.kvm.x86.X86.PTE_NO_EXECUTE;
@@ -27,7 +31,6 @@ import static dev.flicker.kvm.x86.X86.PTE_WRITABLE;
  * overcommit mode 2); past it, mapping fails with ENOMEM.
  */
 public final class AddressSpace {
-    public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     /** Lowest address a program may map (Linux's default {@code vm.mmap_min_addr}). */
     public static final long MIN_USER_VA = 0x10000;
     /** One past the highest user address (the top of the lower canonical half, less a guard page). */
@@ -330,7 +333,7 @@ public final class AddressSpace {
         return e != null && e.getValue().end > va ? e.getValue() : null;
     }
 
-    // ---- access to program memory, always through the page tables ----
+    // ---- access to program memory, always through the page tables: guest to host is copy in, host to guest copy out ----
 
     /**
      * The guest-physical address for {@code va}. With {@code asProgram}, only what the program itself could
@@ -356,7 +359,7 @@ public final class AddressSpace {
     }
 
     /** Copies {@code length} bytes of program memory at {@code va} into {@code dst} at {@code dstOffset}. */
-    public void read(long va, MemorySegment dst, long dstOffset, long length) throws MemoryFault {
+    public void copyIn(long va, MemorySegment dst, long dstOffset, long length) throws MemoryFault {
         checkRange(va, length);
         long done = 0;
         while (done < length) {
@@ -368,27 +371,27 @@ public final class AddressSpace {
         }
     }
 
-    public byte[] readBytes(long va, int length) throws MemoryFault {
+    public byte[] copyInBytes(long va, int length) throws MemoryFault {
         byte[] out = new byte[length];
-        read(va, MemorySegment.ofArray(out), 0, length);
+        copyIn(va, MemorySegment.ofArray(out), 0, length);
         return out;
     }
 
     /** Copies {@code length} bytes from {@code src} into program memory at {@code va}, as the program could. */
-    public void write(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
-        copyIn(va, src, srcOffset, length, true);
+    public void copyOut(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
+        copyOut(va, src, srcOffset, length, true);
     }
 
-    public void writeBytes(long va, byte[] bytes) throws MemoryFault {
-        write(va, MemorySegment.ofArray(bytes), 0, bytes.length);
+    public void copyOutBytes(long va, byte[] bytes) throws MemoryFault {
+        copyOut(va, MemorySegment.ofArray(bytes), 0, bytes.length);
     }
 
-    /** Writes regardless of the program's protection (the loader filling text and data). */
+    /** Writes regardless of the program's protection (the loader filling text and data, a file mapping's bytes). */
     public void poke(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
-        copyIn(va, src, srcOffset, length, false);
+        copyOut(va, src, srcOffset, length, false);
     }
 
-    private void copyIn(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
+    private void copyOut(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
         checkRange(va, length);
         // Check the whole range first so that a fault leaves program memory untouched.
         for (long at = pageDown(va); at < va + length; at += PAGE_SIZE) physical(Math.max(at, va), true, asProgram);
@@ -403,7 +406,7 @@ public final class AddressSpace {
     }
 
     /** Fills {@code length} bytes of program memory at {@code va} with zeros, as the program could. */
-    public void zero(long va, long length) throws MemoryFault {
+    public void zeroOut(long va, long length) throws MemoryFault {
         checkRange(va, length);
         long done = 0;
         while (done < length) {
@@ -415,31 +418,31 @@ public final class AddressSpace {
         }
     }
 
-    public long readLong(long va) throws MemoryFault {
+    public long copyInLong(long va) throws MemoryFault {
         if ((va & 7) == 0 || (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - 8) {
             return memory.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, physical(va, false, true) - memory.base().value());
         }
-        return MemorySegment.ofArray(readBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
+        return MemorySegment.ofArray(copyInBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
-    public int readInt(long va) throws MemoryFault {
-        return MemorySegment.ofArray(readBytes(va, 4)).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+    public int copyInInt(long va) throws MemoryFault {
+        return MemorySegment.ofArray(copyInBytes(va, 4)).get(ValueLayout.JAVA_INT_UNALIGNED, 0);
     }
 
-    public void writeLong(long va, long value) throws MemoryFault {
+    public void copyOutLong(long va, long value) throws MemoryFault {
         byte[] b = new byte[8];
         MemorySegment.ofArray(b).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, value);
-        writeBytes(va, b);
+        copyOutBytes(va, b);
     }
 
-    public void writeInt(long va, int value) throws MemoryFault {
+    public void copyOutInt(long va, int value) throws MemoryFault {
         byte[] b = new byte[4];
         MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 0, value);
-        writeBytes(va, b);
+        copyOutBytes(va, b);
     }
 
     /** A NUL-terminated string of at most {@code max} bytes; longer ones fault (ENAMETOOLONG is the caller's). */
-    public String readCString(long va, int max) throws MemoryFault {
+    public String copyInString(long va, int max) throws MemoryFault {
         byte[] buf = new byte[Math.min(max, 256)];
         int n = 0;
         long offset = 0; // of va + n in the guest memory segment: translated once per page, not per byte
@@ -454,8 +457,32 @@ public final class AddressSpace {
         }
     }
 
-    /** Writes the mapping list and the committed count; the page tables themselves live in guest memory. */
-    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
+    /** The layout of what {@link #save} writes. */
+    public static final int STATE_VERSION = 1;
+    private static final String STATE_PART = "address space";
+
+    /** The page tables of {@code memory} rooted at {@code root}, taking their frames from {@code frames}. */
+    public static PageTables pageTables(GuestMemory memory, PhysicalPages frames, long root) {
+        return new PageTables(memory, root, () -> {
+            long f = frames.allocate();
+            if (f < 0) throw new IllegalStateException("page-table space exhausted");
+            return f;
+        });
+    }
+
+    /** The root of the page tables (what CR3 holds). */
+    public long pageTableRoot() {
+        return pageTables.root();
+    }
+
+    /**
+     * Writes this address space's part of a snapshot: the page-table root, the frames in use, the mapping list and the
+     * committed count. The page tables themselves live in guest memory.
+     */
+    public void save(java.io.DataOutputStream out) throws java.io.IOException {
+        StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
+        out.writeLong(pageTables.root());
+        out.writeLong(frames.nextFree());
         out.writeLong(committedPages);
         out.writeInt(mappings.size());
         for (Mapping m : mappings.values()) {
@@ -466,8 +493,26 @@ public final class AddressSpace {
         }
     }
 
-    /** Reads what {@link #writeState} wrote into this (empty) address space, checking every mapping. */
-    public void readState(java.io.DataInputStream in) throws java.io.IOException {
+    /**
+     * The address space {@link #save} wrote, over {@code memory} (restored from the same snapshot) with its frames in
+     * {@code frames}: every value is checked, as snapshot data is untrusted.
+     */
+    public static AddressSpace load(java.io.DataInputStream in, GuestMemory memory, PhysicalPages frames, long limitBytes)
+            throws java.io.IOException {
+        StatePart.readHeader(in, STATE_PART, STATE_VERSION);
+        long root = in.readLong(), nextFree = in.readLong();
+        try {
+            frames.resumeAt(nextFree);
+        } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(e.getMessage());
+        }
+        if (root < frames.start() || root >= nextFree || root % PAGE_SIZE != 0) throw new java.io.IOException("bad page-table root");
+        AddressSpace space = new AddressSpace(memory, pageTables(memory, frames, root), frames, limitBytes);
+        space.loadMappings(in);
+        return space;
+    }
+
+    private void loadMappings(java.io.DataInputStream in) throws java.io.IOException {
         long committed = in.readLong();
         int n = in.readInt();
         if (n < 0 || n > 1_000_000) throw new java.io.IOException("bad mapping count " + n);
@@ -477,7 +522,7 @@ public final class AddressSpace {
             int prot = in.readInt();
             String name = in.readUTF();
             if (start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start < MIN_USER_VA || end > USER_VA_END
-                    || end <= start || start < previousEnd || (prot & ~7) != 0) {
+                    || end <= start || start < previousEnd || (prot & ~PROT_ALL) != 0) {
                 throw new java.io.IOException("bad mapping 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end));
             }
             previousEnd = end;

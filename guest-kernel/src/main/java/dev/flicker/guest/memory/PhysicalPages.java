@@ -37,6 +37,11 @@ public final class PhysicalPages {
         next = nextFree;
     }
 
+    /** The first frame of the region. */
+    public long start() {
+        return start;
+    }
+
     /** The next frame {@link #allocate} would hand out; everything below it is in use. */
     public long nextFree() {
         return next;

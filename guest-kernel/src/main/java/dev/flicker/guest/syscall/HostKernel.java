@@ -1,157 +1,127 @@
 package dev.flicker.guest.syscall;
 
+import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.OutputCapture;
-import dev.flicker.guest.fs.FileTable;
+import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.Node;
-import dev.flicker.guest.fs.OpenFile;
-import dev.flicker.guest.fs.TmpAccess;
-import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.FdTable;
+import dev.flicker.guest.kernel.KernelState;
+import dev.flicker.guest.kernel.SyscallError;
+import dev.flicker.guest.kernel.Task;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.Loopback;
+import dev.flicker.guest.net.LoopbackEndpoint;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.security.SecureRandom;
-import java.util.List;
 
-import static dev.flicker.guest.syscall.Errno.*;
-import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+import static dev.flicker.guest.abi.Errno.EFAULT;
+import static dev.flicker.guest.abi.Errno.EINTR;
+import static dev.flicker.guest.abi.Errno.ENOSYS;
 
 /**
- * The host half of the micro guest's kernel for one program: every system call the program makes arrives
- * here as (number, six arguments) and returns a value or {@code -errno}. Guest pointers are only followed
- * through {@link AddressSpace}, so a bad one is EFAULT and never a host exception. Calls it does not know
- * return ENOSYS and are counted. See docs/syscalls.md for the table.
+ * The host half of the micro guest's kernel for one program: every system call the program makes arrives here as
+ * (number, six arguments) and returns a value or {@code -errno}. The number picks the handler from the
+ * {@link SyscallTable} (an array lookup); the handler works on the program's {@link Task}. A bad guest pointer is
+ * EFAULT, never a host exception. Calls the table does not hold return ENOSYS and are counted. See
+ * docs/syscalls.md for the table.
  */
 public final class HostKernel {
-    /** What the host needs from the vCPU while handling a call. */
-    public interface Cpu {
-        void setFsBase(long value);
-    }
+    private static final SyscallTable TABLE = SyscallTable.X86_64;
+    /** {@code -Dflicker.trace=true} prints every call and its result to the host's stderr, like strace. */
+    private static final boolean TRACE = Boolean.getBoolean("flicker.trace");
 
-    private static final int MAX_PATH = 4096;
-    /** The longest name of one path component, in UTF-8 bytes (Linux's NAME_MAX). */
-    private static final int NAME_MAX = 255;
-    private static final int MAX_IO_CHUNK = 1 << 20;
-    /** Runtime API sockets a VM may hold open at once: each may buffer up to a request body. */
-    public static final int MAX_SOCKETS = 64;
-    /** What a socket's objects cost the host besides its buffers (which its connection counts itself). */
-    private static final int SOCKET_BYTES = 1024;
-    private static final long STATIC_PID = 1, STATIC_PPID = 0, UID = 1000, GID = 1000;
-
-    private final AddressSpace memory;
-    private final FileTree tree;
-    /** The VM's host-memory budget, which its /tmp shares: sockets and their connections are charged to it. */
-    private final dev.flicker.guest.HostMemoryBudget budget;
-    private final RuntimeApi runtimeApi;
-    private int openSockets;
-    private final FileTable files = new FileTable();
-    private final OutputCapture stdout;
-    private final OutputCapture stderr;
-    private final Cpu cpu;
-    private final SecureRandom random;
-    private long deadlineNanos;
-    private final String executablePath;
-    private final long[] counts = new long[512];
+    private final Task task;
+    private final KernelState state;
+    private final Loopback loopback;
+    private final long[] counts = new long[SyscallTable.SLOTS];
     private long unknownCalls;
-    private String cwd = FileTree.TASK_ROOT;
-    private int umask = 022;
-    private long brkStart;
-    private long brkEnd;
-    private boolean exited;
-    private int exitStatus;
-    /** A buffer for the byte the host reads from a pointer it then throws away (to check the pointer). */
-    private final byte[] scratch = new byte[1];
+    private boolean waitingForEvent;
 
     /**
-     * Fresh random bytes, as many as asked up to 64 KiB (a short count): exactly that many, since a generator
-     * filling a bigger buffer on every small call would cost the host for nothing.
+     * The kernel of a program whose memory is {@code memory}, whose files are {@code tree} and whose loopback network
+     * is {@code loopback} (both sharing the VM's host-memory budget); its stdin holds {@code stdin}, or null until the
+     * event is given.
      */
-    private byte[] randomBytes(long wanted) {
-        byte[] bytes = new byte[(int) Math.min(wanted, 64 * 1024)];
-        random.nextBytes(bytes);
-        return bytes;
+    public HostKernel(AddressSpace memory, FileTree tree, Loopback loopback, byte[] stdin, OutputCapture stdout,
+                      OutputCapture stderr, Task.Cpu cpu, SecureRandom random, String executablePath) {
+        this.state = new KernelState(stdin, stdout, stderr, tree.tmp().budget(), executablePath);
+        this.loopback = loopback;
+        this.task = new Task(memory, state, tree, loopback, cpu, random);
     }
 
-    public HostKernel(AddressSpace memory, FileTree tree, byte[] stdin, OutputCapture stdout, OutputCapture stderr,
-                      Cpu cpu, SecureRandom random, String executablePath) {
-        this.memory = memory;
-        this.tree = tree;
-        this.budget = tree.tmp().budget();
-        this.runtimeApi = new RuntimeApi(budget);
-        this.stdout = stdout;
-        this.stderr = stderr;
-        this.cpu = cpu;
-        this.random = random;
-        this.deadlineNanos = System.nanoTime() + 10_000_000_000L;
-        this.executablePath = executablePath;
-        files.installAt(0, new StdinFile(stdin), false);
-        files.installAt(1, new OpenFile(new Node.Stream(10, "stdout"), "/dev/stdout", OpenFile.O_WRONLY), false);
-        files.installAt(2, new OpenFile(new Node.Stream(11, "stderr"), "/dev/stderr", OpenFile.O_WRONLY), false);
-    }
-
-    /** stdin: the event bytes; null until the event arrives (a read then waits: the snapshot point). */
-    static final class StdinFile extends OpenFile {
-        byte[] data;
-
-        StdinFile(byte[] data) {
-            super(new Node.Stream(9, "stdin"), "/dev/stdin", OpenFile.O_RDONLY);
-            this.data = data;
+    /** Handles one system call; returns the value for rax. */
+    public long handle(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+        int counted = nr >= 0 && nr < SyscallTable.SLOTS - 1 ? (int) nr : SyscallTable.SLOTS - 1;
+        counts[counted]++;
+        Syscall call = TABLE.lookup(nr);
+        long result;
+        if (call == null) {
+            unknownCalls++;
+            result = -ENOSYS;
+        } else {
+            try {
+                result = call.handler().call(task, a0, a1, a2, a3, a4, a5);
+            } catch (MemoryFault f) {
+                result = -EFAULT;
+            } catch (SyscallError e) {
+                result = -e.errno();
+            }
         }
-    }
-
-    private StdinFile stdinFile() {
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) if (files.get(fd) instanceof StdinFile in) return in;
-        return null;
+        if (result == FileDescription.WAIT_FOR_EVENT) {
+            waitingForEvent = true; // the run loop stops before answering: the program never sees this
+            result = -EINTR;
+        }
+        if (TRACE) {
+            System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", TABLE.name(counted), a0, a1, a2, a3, a4, a5,
+                    result);
+        }
+        return result;
     }
 
     /**
-     * True after the program asked for its event (read on stdin) before it was given: the run loop stops
-     * there without answering the call. That call is the snapshot point.
+     * True after the program asked for its event (a read of stdin, or a read where a loopback endpoint waits for it)
+     * before it was given: the run loop stops there without answering the call. That call is the snapshot point.
      */
     public boolean waitingForEvent() {
         return waitingForEvent;
     }
 
     /**
-     * Gives the program its event, on stdin and on the Runtime API (whichever it asks); the caller then
-     * answers the pending call by handling it again.
+     * The event has come: stdin gets {@code stdinEvent} (unless it holds one already), and the endpoint the program
+     * waits on has been given the event by its owner. The caller then answers the pending call by handling it again.
      */
-    public void provideEvent(RuntimeApi.Event event) {
-        StdinFile in = stdinFile();
-        if (in != null && in.data == null) in.data = event.payload().clone();
-        runtimeApi.provide(event);
+    public void eventDelivered(byte[] stdinEvent) {
+        state.stdin().provide(stdinEvent);
         waitingForEvent = false;
     }
 
-    private boolean waitingForEvent;
-
     /** Sleeps and waits end at this {@link System#nanoTime()}: the run's deadline. */
     public void setDeadline(long nanoTime) {
-        this.deadlineNanos = nanoTime;
-    }
-
-    public String executablePath() {
-        return executablePath;
+        task.setDeadline(nanoTime);
     }
 
     public void setBrk(long start) {
-        this.brkStart = start;
-        this.brkEnd = start;
+        state.setBrkStart(start);
+    }
+
+    /** The size of the stack the loader mapped, which getrlimit(RLIMIT_STACK) reports (Linux's 8 MiB until set). */
+    public void setStackLimit(long bytes) {
+        state.setStackLimitBytes(bytes);
     }
 
     public boolean exited() {
-        return exited;
+        return task.exited();
     }
 
     public int exitStatus() {
-        return exitStatus;
+        return task.exitStatus();
     }
 
-    /** Calls made, by number (index 511 counts numbers above 510). */
+    /** Calls made, by number (the last slot counts numbers past the others). */
     public long[] counts() {
         return counts.clone();
     }
@@ -160,1319 +130,47 @@ public final class HostKernel {
         return unknownCalls;
     }
 
-    public FileTable files() {
-        return files;
+    public FdTable files() {
+        return state.fds();
     }
 
     /** The VM's host-memory budget (shared with its /tmp). */
-    public dev.flicker.guest.HostMemoryBudget hostMemory() {
-        return budget;
+    public HostMemoryBudget hostMemory() {
+        return state.hostMemory();
     }
 
-    /** {@code -Dflicker.trace=true} prints every call and its result to the host's stderr, like strace. */
-    private static final boolean TRACE = Boolean.getBoolean("flicker.trace");
-
-    /** Handles one system call; returns the value for rax. */
-    public long handle(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
-        int counted = nr >= 0 && nr < 511 ? (int) nr : 511;
-        counts[counted]++;
-        long result;
-        try {
-            result = dispatch(nr, a0, a1, a2, a3, a4, a5);
-        } catch (MemoryFault f) {
-            result = -EFAULT;
-        }
-        if (TRACE) {
-            System.err.printf("[guest] %s(%x, %x, %x, %x, %x, %x) = %d%n", Sys.name(counted),
-                    a0, a1, a2, a3, a4, a5, result);
-        }
-        return result;
-    }
-
-    private long dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5) throws MemoryFault {
-        if (nr < 0 || nr > Integer.MAX_VALUE) return unknown();
-        return switch ((int) nr) {
-            case Sys.READ -> read(a0, a1, a2, -1);
-            case Sys.PREAD64 -> positionedIo(a0, a1, a2, a3, false);
-            case Sys.WRITE -> write(a0, a1, a2, -1);
-            case Sys.PWRITE64 -> positionedIo(a0, a1, a2, a3, true);
-            case Sys.READV -> vector(a0, a1, a2, false);
-            case Sys.WRITEV -> vector(a0, a1, a2, true);
-            case Sys.OPEN -> openat(-100, a0, a1, a2);
-            case Sys.OPENAT -> openat(a0, a1, a2, a3);
-            case Sys.CLOSE -> close(a0);
-            case Sys.FTRUNCATE -> ftruncate(a0, a1);
-            case Sys.LSEEK -> lseek(a0, a1, a2);
-            case Sys.FSTAT -> fstat(a0, a1);
-            case Sys.STAT -> statPath(-100, a0, a1, 0);
-            case Sys.LSTAT -> statPath(-100, a0, a1, 0);
-            case Sys.NEWFSTATAT -> statPath(a0, a1, a2, a3);
-            case Sys.STATX -> statx(a0, a1, a2, a4);
-            case Sys.GETDENTS64 -> getdents64(a0, a1, a2);
-            case Sys.FCNTL -> fcntl(a0, a1, a2);
-            case Sys.DUP -> dup(a0, 0, false);
-            case Sys.DUP2 -> a0 == a1 ? (files.get(a0) != null ? a0 : -EBADF) : dup3(a0, a1, 0);
-            case Sys.DUP3 -> a0 == a1 ? -EINVAL : dup3(a0, a1, a2);
-            case Sys.IOCTL -> files.get(a0) == null ? -EBADF : -ENOTTY;
-            case Sys.MMAP -> mmap(a0, a1, a2, a3, a4, a5);
-            case Sys.MUNMAP -> munmap(a0, a1);
-            case Sys.MPROTECT -> mprotect(a0, a1, a2);
-            case Sys.MREMAP -> mremap(a0, a1, a2, a3, a4);
-            case Sys.BRK -> brk(a0);
-            case Sys.MADVISE -> madvise(a0, a1, a2);
-            case Sys.EXIT, Sys.EXIT_GROUP -> exit((int) a0);
-            case Sys.ARCH_PRCTL -> archPrctl(a0, a1);
-            case Sys.SET_TID_ADDRESS -> STATIC_PID;
-            case Sys.SET_ROBUST_LIST -> a1 == 24 ? 0 : -EINVAL;
-            case Sys.RSEQ -> -ENOSYS;
-            case Sys.RT_SIGACTION -> sigaction(a0, a1, a2, a3);
-            case Sys.RT_SIGPROCMASK -> sigprocmask(a2, a3);
-            case Sys.SIGALTSTACK -> sigaltstack(a1);
-            case Sys.CLOCK_GETTIME -> clockGettime(a0, a1);
-            case Sys.CLOCK_GETRES -> clockGetres(a0, a1);
-            case Sys.GETTIMEOFDAY -> gettimeofday(a0);
-            case Sys.TIME -> time(a0);
-            case Sys.NANOSLEEP -> sleep(a0, a1, false, 0);
-            case Sys.CLOCK_NANOSLEEP -> clockNanosleep(a0, a1, a2, a3);
-            case Sys.GETRANDOM -> getrandom(a0, a1);
-            case Sys.UNAME -> uname(a0);
-            case Sys.GETPID, Sys.GETTID -> STATIC_PID;
-            case Sys.GETPPID -> STATIC_PPID;
-            case Sys.GETUID, Sys.GETEUID -> UID;
-            case Sys.GETGID, Sys.GETEGID -> GID;
-            case Sys.PRLIMIT64 -> a0 != 0 && a0 != STATIC_PID ? -ESRCH : rlimit(a1, a2, a3);
-            case Sys.GETRLIMIT -> rlimit(a0, 0, a1);
-            case Sys.SCHED_GETAFFINITY -> schedGetaffinity(a0, a1, a2);
-            case Sys.SCHED_YIELD -> 0;
-            case Sys.FUTEX -> futex(a0, a1, a2, a3);
-            case Sys.GETCWD -> getcwd(a0, a1);
-            case Sys.CHDIR -> chdir(a0);
-            case Sys.READLINK -> readlinkat(-100, a0, a1, a2);
-            case Sys.READLINKAT -> readlinkat(a0, a1, a2, a3);
-            case Sys.ACCESS -> faccessat(-100, a0, a1);
-            case Sys.FACCESSAT, Sys.FACCESSAT2 -> faccessat(a0, a1, a2);
-            case Sys.SYSINFO -> sysinfo(a0);
-            case Sys.UMASK -> umask(a0);
-            case Sys.MKDIR -> mkdirat(-100, a0);
-            case Sys.MKDIRAT -> mkdirat(a0, a1);
-            case Sys.UNLINK -> unlinkat(-100, a0, 0);
-            case Sys.UNLINKAT -> unlinkat(a0, a1, a2);
-            case Sys.POLL -> poll(a0, a1);
-            case Sys.SOCKET -> socket(a0, a1);
-            case Sys.CONNECT -> connect(a0, a1, a2);
-            case Sys.SENDTO -> write(a0, a1, a2, -1);
-            case Sys.RECVFROM -> recvfrom(a0, a1, a2, a4, a5);
-            case Sys.SHUTDOWN -> files.get(a0) == null ? -EBADF : files.get(a0).node instanceof Node.Socket ? 0 : -ENOTSOCK;
-            case Sys.GETSOCKNAME, Sys.GETPEERNAME -> sockname(a0, a1, a2, nr == Sys.GETPEERNAME);
-            case Sys.SETSOCKOPT -> files.get(a0) == null ? -EBADF : 0;
-            case Sys.GETSOCKOPT -> getsockopt(a0, a3, a4);
-            default -> unknown();
-        };
-    }
-
-    private long unknown() {
-        unknownCalls++;
-        return -ENOSYS;
-    }
-
-    // ---- files ----
-
-    private long read(long fd, long buf, long count, long position) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null || !f.readable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_CHUNK);
-        if (n == 0) return 0;
-        long at = position >= 0 ? position : f.offset;
-        long got;
-        switch (f.node) {
-            case Node.Directory d -> {
-                return -EISDIR;
-            }
-            case Node.BundleFile bf -> {
-                long avail = Math.max(0, bf.size() - at);
-                got = Math.min(avail, n);
-                if (got > 0) {
-                    try (Node.BundleFile.View view = bf.view()) {
-                        memory.write(buf, view.bytes(), at, got);
-                    } catch (java.io.IOException e) {
-                        return -EIO; // the host file is gone, or changed under its bundle
-                    }
-                }
-            }
-            case Node.TmpFile tf -> {
-                long avail = Math.max(0, tf.size() - at);
-                got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, MemorySegment.ofArray(tmpData(tf)), at, got);
-            }
-            case Node.Device dev -> {
-                switch (dev.name()) {
-                    case "null" -> got = 0;
-                    case "zero" -> {
-                        memory.zero(buf, n);
-                        got = n;
-                    }
-                    default -> {
-                        byte[] bytes = randomBytes(n);
-                        got = bytes.length;
-                        memory.write(buf, MemorySegment.ofArray(bytes), 0, got);
-                    }
-                }
-                return got;
-            }
-            case Node.Socket sock -> {
-                return socketRead(f, sock, buf, n);
-            }
-            case Node.Stream s -> {
-                if (!(f instanceof StdinFile in)) return -EBADF;
-                if (in.data == null) {
-                    waitingForEvent = true;
-                    return -EINTR; // never seen by the program: the loop stops before answering
-                }
-                long avail = Math.max(0, in.data.length - at);
-                got = Math.min(avail, n);
-                if (got > 0) memory.write(buf, MemorySegment.ofArray(in.data), at, got);
-            }
-        }
-        if (position < 0) f.offset += got;
-        return got;
-    }
-
-    /** pread64 and pwrite64: as on Linux, a negative offset is EINVAL, and a stream or socket cannot seek (ESPIPE). */
-    private long positionedIo(long fd, long buf, long count, long offset, boolean isWrite) throws MemoryFault {
-        if (offset < 0) return -EINVAL;
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
-        return isWrite ? write(fd, buf, count, offset) : read(fd, buf, count, offset);
-    }
-
-    private static byte[] tmpData(Node.TmpFile f) {
-        return TmpAccess.data(f);
-    }
-
-    private long write(long fd, long buf, long count, long position) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null || !f.writable()) return -EBADF;
-        if (count < 0) return -EINVAL;
-        int n = (int) Math.min(count, MAX_IO_CHUNK);
-        if (n == 0) return 0;
-        switch (f.node) {
-            case Node.Stream s -> {
-                OutputCapture out = s.name().equals("stderr") ? stderr : stdout;
-                if (out.full()) {
-                    // Still check the pointer: a bad buffer is EFAULT even when nothing would be kept.
-                    memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
-                    out.drop(n);
-                    return n;
-                }
-                byte[] bytes = memory.readBytes(buf, n);
-                out.write(bytes, 0, n);
-                return n;
-            }
-            case Node.Device dev -> {
-                memory.read(buf, MemorySegment.ofArray(scratch), 0, Math.min(n, 1));
-                return n;
-            }
-            case Node.Socket sock -> {
-                if (sock.connection == null) return -ENOTCONN;
-                return socketWrite(f, sock.connection, memory.readBytes(buf, n));
-            }
-            case Node.TmpFile tf -> {
-                long at = position >= 0 ? position : ((f.statusFlags & OpenFile.O_APPEND) != 0 ? tf.size() : f.offset);
-                // As Linux past a file system's largest file: nothing at or past it, a short write up to it.
-                if (at >= TmpFs.MAX_FILE_BYTES) return -EFBIG;
-                int fits = (int) Math.min(n, TmpFs.MAX_FILE_BYTES - at);
-                byte[] bytes = memory.readBytes(buf, fits);
-                if (at + fits > tf.size() && !tree.tmp().resize(tf, at + fits)) return -ENOSPC;
-                System.arraycopy(bytes, 0, TmpAccess.data(tf), (int) at, fits);
-                if (position < 0) f.offset = at + fits;
-                return fits;
-            }
-            default -> {
-                return -EBADF;
-            }
-        }
-    }
-
-    /** readv and writev: at most {@link #MAX_IO_CHUNK} in all, like one read or write, so one call stays short. */
-    private long vector(long fd, long iov, long iovcnt, boolean isWrite) throws MemoryFault {
-        if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
-        long total = 0;
-        for (int i = 0; i < iovcnt && total < MAX_IO_CHUNK; i++) {
-            long base = memory.readLong(iov + 16L * i);
-            long len = memory.readLong(iov + 16L * i + 8);
-            if (len < 0) return -EINVAL;
-            if (len == 0) continue;
-            // One host call moves at most MAX_IO_CHUNK bytes in all, like one read or write: a short count.
-            long want = Math.min(len, MAX_IO_CHUNK - total);
-            long r = isWrite ? write(fd, base, want, -1) : read(fd, base, want, -1);
-            if (r < 0) return total > 0 ? total : r;
-            total += r;
-            if (r < len || total >= MAX_IO_CHUNK) break;
-        }
-        return total;
-    }
-
-    /** Resolves a path argument against {@code dirfd} (AT_FDCWD is -100). */
-    private List<String> resolve(long dirfd, long pathPtr) throws MemoryFault, PathError {
-        String path = memory.readCString(pathPtr, MAX_PATH);
-        if (path.isEmpty()) throw new PathError(-ENOENT);
-        if (longestComponentBytes(path) > NAME_MAX) throw new PathError(-ENAMETOOLONG);
-        String base = cwd;
-        if (!path.startsWith("/") && (int) dirfd != -100) {
-            OpenFile d = files.get(dirfd);
-            if (d == null) throw new PathError(-EBADF);
-            if (!(d.node instanceof Node.Directory)) throw new PathError(-ENOTDIR);
-            base = d.path;
-        }
-        return FileTree.normalize(base, path);
-    }
-
-    /** The UTF-8 length of the longest '/'-separated component of {@code path}. */
-    static int longestComponentBytes(String path) {
-        int longest = 0, current = 0;
-        for (int i = 0; i < path.length(); i++) {
-            char c = path.charAt(i);
-            if (c == '/') {
-                current = 0;
-                continue;
-            }
-            current += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3; // a surrogate pair is 4
-            longest = Math.max(longest, current);
-        }
-        return longest;
-    }
-
-    private static final class PathError extends Exception {
-        final long errno;
-
-        PathError(long errno) {
-            super(null, null, false, false);
-            this.errno = errno;
-        }
-    }
-
-    private long openat(long dirfd, long pathPtr, long flags, long mode) throws MemoryFault {
-        List<String> parts;
-        try {
-            parts = resolve(dirfd, pathPtr);
-        } catch (PathError e) {
-            return e.errno;
-        }
-        // Bits Linux's open does not know are ignored, as there (VALID_OPEN_FLAGS): F_GETFL never shows them.
-        int fl = (int) flags & OpenFile.VALID_OPEN_FLAGS;
-        Node node = tree.lookup(parts);
-        boolean inTmp = !parts.isEmpty() && parts.getFirst().equals("tmp");
-        if (node == null) {
-            if ((fl & OpenFile.O_CREAT) == 0) return -ENOENT;
-            if (!inTmp) return tree.lookup(parts.subList(0, parts.size() - 1)) == null ? -ENOENT : -EROFS;
-            Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
-            if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent == null ? -ENOENT : -ENOTDIR;
-            node = dir.createFile(parts.getLast());
-            if (node == null) return -ENOSPC;
-        } else if ((fl & OpenFile.O_CREAT) != 0 && (fl & OpenFile.O_EXCL) != 0) {
-            return -EEXIST;
-        }
-        if ((fl & OpenFile.O_DIRECTORY) != 0 && !(node instanceof Node.Directory)) return -ENOTDIR;
-        int access = fl & OpenFile.O_ACCMODE;
-        if (access != OpenFile.O_RDONLY) {
-            if (node instanceof Node.Directory) return -EISDIR;
-            if (node instanceof Node.BundleFile) return -EROFS;
-        }
-        if (node instanceof Node.TmpFile tf && (fl & OpenFile.O_TRUNC) != 0 && access != OpenFile.O_RDONLY) {
-            tree.tmp().resize(tf, 0);
-        }
-        OpenFile f = new OpenFile(node, FileTree.join(parts), fl & ~(OpenFile.O_CREAT | OpenFile.O_EXCL | OpenFile.O_TRUNC | OpenFile.O_CLOEXEC));
-        int fd = files.install(f, 0, (fl & OpenFile.O_CLOEXEC) != 0);
-        return fd < 0 ? -EMFILE : fd;
-    }
-
-    private long lseek(long fd, long offset, long whence) {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (f.node instanceof Node.Stream || f.node instanceof Node.Socket) return -ESPIPE;
-        long base = switch ((int) whence) {
-            case 0 -> 0;
-            case 1 -> f.offset;
-            case 2 -> f.node.size();
-            default -> Long.MIN_VALUE;
-        };
-        if (base == Long.MIN_VALUE) return -EINVAL;
-        long target;
-        try {
-            target = Math.addExact(base, offset);
-        } catch (ArithmeticException overflow) {
-            return -EINVAL; // Linux: a resulting offset that does not fit
-        }
-        if (target < 0) return -EINVAL;
-        f.offset = target;
-        return target;
-    }
-
-    private long fstat(long fd, long statPtr) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        writeStat(statPtr, f.node);
-        return 0;
-    }
-
-    private long statPath(long dirfd, long pathPtr, long statPtr, long flags) throws MemoryFault {
-        final int AT_EMPTY_PATH = 0x1000;
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) return fstat(dirfd, statPtr);
-        try {
-            Node node = tree.lookup(resolve(dirfd, pathPtr));
-            if (node == null) return -ENOENT;
-            writeStat(statPtr, node);
-            return 0;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    /** struct stat (x86-64): 144 bytes. */
-    private void writeStat(long ptr, Node node) throws MemoryFault {
-        byte[] b = new byte[144];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x2a); // st_dev
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, node.inode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, 1); // st_nlink
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, node.mode());
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 28, (int) UID);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 32, (int) GID);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, node.size());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 56, 4096);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 64, (node.size() + 511) / 512);
-        memory.writeBytes(ptr, b);
-    }
-
-    private long statx(long dirfd, long pathPtr, long flags, long statxPtr) throws MemoryFault {
-        final int AT_EMPTY_PATH = 0x1000;
-        Node node;
-        if ((flags & AT_EMPTY_PATH) != 0 && memory.readCString(pathPtr, MAX_PATH).isEmpty()) {
-            OpenFile f = files.get(dirfd);
-            if (f == null) return -EBADF;
-            node = f.node;
-        } else {
-            try {
-                node = tree.lookup(resolve(dirfd, pathPtr));
-            } catch (PathError e) {
-                return e.errno;
-            }
-            if (node == null) return -ENOENT;
-        }
-        byte[] b = new byte[256];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 0, 0x7ff); // STATX_BASIC_STATS
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 4, 4096);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 16, 1);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 20, (int) UID);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 24, (int) GID);
-        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 28, (short) node.mode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, node.inode());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, node.size());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 48, (node.size() + 511) / 512);
-        memory.writeBytes(statxPtr, b);
-        return 0;
-    }
-
-    /**
-     * Lists {@code .}, {@code ..}, then the names in sorted order, walking the directory from the last name
-     * returned (no copy of its names per open descriptor); the offset counts the entries returned.
-     */
-    private long getdents64(long fd, long buf, long count) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Directory dir)) return -ENOTDIR;
-        long room = Math.min(count & 0xffff_ffffL, MAX_IO_CHUNK); // count is an unsigned int
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        boolean more = false;
-        while (true) {
-            long i = f.offset;
-            String name = i == 0 ? "." : i == 1 ? ".." : nextListedName(f, dir);
-            if (name == null) break;
-            Node child = i < 2 ? dir : dir.child(name);
-            byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-            int reclen = (19 + nameBytes.length + 1 + 7) & ~7;
-            if (out.size() + reclen > room) {
-                more = true;
-                break;
-            }
-            byte[] rec = new byte[reclen];
-            MemorySegment r = MemorySegment.ofArray(rec);
-            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, child == null ? 1 : child.inode());
-            r.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, i + 1);
-            r.set(ValueLayout.JAVA_SHORT_UNALIGNED, 16, (short) reclen);
-            r.set(ValueLayout.JAVA_BYTE, 18, (byte) dtype(child));
-            System.arraycopy(nameBytes, 0, rec, 19, nameBytes.length);
-            out.writeBytes(rec);
-            f.offset++;
-            if (i >= 2) {
-                f.listedName = name;
-                f.listedOffset = f.offset;
-            }
-        }
-        if (out.size() == 0 && more) return -EINVAL; // buffer too small for one entry
-        memory.writeBytes(buf, out.toByteArray());
-        return out.size();
-    }
-
-    /** The name at {@code f.offset} (2 is the first name): after the last one listed, or counted from the start. */
-    private static String nextListedName(OpenFile f, Node.Directory dir) {
-        if (f.offset == f.listedOffset && f.listedName != null) return dir.nameAfter(f.listedName);
-        String name = dir.nameAfter(null);
-        for (long k = 2; k < f.offset && name != null; k++) name = dir.nameAfter(name);
-        return name;
-    }
-
-    private static int dtype(Node n) {
-        return switch (n) {
-            case null -> 0;
-            case Node.Directory d -> Node.DT_DIR;
-            case Node.Device d -> Node.DT_CHR;
-            case Node.Stream s -> Node.DT_FIFO;
-            default -> Node.DT_REG;
-        };
-    }
-
-    private long fcntl(long fd, long cmd, long arg) {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        return switch ((int) cmd) {
-            case 0 -> dup(fd, arg, false);          // F_DUPFD
-            case 1030 -> dup(fd, arg, true);        // F_DUPFD_CLOEXEC
-            case 1 -> files.closeOnExec((int) fd) ? 1 : 0; // F_GETFD
-            case 2 -> {                             // F_SETFD
-                files.setCloseOnExec((int) fd, (arg & 1) != 0);
-                yield 0;
-            }
-            case 3 -> f.statusFlags;                // F_GETFL
-            case 4 -> {                             // F_SETFL: only O_APPEND and O_NONBLOCK change
-                int changeable = OpenFile.O_APPEND | OpenFile.O_NONBLOCK;
-                f.statusFlags = (f.statusFlags & ~changeable) | ((int) arg & changeable);
-                yield 0;
-            }
-            default -> -EINVAL;
-        };
-    }
-
-    private long dup(long fd, long from, boolean cloexec) {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (from < 0 || from >= FileTable.MAX_FDS) return -EINVAL;
-        int n = files.install(f, (int) from, cloexec);
-        return n < 0 ? -EMFILE : n;
-    }
-
-    private long dup3(long oldFd, long newFd, long flags) {
-        OpenFile f = files.get(oldFd);
-        if (f == null) return -EBADF;
-        if (newFd < 0 || newFd >= FileTable.MAX_FDS) return -EBADF;
-        if ((flags & ~OpenFile.O_CLOEXEC) != 0) return -EINVAL;
-        OpenFile replaced = files.get(newFd);
-        files.installAt((int) newFd, f, (flags & OpenFile.O_CLOEXEC) != 0);
-        if (replaced != null) releaseIfClosed(replaced.node);
-        return newFd;
-    }
-
-    /** Only /tmp files can change size; the bundle is read-only and opened so. */
-    private long ftruncate(long fd, long length) {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (length < 0 || !f.writable() || !(f.node instanceof Node.TmpFile file)) return -EINVAL;
-        if (length > TmpFs.MAX_FILE_BYTES) return -EFBIG;
-        return tree.tmp().resize(file, length) ? 0 : -ENOSPC;
-    }
-
-    private long close(long fd) {
-        OpenFile f = files.get(fd);
-        if (!files.close(fd)) return -EBADF;
-        releaseIfClosed(f.node);
-        return 0;
-    }
-
-    /**
-     * What a node holds is given back once no descriptor refers to it any more: a /tmp file removed while open
-     * keeps its bytes until then, and a socket its connection.
-     */
-    private void releaseIfClosed(Node node) {
-        boolean holds = node instanceof Node.Socket || node instanceof Node.TmpFile file && !tree.tmp().contains(file);
-        if (!holds) return;
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile o = files.get(fd);
-            if (o != null && o.node == node) return;
-        }
-        if (node instanceof Node.Socket sock) {
-            if (sock.connection != null) sock.connection.close();
-            openSockets--;
-            budget.release(SOCKET_BYTES);
-        } else {
-            tree.tmp().release((Node.TmpFile) node);
-        }
-    }
-
-    private long getcwd(long buf, long size) throws MemoryFault {
-        byte[] b = (cwd + "\0").getBytes(StandardCharsets.UTF_8);
-        if (size < b.length) return -ERANGE;
-        memory.writeBytes(buf, b);
-        return b.length;
-    }
-
-    private long chdir(long pathPtr) throws MemoryFault {
-        try {
-            List<String> parts = resolve(-100, pathPtr);
-            Node n = tree.lookup(parts);
-            if (n == null) return -ENOENT;
-            if (!(n instanceof Node.Directory)) return -ENOTDIR;
-            cwd = FileTree.join(parts);
-            return 0;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    private long readlinkat(long dirfd, long pathPtr, long buf, long size) throws MemoryFault {
-        if (size <= 0) return -EINVAL;
-        String path = memory.readCString(pathPtr, MAX_PATH);
-        if (path.equals("/proc/self/exe")) {
-            byte[] b = executablePath.getBytes(StandardCharsets.UTF_8);
-            int n = (int) Math.min(b.length, size);
-            memory.writeBytes(buf, java.util.Arrays.copyOf(b, n));
-            return n;
-        }
-        try {
-            // No symbolic links exist in the guest's tree.
-            return tree.lookup(resolve(dirfd, pathPtr)) == null ? -ENOENT : -EINVAL;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    private long faccessat(long dirfd, long pathPtr, long mode) throws MemoryFault {
-        try {
-            List<String> parts = resolve(dirfd, pathPtr);
-            Node n = tree.lookup(parts);
-            if (n == null) return -ENOENT;
-            boolean writableTree = !parts.isEmpty() && (parts.getFirst().equals("tmp") || parts.getFirst().equals("dev"));
-            if ((mode & 2) != 0 && !writableTree) return -EROFS;
-            if ((mode & 1) != 0 && (n.mode() & 0111) == 0) return -EACCES;
-            return 0;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    private long mkdirat(long dirfd, long pathPtr) throws MemoryFault {
-        try {
-            List<String> parts = resolve(dirfd, pathPtr);
-            if (tree.lookup(parts) != null) return -EEXIST;
-            if (parts.isEmpty()) return -EEXIST;
-            Node parent = tree.lookup(parts.subList(0, parts.size() - 1));
-            if (parent == null) return -ENOENT;
-            if (!(parent instanceof TmpFs.TmpDirectory dir)) return parent instanceof Node.Directory ? -EROFS : -ENOTDIR;
-            return dir.createDirectory(parts.getLast()) == null ? -ENOSPC : 0;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    private long unlinkat(long dirfd, long pathPtr, long flags) throws MemoryFault {
-        final int AT_REMOVEDIR = 0x200;
-        try {
-            List<String> parts = resolve(dirfd, pathPtr);
-            Node n = tree.lookup(parts);
-            if (n == null) return -ENOENT;
-            Node parent = tree.lookup(parts.subList(0, Math.max(0, parts.size() - 1)));
-            if (!(parent instanceof TmpFs.TmpDirectory dir) || parts.isEmpty()) return -EROFS;
-            boolean isDir = n instanceof Node.Directory;
-            if ((flags & AT_REMOVEDIR) != 0) {
-                if (!isDir) return -ENOTDIR;
-                if (!((Node.Directory) n).isEmpty()) return -ENOTEMPTY;
-            } else if (isDir) {
-                return -EISDIR;
-            }
-            releaseIfClosed(dir.remove(parts.getLast()));
-            return 0;
-        } catch (PathError e) {
-            return e.errno;
-        }
-    }
-
-    private long poll(long fdsPtr, long nfds) throws MemoryFault {
-        if (nfds < 0 || nfds > FileTable.MAX_FDS) return -EINVAL;
-        long ready = 0;
-        boolean blockedOnEvent = false;
-        for (int i = 0; i < nfds; i++) {
-            long at = fdsPtr + 8L * i;
-            int fd = memory.readInt(at);
-            int events = Short.toUnsignedInt((short) (memory.readInt(at + 4) & 0xFFFF));
-            OpenFile pf = fd < 0 ? null : files.get(fd);
-            int revents;
-            if (fd < 0) {
-                revents = 0;
-            } else if (pf == null) {
-                revents = 0x20; // POLLNVAL
-            } else if (pf.node instanceof Node.Socket sock && sock.connection != null) {
-                boolean readable = sock.connection.available() > 0 || sock.connection.endOfStream();
-                revents = (readable ? events & 0x1 : 0) | (events & 0x4);
-                if (revents == 0 && sock.connection.waitingForEvent()) blockedOnEvent = true;
-            } else {
-                revents = events & (0x1 | 0x4);
-            }
-            byte[] b = new byte[2];
-            b[0] = (byte) revents;
-            b[1] = (byte) (revents >> 8);
-            memory.writeBytes(at + 6, b);
-            if (revents != 0) ready++;
-        }
-        if (ready == 0 && blockedOnEvent) {
-            waitingForEvent = true; // poll would block until the Runtime API has an event: stop here
-            return -EINTR;
-        }
-        return ready;
-    }
-
-    // ---- the loopback socket to the Runtime API ----
-
-    private long socket(long domain, long type) {
-        final int AF_INET = 2, SOCK_STREAM = 1, SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
-        if (domain != AF_INET) return -EAFNOSUPPORT;
-        if ((type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
-        // The VM is the whole system: its socket limit is a system-wide one (ENFILE), its budget its memory.
-        if (openSockets >= MAX_SOCKETS) return -ENFILE;
-        if (!budget.tryCharge(SOCKET_BYTES)) return -ENOMEM;
-        OpenFile f = new OpenFile(new Node.Socket(nextSocketInode++), "socket:", OpenFile.O_RDWR | (int) (type & SOCK_NONBLOCK));
-        int fd = files.install(f, 0, (type & SOCK_CLOEXEC) != 0);
-        if (fd < 0) {
-            budget.release(SOCKET_BYTES);
-            return -EMFILE;
-        }
-        openSockets++;
-        return fd;
-    }
-
-    /** Runtime API sockets open now. */
+    /** Sockets open now. */
     public int openSockets() {
-        return openSockets;
+        return loopback.openSockets();
     }
 
-    /**
-     * A write to the Runtime API. When the connection takes nothing, because the server reads no more until
-     * the program reads its answers: a non-blocking socket is EAGAIN; a blocking one waits, as on Linux, for
-     * room that only this program could make by reading, which it cannot while it waits: until its deadline.
-     */
-    private long socketWrite(OpenFile f, RuntimeApi.Connection connection, byte[] bytes) {
-        int taken = connection.write(bytes, 0, bytes.length);
-        if (taken >= 0) return taken;
-        return switch (taken) {
-            case RuntimeApi.WRITE_CLOSED -> -EPIPE;
-            case RuntimeApi.WRITE_NO_MEMORY -> -ENOMEM;
-            default -> {
-                if ((f.statusFlags & OpenFile.O_NONBLOCK) != 0) yield -EAGAIN;
-                sleepUntil(deadlineNanos);
-                yield -EINTR; // never seen: the run ends at the deadline before the call returns
-            }
-        };
-    }
-
-    private long nextSocketInode = 1L << 50;
-
-    private long connect(long fd, long addrPtr, long addrLen) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
-        if (addrLen < 8) return -EINVAL;
-        byte[] a = memory.readBytes(addrPtr, 8);
-        int family = (a[0] & 0xff) | (a[1] & 0xff) << 8;
-        int port = (a[2] & 0xff) << 8 | (a[3] & 0xff);
-        int ip = (a[4] & 0xff) << 24 | (a[5] & 0xff) << 16 | (a[6] & 0xff) << 8 | (a[7] & 0xff);
-        if (family != 2) return -EAFNOSUPPORT;
-        if (sock.connection != null) return -EISCONN;
-        // Nothing but the Runtime API is reachable from a micro guest.
-        if (ip != RuntimeApi.LOOPBACK || port != RuntimeApi.PORT) return -ECONNREFUSED;
-        sock.connection = runtimeApi.connect();
-        return 0;
-    }
-
-    private long socketRead(OpenFile f, Node.Socket sock, long buf, int n) throws MemoryFault {
-        if (sock.connection == null) return -ENOTCONN;
-        int available = sock.connection.available();
-        if (available == 0) {
-            if (sock.connection.waitingForEvent()) {
-                waitingForEvent = true; // the runtime asked for its next event: the snapshot point, or the end
-                return -EINTR;
-            }
-            if (sock.connection.endOfStream()) return 0;
-            return (f.statusFlags & OpenFile.O_NONBLOCK) != 0 ? -EAGAIN : 0;
-        }
-        byte[] bytes = new byte[Math.min(n, available)];
-        int got = sock.connection.read(bytes, 0, bytes.length);
-        memory.writeBytes(buf, java.util.Arrays.copyOf(bytes, got));
-        return got;
-    }
-
-    private long recvfrom(long fd, long buf, long len, long srcAddr, long addrLenPtr) throws MemoryFault {
-        long r = read(fd, buf, len, -1);
-        if (r >= 0 && srcAddr != 0 && addrLenPtr != 0) sockname(fd, srcAddr, addrLenPtr, true);
-        return r;
-    }
-
-    private long sockname(long fd, long addrPtr, long lenPtr, boolean peer) throws MemoryFault {
-        OpenFile f = files.get(fd);
-        if (f == null) return -EBADF;
-        if (!(f.node instanceof Node.Socket sock)) return -ENOTSOCK;
-        if (peer && sock.connection == null) return -ENOTCONN;
-        int len = memory.readInt(lenPtr);
-        if (len < 0) return -EINVAL;
-        int port = peer ? RuntimeApi.PORT : 40000;
-        byte[] a = {2, 0, (byte) (port >> 8), (byte) port, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
-        memory.writeBytes(addrPtr, java.util.Arrays.copyOf(a, Math.min(len, 16)));
-        memory.writeInt(lenPtr, 16);
-        return 0;
-    }
-
-    private long getsockopt(long fd, long valPtr, long lenPtr) throws MemoryFault {
-        if (files.get(fd) == null) return -EBADF;
-        if (valPtr != 0 && lenPtr != 0 && memory.readInt(lenPtr) >= 4) {
-            memory.writeInt(valPtr, 0); // SO_ERROR and friends: no error, option off
-            memory.writeInt(lenPtr, 4);
-        }
-        return 0;
-    }
-
-    /** The Runtime API this program's socket reaches. */
-    public RuntimeApi runtimeApi() {
-        return runtimeApi;
-    }
-
-    // ---- memory ----
-
-    private long mmap(long addr, long length, long prot, long flags, long fd, long offset) throws MemoryFault {
-        final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
-                MAP_FIXED_NOREPLACE = 0x100000;
-        if (length <= 0 || (offset & (PAGE_SIZE - 1)) != 0 || offset < 0) return -EINVAL;
-        if ((flags & (MAP_SHARED | MAP_PRIVATE)) == 0) return -EINVAL;
-        if ((prot & ~7) != 0) return -EINVAL;
-        if (length > AddressSpace.USER_VA_END) return -ENOMEM; // before rounding up, which could wrap
-        long len = AddressSpace.pageUp(length);
-        OpenFile file = null;
-        if ((flags & MAP_ANONYMOUS) == 0) {
-            file = files.get(fd);
-            if (file == null) return -EBADF;
-            if (!(file.node instanceof Node.BundleFile || file.node instanceof Node.TmpFile)) return -ENODEV;
-            if ((flags & MAP_SHARED) != 0 && (prot & 2) != 0) return -EACCES; // files are read-only to the VM
-        }
-        long start;
-        boolean fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
-        if (fixed) {
-            if ((addr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
-            if (addr < AddressSpace.MIN_USER_VA || addr > AddressSpace.USER_VA_END || len > AddressSpace.USER_VA_END - addr) {
-                return (flags & MAP_FIXED_NOREPLACE) != 0 ? -EEXIST : -ENOMEM;
-            }
-            if ((flags & MAP_FIXED_NOREPLACE) != 0 && !memory.isFree(addr, addr + len)) return -EEXIST;
-            if (!memory.unmap(addr, addr + len)) return -ENOMEM;
-            start = addr;
-        } else {
-            start = memory.findFree(len, AddressSpace.pageDown(addr));
-            if (start < 0) return -ENOMEM;
-        }
-        // Map writable first so the host can fill a file mapping, then set the requested protection.
-        int initial = file != null && prot != 0 ? (int) prot | 2 : (int) prot;
-        if (!memory.map(start, len, initial, file == null ? "anon" : file.path)) return -ENOMEM;
-        if (file != null && prot != 0) {
-            long size = file.node.size();
-            long copy = Math.min(len, Math.max(0, size - offset));
-            if (copy > 0 && file.node instanceof Node.BundleFile bf) {
-                try (Node.BundleFile.View view = bf.view()) {
-                    memory.poke(start, view.bytes(), offset, copy);
-                } catch (java.io.IOException e) {
-                    memory.unmap(start, start + len);
-                    return -EIO; // the host file is gone, or changed under its bundle
-                }
-            } else if (copy > 0) {
-                memory.poke(start, MemorySegment.ofArray(TmpAccess.data((Node.TmpFile) file.node)), offset, copy);
-            }
-            if (initial != prot) memory.protect(start, start + len, (int) prot);
-        }
-        return start;
-    }
-
-    /**
-     * The end of {@code [addr, addr+length)} rounded up to a page, or -1 when the range does not lie in user space.
-     * Checked before adding, so that no address or length near the end of {@code long} wraps around into range.
-     */
-    private static long userRangeEnd(long addr, long length) {
-        if (addr < 0 || addr > AddressSpace.USER_VA_END || length < 0 || length > AddressSpace.USER_VA_END - addr) return -1;
-        return AddressSpace.pageUp(addr + length);
-    }
-
-    private long munmap(long addr, long length) {
-        if ((addr & (PAGE_SIZE - 1)) != 0 || length <= 0) return -EINVAL;
-        long end = userRangeEnd(addr, length);
-        if (end < 0) return -EINVAL;
-        return memory.unmap(addr, end) ? 0 : -ENOMEM;
-    }
-
-    private long mprotect(long addr, long length, long prot) {
-        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0 || (prot & ~7) != 0) return -EINVAL;
-        long end = userRangeEnd(addr, length);
-        if (end < 0) return -ENOMEM;
-        if (length == 0) return 0;
-        if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
-        return memory.protect(addr, end, (int) prot) ? 0 : -ENOMEM;
-    }
-
-    /**
-     * Resizes the mapping at {@code oldAddr}, in place or (with MREMAP_MAYMOVE) elsewhere, with Linux's errors: an
-     * address with no mapping is EFAULT, and so is growing a range that is not one mapping (here: pieces of one
-     * protection, which Linux would have merged into one); sizes are unsigned, so a "negative" one is past the end of
-     * user space. Sizes are checked before they are rounded, so that nothing wraps around.
-     */
-    private long mremap(long oldAddr, long oldSize, long newSize, long flags, long newAddrHint) throws MemoryFault {
-        final int MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
-        if ((flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) != 0 || (flags & MREMAP_FIXED) != 0) return -EINVAL;
-        if ((oldAddr & (PAGE_SIZE - 1)) != 0) return -EINVAL;
-        if (newSize == 0 || Long.compareUnsigned(newSize, -PAGE_SIZE) > 0) return -EINVAL; // rounds up to 0
-        if (Long.compareUnsigned(newSize, AddressSpace.USER_VA_END) > 0) return -ENOMEM;
-        if (Long.compareUnsigned(oldSize, AddressSpace.USER_VA_END) > 0) return -EINVAL;
-        AddressSpace.Mapping m = oldAddr < AddressSpace.USER_VA_END ? memory.mappingAt(oldAddr) : null;
-        if (m == null) return -EFAULT;
-        long oldLen = AddressSpace.pageUp(oldSize), newLen = AddressSpace.pageUp(newSize);
-        if (oldLen == 0) return -EINVAL; // Linux duplicates only shared mappings this way
-        if (oldLen > AddressSpace.USER_VA_END - oldAddr) return -EFAULT;
-        long oldEnd = oldAddr + oldLen;
-        if (newLen <= oldLen) {
-            return memory.unmap(oldAddr + newLen, oldEnd) ? oldAddr : -ENOMEM; // a split past the mapping limit
-        }
-        for (long at = oldAddr; at < oldEnd; ) {
-            AddressSpace.Mapping piece = memory.mappingAt(at);
-            if (piece == null || piece.prot() != m.prot()) return -EFAULT;
-            at = piece.end();
-        }
-        if (newLen <= AddressSpace.USER_VA_END - oldAddr && memory.isFree(oldEnd, oldAddr + newLen)) {
-            return memory.map(oldEnd, newLen - oldLen, m.prot(), m.name()) ? oldAddr : -ENOMEM;
-        }
-        if ((flags & MREMAP_MAYMOVE) == 0) return -ENOMEM;
-        long to = memory.findFree(newLen, 0);
-        if (to < 0) return -ENOMEM;
-        // The host copies through frames, so a PROT_NONE range moves through a readable one, then loses access again.
-        int hostProt = m.prot() == 0 ? AddressSpace.PROT_READ : m.prot();
-        if (!memory.map(to, newLen, hostProt, m.name())) return -ENOMEM;
-        memory.copy(oldAddr, to, oldLen);
-        if (hostProt != m.prot()) memory.protect(to, to + newLen, m.prot());
-        if (!memory.unmap(oldAddr, oldEnd)) { // splitting the old range would pass the mapping limit
-            memory.unmap(to, to + newLen);
-            return -ENOMEM;
-        }
-        return to;
-    }
-
-    private long brk(long requested) {
-        // Linux refuses a break below the heap's start or past its room by returning the old one. Checked before
-        // rounding up, so that a value near the end of long cannot wrap around to a "smaller" heap.
-        if (requested < brkStart || requested > AddressSpace.MMAP_TOP) return brkEnd;
-        long oldTop = AddressSpace.pageUp(brkEnd), newTop = AddressSpace.pageUp(requested);
-        if (newTop > oldTop) {
-            if (newTop > AddressSpace.MMAP_TOP || !memory.isFree(oldTop, newTop)) return brkEnd;
-            if (!memory.map(oldTop, newTop - oldTop, 3, "[heap]")) return brkEnd;
-        } else if (newTop < oldTop && !memory.unmap(newTop, oldTop)) {
-            return brkEnd; // a split past the mapping limit: Linux, too, keeps the old break
-        }
-        brkEnd = requested;
-        return brkEnd;
-    }
-
-    private long madvise(long addr, long length, long advice) throws MemoryFault {
-        final int MADV_DONTNEED = 4;
-        if ((addr & (PAGE_SIZE - 1)) != 0 || length < 0) return -EINVAL;
-        long end = userRangeEnd(addr, length);
-        if (end < 0) return -EINVAL;
-        if (advice == MADV_DONTNEED) {
-            if (!memory.isFullyMapped(addr, end)) return -ENOMEM;
-            // Anonymous private memory reads as zero after MADV_DONTNEED. Mapping by mapping: what the program
-            // cannot write (PROT_NONE, read-only) is left as it is, and the work is bounded by its writable memory.
-            for (long at = addr; at < end; ) {
-                AddressSpace.Mapping m = memory.mappingAt(at);
-                long upto = Math.min(end, m.end());
-                if ((m.prot() & AddressSpace.PROT_WRITE) != 0) memory.zero(at, upto - at);
-                at = upto;
-            }
-        }
-        return 0;
-    }
-
-    // ---- process ----
-
-    private long exit(int status) {
-        exited = true;
-        exitStatus = status & 0xFF;
-        return 0;
-    }
-
-    private long archPrctl(long code, long addr) throws MemoryFault {
-        final int ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004;
-        return switch ((int) code) {
-            case ARCH_SET_FS -> {
-                if (!dev.flicker.kvm.x86.X86.isCanonical(addr)) yield -EPERM;
-                cpu.setFsBase(addr);
-                fsBase = addr;
-                yield 0;
-            }
-            case ARCH_GET_FS -> {
-                memory.writeLong(addr, fsBase);
-                yield 0;
-            }
-            case ARCH_SET_GS, ARCH_GET_GS -> -EINVAL;
-            default -> -EINVAL;
-        };
-    }
-
-    private long fsBase;
-
-    private final long[] sigactions = new long[65 * 4];
-    private long sigmask;
-
-    private long sigaction(long sig, long act, long oldact, long sigsetsize) throws MemoryFault {
-        if (sig < 1 || sig > 64 || sig == 9 || sig == 19 || sigsetsize != 8) return -EINVAL;
-        int at = (int) sig * 4;
-        if (oldact != 0) {
-            byte[] b = new byte[32];
-            MemorySegment s = MemorySegment.ofArray(b);
-            for (int i = 0; i < 4; i++) s.set(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L, sigactions[at + i]);
-            memory.writeBytes(oldact, b);
-        }
-        if (act != 0) {
-            MemorySegment s = MemorySegment.ofArray(memory.readBytes(act, 32));
-            for (int i = 0; i < 4; i++) sigactions[at + i] = s.get(ValueLayout.JAVA_LONG_UNALIGNED, i * 8L);
-        }
-        return 0; // recorded, never delivered: the micro guest raises no asynchronous signals
-    }
-
-    private long sigprocmask(long oldset, long sigsetsize) throws MemoryFault {
-        if (sigsetsize != 8) return -EINVAL;
-        if (oldset != 0) memory.writeLong(oldset, sigmask);
-        return 0;
-    }
-
-    private long sigaltstack(long oldss) throws MemoryFault {
-        if (oldss != 0) {
-            byte[] b = new byte[24];
-            MemorySegment.ofArray(b).set(ValueLayout.JAVA_INT_UNALIGNED, 8, 2); // SS_DISABLE
-            memory.writeBytes(oldss, b);
-        }
-        return 0;
-    }
-
-    /** The size of the stack the loader mapped, which getrlimit(RLIMIT_STACK) reports (Linux's 8 MiB until set). */
-    public void setStackLimit(long bytes) {
-        stackLimitBytes = bytes;
-    }
-
-    private long stackLimitBytes = 8L << 20;
-
-    private long rlimit(long resource, long newPtr, long oldPtr) throws MemoryFault {
-        final int RLIMIT_STACK = 3, RLIMIT_AS = 9, RLIMIT_NOFILE = 7, RLIMIT_DATA = 2;
-        if (resource < 0 || resource > 15) return -EINVAL;
-        if (oldPtr != 0) {
-            long cur = switch ((int) resource) {
-                case RLIMIT_NOFILE -> FileTable.MAX_FDS;
-                case RLIMIT_AS, RLIMIT_DATA -> memory.limitBytes();
-                case RLIMIT_STACK -> stackLimitBytes;
-                default -> -1L; // RLIM_INFINITY
-            };
-            byte[] b = new byte[16];
-            MemorySegment s = MemorySegment.ofArray(b);
-            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, cur);
-            s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, cur);
-            memory.writeBytes(oldPtr, b);
-        }
-        return 0;
-    }
-
-    private long schedGetaffinity(long pid, long size, long maskPtr) throws MemoryFault {
-        if (size < 8 || (size & 7) != 0) return -EINVAL;
-        memory.writeLong(maskPtr, 1); // one CPU
-        return 8;
-    }
-
-    private long futex(long uaddr, long op, long val, long timeoutPtr) throws MemoryFault {
-        final int FUTEX_WAIT = 0, FUTEX_WAKE = 1, FUTEX_WAIT_BITSET = 9, FUTEX_WAKE_BITSET = 10;
-        int cmd = (int) (op & 0x7f);
-        return switch (cmd) {
-            case FUTEX_WAKE, FUTEX_WAKE_BITSET -> 0;
-            case FUTEX_WAIT, FUTEX_WAIT_BITSET -> {
-                if (memory.readInt(uaddr) != (int) val) yield -EAGAIN;
-                // One thread: nobody can wake it. Honour a timeout; without one it waits until its deadline.
-                if (timeoutPtr != 0) {
-                    long slept = sleep(timeoutPtr, 0, cmd == FUTEX_WAIT_BITSET, 1);
-                    yield slept == 0 ? -ETIMEDOUT : slept;
-                }
-                sleepUntil(deadlineNanos);
-                yield -EINTR;
-            }
-            default -> -ENOSYS;
-        };
-    }
-
-    // ---- time and randomness: always the host's, so a restored VM is never in the past ----
-
-    private static final long NANOS = 1_000_000_000L;
-
-    private static long realtimeNanos() {
-        java.time.Instant now = java.time.Instant.now();
-        return now.getEpochSecond() * NANOS + now.getNano();
-    }
-
-    private long clockNanos(long clock) {
-        return switch ((int) clock) {
-            case 0, 5, 8, 11 -> realtimeNanos();                    // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
-            case 1, 4, 6, 7, 9 -> System.nanoTime();               // MONOTONIC(_RAW, _COARSE), BOOTTIME(_ALARM)
-            case 2, 3 -> cpuNanos();                               // PROCESS_CPUTIME_ID, THREAD_CPUTIME_ID
-            default -> -1;
-        };
-    }
-
-    /**
-     * CPU time of this VM's runs: the host thread's CPU clock counted only while it runs this VM. The thread
-     * also runs other VMs (a pooled request thread), and they must neither show in this VM's clock nor be
-     * measurable from it. Counted from this kernel's start (a boot or a restore).
-     */
-    private long cpuNanosOfEndedRuns, runCpuStartNanos = -1;
-
-    private static long threadCpuNanos() {
-        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
-    }
-
-    private long cpuNanos() {
-        return cpuNanosOfEndedRuns + (runCpuStartNanos < 0 ? 0 : threadCpuNanos() - runCpuStartNanos);
+    /** The loopback endpoint at {@code 127.0.0.1:port}, or null. */
+    public LoopbackEndpoint endpoint(int port) {
+        return loopback.endpoint(port);
     }
 
     /** The run loop calls this when it starts running this VM on the current thread ... */
     public void runStarted() {
-        runCpuStartNanos = threadCpuNanos();
+        task.clocks().runStarted();
     }
 
     /** ... and this when it stops. */
     public void runEnded() {
-        if (runCpuStartNanos >= 0) cpuNanosOfEndedRuns += threadCpuNanos() - runCpuStartNanos;
-        runCpuStartNanos = -1;
+        task.clocks().runEnded();
     }
 
-    /** For sysinfo's uptime: this kernel's start, not the host's. */
-    private final long startedNanos = System.nanoTime();
-
-    private void writeTimespec(long ptr, long nanos) throws MemoryFault {
-        byte[] b = new byte[16];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, Math.floorDiv(nanos, NANOS));
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, Math.floorMod(nanos, NANOS));
-        memory.writeBytes(ptr, b);
+    /** Writes the kernel state's part of a snapshot ({@link KernelState#save}). */
+    public void save(DataOutputStream out) throws IOException {
+        state.save(out, task.tree(), loopback);
     }
-
-    private long clockGettime(long clock, long tsPtr) throws MemoryFault {
-        long now = clockNanos(clock);
-        if (now < 0) return -EINVAL;
-        writeTimespec(tsPtr, now);
-        return 0;
-    }
-
-    private long clockGetres(long clock, long tsPtr) throws MemoryFault {
-        if (clockNanos(clock) < 0) return -EINVAL;
-        if (tsPtr != 0) writeTimespec(tsPtr, 1);
-        return 0;
-    }
-
-    private long gettimeofday(long tvPtr) throws MemoryFault {
-        if (tvPtr == 0) return 0;
-        long now = realtimeNanos();
-        byte[] b = new byte[16];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, now / NANOS);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, now % NANOS / 1000);
-        memory.writeBytes(tvPtr, b);
-        return 0;
-    }
-
-    private long time(long tPtr) throws MemoryFault {
-        long seconds = realtimeNanos() / NANOS;
-        if (tPtr != 0) memory.writeLong(tPtr, seconds);
-        return seconds;
-    }
-
-    /** Sleeps for the timespec at {@code reqPtr} (relative) or until it (absolute), never past the deadline. */
-    private long sleep(long reqPtr, long remPtr, boolean absolute, long clock) throws MemoryFault {
-        long sec = memory.readLong(reqPtr), nsec = memory.readLong(reqPtr + 8);
-        if (sec < 0 || nsec < 0 || nsec >= NANOS) return -EINVAL;
-        long requested = sec > Long.MAX_VALUE / NANOS - 1 ? Long.MAX_VALUE / 2 : sec * NANOS + nsec;
-        long duration = absolute ? requested - clockNanos(clock) : requested;
-        // Compared as durations from now: nanoTime values themselves may be anywhere, and only differences are safe.
-        long now = System.nanoTime();
-        sleepUntil(now + Math.max(0, Math.min(duration, deadlineNanos - now)));
-        return 0;
-    }
-
-    private long clockNanosleep(long clock, long flags, long reqPtr, long remPtr) throws MemoryFault {
-        if (clockNanos(clock) < 0) return -EINVAL;
-        return sleep(reqPtr, remPtr, (flags & 1) != 0, clock);
-    }
-
-    private static void sleepUntil(long nanoTime) {
-        long left;
-        while ((left = nanoTime - System.nanoTime()) > 0) {
-            try {
-                Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
-
-    private long getrandom(long buf, long count) throws MemoryFault {
-        if (count < 0) return -EINVAL;
-        byte[] bytes = randomBytes(count);
-        memory.write(buf, MemorySegment.ofArray(bytes), 0, bytes.length);
-        return bytes.length;
-    }
-
-    private long uname(long ptr) throws MemoryFault {
-        String[] fields = {"Linux", "flicker", "6.1.0-flicker", "#1 SMP flicker micro guest", "x86_64", "(none)"};
-        byte[] b = new byte[65 * 6];
-        for (int i = 0; i < fields.length; i++) {
-            byte[] f = fields[i].getBytes(StandardCharsets.US_ASCII);
-            System.arraycopy(f, 0, b, 65 * i, f.length);
-        }
-        memory.writeBytes(ptr, b);
-        return 0;
-    }
-
-    private long sysinfo(long ptr) throws MemoryFault {
-        byte[] b = new byte[112];
-        MemorySegment s = MemorySegment.ofArray(b);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, (System.nanoTime() - startedNanos) / NANOS);
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 32, memory.limitBytes());
-        s.set(ValueLayout.JAVA_LONG_UNALIGNED, 40, memory.limitBytes() - memory.committedBytes());
-        s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 80, (short) 1);
-        s.set(ValueLayout.JAVA_INT_UNALIGNED, 104, 1);
-        memory.writeBytes(ptr, b);
-        return 0;
-    }
-
-    private long umask(long mask) {
-        int old = umask;
-        umask = (int) mask & 0777;
-        return old;
-    }
-
-    // ---- state for snapshots ----
-
-    private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3, KIND_SOCKET = 4;
 
     /**
-     * Writes this kernel's state: working directory, umask, brk, FS base, signal actions, /tmp and the open
-     * files (by path; duplicated descriptors keep sharing one open file). Memory is written by the caller.
+     * Reads the kernel state's part into this fresh kernel, once /tmp and the loopback network are loaded: the
+     * program then waits, as when the snapshot was taken, in its pending request for the event.
      */
-    public void writeState(java.io.DataOutputStream out) throws java.io.IOException {
-        out.writeUTF(cwd);
-        out.writeInt(umask);
-        out.writeLong(brkStart);
-        out.writeLong(brkEnd);
-        out.writeLong(fsBase);
-        out.writeLong(sigmask);
-        for (long v : sigactions) out.writeLong(v);
-        tree.tmp().writeState(out);
-        java.util.IdentityHashMap<OpenFile, Integer> ids = new java.util.IdentityHashMap<>();
-        java.util.List<OpenFile> unique = new java.util.ArrayList<>();
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile f = files.get(fd);
-            if (f != null && !ids.containsKey(f)) {
-                ids.put(f, unique.size());
-                unique.add(f);
-            }
-        }
-        out.writeInt(unique.size());
-        for (OpenFile f : unique) {
-            int kind = f instanceof StdinFile ? KIND_STDIN
-                    : f.node instanceof Node.Stream st ? (st.name().equals("stderr") ? KIND_STDERR : KIND_STDOUT)
-                    : f.node instanceof Node.Socket ? KIND_SOCKET : KIND_PATH;
-            if (kind == KIND_PATH && tree.lookup(FileTree.normalize("/", f.path)) != f.node) {
-                throw new java.io.IOException("open file " + f.path + " was removed while open: cannot snapshot it");
-            }
-            out.writeByte(kind);
-            out.writeUTF(f.path);
-            out.writeLong(f.offset);
-            out.writeInt(f.statusFlags);
-            if (f.node instanceof Node.Socket sock) {
-                out.writeBoolean(sock.connection != null);
-                if (sock.connection != null) sock.connection.writeState(out);
-            }
-        }
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            OpenFile f = files.get(fd);
-            out.writeInt(f == null ? -1 : ids.get(f));
-            out.writeBoolean(f != null && files.closeOnExec(fd));
-        }
-    }
-
-    /** Reads what {@link #writeState} wrote, into this freshly made kernel (whose stdin holds the event, or null). */
-    public void readState(java.io.DataInputStream in) throws java.io.IOException {
-        cwd = in.readUTF();
-        if (!(tree.lookup(FileTree.normalize("/", cwd)) instanceof Node.Directory)) throw new java.io.IOException("bad cwd " + cwd);
-        umask = in.readInt() & 0777;
-        brkStart = in.readLong();
-        brkEnd = in.readLong();
-        if (brkEnd < brkStart || brkStart < AddressSpace.MIN_USER_VA || brkEnd > AddressSpace.MMAP_TOP) {
-            throw new java.io.IOException("bad brk");
-        }
-        fsBase = in.readLong();
-        cpu.setFsBase(fsBase);
-        sigmask = in.readLong();
-        for (int i = 0; i < sigactions.length; i++) sigactions[i] = in.readLong();
-        tree.tmp().readState(in);
-        StdinFile stdin = stdinFile();
-        OpenFile stdout = files.get(1), stderr = files.get(2);
-        int n = in.readInt();
-        if (n < 0 || n > FileTable.MAX_FDS) throw new java.io.IOException("bad open-file count " + n);
-        OpenFile[] unique = new OpenFile[n];
-        for (int i = 0; i < n; i++) {
-            int kind = in.readByte();
-            String path = in.readUTF();
-            long offset = in.readLong();
-            int flags = in.readInt();
-            OpenFile f = switch (kind) {
-                case KIND_STDIN -> stdin;
-                case KIND_STDOUT -> stdout;
-                case KIND_STDERR -> stderr;
-                case KIND_PATH -> {
-                    Node node = tree.lookup(FileTree.normalize("/", path));
-                    if (node == null) throw new java.io.IOException("open file " + path + " is not in this bundle or /tmp");
-                    yield new OpenFile(node, FileTree.join(FileTree.normalize("/", path)), flags);
-                }
-                case KIND_SOCKET -> {
-                    if (openSockets >= MAX_SOCKETS) throw new java.io.IOException("more than " + MAX_SOCKETS + " sockets");
-                    openSockets++;
-                    budget.charge(SOCKET_BYTES);
-                    Node.Socket sock = new Node.Socket(nextSocketInode++);
-                    if (in.readBoolean()) {
-                        sock.connection = runtimeApi.connect();
-                        sock.connection.readState(in);
-                    }
-                    yield new OpenFile(sock, "socket:", flags);
-                }
-                default -> throw new java.io.IOException("bad open-file kind " + kind);
-            };
-            if (offset < 0) throw new java.io.IOException("bad file offset");
-            f.offset = offset;
-            f.statusFlags = flags;
-            unique[i] = f;
-        }
-        for (int fd = 0; fd < FileTable.MAX_FDS; fd++) {
-            int id = in.readInt();
-            boolean cloexec = in.readBoolean();
-            if (id < -1 || id >= n) throw new java.io.IOException("bad descriptor entry");
-            files.close(fd);
-            if (id >= 0) files.installAt(fd, unique[id], cloexec);
-        }
-        waitingForEvent = true; // snapshots are taken only inside the request for the event
+    public void load(DataInputStream in) throws IOException {
+        state.load(in, task.tree(), loopback);
+        task.cpu().setFsBase(state.fsBase());
+        waitingForEvent = true;
     }
 }

@@ -1,6 +1,7 @@
 package dev.flicker.guest.elf;
 
 import dev.flicker.guest.ProgramLoader;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
@@ -73,19 +74,19 @@ class ProgramLoaderTest {
 
     private static Stack decode(AddressSpace space, long sp) throws MemoryFault {
         long at = sp;
-        long argc = space.readLong(at);
+        long argc = space.copyInLong(at);
         at += 8;
         List<Long> argv = new java.util.ArrayList<>();
-        for (long i = 0; i < argc; i++, at += 8) argv.add(space.readLong(at));
-        assertEquals(0, space.readLong(at), "argv ends with NULL");
+        for (long i = 0; i < argc; i++, at += 8) argv.add(space.copyInLong(at));
+        assertEquals(0, space.copyInLong(at), "argv ends with NULL");
         at += 8;
         List<Long> envp = new java.util.ArrayList<>();
-        for (long p; (p = space.readLong(at)) != 0; at += 8) envp.add(p);
+        for (long p; (p = space.copyInLong(at)) != 0; at += 8) envp.add(p);
         at += 8;
         Map<Long, Long> auxv = new HashMap<>();
         List<Long> order = new java.util.ArrayList<>();
         while (true) {
-            long key = space.readLong(at), value = space.readLong(at + 8);
+            long key = space.copyInLong(at), value = space.copyInLong(at + 8);
             at += 16;
             if (key == ProgramLoader.AT_NULL) break;
             assertTrue(auxv.put(key, value) == null, "auxv key " + key + " appears once");
@@ -110,10 +111,10 @@ class ProgramLoaderTest {
 
         Stack stack = decode(space, sp);
         assertEquals(2, stack.argc());
-        assertEquals("/var/task/hello", space.readCString(stack.argv().get(0), 4096));
-        assertEquals("a", space.readCString(stack.argv().get(1), 4096));
+        assertEquals("/var/task/hello", space.copyInString(stack.argv().get(0), 4096));
+        assertEquals("a", space.copyInString(stack.argv().get(1), 4096));
         assertEquals(1, stack.envp().size());
-        assertEquals("X=1", space.readCString(stack.envp().getFirst(), 4096));
+        assertEquals("X=1", space.copyInString(stack.envp().getFirst(), 4096));
 
         Map<Long, Long> aux = stack.auxv();
         assertEquals(4096L, aux.get((long) ProgramLoader.AT_PAGESZ));
@@ -132,12 +133,12 @@ class ProgramLoaderTest {
         assertEquals(0x400000L + elf.programHeaderOffset(), phdr, "headers sit in the first segment at their file offset");
         int phBytes = elf.programHeaderCount() * 56;
         byte[] inFile = elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE);
-        assertArrayEquals(inFile, space.readBytes(phdr, phBytes));
+        assertArrayEquals(inFile, space.copyInBytes(phdr, phBytes));
 
         // AT_RANDOM: the 16 bytes given.
-        assertArrayEquals(RANDOM16, space.readBytes(aux.get((long) ProgramLoader.AT_RANDOM), 16));
-        assertEquals("/var/task/hello", space.readCString(aux.get((long) ProgramLoader.AT_EXECFN), 4096));
-        assertEquals("x86_64", space.readCString(aux.get((long) ProgramLoader.AT_PLATFORM), 4096));
+        assertArrayEquals(RANDOM16, space.copyInBytes(aux.get((long) ProgramLoader.AT_RANDOM), 16));
+        assertEquals("/var/task/hello", space.copyInString(aux.get((long) ProgramLoader.AT_EXECFN), 4096));
+        assertEquals("x86_64", space.copyInString(aux.get((long) ProgramLoader.AT_PLATFORM), 4096));
 
         // Strings, random bytes and pointer block all lie in the stack, above the pointers.
         for (long p : List.of(stack.argv().get(0), stack.argv().get(1), stack.envp().getFirst(),
@@ -158,16 +159,16 @@ class ProgramLoaderTest {
         long highest = 0;
         for (ElfFile.Segment s : elf.loadSegments()) {
             byte[] expected = elf.contents(s).toArray(ValueLayout.JAVA_BYTE);
-            assertArrayEquals(expected, space.readBytes(s.vaddr(), expected.length), "segment at 0x" + Long.toHexString(s.vaddr()));
+            assertArrayEquals(expected, space.copyInBytes(s.vaddr(), expected.length), "segment at 0x" + Long.toHexString(s.vaddr()));
             if (s.memSize() > s.fileSize()) {
-                byte[] bss = space.readBytes(s.vaddr() + s.fileSize(), (int) (s.memSize() - s.fileSize()));
+                byte[] bss = space.copyInBytes(s.vaddr() + s.fileSize(), (int) (s.memSize() - s.fileSize()));
                 assertArrayEquals(new byte[bss.length], bss, "bss is zero");
             }
             AddressSpace.Mapping m = space.mappingAt(s.vaddr());
             assertNotNull(m);
-            int expectedProt = ((s.flags() & ElfFile.PF_R) != 0 ? AddressSpace.PROT_READ : 0)
-                    | ((s.flags() & ElfFile.PF_W) != 0 ? AddressSpace.PROT_WRITE : 0)
-                    | ((s.flags() & ElfFile.PF_X) != 0 ? AddressSpace.PROT_EXEC : 0);
+            int expectedProt = ((s.flags() & ElfFile.PF_R) != 0 ? Mman.PROT_READ : 0)
+                    | ((s.flags() & ElfFile.PF_W) != 0 ? Mman.PROT_WRITE : 0)
+                    | ((s.flags() & ElfFile.PF_X) != 0 ? Mman.PROT_EXEC : 0);
             assertEquals(expectedProt, m.prot(), "protection of 0x" + Long.toHexString(s.vaddr()));
             highest = Math.max(highest, AddressSpace.pageUp(s.vaddr() + s.memSize()));
         }
@@ -175,10 +176,10 @@ class ProgramLoaderTest {
 
         // Text is read-only to the program; data is writable.
         ElfFile.Segment text = elf.loadSegments().stream().filter(s -> (s.flags() & ElfFile.PF_X) != 0).findFirst().orElseThrow();
-        assertThrows(MemoryFault.class, () -> space.writeBytes(text.vaddr(), new byte[] {(byte) 0xCC}));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(text.vaddr(), new byte[] {(byte) 0xCC}));
         ElfFile.Segment data = elf.loadSegments().stream().filter(s -> (s.flags() & ElfFile.PF_W) != 0).findFirst().orElseThrow();
-        space.writeLong(data.vaddr() + data.memSize() - 8, 0x1122334455667788L);
-        assertEquals(0x1122334455667788L, space.readLong(data.vaddr() + data.memSize() - 8));
+        space.copyOutLong(data.vaddr() + data.memSize() - 8, 0x1122334455667788L);
+        assertEquals(0x1122334455667788L, space.copyInLong(data.vaddr() + data.memSize() - 8));
 
         // Committed memory: every program page and the stack.
         long programPages = 0;
@@ -190,7 +191,7 @@ class ProgramLoaderTest {
         assertNotNull(stack);
         assertEquals("[stack]", stack.name());
         assertEquals(ProgramLoader.STACK_TOP - STACK, stack.start());
-        assertEquals(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, stack.prot());
+        assertEquals(Mman.PROT_READ | Mman.PROT_WRITE, stack.prot());
     }
 
     @Test
@@ -202,12 +203,12 @@ class ProgramLoaderTest {
         assertEquals(elf.entry(), loaded.entry());
         Stack stack = decode(space, loaded.stackPointer());
         assertEquals(1, stack.argc());
-        assertEquals(List.of("A=b", "C=d"), List.of(space.readCString(stack.envp().get(0), 100),
-                space.readCString(stack.envp().get(1), 100)));
+        assertEquals(List.of("A=b", "C=d"), List.of(space.copyInString(stack.envp().get(0), 100),
+                space.copyInString(stack.envp().get(1), 100)));
         long phdr = stack.auxv().get((long) ProgramLoader.AT_PHDR);
         int phBytes = elf.programHeaderCount() * 56;
         assertArrayEquals(elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE),
-                space.readBytes(phdr, phBytes));
+                space.copyInBytes(phdr, phBytes));
     }
 
     @Test
@@ -225,11 +226,11 @@ class ProgramLoaderTest {
         assertEquals(ProgramLoader.PIE_BASE + elf.programHeaderOffset(), phdr);
         int phBytes = elf.programHeaderCount() * 56;
         assertArrayEquals(elf.bytes().asSlice(elf.programHeaderOffset(), phBytes).toArray(ValueLayout.JAVA_BYTE),
-                space.readBytes(phdr, phBytes));
+                space.copyInBytes(phdr, phBytes));
 
         for (ElfFile.Segment s : elf.loadSegments()) {
             byte[] expected = elf.contents(s).toArray(ValueLayout.JAVA_BYTE);
-            assertArrayEquals(expected, space.readBytes(s.vaddr() + ProgramLoader.PIE_BASE, expected.length));
+            assertArrayEquals(expected, space.copyInBytes(s.vaddr() + ProgramLoader.PIE_BASE, expected.length));
         }
         // Nothing is mapped at the link addresses themselves.
         assertEquals(null, space.mappingAt(elf.entry()));
@@ -341,10 +342,10 @@ class ProgramLoaderTest {
                 List.of(), RANDOM16, STACK, 0);
         Stack stack = decode(space, loaded.stackPointer());
         assertEquals(argv.size(), stack.argc());
-        for (int i = 0; i < argv.size(); i++) assertEquals(argv.get(i), space.readCString(stack.argv().get(i), 4096));
+        for (int i = 0; i < argv.size(); i++) assertEquals(argv.get(i), space.copyInString(stack.argv().get(i), 4096));
         assertEquals(List.of(), stack.envp());
         assertEquals(0, loaded.stackPointer() % 16);
-        assertArrayEquals(RANDOM16, space.readBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16));
-        assertTrue(Arrays.equals(RANDOM16, space.readBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16)));
+        assertArrayEquals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16));
+        assertTrue(Arrays.equals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16)));
     }
 }

@@ -26,8 +26,7 @@ class TmpFsTest {
         assertEquals(TmpFs.entryBytes("dir") + TmpFs.entryBytes("file"), tmp.usedBytes());
         assertTrue(tmp.resize(f, 10_000));
         assertEquals(tmp.usedBytes(), budget.usedBytes());
-        d.remove("file");
-        tmp.release(f);
+        d.remove("file"); // not open: its bytes go back with its name
         tmp.root().remove("dir");
         assertEquals(0, tmp.usedBytes());
         assertEquals(0, budget.usedBytes());
@@ -54,10 +53,10 @@ class TmpFsTest {
         TmpFs.TmpDirectory d = tmp.root();
         for (int i = 0; i < 64; i++) d = d.createDirectory("d");
         ByteArrayOutputStream ok = new ByteArrayOutputStream();
-        tmp.writeState(new DataOutputStream(ok));
-        new TmpFs(1L << 20).readState(new DataInputStream(new ByteArrayInputStream(ok.toByteArray())));
+        tmp.save(new DataOutputStream(ok));
+        new TmpFs(1L << 20).load(new DataInputStream(new ByteArrayInputStream(ok.toByteArray())));
         d.createDirectory("d").createDirectory("d");
-        assertThrows(IOException.class, () -> tmp.writeState(new DataOutputStream(new ByteArrayOutputStream())));
+        assertThrows(IOException.class, () -> tmp.save(new DataOutputStream(new ByteArrayOutputStream())));
     }
 
     @Test
@@ -65,9 +64,22 @@ class TmpFsTest {
         TmpFs big = new TmpFs(1L << 20);
         for (int i = 0; i < 100; i++) big.root().createDirectory("entry-" + i);
         ByteArrayOutputStream state = new ByteArrayOutputStream();
-        big.writeState(new DataOutputStream(state));
+        big.save(new DataOutputStream(state));
         TmpFs small = new TmpFs(1L << 20, new HostMemoryBudget(4096));
         assertThrows(IOException.class,
-                () -> small.readState(new DataInputStream(new ByteArrayInputStream(state.toByteArray()))));
+                () -> small.load(new DataInputStream(new ByteArrayInputStream(state.toByteArray()))));
+    }
+
+    @Test
+    void aTmpSavedWithAnotherLayoutIsRefusedByName() throws IOException {
+        TmpFs tmp = new TmpFs(1L << 20);
+        tmp.root().createFile("f");
+        ByteArrayOutputStream saved = new ByteArrayOutputStream();
+        tmp.save(new DataOutputStream(saved));
+        byte[] bytes = saved.toByteArray();
+        bytes[2 + "tmp".length() + 3] = (byte) (TmpFs.STATE_VERSION + 1); // the version after the part's name
+        IOException e = assertThrows(IOException.class,
+                () -> new TmpFs(1L << 20).load(new DataInputStream(new ByteArrayInputStream(bytes))));
+        assertTrue(e.getMessage().contains("tmp state has layout version " + (TmpFs.STATE_VERSION + 1)), e.getMessage());
     }
 }

@@ -14,9 +14,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import static dev.flicker.guest.memory.AddressSpace.PROT_EXEC;
-import static dev.flicker.guest.memory.AddressSpace.PROT_READ;
-import static dev.flicker.guest.memory.AddressSpace.PROT_WRITE;
+import static dev.flicker.guest.abi.Mman.PROT_EXEC;
+import static dev.flicker.guest.abi.Mman.PROT_NONE;
+import static dev.flicker.guest.abi.Mman.PROT_READ;
+import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -84,7 +85,7 @@ class AddressSpaceTest {
         assertNull(space.mappingAt(A + 3 * PAGE));
         assertNull(space.mappingAt(A - 1));
         // Fresh memory reads as zero.
-        assertArrayEquals(new byte[(int) (3 * PAGE)], space.readBytes(A, (int) (3 * PAGE)));
+        assertArrayEquals(new byte[(int) (3 * PAGE)], space.copyInBytes(A, (int) (3 * PAGE)));
     }
 
     @Test
@@ -92,8 +93,8 @@ class AddressSpaceTest {
         assertTrue(space.map(A, 1000 * PAGE, 0, "reserve"), "larger than the limit, but PROT_NONE");
         assertEquals(0, space.committedBytes());
         assertEquals(0, space.mappingAt(A).prot());
-        assertThrows(MemoryFault.class, () -> space.readBytes(A, 1));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A, new byte[1]));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A, 1));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A, new byte[1]));
     }
 
     @Test
@@ -113,8 +114,8 @@ class AddressSpaceTest {
 
         assertTrue(space.protect(A + PAGE, A + 2 * PAGE, RW));
         assertEquals(3 * PAGE, space.committedBytes());
-        space.writeBytes(A + PAGE, ascii("x"));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A, ascii("x")));
+        space.copyOutBytes(A + PAGE, ascii("x"));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A, ascii("x")));
     }
 
     @Test
@@ -126,7 +127,7 @@ class AddressSpaceTest {
         assertNull(space.mappingAt(A + PAGE));
         assertNotNull(space.mappingAt(A));
         assertNotNull(space.mappingAt(A + 2 * PAGE));
-        assertThrows(MemoryFault.class, () -> space.readBytes(A + PAGE, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A + PAGE, 1));
 
         // Unmapping a range with gaps and parts of mappings.
         space.unmap(A - 10 * PAGE, A + 3 * PAGE);
@@ -147,7 +148,7 @@ class AddressSpaceTest {
     @Test
     void mapPastTheLimitFailsAndChangesNothing() throws MemoryFault {
         assertTrue(space.map(A, (LIMIT_PAGES - 2) * PAGE, RW, "big"));
-        space.writeBytes(A, ascii("keep"));
+        space.copyOutBytes(A, ascii("keep"));
         long usedFrames = frames.remaining();
         List<AddressSpace.Mapping> before = space.mappings();
 
@@ -156,8 +157,8 @@ class AddressSpaceTest {
         assertEquals(before.size(), space.mappings().size());
         assertNull(space.mappingAt(A + 100 * PAGE));
         assertEquals(usedFrames, frames.remaining(), "no frames were taken");
-        assertThrows(MemoryFault.class, () -> space.readBytes(A + 100 * PAGE, 1));
-        assertEquals("keep", new String(space.readBytes(A, 4), StandardCharsets.US_ASCII));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A + 100 * PAGE, 1));
+        assertEquals("keep", new String(space.copyInBytes(A, 4), StandardCharsets.US_ASCII));
 
         // Exactly up to the limit still works.
         assertTrue(space.map(A + 100 * PAGE, 2 * PAGE, RW, "fits"));
@@ -175,12 +176,12 @@ class AddressSpaceTest {
         assertEquals((LIMIT_PAGES - 1) * PAGE, space.committedBytes());
         assertEquals(0, space.mappingAt(A + 100 * PAGE).prot());
         assertEquals(2, space.mappings().size());
-        assertThrows(MemoryFault.class, () -> space.readBytes(A + 100 * PAGE, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A + 100 * PAGE, 1));
 
         // One page fits.
         assertTrue(space.protect(A + 100 * PAGE, A + 101 * PAGE, RW));
         assertEquals(LIMIT_PAGES * PAGE, space.committedBytes());
-        assertArrayEquals(new byte[8], space.readBytes(A + 100 * PAGE, 8));
+        assertArrayEquals(new byte[8], space.copyInBytes(A + 100 * PAGE, 8));
     }
 
     @Test
@@ -278,25 +279,25 @@ class AddressSpaceTest {
         byte[] data = new byte[(int) PAGE + 200];
         for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 31 + 7);
         long at = A + PAGE - 100; // spans all three pages
-        space.writeBytes(at, data);
-        assertArrayEquals(data, space.readBytes(at, data.length));
-        assertArrayEquals(Arrays.copyOfRange(data, 100, 300), space.readBytes(A + PAGE, 200));
+        space.copyOutBytes(at, data);
+        assertArrayEquals(data, space.copyInBytes(at, data.length));
+        assertArrayEquals(Arrays.copyOfRange(data, 100, 300), space.copyInBytes(A + PAGE, 200));
 
-        space.writeLong(A + PAGE - 4, 0x0102030405060708L);
-        assertEquals(0x0102030405060708L, space.readLong(A + PAGE - 4));
-        assertEquals(0x05060708, space.readInt(A + PAGE - 4));
-        space.writeInt(A + 2 * PAGE - 2, 0xCAFEBABE);
-        assertEquals(0xCAFEBABE, space.readInt(A + 2 * PAGE - 2));
+        space.copyOutLong(A + PAGE - 4, 0x0102030405060708L);
+        assertEquals(0x0102030405060708L, space.copyInLong(A + PAGE - 4));
+        assertEquals(0x05060708, space.copyInInt(A + PAGE - 4));
+        space.copyOutInt(A + 2 * PAGE - 2, 0xCAFEBABE);
+        assertEquals(0xCAFEBABE, space.copyInInt(A + 2 * PAGE - 2));
 
         byte[] s = ascii("crosses\0");
-        space.writeBytes(A + 2 * PAGE - 3, s);
-        assertEquals("crosses", space.readCString(A + 2 * PAGE - 3, 100));
+        space.copyOutBytes(A + 2 * PAGE - 3, s);
+        assertEquals("crosses", space.copyInString(A + 2 * PAGE - 3, 100));
 
         // The segment variants, with offsets.
         byte[] src = ascii("..payload..");
-        space.write(A + PAGE - 3, MemorySegment.ofArray(src), 2, 7);
+        space.copyOut(A + PAGE - 3, MemorySegment.ofArray(src), 2, 7);
         byte[] dst = new byte[10];
-        space.read(A + PAGE - 3, MemorySegment.ofArray(dst), 1, 7);
+        space.copyIn(A + PAGE - 3, MemorySegment.ofArray(dst), 1, 7);
         assertEquals("payload", new String(dst, 1, 7, StandardCharsets.US_ASCII));
     }
 
@@ -304,44 +305,44 @@ class AddressSpaceTest {
     void separateMappingsAreSeparateMemory() throws MemoryFault {
         assertTrue(space.map(A, PAGE, RW, "a"));
         assertTrue(space.map(A + PAGE, PAGE, RW, "b"));
-        space.writeBytes(A + PAGE - 2, ascii("abcd"));
-        assertEquals("ab", new String(space.readBytes(A + PAGE - 2, 2), StandardCharsets.US_ASCII));
-        assertEquals("cd", new String(space.readBytes(A + PAGE, 2), StandardCharsets.US_ASCII));
+        space.copyOutBytes(A + PAGE - 2, ascii("abcd"));
+        assertEquals("ab", new String(space.copyInBytes(A + PAGE - 2, 2), StandardCharsets.US_ASCII));
+        assertEquals("cd", new String(space.copyInBytes(A + PAGE, 2), StandardCharsets.US_ASCII));
         assertNotEquals(tables.translate(A, false), tables.translate(A + PAGE, false));
     }
 
     @Test
-    void readCStringStopsAtItsLimit() throws MemoryFault {
+    void copyInStringStopsAtItsLimit() throws MemoryFault {
         assertTrue(space.map(A, PAGE, RW, "a"));
-        space.writeBytes(A, ascii("0123456789\0"));
-        assertEquals("0123456789", space.readCString(A, 11));
-        assertThrows(MemoryFault.class, () -> space.readCString(A, 10));
-        assertEquals("", space.readCString(A + 10, 1));
+        space.copyOutBytes(A, ascii("0123456789\0"));
+        assertEquals("0123456789", space.copyInString(A, 11));
+        assertThrows(MemoryFault.class, () -> space.copyInString(A, 10));
+        assertEquals("", space.copyInString(A + 10, 1));
         // A string running off the end of the mapping faults.
         byte[] fill = new byte[16];
         Arrays.fill(fill, (byte) 'z');
-        space.writeBytes(A + PAGE - 16, fill);
-        assertThrows(MemoryFault.class, () -> space.readCString(A + PAGE - 16, 4096));
+        space.copyOutBytes(A + PAGE - 16, fill);
+        assertThrows(MemoryFault.class, () -> space.copyInString(A + PAGE - 16, 4096));
         // Long strings grow the buffer.
         byte[] longer = new byte[1001];
         Arrays.fill(longer, 0, 1000, (byte) 'q');
-        space.writeBytes(A + 100, longer);
-        assertEquals("q".repeat(1000), space.readCString(A + 100, 4096));
+        space.copyOutBytes(A + 100, longer);
+        assertEquals("q".repeat(1000), space.copyInString(A + 100, 4096));
     }
 
     @Test
     void unmappedAddressesFault() {
         assertTrue(space.map(A, PAGE, RW, "a"));
-        MemoryFault f = assertThrows(MemoryFault.class, () -> space.readBytes(A + PAGE, 1));
+        MemoryFault f = assertThrows(MemoryFault.class, () -> space.copyInBytes(A + PAGE, 1));
         assertEquals(A + PAGE, f.address());
-        assertThrows(MemoryFault.class, () -> space.readLong(A - 8));
-        assertThrows(MemoryFault.class, () -> space.readBytes(0, 1));
-        assertThrows(MemoryFault.class, () -> space.readBytes(0x8000, 1), "below mmap_min_addr");
+        assertThrows(MemoryFault.class, () -> space.copyInLong(A - 8));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(0, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(0x8000, 1), "below mmap_min_addr");
         // Spilling over the end of a mapping.
-        assertThrows(MemoryFault.class, () -> space.readBytes(A + PAGE - 4, 8));
-        assertThrows(MemoryFault.class, () -> space.readLong(A + PAGE - 4));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A + PAGE - 4, new byte[8]));
-        assertThrows(MemoryFault.class, () -> space.zero(A + PAGE - 4, 8));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A + PAGE - 4, 8));
+        assertThrows(MemoryFault.class, () -> space.copyInLong(A + PAGE - 4));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A + PAGE - 4, new byte[8]));
+        assertThrows(MemoryFault.class, () -> space.zeroOut(A + PAGE - 4, 8));
     }
 
     @Test
@@ -352,21 +353,21 @@ class AddressSpaceTest {
         long frame = frames.allocate();
         tables.map(kernelVa, frame, X86.PTE_USER | X86.PTE_WRITABLE);
         assertEquals(frame, tables.translate(kernelVa, true));
-        assertThrows(MemoryFault.class, () -> space.readBytes(kernelVa, 1));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(kernelVa, new byte[1]));
-        assertThrows(MemoryFault.class, () -> space.readCString(kernelVa, 10));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(kernelVa, 1));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(kernelVa, new byte[1]));
+        assertThrows(MemoryFault.class, () -> space.copyInString(kernelVa, 10));
 
         // Top of the lower half: the guard page and the first non-canonical address.
-        assertThrows(MemoryFault.class, () -> space.readBytes(AddressSpace.USER_VA_END, 1));
-        assertThrows(MemoryFault.class, () -> space.readBytes(0x0000_8000_0000_0000L, 1));
-        assertThrows(MemoryFault.class, () -> space.readBytes(0x0001_0000_1000_0000L, 1), "aliases A's indexes");
-        assertThrows(MemoryFault.class, () -> space.readLong(-8));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(AddressSpace.USER_VA_END, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(0x0000_8000_0000_0000L, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(0x0001_0000_1000_0000L, 1), "aliases A's indexes");
+        assertThrows(MemoryFault.class, () -> space.copyInLong(-8));
 
         // Even with A mapped, its non-canonical alias faults, and a wrap-around range faults.
         assertTrue(space.map(A, PAGE, RW, "a"));
-        assertThrows(MemoryFault.class, () -> space.readBytes(0x0001_0000_0000_0000L | A, 1));
-        assertThrows(MemoryFault.class, () -> space.read(Long.MAX_VALUE - 2, MemorySegment.ofArray(new byte[8]), 0, 8));
-        assertThrows(MemoryFault.class, () -> space.read(A, MemorySegment.ofArray(new byte[8]), 0, -1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(0x0001_0000_0000_0000L | A, 1));
+        assertThrows(MemoryFault.class, () -> space.copyIn(Long.MAX_VALUE - 2, MemorySegment.ofArray(new byte[8]), 0, 8));
+        assertThrows(MemoryFault.class, () -> space.copyIn(A, MemorySegment.ofArray(new byte[8]), 0, -1));
 
         // The host-side poke refuses non-canonical and unowned addresses too.
         assertThrows(MemoryFault.class, () -> space.poke(0x0000_8000_0000_0000L, MemorySegment.ofArray(new byte[1]), 0, 1));
@@ -377,14 +378,14 @@ class AddressSpaceTest {
     void writesToReadOnlyPagesFault() throws MemoryFault {
         assertTrue(space.map(A, PAGE, PROT_READ, "ro"));
         assertTrue(space.map(A + PAGE, PAGE, PROT_READ | PROT_EXEC, "rx"));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A, new byte[1]));
-        assertThrows(MemoryFault.class, () -> space.writeLong(A + PAGE, 1));
-        assertThrows(MemoryFault.class, () -> space.zero(A, 8));
-        assertArrayEquals(new byte[4], space.readBytes(A, 4));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A, new byte[1]));
+        assertThrows(MemoryFault.class, () -> space.copyOutLong(A + PAGE, 1));
+        assertThrows(MemoryFault.class, () -> space.zeroOut(A, 8));
+        assertArrayEquals(new byte[4], space.copyInBytes(A, 4));
 
         // The loader may still fill read-only pages.
         space.poke(A + PAGE + 10, MemorySegment.ofArray(ascii("text")), 0, 4);
-        assertEquals("text", new String(space.readBytes(A + PAGE + 10, 4), StandardCharsets.US_ASCII));
+        assertEquals("text", new String(space.copyInBytes(A + PAGE + 10, 4), StandardCharsets.US_ASCII));
     }
 
     @Test
@@ -393,56 +394,56 @@ class AddressSpaceTest {
         assertTrue(space.map(A + PAGE, PAGE, PROT_READ, "ro"));
         byte[] ones = new byte[64];
         Arrays.fill(ones, (byte) 1);
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A + PAGE - 32, ones));
-        assertArrayEquals(new byte[32], space.readBytes(A + PAGE - 32, 32), "the writable half was not written");
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A + PAGE - 32, ones));
+        assertArrayEquals(new byte[32], space.copyInBytes(A + PAGE - 32, 32), "the writable half was not written");
 
         // Same when the range runs into a hole.
         assertTrue(space.map(A + 3 * PAGE, PAGE, RW, "before hole"));
         byte[] sevens = new byte[(int) PAGE];
         Arrays.fill(sevens, (byte) 7);
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A + 4 * PAGE - 8, sevens));
-        assertArrayEquals(new byte[8], space.readBytes(A + 4 * PAGE - 8, 8));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A + 4 * PAGE - 8, sevens));
+        assertArrayEquals(new byte[8], space.copyInBytes(A + 4 * PAGE - 8, 8));
     }
 
     @Test
     void protNoneThenReadWriteBecomesAccessible() throws MemoryFault {
         assertTrue(space.map(A, 2 * PAGE, 0, "reserve"));
-        assertThrows(MemoryFault.class, () -> space.readBytes(A, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A, 1));
         assertTrue(space.protect(A, A + 2 * PAGE, RW));
-        assertArrayEquals(new byte[(int) (2 * PAGE)], space.readBytes(A, (int) (2 * PAGE)));
-        space.writeBytes(A + PAGE - 1, ascii("ok"));
-        assertEquals("ok", new String(space.readBytes(A + PAGE - 1, 2), StandardCharsets.US_ASCII));
+        assertArrayEquals(new byte[(int) (2 * PAGE)], space.copyInBytes(A, (int) (2 * PAGE)));
+        space.copyOutBytes(A + PAGE - 1, ascii("ok"));
+        assertEquals("ok", new String(space.copyInBytes(A + PAGE - 1, 2), StandardCharsets.US_ASCII));
         assertEquals(2 * PAGE, space.committedBytes());
     }
 
     @Test
     void mprotectKeepsContents() throws MemoryFault {
         assertTrue(space.map(A, PAGE, RW, "a"));
-        space.writeBytes(A, ascii("kept"));
+        space.copyOutBytes(A, ascii("kept"));
         assertTrue(space.protect(A, A + PAGE, 0));
-        assertThrows(MemoryFault.class, () -> space.readBytes(A, 4));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A, 4));
         assertEquals(0, space.committedBytes());
         assertTrue(space.protect(A, A + PAGE, PROT_READ));
-        assertEquals("kept", new String(space.readBytes(A, 4), StandardCharsets.US_ASCII));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(A, ascii("x")));
+        assertEquals("kept", new String(space.copyInBytes(A, 4), StandardCharsets.US_ASCII));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(A, ascii("x")));
         assertTrue(space.protect(A, A + PAGE, RW));
-        space.writeBytes(A, ascii("K"));
-        assertEquals("Kept", new String(space.readBytes(A, 4), StandardCharsets.US_ASCII));
+        space.copyOutBytes(A, ascii("K"));
+        assertEquals("Kept", new String(space.copyInBytes(A, 4), StandardCharsets.US_ASCII));
     }
 
     @Test
     void unmappedThenRemappedPageReadsZero() throws MemoryFault {
         assertTrue(space.map(A, 2 * PAGE, RW, "a"));
         byte[] secret = ascii("secret data");
-        space.writeBytes(A + 100, secret);
-        space.writeBytes(A + PAGE + 100, secret);
+        space.copyOutBytes(A + 100, secret);
+        space.copyOutBytes(A + PAGE + 100, secret);
         space.unmap(A, A + 2 * PAGE);
-        assertThrows(MemoryFault.class, () -> space.readBytes(A + 100, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(A + 100, 1));
         long framesBefore = frames.remaining();
 
         assertTrue(space.map(A, 2 * PAGE, PROT_READ, "again"));
-        assertArrayEquals(new byte[secret.length], space.readBytes(A + 100, secret.length));
-        assertArrayEquals(new byte[secret.length], space.readBytes(A + PAGE + 100, secret.length));
+        assertArrayEquals(new byte[secret.length], space.copyInBytes(A + 100, secret.length));
+        assertArrayEquals(new byte[secret.length], space.copyInBytes(A + PAGE + 100, secret.length));
         assertEquals(framesBefore, frames.remaining(), "a virtual page keeps its frame");
     }
 
@@ -451,9 +452,9 @@ class AddressSpaceTest {
         assertTrue(space.map(A, 2 * PAGE, RW, "a"));
         byte[] ones = new byte[(int) (2 * PAGE)];
         Arrays.fill(ones, (byte) 0x55);
-        space.writeBytes(A, ones);
-        space.zero(A + PAGE - 10, 20);
-        byte[] back = space.readBytes(A + PAGE - 12, 24);
+        space.copyOutBytes(A, ones);
+        space.zeroOut(A + PAGE - 10, 20);
+        byte[] back = space.copyInBytes(A + PAGE - 12, 24);
         assertEquals(0x55, back[0]);
         assertEquals(0x55, back[1]);
         for (int i = 2; i < 22; i++) assertEquals(0, back[i]);
@@ -471,8 +472,8 @@ class AddressSpaceTest {
         assertEquals(8, frames.remaining(), "nothing was taken");
 
         assertTrue(space.map(line - PAGE, 2 * PAGE, RW, "straddles"), "eight needed: fits exactly");
-        space.writeBytes(line - 4, ascii("edge"));
-        assertEquals("edge", new String(space.readBytes(line - 4, 4), StandardCharsets.US_ASCII));
+        space.copyOutBytes(line - 4, ascii("edge"));
+        assertEquals("edge", new String(space.copyInBytes(line - 4, 4), StandardCharsets.US_ASCII));
         assertEquals(0, frames.remaining());
     }
 
@@ -480,12 +481,12 @@ class AddressSpaceTest {
     void copySkipsSourcePagesThatNeverHadAFrame() throws MemoryFault {
         assertTrue(space.map(A, 2 * PAGE, 0, "reserved"));
         assertTrue(space.protect(A, A + PAGE, RW));
-        space.writeBytes(A, ascii("kept"));
+        space.copyOutBytes(A, ascii("kept"));
         assertTrue(space.protect(A, A + PAGE, 0));
         assertTrue(space.map(A + 10 * PAGE, 2 * PAGE, RW, "to"));
         space.copy(A, A + 10 * PAGE, 2 * PAGE);
-        assertEquals("kept", new String(space.readBytes(A + 10 * PAGE, 4), StandardCharsets.US_ASCII));
-        assertArrayEquals(new byte[(int) PAGE], space.readBytes(A + 11 * PAGE, (int) PAGE));
+        assertEquals("kept", new String(space.copyInBytes(A + 10 * PAGE, 4), StandardCharsets.US_ASCII));
+        assertArrayEquals(new byte[(int) PAGE], space.copyInBytes(A + 11 * PAGE, (int) PAGE));
     }
 
     @Test
@@ -494,20 +495,20 @@ class AddressSpaceTest {
         assertTrue(space.map(A + 10 * PAGE, 2 * PAGE, RW, "to"));
         byte[] data = new byte[(int) (2 * PAGE)];
         for (int i = 0; i < data.length; i++) data[i] = (byte) i;
-        space.writeBytes(A, data);
+        space.copyOutBytes(A, data);
         space.copy(A, A + 10 * PAGE, 2 * PAGE);
-        assertArrayEquals(data, space.readBytes(A + 10 * PAGE, data.length));
+        assertArrayEquals(data, space.copyInBytes(A + 10 * PAGE, data.length));
         assertThrows(MemoryFault.class, () -> space.copy(A, A + 20 * PAGE, PAGE));
     }
 
     @Test
     void reservationOverAnOldMappingShowsZerosWhenMadeAccessible() throws MemoryFault {
         assertTrue(space.map(A, PAGE, RW, "first"));
-        space.writeBytes(A, "secret".getBytes());
+        space.copyOutBytes(A, "secret".getBytes());
         space.unmap(A, A + PAGE);
         assertTrue(space.map(A, PAGE, 0, "reserved"));
         assertTrue(space.protect(A, A + PAGE, RW));
-        assertArrayEquals(new byte[6], space.readBytes(A, 6));
+        assertArrayEquals(new byte[6], space.copyInBytes(A, 6));
     }
 
     @Test
@@ -517,5 +518,32 @@ class AddressSpaceTest {
         assertTrue(space.map(start, huge, 0, "reservation"));
         space.unmap(start, start + huge);
         assertTrue(space.isFree(start, start + huge));
+    }
+
+    // ---- snapshots ----
+
+    @Test
+    void theAddressSpaceLoadsAsSavedAndRefusesAnotherLayout() throws Exception {
+        assertTrue(space.map(A, 2 * PAGE, RW, "data"));
+        assertTrue(space.map(A + 4 * PAGE, PAGE, PROT_NONE, "reserved"));
+        space.copyOutBytes(A, ascii("kept"));
+        java.io.ByteArrayOutputStream saved = new java.io.ByteArrayOutputStream();
+        space.save(new java.io.DataOutputStream(saved));
+
+        PhysicalPages again = new PhysicalPages(memory, 1L << 20, MEMORY);
+        AddressSpace loaded = AddressSpace.load(new java.io.DataInputStream(new java.io.ByteArrayInputStream(saved.toByteArray())),
+                memory, again, LIMIT_PAGES * PAGE);
+        assertEquals(space.pageTableRoot(), loaded.pageTableRoot());
+        assertEquals(frames.nextFree(), again.nextFree(), "the frames in use stay in use");
+        assertEquals(space.committedBytes(), loaded.committedBytes());
+        assertEquals(space.mappings().size(), loaded.mappings().size());
+        assertEquals("kept", new String(loaded.copyInBytes(A, 4), StandardCharsets.US_ASCII), "same memory, same tables");
+
+        byte[] bytes = saved.toByteArray();
+        bytes[2 + "address space".length() + 3] = (byte) (AddressSpace.STATE_VERSION + 1);
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> AddressSpace.load(
+                new java.io.DataInputStream(new java.io.ByteArrayInputStream(bytes)), memory,
+                new PhysicalPages(memory, 1L << 20, MEMORY), LIMIT_PAGES * PAGE));
+        assertTrue(e.getMessage().contains("address space state has layout version"), e.getMessage());
     }
 }

@@ -1,23 +1,26 @@
 package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.Errno;
+import dev.flicker.guest.abi.Fcntl;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.OpenFile;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
-import dev.flicker.guest.runtime.RuntimeApi;
+import dev.flicker.guest.net.EchoEndpoint;
+import dev.flicker.guest.net.Loopback;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -28,10 +31,10 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.HashMap;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
@@ -58,6 +61,8 @@ class HostKernelPropertyTest {
     private static final long BUF_BYTES = 8 * PAGE;
     private static final long PATH_PTR = BUF + BUF_BYTES - 2 * PAGE;
     private static final long HEAP = 0x2000_0000L;
+    /** Where the fixture's socket connects: an echo endpoint stands in for the Runtime API. */
+    private static final int ENDPOINT_PORT = 9001;
     private static final int CALLS_PER_NUMBER = 2_000;
     private static final int CALLS_PER_SEQUENCE = 3_000;
     private static final Set<Long> ERRNOS = linuxErrnos();
@@ -102,10 +107,11 @@ class HostKernelPropertyTest {
             return f;
         });
         space = new AddressSpace(memory, tables, frames, LIMIT);
-        assertTrue(space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         tmp = new TmpFs(TMP_LIMIT);
-        kernel = new HostKernel(space, new FileTree(bundle, tmp), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
+        kernel = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
+                new Loopback(tmp.budget(), List.of(EchoEndpoint.spec(ENDPOINT_PORT))), "{\"event\":1}".getBytes(StandardCharsets.UTF_8),
                 new OutputCapture(64 << 10), new OutputCapture(64 << 10), value -> {}, new SecureRandom(), "/var/task/hello");
         kernel.setDeadline(System.nanoTime()); // sleeps and waits return at once
         kernel.setBrk(HEAP);
@@ -114,23 +120,23 @@ class HostKernelPropertyTest {
 
     /** Descriptors 3 to 10: something of every kind, so that random descriptors reach every path. */
     private void openFixtureFiles() throws MemoryFault {
-        assertEquals(3, open("/var/task/data.txt", OpenFile.O_RDONLY));
-        assertEquals(4, open("/tmp/file", OpenFile.O_RDWR | OpenFile.O_CREAT));
-        space.writeBytes(BUF, "some bytes in /tmp".getBytes(StandardCharsets.UTF_8));
+        assertEquals(3, open("/var/task/data.txt", Fcntl.O_RDONLY));
+        assertEquals(4, open("/tmp/file", Fcntl.O_RDWR | Fcntl.O_CREAT));
+        space.copyOutBytes(BUF, "some bytes in /tmp".getBytes(StandardCharsets.UTF_8));
         assertEquals(18, kernel.handle(Sys.WRITE, 4, BUF, 18, 0, 0, 0));
-        assertEquals(5, open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
+        assertEquals(5, open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
         assertEquals(6, kernel.handle(Sys.SOCKET, 2, 1, 0, 0, 0, 0));
-        byte[] addr = {2, 0, (byte) (RuntimeApi.PORT >> 8), (byte) RuntimeApi.PORT, 127, 0, 0, 1};
-        space.writeBytes(BUF, addr);
+        byte[] addr = {2, 0, (byte) (ENDPOINT_PORT >> 8), (byte) ENDPOINT_PORT, 127, 0, 0, 1};
+        space.copyOutBytes(BUF, addr);
         assertEquals(0, kernel.handle(Sys.CONNECT, 6, BUF, 16, 0, 0, 0));
-        assertEquals(7, open("/dev/zero", OpenFile.O_RDWR));
-        assertEquals(8, open("/tmp", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
-        assertEquals(9, open("/var/task/lib/big.bin", OpenFile.O_RDONLY));
-        assertEquals(10, open("/dev/urandom", OpenFile.O_RDONLY));
+        assertEquals(7, open("/dev/zero", Fcntl.O_RDWR));
+        assertEquals(8, open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
+        assertEquals(9, open("/var/task/lib/big.bin", Fcntl.O_RDONLY));
+        assertEquals(10, open("/dev/urandom", Fcntl.O_RDONLY));
     }
 
     private long open(String path, int flags) throws MemoryFault {
-        space.writeBytes(PATH_PTR, (path + "\0").getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(PATH_PTR, (path + "\0").getBytes(StandardCharsets.UTF_8));
         return kernel.handle(Sys.OPENAT, -100, PATH_PTR, flags, 0644, 0, 0);
     }
 
@@ -159,7 +165,7 @@ class HostKernelPropertyTest {
     void randomSequencesOfCallsKeepTheKernelConsistent(long seed) {
         Random random = new Random(seed);
         Arguments generate = new Arguments(random);
-        int[] known = IntStream.range(0, 512).filter(nr -> !Sys.name(nr).startsWith("syscall_")).toArray();
+        int[] known = IntStream.range(0, 512).filter(nr -> SyscallTable.X86_64.lookup(nr) != null).toArray();
         for (int i = 0; i < CALLS_PER_SEQUENCE; i++) {
             int nr = random.nextInt(20) == 0 ? random.nextInt(-2, 600) : known[random.nextInt(known.length)];
             callAndCheck(seed, i, nr, generate.next(nr));
@@ -167,7 +173,7 @@ class HostKernelPropertyTest {
     }
 
     private void callAndCheck(long seed, int index, long nr, long[] a) {
-        String call = "seed " + seed + ", call " + index + ": " + Sys.name((int) Math.max(0, Math.min(nr, 511))) + "("
+        String call = "seed " + seed + ", call " + index + ": " + SyscallTable.X86_64.name((int) Math.max(0, Math.min(nr, 511))) + "("
                 + String.join(", ", Arrays.stream(a).mapToObj(v -> "0x" + Long.toHexString(v)).toList()) + ")";
         List<long[]> before = layout();
         long brkBefore = kernel.handle(Sys.BRK, 0, 0, 0, 0, 0, 0);
@@ -301,9 +307,9 @@ class HostKernelPropertyTest {
         AddressSpace.Mapping m = space.mappingAt(BUF);
         if (m != null && m.start() == BUF && m.end() == BUF + BUF_BYTES && m.prot() == 3) return;
         space.unmap(BUF, BUF + BUF_BYTES);
-        if (!space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers")) {
+        if (!space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers")) {
             space.unmap(AddressSpace.MIN_USER_VA, AddressSpace.USER_VA_END); // the program used up its limit: start over
-            assertTrue(space.map(BUF, BUF_BYTES, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"),
+            assertTrue(space.map(BUF, BUF_BYTES, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"),
                     "the fixture's buffers fit again");
         }
     }
@@ -477,7 +483,7 @@ class HostKernelPropertyTest {
         private long pathPointer() {
             String p = paths[random.nextInt(paths.length)];
             try {
-                space.writeBytes(PATH_PTR, (p + "\0").getBytes(StandardCharsets.UTF_8));
+                space.copyOutBytes(PATH_PTR, (p + "\0").getBytes(StandardCharsets.UTF_8));
             } catch (MemoryFault e) {
                 throw new AssertionError("the fixture's path page is mapped", e);
             }

@@ -1,14 +1,16 @@
 package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.OutputCapture;
+import dev.flicker.guest.abi.Fcntl;
+import dev.flicker.guest.abi.FileMode;
+import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.Node;
-import dev.flicker.guest.fs.OpenFile;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.net.Loopback;
 import dev.flicker.kvm.GuestAddress;
 import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.x86.PageTables;
@@ -30,20 +32,20 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import static dev.flicker.guest.syscall.Errno.EBADF;
-import static dev.flicker.guest.syscall.Errno.EEXIST;
-import static dev.flicker.guest.syscall.Errno.EFAULT;
-import static dev.flicker.guest.syscall.Errno.EFBIG;
-import static dev.flicker.guest.syscall.Errno.EINVAL;
-import static dev.flicker.guest.syscall.Errno.EIO;
-import static dev.flicker.guest.syscall.Errno.EISDIR;
-import static dev.flicker.guest.syscall.Errno.ENOENT;
-import static dev.flicker.guest.syscall.Errno.ENOMEM;
-import static dev.flicker.guest.syscall.Errno.ENOSPC;
-import static dev.flicker.guest.syscall.Errno.ENOSYS;
-import static dev.flicker.guest.syscall.Errno.ENOTDIR;
-import static dev.flicker.guest.syscall.Errno.EROFS;
-import static dev.flicker.guest.syscall.Errno.ESPIPE;
+import static dev.flicker.guest.abi.Errno.EBADF;
+import static dev.flicker.guest.abi.Errno.EEXIST;
+import static dev.flicker.guest.abi.Errno.EFAULT;
+import static dev.flicker.guest.abi.Errno.EFBIG;
+import static dev.flicker.guest.abi.Errno.EINVAL;
+import static dev.flicker.guest.abi.Errno.EIO;
+import static dev.flicker.guest.abi.Errno.EISDIR;
+import static dev.flicker.guest.abi.Errno.ENOENT;
+import static dev.flicker.guest.abi.Errno.ENOMEM;
+import static dev.flicker.guest.abi.Errno.ENOSPC;
+import static dev.flicker.guest.abi.Errno.ENOSYS;
+import static dev.flicker.guest.abi.Errno.ENOTDIR;
+import static dev.flicker.guest.abi.Errno.EROFS;
+import static dev.flicker.guest.abi.Errno.ESPIPE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -90,7 +92,7 @@ class HostKernelTest {
         PhysicalPages frames = new PhysicalPages(memory, 2L << 20, MEMORY);
         PageTables tables = new PageTables(memory, frames.allocate(), frames::allocate);
         space = new AddressSpace(memory, tables, frames, LIMIT);
-        assertTrue(space.map(BUF, 4 * PAGE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE, "buffers"));
+        assertTrue(space.map(BUF, 4 * PAGE, Mman.PROT_READ | Mman.PROT_WRITE, "buffers"));
         bundle = Bundle.open(root);
         stdout = new OutputCapture(1 << 20);
         stderr = new OutputCapture(1 << 20);
@@ -103,7 +105,8 @@ class HostKernelTest {
 
     private HostKernel newKernel(OutputCapture out, long tmpBytes) {
         tmp = new TmpFs(tmpBytes);
-        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp), STDIN, out, stderr, value -> {},
+        HostKernel k = new HostKernel(space, new FileTree(bundle, tmp, new SecureRandom()),
+                new Loopback(tmp.budget(), List.of()), STDIN, out, stderr, value -> {},
                 new SecureRandom(), "/var/task/hello");
         k.setDeadline(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
         return k;
@@ -133,16 +136,16 @@ class HostKernelTest {
     }
 
     private long path(String s) throws MemoryFault {
-        space.writeBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(PATH, (s + "\0").getBytes(StandardCharsets.UTF_8));
         return PATH;
     }
 
     private void put(long va, String s) throws MemoryFault {
-        space.writeBytes(va, s.getBytes(StandardCharsets.UTF_8));
+        space.copyOutBytes(va, s.getBytes(StandardCharsets.UTF_8));
     }
 
     private String get(long va, int n) throws MemoryFault {
-        return new String(space.readBytes(va, n), StandardCharsets.UTF_8);
+        return new String(space.copyInBytes(va, n), StandardCharsets.UTF_8);
     }
 
     private long open(String p, int flags) throws MemoryFault {
@@ -205,10 +208,10 @@ class HostKernelTest {
     void writevGathersBuffers() throws MemoryFault {
         put(BUF + 100, "abc");
         put(BUF + 200, "defg");
-        space.writeLong(BUF, BUF + 100);
-        space.writeLong(BUF + 8, 3);
-        space.writeLong(BUF + 16, BUF + 200);
-        space.writeLong(BUF + 24, 4);
+        space.copyOutLong(BUF, BUF + 100);
+        space.copyOutLong(BUF + 8, 3);
+        space.copyOutLong(BUF + 16, BUF + 200);
+        space.copyOutLong(BUF + 24, 4);
         assertEquals(7, call(Sys.WRITEV, 1, BUF, 2));
         assertEquals("abcdefg", new String(stdout.bytes(), StandardCharsets.UTF_8));
         assertEquals(-EFAULT, call(Sys.WRITEV, 1, 0xDEAD_0000L, 1));
@@ -233,7 +236,7 @@ class HostKernelTest {
 
     @Test
     void openAndReadABundleFile() throws MemoryFault {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
         assertEquals(3, fd, "lowest free descriptor");
         assertEquals(BUNDLE_TEXT.length(), call(Sys.READ, fd, BUF, 1000));
         assertEquals(BUNDLE_TEXT, get(BUF, BUNDLE_TEXT.length()));
@@ -247,21 +250,21 @@ class HostKernelTest {
         assertEquals(1, call(Sys.READ, fd, BUF, 1));
         assertEquals(" ", get(BUF, 1));
         // Relative to the working directory, which starts at /var/task.
-        long fd2 = open("lib/x.py", OpenFile.O_RDONLY);
+        long fd2 = open("lib/x.py", Fcntl.O_RDONLY);
         assertEquals(4, fd2);
         assertEquals(9, call(Sys.READ, fd2, BUF, 100));
         assertEquals("print(1)\n", get(BUF, 9));
         assertEquals(0, call(Sys.CLOSE, fd));
         assertEquals(-EBADF, call(Sys.CLOSE, fd));
         assertEquals(-EBADF, call(Sys.READ, fd, BUF, 1));
-        assertEquals(3, open("data.txt", OpenFile.O_RDONLY), "descriptor 3 is reused");
+        assertEquals(3, open("data.txt", Fcntl.O_RDONLY), "descriptor 3 is reused");
         assertEquals(-EFAULT, call(Sys.READ, 3, 0xDEAD_0000L, 10));
     }
 
     @Test
     void aBundleFileChangedOrRemovedAfterIndexingIsEio() throws Exception {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
-        long lib = open("/var/task/lib/x.py", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
+        long lib = open("/var/task/lib/x.py", Fcntl.O_RDONLY);
         // Mapping the indexed size of a file that shrank would fault inside the JVM when read.
         Files.writeString(temp.resolve("bundle/data.txt"), "short");
         Files.delete(temp.resolve("bundle/lib/x.py"));
@@ -274,37 +277,37 @@ class HostKernelTest {
 
     @Test
     void pathsCannotLeaveTheNamespace() throws MemoryFault {
-        assertEquals(-ENOENT, open("../../etc/passwd", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/../../../etc/passwd", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("../outside.txt", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/../../outside.txt", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("/var/task/link", OpenFile.O_RDONLY), "symbolic links are left out");
-        assertEquals(-ENOENT, open("/var/task/missing", OpenFile.O_RDONLY));
-        assertEquals(-ENOENT, open("", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("../../etc/passwd", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../../etc/passwd", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("../outside.txt", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/../../outside.txt", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("/var/task/link", Fcntl.O_RDONLY), "symbolic links are left out");
+        assertEquals(-ENOENT, open("/var/task/missing", Fcntl.O_RDONLY));
+        assertEquals(-ENOENT, open("", Fcntl.O_RDONLY));
         // ".." at the root stays at the root.
-        long fd = open("/../../../var/./task//data.txt", OpenFile.O_RDONLY);
+        long fd = open("/../../../var/./task//data.txt", Fcntl.O_RDONLY);
         assertTrue(fd >= 3);
         assertEquals(-EFAULT, call(Sys.OPENAT, AT_FDCWD, 0xDEAD_0000L, 0, 0));
     }
 
     @Test
     void theBundleIsReadOnly() throws MemoryFault {
-        assertEquals(-EROFS, open("/var/task/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
-        assertEquals(-EROFS, open("new.txt", OpenFile.O_RDWR | OpenFile.O_CREAT));
-        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_RDWR));
-        assertEquals(-EROFS, open("/var/task/data.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC));
-        assertEquals(-ENOENT, open("/var/task/nodir/new.txt", OpenFile.O_WRONLY | OpenFile.O_CREAT));
-        assertEquals(-EISDIR, open("/var/task", OpenFile.O_WRONLY));
+        assertEquals(-EROFS, open("/var/task/new.txt", Fcntl.O_WRONLY | Fcntl.O_CREAT));
+        assertEquals(-EROFS, open("new.txt", Fcntl.O_RDWR | Fcntl.O_CREAT));
+        assertEquals(-EROFS, open("/var/task/data.txt", Fcntl.O_RDWR));
+        assertEquals(-EROFS, open("/var/task/data.txt", Fcntl.O_WRONLY | Fcntl.O_TRUNC));
+        assertEquals(-ENOENT, open("/var/task/nodir/new.txt", Fcntl.O_WRONLY | Fcntl.O_CREAT));
+        assertEquals(-EISDIR, open("/var/task", Fcntl.O_WRONLY));
         assertEquals(-EROFS, call(Sys.UNLINKAT, AT_FDCWD, path("/var/task/data.txt"), 0));
         assertEquals(-EROFS, call(Sys.MKDIRAT, AT_FDCWD, path("/var/task/newdir"), 0755));
         assertNotNull(bundle.file("data.txt"), "still there");
         assertFalse(Files.exists(temp.resolve("bundle/new.txt")), "nothing was created on the host");
-        assertEquals(-ENOTDIR, open("/var/task/data.txt", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY));
+        assertEquals(-ENOTDIR, open("/var/task/data.txt", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY));
     }
 
     @Test
     void tmpFilesCanBeCreatedWrittenReadAndUnlinked() throws MemoryFault {
-        long fd = open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/f.txt", Fcntl.O_RDWR | Fcntl.O_CREAT);
         assertEquals(3, fd);
         put(BUF, "temporary");
         assertEquals(9, call(Sys.WRITE, fd, BUF, 9));
@@ -314,27 +317,27 @@ class HostKernelTest {
         assertEquals(9, call(Sys.LSEEK, fd, 0, 2), "SEEK_END is the size");
         assertEquals(0, call(Sys.CLOSE, fd));
 
-        assertEquals(-EEXIST, open("/tmp/f.txt", OpenFile.O_RDWR | OpenFile.O_CREAT | OpenFile.O_EXCL));
+        assertEquals(-EEXIST, open("/tmp/f.txt", Fcntl.O_RDWR | Fcntl.O_CREAT | Fcntl.O_EXCL));
         // Reopened, appended to, then truncated.
-        long app = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_APPEND);
+        long app = open("/tmp/f.txt", Fcntl.O_WRONLY | Fcntl.O_APPEND);
         put(BUF, "!!");
         assertEquals(2, call(Sys.WRITE, app, BUF, 2));
-        long rd = open("/tmp/f.txt", OpenFile.O_RDONLY);
+        long rd = open("/tmp/f.txt", Fcntl.O_RDONLY);
         assertEquals(11, call(Sys.READ, rd, BUF + 200, 100));
         assertEquals("temporary!!", get(BUF + 200, 11));
-        long tr = open("/tmp/f.txt", OpenFile.O_WRONLY | OpenFile.O_TRUNC);
+        long tr = open("/tmp/f.txt", Fcntl.O_WRONLY | Fcntl.O_TRUNC);
         assertTrue(tr >= 3);
         assertEquals(0, call(Sys.LSEEK, rd, 0, 2));
 
         assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/f.txt"), 0));
-        assertEquals(-ENOENT, open("/tmp/f.txt", OpenFile.O_RDONLY));
+        assertEquals(-ENOENT, open("/tmp/f.txt", Fcntl.O_RDONLY));
         assertEquals(-ENOENT, call(Sys.UNLINK, path("/tmp/f.txt")));
 
         // Directories in /tmp.
         assertEquals(0, call(Sys.MKDIR, path("/tmp/d"), 0755));
         assertEquals(-EEXIST, call(Sys.MKDIR, path("/tmp/d"), 0755));
-        assertTrue(open("/tmp/d/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
-        assertEquals(-ENOENT, open("/tmp/nodir/inner", OpenFile.O_WRONLY | OpenFile.O_CREAT));
+        assertTrue(open("/tmp/d/inner", Fcntl.O_WRONLY | Fcntl.O_CREAT) >= 3);
+        assertEquals(-ENOENT, open("/tmp/nodir/inner", Fcntl.O_WRONLY | Fcntl.O_CREAT));
         assertEquals(-EISDIR, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0));
         assertEquals(-39, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d"), 0x200), "ENOTEMPTY");
         assertEquals(0, call(Sys.UNLINKAT, AT_FDCWD, path("/tmp/d/inner"), 0));
@@ -345,7 +348,7 @@ class HostKernelTest {
     @Test
     void aTmpFileRemovedWhileOpenKeepsItsBytesUntilItsLastDescriptorCloses() throws MemoryFault {
         final long ENOSPC = -28, TMP_LIMIT = 1 << 20;
-        long fd = open("/tmp/scratch", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/scratch", Fcntl.O_RDWR | Fcntl.O_CREAT);
         put(BUF, "keep me");
         assertEquals(7, call(Sys.WRITE, fd, BUF, 7));
         assertEquals(0, call(Sys.FTRUNCATE, fd, TMP_LIMIT * 3 / 4));
@@ -357,7 +360,7 @@ class HostKernelTest {
         assertEquals(0, call(Sys.LSEEK, copy, 0, 0));
         assertEquals(7, call(Sys.READ, copy, BUF + 100, 7));
         assertEquals("keep me", get(BUF + 100, 7));
-        long other = open("/tmp/other", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long other = open("/tmp/other", Fcntl.O_RDWR | Fcntl.O_CREAT);
         assertEquals(ENOSPC, call(Sys.FTRUNCATE, other, TMP_LIMIT / 2));
 
         assertEquals(0, call(Sys.CLOSE, copy)); // the last one: its bytes go back
@@ -369,7 +372,7 @@ class HostKernelTest {
 
     /** Decodes linux_dirent64 records: name and d_type. */
     private List<String> dirents(long buf, int length) throws MemoryFault {
-        MemorySegment b = MemorySegment.ofArray(space.readBytes(buf, length));
+        MemorySegment b = MemorySegment.ofArray(space.copyInBytes(buf, length));
         List<String> out = new ArrayList<>();
         long at = 0;
         while (at < length) {
@@ -388,18 +391,18 @@ class HostKernelTest {
 
     @Test
     void getdents64ListsNames() throws MemoryFault {
-        long fd = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long fd = open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         assertTrue(fd >= 3);
         long n = call(Sys.GETDENTS64, fd, BUF, 2 * PAGE);
         assertTrue(n > 0);
         List<String> names = dirents(BUF, (int) n);
-        List<String> expected = new ArrayList<>(List.of(".:" + Node.DT_DIR, "..:" + Node.DT_DIR,
-                "data.txt:" + Node.DT_REG, "lib:" + Node.DT_DIR));
+        List<String> expected = new ArrayList<>(List.of(".:" + FileMode.DT_DIR, "..:" + FileMode.DT_DIR,
+                "data.txt:" + FileMode.DT_REG, "lib:" + FileMode.DT_DIR));
         assertEquals(expected, names, "sorted, no symbolic link");
         assertEquals(0, call(Sys.GETDENTS64, fd, BUF, 2 * PAGE), "end of directory");
 
         // A buffer too small for one record.
-        long fd2 = open("/var/task", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long fd2 = open("/var/task", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         assertEquals(-EINVAL, call(Sys.GETDENTS64, fd2, BUF, 10));
         // A buffer for one record at a time (the longest, "data.txt", takes 32 bytes).
         List<String> one = new ArrayList<>();
@@ -412,19 +415,19 @@ class HostKernelTest {
         assertEquals(0, r);
         assertEquals(4, one.size());
 
-        long file = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long file = open("/var/task/data.txt", Fcntl.O_RDONLY);
         assertEquals(-ENOTDIR, call(Sys.GETDENTS64, file, BUF, PAGE));
         assertEquals(-EBADF, call(Sys.GETDENTS64, 99, BUF, PAGE));
 
         // /tmp lists what was created in it; /dev its devices.
-        assertTrue(open("/tmp/made", OpenFile.O_WRONLY | OpenFile.O_CREAT) >= 3);
-        long tmp = open("/tmp", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        assertTrue(open("/tmp/made", Fcntl.O_WRONLY | Fcntl.O_CREAT) >= 3);
+        long tmp = open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         long tn = call(Sys.GETDENTS64, tmp, BUF, PAGE);
-        assertTrue(dirents(BUF, (int) tn).contains("made:" + Node.DT_REG));
-        long dev = open("/dev", OpenFile.O_RDONLY);
+        assertTrue(dirents(BUF, (int) tn).contains("made:" + FileMode.DT_REG));
+        long dev = open("/dev", Fcntl.O_RDONLY);
         long dn = call(Sys.GETDENTS64, dev, BUF, PAGE);
-        assertTrue(dirents(BUF, (int) dn).containsAll(List.of("null:" + Node.DT_CHR, "urandom:" + Node.DT_CHR)));
-        long root = open("/", OpenFile.O_RDONLY);
+        assertTrue(dirents(BUF, (int) dn).containsAll(List.of("null:" + FileMode.DT_CHR, "urandom:" + FileMode.DT_CHR)));
+        long root = open("/", Fcntl.O_RDONLY);
         long rn = call(Sys.GETDENTS64, root, BUF, PAGE);
         assertEquals(List.of(".:4", "..:4", "dev:4", "tmp:4", "var:4"), dirents(BUF, (int) rn));
     }
@@ -436,11 +439,11 @@ class HostKernelTest {
         String longName = "n".repeat(200);
         int files = 6000; // about 1.3 MiB of records
         for (int i = 0; i < files; i++) {
-            long fd = open("/tmp/many/" + longName + i, OpenFile.O_WRONLY | OpenFile.O_CREAT);
+            long fd = open("/tmp/many/" + longName + i, Fcntl.O_WRONLY | Fcntl.O_CREAT);
             assertEquals(0, call(Sys.CLOSE, fd));
         }
         long buf = call(Sys.MMAP, 0, 2 << 20, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        long dir = open("/tmp/many", OpenFile.O_RDONLY | OpenFile.O_DIRECTORY);
+        long dir = open("/tmp/many", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY);
         int entries = 0;
         long n;
         while ((n = call(Sys.GETDENTS64, dir, buf, Long.MAX_VALUE)) > 0) {
@@ -478,25 +481,25 @@ class HostKernelTest {
         assertTrue(addr > 0 && addr % PAGE == 0, Long.toHexString(addr));
         assertEquals(AddressSpace.MMAP_TOP - 3 * PAGE, addr, "top-down, rounded up to pages");
         assertEquals(before + 3 * PAGE, space.committedBytes());
-        assertArrayEquals(new byte[10_000], space.readBytes(addr, 10_000), "zero-filled");
-        space.writeLong(addr + 3 * PAGE - 8, 42);
-        assertEquals(42, space.readLong(addr + 3 * PAGE - 8));
+        assertArrayEquals(new byte[10_000], space.copyInBytes(addr, 10_000), "zero-filled");
+        space.copyOutLong(addr + 3 * PAGE - 8, 42);
+        assertEquals(42, space.copyInLong(addr + 3 * PAGE - 8));
 
         long second = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         assertEquals(addr - PAGE, second);
-        assertThrows(MemoryFault.class, () -> space.writeBytes(second, new byte[1]), "PROT_READ");
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(second, new byte[1]), "PROT_READ");
 
         assertEquals(0, call(Sys.MUNMAP, addr, 10_000));
         assertEquals(before + PAGE, space.committedBytes());
-        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(addr, 1));
         assertEquals(0, call(Sys.MUNMAP, second, PAGE));
         assertEquals(before, space.committedBytes());
 
         // A hint that is free is used; MAP_FIXED replaces what is there.
         assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        space.writeLong(0x3000_0000L, 7);
+        space.copyOutLong(0x3000_0000L, 7);
         assertEquals(0x3000_0000L, call(Sys.MMAP, 0x3000_0000L, PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-        assertEquals(0, space.readLong(0x3000_0000L), "the fixed mapping is fresh");
+        assertEquals(0, space.copyInLong(0x3000_0000L), "the fixed mapping is fresh");
         assertEquals(before + PAGE, space.committedBytes());
     }
 
@@ -520,12 +523,12 @@ class HostKernelTest {
 
     @Test
     void mmapOfABundleFileCopiesItsContents() throws MemoryFault {
-        long fd = open("/var/task/data.txt", OpenFile.O_RDONLY);
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
         long addr = call(Sys.MMAP, 0, PAGE, 1, MAP_PRIVATE, fd, 0);
         assertTrue(addr > 0);
         assertEquals(BUNDLE_TEXT, get(addr, BUNDLE_TEXT.length()));
-        assertArrayEquals(new byte[16], space.readBytes(addr + BUNDLE_TEXT.length(), 16), "zero past the end");
-        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]), "mapped read-only");
+        assertArrayEquals(new byte[16], space.copyInBytes(addr + BUNDLE_TEXT.length(), 16), "zero past the end");
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(addr, new byte[1]), "mapped read-only");
         assertEquals(-13, call(Sys.MMAP, 0, PAGE, 3, MAP_SHARED, fd, 0), "EACCES: shared writable file mapping");
     }
 
@@ -534,10 +537,10 @@ class HostKernelTest {
         long addr = call(Sys.MMAP, 0, 2 * PAGE, 3, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         put(addr, "data");
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 1));
-        assertThrows(MemoryFault.class, () -> space.writeBytes(addr, new byte[1]));
+        assertThrows(MemoryFault.class, () -> space.copyOutBytes(addr, new byte[1]));
         assertEquals("data", get(addr, 4));
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 0));
-        assertThrows(MemoryFault.class, () -> space.readBytes(addr, 1));
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(addr, 1));
         assertEquals(0, call(Sys.MPROTECT, addr, PAGE, 3));
         assertEquals("data", get(addr, 4));
         assertEquals(-EINVAL, call(Sys.MPROTECT, addr + 1, PAGE, 1));
@@ -554,17 +557,17 @@ class HostKernelTest {
         AddressSpace.Mapping m = space.mappingAt(HEAP);
         assertNotNull(m);
         assertEquals("[heap]", m.name());
-        space.writeLong(HEAP + 3 * PAGE - 8, 99);
+        space.copyOutLong(HEAP + 3 * PAGE - 8, 99);
         assertEquals(HEAP + 10_000, call(Sys.BRK, 0));
 
         assertEquals(HEAP + 5 * PAGE, call(Sys.BRK, HEAP + 5 * PAGE));
         assertEquals(before + 5 * PAGE, space.committedBytes());
-        assertEquals(99, space.readLong(HEAP + 3 * PAGE - 8), "growing keeps the old contents");
+        assertEquals(99, space.copyInLong(HEAP + 3 * PAGE - 8), "growing keeps the old contents");
 
         assertEquals(HEAP + 100, call(Sys.BRK, HEAP + 100));
         assertEquals(before + PAGE, space.committedBytes());
-        assertThrows(MemoryFault.class, () -> space.readBytes(HEAP + PAGE, 1));
-        space.writeLong(HEAP, 1);
+        assertThrows(MemoryFault.class, () -> space.copyInBytes(HEAP + PAGE, 1));
+        space.copyOutLong(HEAP, 1);
 
         assertEquals(HEAP, call(Sys.BRK, HEAP));
         assertEquals(before, space.committedBytes());
@@ -573,8 +576,8 @@ class HostKernelTest {
 
         // Grown again, the heap reads zero.
         assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + 3 * PAGE));
-        assertEquals(0, space.readLong(HEAP + 3 * PAGE - 8));
-        assertEquals(0, space.readLong(HEAP));
+        assertEquals(0, space.copyInLong(HEAP + 3 * PAGE - 8));
+        assertEquals(0, space.copyInLong(HEAP));
 
         // Past the limit: unchanged.
         assertEquals(HEAP + 3 * PAGE, call(Sys.BRK, HEAP + LIMIT * 2));
@@ -647,7 +650,7 @@ class HostKernelTest {
 
     @Test
     void pwriteAndWriteAtTheEndOfLongAreEfbig() throws MemoryFault {
-        long fd = open("/tmp/big", OpenFile.O_RDWR | OpenFile.O_CREAT);
+        long fd = open("/tmp/big", Fcntl.O_RDWR | Fcntl.O_CREAT);
         long entryBytes = tmp.usedBytes(); // the entry itself: its node and name
         put(BUF, "0123456789abcdef");
         // at + n wrapped to a negative end: the array copy got a negative index.
@@ -659,13 +662,13 @@ class HostKernelTest {
         assertEquals(-ENOSPC, call(Sys.PWRITE64, fd, BUF, 8, TmpFs.MAX_FILE_BYTES - 4), "/tmp is 1 MiB here");
         assertEquals(0, call(Sys.PREAD64, fd, BUF, 8, Long.MAX_VALUE - 8), "reading past the end is the end");
         assertEquals(0, call(Sys.FSTAT, fd, BUF));
-        assertEquals(0, space.readLong(BUF + 48), "the file is still empty");
+        assertEquals(0, space.copyInLong(BUF + 48), "the file is still empty");
         assertEquals(entryBytes, tmp.usedBytes(), "no data bytes are held");
     }
 
     @Test
     void lseekThatWouldOverflowIsEinval() {
-        long fd = call(Sys.OPENAT, AT_FDCWD, pathUnchecked("/var/task/data.txt"), OpenFile.O_RDONLY, 0);
+        long fd = call(Sys.OPENAT, AT_FDCWD, pathUnchecked("/var/task/data.txt"), Fcntl.O_RDONLY, 0);
         assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, Long.MAX_VALUE - 1, 0));
         assertEquals(-EINVAL, call(Sys.LSEEK, fd, 2, 1), "SEEK_CUR past Long.MAX_VALUE");
         assertEquals(Long.MAX_VALUE - 1, call(Sys.LSEEK, fd, 0, 1), "unchanged");
@@ -704,9 +707,9 @@ class HostKernelTest {
 
     @Test
     void openIgnoresFlagBitsLinuxDoesNotKnow() throws MemoryFault {
-        long fd = call(Sys.OPENAT, AT_FDCWD, path("/var/task/data.txt"), 0xFFFF_FFFF_8000_0000L | OpenFile.O_NONBLOCK, 0);
+        long fd = call(Sys.OPENAT, AT_FDCWD, path("/var/task/data.txt"), 0xFFFF_FFFF_8000_0000L | Fcntl.O_NONBLOCK, 0);
         assertTrue(fd >= 3, "opened: " + fd);
-        assertEquals(OpenFile.O_NONBLOCK, call(Sys.FCNTL, fd, 3, 0), "F_GETFL shows only flags Linux keeps");
+        assertEquals(Fcntl.O_NONBLOCK, call(Sys.FCNTL, fd, 3, 0), "F_GETFL shows only flags Linux keeps");
     }
 
     @Test
@@ -718,18 +721,18 @@ class HostKernelTest {
         assertEquals(0, call(Sys.MPROTECT, addr + PAGE, PAGE, 0));
         final int MADV_DONTNEED = 4;
         assertEquals(0, call(Sys.MADVISE, addr, 3 * PAGE, MADV_DONTNEED), "was EFAULT at the PROT_NONE page");
-        assertArrayEquals(new byte[5], space.readBytes(addr, 5));
-        assertArrayEquals(new byte[5], space.readBytes(addr + 2 * PAGE, 5));
+        assertArrayEquals(new byte[5], space.copyInBytes(addr, 5));
+        assertArrayEquals(new byte[5], space.copyInBytes(addr + 2 * PAGE, 5));
         assertEquals(-EINVAL, call(Sys.MADVISE, addr, Long.MAX_VALUE, MADV_DONTNEED));
         assertEquals(-EINVAL, call(Sys.MADVISE, 0x7fff_ffff_ffff_f000L, PAGE, MADV_DONTNEED));
     }
 
     @Test
     void oneVectoredCallMovesAtMostOneMebibyte() throws MemoryFault {
-        long devNull = open("/dev/null", OpenFile.O_WRONLY);
+        long devNull = open("/dev/null", Fcntl.O_WRONLY);
         for (int i = 0; i < 3; i++) {
-            space.writeLong(BUF + 16L * i, BUF);
-            space.writeLong(BUF + 16L * i + 8, 1 << 20);
+            space.copyOutLong(BUF + 16L * i, BUF);
+            space.copyOutLong(BUF + 16L * i + 8, 1 << 20);
         }
         assertEquals(1 << 20, call(Sys.WRITEV, devNull, BUF, 3), "a short count, as after a partial write");
     }
@@ -751,16 +754,16 @@ class HostKernelTest {
     void clockGettimeWritesAPlausibleTimespec() throws MemoryFault {
         long nowSeconds = Instant.now().getEpochSecond();
         assertEquals(0, call(Sys.CLOCK_GETTIME, 0, BUF));
-        long sec = space.readLong(BUF), nsec = space.readLong(BUF + 8);
+        long sec = space.copyInLong(BUF), nsec = space.copyInLong(BUF + 8);
         assertTrue(Math.abs(sec - nowSeconds) <= 5, "CLOCK_REALTIME " + sec + " vs " + nowSeconds);
         assertTrue(nsec >= 0 && nsec < 1_000_000_000L);
 
         long mono = System.nanoTime();
         assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 16));
-        long m = space.readLong(BUF + 16) * 1_000_000_000L + space.readLong(BUF + 24);
+        long m = space.copyInLong(BUF + 16) * 1_000_000_000L + space.copyInLong(BUF + 24);
         assertTrue(Math.abs(m - mono) < TimeUnit.SECONDS.toNanos(5), "CLOCK_MONOTONIC");
         assertEquals(0, call(Sys.CLOCK_GETTIME, 1, BUF + 32));
-        long m2 = space.readLong(BUF + 32) * 1_000_000_000L + space.readLong(BUF + 40);
+        long m2 = space.copyInLong(BUF + 32) * 1_000_000_000L + space.copyInLong(BUF + 40);
         assertTrue(m2 >= m, "monotonic");
 
         assertEquals(-EINVAL, call(Sys.CLOCK_GETTIME, 99, BUF));
@@ -768,8 +771,8 @@ class HostKernelTest {
         assertEquals(-EFAULT, call(Sys.CLOCK_GETTIME, 0, BUF + 4 * PAGE - 8), "timespec runs off the mapping");
 
         assertEquals(0, call(Sys.GETTIMEOFDAY, BUF + 48));
-        assertTrue(Math.abs(space.readLong(BUF + 48) - nowSeconds) <= 5);
-        long usec = space.readLong(BUF + 56);
+        assertTrue(Math.abs(space.copyInLong(BUF + 48) - nowSeconds) <= 5);
+        long usec = space.copyInLong(BUF + 56);
         assertTrue(usec >= 0 && usec < 1_000_000);
         long t = call(Sys.TIME, 0);
         assertTrue(Math.abs(t - nowSeconds) <= 5);
@@ -778,7 +781,7 @@ class HostKernelTest {
     private long cpuClock(HostKernel k) throws MemoryFault {
         final int CLOCK_PROCESS_CPUTIME_ID = 2;
         assertEquals(0, call(k, Sys.CLOCK_GETTIME, CLOCK_PROCESS_CPUTIME_ID, BUF));
-        return space.readLong(BUF) * 1_000_000_000L + space.readLong(BUF + 8);
+        return space.copyInLong(BUF) * 1_000_000_000L + space.copyInLong(BUF + 8);
     }
 
     @Test
@@ -795,18 +798,18 @@ class HostKernelTest {
         HostKernel next = newKernel(stdout); // another VM on the same host thread
         assertEquals(0, cpuClock(next));
         assertEquals(0, call(next, Sys.SYSINFO, BUF));
-        assertTrue(space.readLong(BUF) <= 1, "uptime is the VM's, in seconds: " + space.readLong(BUF));
+        assertTrue(space.copyInLong(BUF) <= 1, "uptime is the VM's, in seconds: " + space.copyInLong(BUF));
     }
 
     @Test
     void getrandomReturnsFreshBytes() throws MemoryFault {
         assertEquals(32, call(Sys.GETRANDOM, BUF, 32, 0));
         assertEquals(32, call(Sys.GETRANDOM, BUF + 64, 32, 0));
-        byte[] a = space.readBytes(BUF, 32), b = space.readBytes(BUF + 64, 32);
+        byte[] a = space.copyInBytes(BUF, 32), b = space.copyInBytes(BUF + 64, 32);
         assertFalse(Arrays.equals(a, b));
         assertFalse(Arrays.equals(new byte[32], a));
         // Only the requested bytes are written.
-        assertArrayEquals(new byte[32], space.readBytes(BUF + 32, 32));
+        assertArrayEquals(new byte[32], space.copyInBytes(BUF + 32, 32));
         assertEquals(-EFAULT, call(Sys.GETRANDOM, 0xDEAD_0000L, 16, 0));
         assertEquals(-EINVAL, call(Sys.GETRANDOM, BUF, -1, 0));
     }
@@ -815,11 +818,11 @@ class HostKernelTest {
     void getrlimitReportsTheStackThatWasMapped() throws MemoryFault {
         final int RLIMIT_STACK = 3;
         assertEquals(0, call(Sys.GETRLIMIT, RLIMIT_STACK, BUF));
-        assertEquals(8L << 20, space.readLong(BUF), "Linux's default until the loader says otherwise");
+        assertEquals(8L << 20, space.copyInLong(BUF), "Linux's default until the loader says otherwise");
         kernel.setStackLimit(1L << 20);
         assertEquals(0, call(Sys.PRLIMIT64, 0, RLIMIT_STACK, 0, BUF));
-        assertEquals(1L << 20, space.readLong(BUF));
-        assertEquals(1L << 20, space.readLong(BUF + 8));
+        assertEquals(1L << 20, space.copyInLong(BUF));
+        assertEquals(1L << 20, space.copyInLong(BUF + 8));
     }
 
     @Test
@@ -844,10 +847,10 @@ class HostKernelTest {
         assertEquals(1000, call(Sys.GETEGID));
         long n = call(Sys.GETCWD, BUF, 100);
         assertEquals("/var/task".length() + 1, n);
-        assertEquals("/var/task", space.readCString(BUF, 100));
+        assertEquals("/var/task", space.copyInString(BUF, 100));
         assertEquals(0, call(Sys.CHDIR, path("/tmp")));
         call(Sys.GETCWD, BUF, 100);
-        assertEquals("/tmp", space.readCString(BUF, 100));
+        assertEquals("/tmp", space.copyInString(BUF, 100));
         assertEquals(-ENOTDIR, call(Sys.CHDIR, path("/var/task/data.txt")));
         long r = call(Sys.READLINK, path("/proc/self/exe"), BUF, 100);
         assertEquals("/var/task/hello".length(), r);
