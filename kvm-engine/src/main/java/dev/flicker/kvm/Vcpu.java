@@ -31,6 +31,9 @@ public final class Vcpu implements AutoCloseable {
     private final MemorySegment regsBuffer = arena.allocate(KvmApi.REGS_SIZE, 8);
     private final MemorySegment sregsBuffer = arena.allocate(KvmApi.SREGS_SIZE, 8);
     private final MemorySegment msrBuffer = arena.allocate(KvmApi.MSRS_HEADER + 64 * KvmApi.MSR_ENTRY_SIZE, 8);
+    /** {@link #clearKick()}'s arguments to {@code sigtimedwait}, made once. */
+    private final MemorySegment kickSignalSet = Libc.newSigset(arena, KICK_SIGNAL);
+    private final MemorySegment zeroTimespec = arena.allocate(16, 8);
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private final VcpuExit.Mmio mmio;
@@ -100,6 +103,18 @@ public final class Vcpu implements AutoCloseable {
             run.set(ValueLayout.JAVA_BYTE, KvmApi.RUN_IMMEDIATE_EXIT, (byte) 1);
             if (runnerThread != 0) Libc.pthreadKill(runnerThread, KICK_SIGNAL);
         }
+    }
+
+    /**
+     * Takes back a kick that made {@link #run()} return {@link VcpuExit.Interrupted}, so that the next {@code KVM_RUN}
+     * enters the guest again: clears {@code immediate_exit} and takes the kick signal if it is still pending (it
+     * stays pending after {@code KVM_RUN} returns, blocked, and would end the next one at once). Called by the
+     * thread bound to this vCPU; allocates nothing. A kick that lands between the two steps may be taken too, so
+     * whoever kicks must first record why (a deadline, a preemption) where the run loop looks after this call.
+     */
+    public void clearKick() {
+        run.set(ValueLayout.JAVA_BYTE, KvmApi.RUN_IMMEDIATE_EXIT, (byte) 0);
+        Libc.takePendingSignal(kickSignalSet, zeroTimespec, KICK_SIGNAL);
     }
 
     /** {@code KVM_RUN}: enters the guest until the next exit. */

@@ -258,10 +258,18 @@ public final class Libc {
     /** Takes a pending, blocked {@code signal} off the calling thread without waiting; true if one was pending. */
     public static boolean takePendingSignal(int signal) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment set = sigset(arena, signal);
-            MemorySegment zero = arena.allocate(16); // struct timespec {0, 0}
+            return takePendingSignal(sigset(arena, signal), arena.allocate(16), signal);
+        }
+    }
+
+    /**
+     * {@link #takePendingSignal(int)} with its arguments made once ({@code set} from {@link #newSigset}, and a zero
+     * {@code struct timespec} of 16 bytes), so that a run loop takes a signal without allocating.
+     */
+    public static boolean takePendingSignal(MemorySegment set, MemorySegment zeroTimespec, int signal) {
+        try {
             MemorySegment cap = ERRNO_BUFFER.get();
-            int rc = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, zero);
+            int rc = (int) SIGTIMEDWAIT.invokeExact(cap, set, MemorySegment.NULL, zeroTimespec);
             if (rc == signal) return true;
             int errno = errno(cap);
             if (errno == EAGAIN || errno == EINTR) return false;
@@ -271,6 +279,11 @@ public final class Libc {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    /** A kernel {@code sigset_t} holding {@code signal}, allocated in {@code arena}. */
+    public static MemorySegment newSigset(Arena arena, int signal) {
+        return sigset(arena, signal);
     }
 
     /** A kernel {@code sigset_t} (128 bytes for glibc) holding one signal. */
