@@ -84,6 +84,8 @@ public final class MicroVm implements AutoCloseable {
     private Vm vm;
     private final GuestMemory memory;
     private final Vcpu vcpu;
+    /** Kicks {@link #vcpu} out of {@code KVM_RUN}: what the run loop hands its {@link CpuLease}, made once. */
+    private final Runnable kick;
     private final PhysicalPages frames;
     private final AddressSpace space;
     private final TmpFs tmp;
@@ -105,6 +107,7 @@ public final class MicroVm implements AutoCloseable {
         this.vm = vm;
         this.memory = memory;
         this.vcpu = vcpu;
+        this.kick = vcpu::kick;
         this.frames = frames;
         this.space = space;
         this.tmp = tmp;
@@ -287,7 +290,17 @@ public final class MicroVm implements AutoCloseable {
 
     /** Runs until the program exits, crashes, reaches its deadline (from now) or asks for its event. */
     public RunResult run() {
-        return run(null, null);
+        return run(null, null, CpuLease.DEDICATED);
+    }
+
+    /**
+     * Runs like {@link #run()} on a CPU lent by {@code cpu}, held when this is called: the run gives it back and waits
+     * for it again whenever {@code cpu} asks, and while the program blocks in the host. The deadline stays the run's
+     * own, counted from now on the wall clock, time without the CPU included. When the run ends, {@code cpu} is held
+     * again, unless the deadline passed (or the owner stopped lending) while the run waited for it.
+     */
+    public RunResult run(CpuLease cpu) {
+        return run(null, null, cpu);
     }
 
     /**
@@ -296,21 +309,27 @@ public final class MicroVm implements AutoCloseable {
      * what a program does after answering (reading the 202, asking for its next event) only delays the answer.
      */
     public RunResult runUntil(BooleanSupplier answered) {
-        return run(null, answered);
+        return run(null, answered, CpuLease.DEDICATED);
+    }
+
+    /** {@link #runUntil(BooleanSupplier)} on a CPU lent by {@code cpu}, as {@link #run(CpuLease)}. */
+    public RunResult runUntil(BooleanSupplier answered, CpuLease cpu) {
+        return run(null, answered, cpu);
     }
 
     public RunResult run(long[] hostCallTimes) {
-        return run(hostCallTimes, null);
+        return run(hostCallTimes, null, CpuLease.DEDICATED);
     }
 
-    private RunResult run(long[] hostCallTimes, BooleanSupplier answered) {
+    private RunResult run(long[] hostCallTimes, BooleanSupplier answered, CpuLease cpu) {
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
+        kernel.setCpuLease(cpu);
         kernel.runStarted();
         Ending ending;
         try {
-            ending = runLoop(deadline, hostCallTimes, answered);
+            ending = runLoop(deadline, hostCallTimes, answered, cpu);
         } catch (RuntimeException | Error e) {
             // Whatever failed in the host (a KVM call, an OutOfMemoryError), it ends this program, not the host.
             ending = new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, "host error: " + e, 0, 0, 0);
@@ -411,19 +430,30 @@ public final class MicroVm implements AutoCloseable {
         vcpu.setRegs(regs);
     }
 
-    private Ending runLoop(long deadline, long[] hostCallTimes, BooleanSupplier answered) {
+    private Ending runLoop(long deadline, long[] hostCallTimes, BooleanSupplier answered, CpuLease cpu) {
         MemorySegment hc = memory.slice(HOSTCALL_PAGE_GPA, PAGE_SIZE);
         if (hostKernelError != null) return new Ending(RunResult.Outcome.CRASHED, -1, SIGSEGV, hostKernelError, 0, 0, 0);
         long hostCalls = 0, otherExits = 0;
         vcpu.bindToCurrentThread();
-        ScheduledFuture<?> kick = runner.watch(vcpu, deadline);
+        ScheduledFuture<?> deadlineKick = runner.watch(vcpu, deadline);
+        cpu.running(kick);
         try {
             while (true) {
                 if (System.nanoTime() - deadline >= 0) {
                     return new Ending(RunResult.Outcome.TIMED_OUT, -1, SIGKILL, "killed at its deadline", hostCalls, 0, otherExits);
                 }
-                if (kick == null || runner.closing()) {
+                if (deadlineKick == null || runner.closing()) {
                     return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: the runner is closing", hostCalls, 0, otherExits);
+                }
+                if (cpu.preempted()) {
+                    // Its owner wants the CPU back (another VM waits and this one's time slice is over): it goes to the
+                    // next, and this VM waits for it again, then goes on where it stopped. The deadline does not move.
+                    cpu.release();
+                    if (!cpu.acquire(deadline) && System.nanoTime() - deadline < 0) {
+                        return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: its CPU was not lent again",
+                                hostCalls, 0, otherExits);
+                    }
+                    continue; // the deadline and the runner's state again, after the wait
                 }
                 VcpuExit exit = vcpu.run();
                 switch (exit) {
@@ -464,7 +494,12 @@ public final class MicroVm implements AutoCloseable {
                     case VcpuExit.Io io when io.port() >= EXCEPTION_PORT_BASE && io.port() < EXCEPTION_PORT_BASE + 32 -> {
                         return exception(io.port() - EXCEPTION_PORT_BASE, hostCalls, otherExits);
                     }
-                    case VcpuExit.Interrupted i -> otherExits++;
+                    case VcpuExit.Interrupted i -> {
+                        // A kick: the deadline, the runner's close or the CPU's owner, each recorded before it kicked
+                        // and checked at the top of the loop. Take the kick back, or every later entry would end at once.
+                        vcpu.clearKick();
+                        otherExits++;
+                    }
                     case VcpuExit.Io io -> {
                         return crash(SIGSEGV, "SIGSEGV: port I/O to 0x" + Integer.toHexString(io.port()), hostCalls, otherExits);
                     }
@@ -488,7 +523,8 @@ public final class MicroVm implements AutoCloseable {
                 }
             }
         } finally {
-            if (kick != null) runner.unwatch(vcpu, kick);
+            cpu.running(null);
+            if (deadlineKick != null) runner.unwatch(vcpu, deadlineKick);
             vcpu.unbindFromCurrentThread();
         }
     }

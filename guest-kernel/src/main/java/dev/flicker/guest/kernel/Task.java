@@ -1,5 +1,6 @@
 package dev.flicker.guest.kernel;
 
+import dev.flicker.guest.CpuLease;
 import dev.flicker.guest.abi.Marshallable;
 import dev.flicker.guest.fs.DirectoryDescription;
 import dev.flicker.guest.fs.FileDescription;
@@ -41,6 +42,7 @@ public final class Task {
     private final SecureRandom random;
     private final Clocks clocks = new Clocks();
     private long deadlineNanos = System.nanoTime() + 10_000_000_000L;
+    private CpuLease cpuLease = CpuLease.DEDICATED;
     private boolean exited;
     private int exitStatus;
     /** Where structs are marshalled on their way in and out: the largest is {@code struct utsname}, 390 bytes. */
@@ -177,6 +179,11 @@ public final class Task {
         deadlineNanos = nanoTime;
     }
 
+    /** The CPU the run is lent: given back while the task blocks in the host. */
+    public void setCpuLease(CpuLease cpu) {
+        cpuLease = cpu;
+    }
+
     /** Sleeps {@code durationNanos}, never past the deadline. */
     public void sleep(long durationNanos) {
         // Compared as durations from now: nanoTime values themselves may be anywhere, and only differences are safe.
@@ -192,15 +199,25 @@ public final class Task {
         sleepUntil(deadlineNanos);
     }
 
-    private static void sleepUntil(long nanoTime) {
-        long left;
-        while ((left = nanoTime - System.nanoTime()) > 0) {
-            try {
-                Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+    /**
+     * Blocks until {@code nanoTime}. The VM's CPU goes to another VM meanwhile, and is taken back after (the run loop
+     * sees it when it is not: a deadline passed, or the owner stopped lending).
+     */
+    private void sleepUntil(long nanoTime) {
+        if (nanoTime - System.nanoTime() <= 0) return;
+        cpuLease.release();
+        try {
+            long left;
+            while ((left = nanoTime - System.nanoTime()) > 0) {
+                try {
+                    Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
+        } finally {
+            cpuLease.acquire(deadlineNanos);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.flicker.guest.syscall;
 
+import dev.flicker.guest.CpuLease;
 import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.OutputCapture;
 import dev.flicker.guest.fs.FileDescription;
@@ -102,6 +103,11 @@ public final class HostKernel {
     /** Sleeps and waits end at this {@link System#nanoTime()}: the run's deadline. */
     public void setDeadline(long nanoTime) {
         task.setDeadline(nanoTime);
+    }
+
+    /** The CPU the run is lent ({@link CpuLease}): a program that blocks in the host gives it back while it waits. */
+    public void setCpuLease(CpuLease cpu) {
+        task.setCpuLease(cpu);
     }
 
     public void setBrk(long start) {
