@@ -1,9 +1,12 @@
 package dev.flicker.pool;
 
+import dev.flicker.guest.CpuLease;
 import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.net.LoopbackEndpoint;
+import dev.flicker.kvm.Kvm;
+import dev.flicker.kvm.KvmException;
 import dev.flicker.kvm.sys.Libc;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
@@ -11,6 +14,7 @@ import dev.flicker.snapshots.SnapshotStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,6 +36,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * zero when the version has been idle for {@code idleMillis}, or when the host's available memory is below
  * {@code minHostAvailableBytes} (the pool yields). After a burst of teardowns, once quiet for
  * {@code trimAfterQuietMillis}, the pool runs a full GC (so G1 uncommits heap) and trims the native heap.
+ *
+ * <p>The pool decides how an invocation's VM starts (a ready one, or one restored now), not when it runs: a VM runs
+ * on the CPU its caller lends it ({@link CpuLease}), which the scheduler's run slots share between VMs.
  */
 public final class VmPool implements AutoCloseable {
     /**
@@ -70,13 +77,18 @@ public final class VmPool implements AutoCloseable {
 
         /** Delivers {@code event}, runs the handler until it answers (or ends), then hands the VM to teardown. */
         public Invocation invoke(RuntimeApi.Event event) {
+            return invoke(event, CpuLease.DEDICATED);
+        }
+
+        /** {@link #invoke(RuntimeApi.Event)} on the CPU {@code cpu} lends, held when this is called (see {@link MicroVm#run(CpuLease)}). */
+        public Invocation invoke(RuntimeApi.Event event, CpuLease cpu) {
             if (used) throw new IllegalStateException("a lease serves one invocation");
             used = true;
             try {
                 long t0 = System.nanoTime();
                 RuntimeApi.deliver(vm, event);
                 long t1 = System.nanoTime();
-                RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered); // the VM is destroyed after this invocation
+                RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered, cpu); // the VM is destroyed after this invocation
                 return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
@@ -129,6 +141,7 @@ public final class VmPool implements AutoCloseable {
         }
     }
 
+    private static final System.Logger LOG = System.getLogger(VmPool.class.getName());
     private static final int CORES = Runtime.getRuntime().availableProcessors();
     /** What every function's VM is given: the Lambda Runtime API on 127.0.0.1:9001, where its runtime asks for events. */
     private static final List<LoopbackEndpoint.Spec> ENDPOINTS = List.of(RuntimeApi.ENDPOINT);
@@ -139,6 +152,8 @@ public final class VmPool implements AutoCloseable {
     private final ExecutorService restorer = Executors.newSingleThreadExecutor(daemon("vm-pool-restore"));
     private final ExecutorService reaper = Executors.newSingleThreadExecutor(daemon("vm-pool-teardown"));
     private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("vm-pool-tick"));
+    /** What {@link #open} opened for this pool, closed with it, in this order; empty for a pool given its runner. */
+    private List<AutoCloseable> owned = List.of();
     private final AtomicInteger leasedNow = new AtomicInteger(), destroyingNow = new AtomicInteger();
     /** Every VM restored and not yet destroyed, with its state, for per-VM memory figures. */
     private final Map<MicroVm, String> live = new ConcurrentHashMap<>();
@@ -153,12 +168,33 @@ public final class VmPool implements AutoCloseable {
         ticker.scheduleWithFixedDelay(this::tick, policy.tickMillis(), policy.tickMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** This host cannot run VMs: KVM could not be opened. The message says what is missing and how to get it. */
+    public static final class KvmUnavailable extends RuntimeException {
+        KvmUnavailable(KvmException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    /**
+     * A pool on this host's KVM ({@code kvmDevice}, {@code /dev/kvm} but in tests), with its snapshots stored in
+     * {@code snapshotDirectory}: it opens KVM and a micro VM runner, and closes both when it is closed. Throws
+     * {@link KvmUnavailable} when KVM cannot be opened.
+     */
+    public static VmPool open(Path kvmDevice, Path snapshotDirectory, Policy policy) {
+        Kvm kvm;
+        try {
+            kvm = Kvm.open(kvmDevice);
+        } catch (KvmException e) {
+            throw new KvmUnavailable(e);
+        }
+        MicroVmRunner runner = new MicroVmRunner(kvm, true);
+        VmPool pool = new VmPool(runner, new SnapshotStore(snapshotDirectory), policy);
+        pool.owned = List.of(runner, kvm);
+        return pool;
+    }
+
     private static java.util.concurrent.ThreadFactory daemon(String name) {
-        return r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        };
+        return Thread.ofPlatform().name(name).daemon().factory();
     }
 
     /**
@@ -175,19 +211,27 @@ public final class VmPool implements AutoCloseable {
      * bounded by {@code initTimeoutMillis} instead of the version's timeout, as Lambda bounds its Init phase.
      */
     public Snapshot prepare(FunctionVersion version, long initTimeoutMillis) {
+        return prepare(version, initTimeoutMillis, CpuLease.DEDICATED);
+    }
+
+    /**
+     * {@link #prepare(FunctionVersion, long)} with the initialisation on the CPU {@code cpu} lends, held when this is
+     * called: a function's init shares the host's CPUs like any of its invocations.
+     */
+    public Snapshot prepare(FunctionVersion version, long initTimeoutMillis, CpuLease cpu) {
         // A snapshot another build wrote (another guest ABI, image or state layout) is not found: it is taken again.
         Snapshot snapshot = store.current(version.key(), runner.snapshotKind(ENDPOINTS))
-                .orElseGet(() -> takeSnapshot(version, initTimeoutMillis));
+                .orElseGet(() -> takeSnapshot(version, initTimeoutMillis, cpu));
         Versioned old = versions.put(version.key(), new Versioned(version, snapshot));
         if (old != null) drain(old);
         return snapshot;
     }
 
-    private Snapshot takeSnapshot(FunctionVersion version, long initTimeoutMillis) {
+    private Snapshot takeSnapshot(FunctionVersion version, long initTimeoutMillis, CpuLease cpu) {
         MicroVm vm = runner.boot(version.request().withEndpoints(ENDPOINTS)
                 .withLimits(version.limits().withTimeoutMillis(initTimeoutMillis)));
         try {
-            RunResult r = vm.run();
+            RunResult r = vm.run(cpu);
             if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
                 throw new IllegalStateException("function " + version.key() + " did not reach its snapshot point "
                         + "(its first read of the event): " + r + " stderr: " + r.stderrText());
@@ -357,7 +401,7 @@ public final class VmPool implements AutoCloseable {
                         try {
                             if (versions.get(v.version.key()) == v) keepReady(v, v.restore());
                         } catch (RuntimeException e) {
-                            System.err.println("vm-pool: " + e.getMessage());
+                            LOG.log(System.Logger.Level.WARNING, "a restore ahead of demand failed", e);
                         } finally {
                             v.restoring.decrementAndGet();
                         }
@@ -394,7 +438,7 @@ public final class VmPool implements AutoCloseable {
                 trims.incrementAndGet();
             }
         } catch (IOException | RuntimeException e) {
-            System.err.println("vm-pool: tick failed: " + e);
+            LOG.log(System.Logger.Level.WARNING, "the pool's tick failed", e);
         }
     }
 
@@ -444,6 +488,13 @@ public final class VmPool implements AutoCloseable {
         for (Versioned v : versions.values()) drain(v);
         versions.clear();
         finish(reaper);
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "closing the pool's " + c.getClass().getSimpleName() + " failed", e);
+            }
+        }
     }
 
     private static void finish(ExecutorService executor) {
