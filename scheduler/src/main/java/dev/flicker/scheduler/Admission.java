@@ -78,10 +78,6 @@ public final class Admission {
         else reservations.put(function, wanted);
     }
 
-    public Integer reservation(String function) {
-        return reservations.get(function);
-    }
-
     /** Takes a slot for one invocation of {@code function}, or throws {@link TooManyRequests}. */
     public synchronized Permit admit(String function) {
         int running = inFlight.getOrDefault(function, 0);

@@ -1,0 +1,194 @@
+package dev.flicker.scheduler;
+
+import dev.flicker.testing.TestTime;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The run slots' order and slicing, with a fake clock for slices and no VM: who gets a slot next, who is preempted and
+ * when, and that a waiter gets the slot a preempted VM gave back. No test asserts a duration.
+ */
+class RunSlotsTest {
+    static final long SLICE_NANOS = 10_000_000;
+    final AtomicLong clock = new AtomicLong();
+    final List<String> granted = Collections.synchronizedList(new ArrayList<>());
+    final List<Waiter> waiters = new ArrayList<>();
+
+    @AfterEach
+    void releaseEveryone() {
+        waiters.forEach(w -> w.release.countDown());
+    }
+
+    /** A thread that waits for a slot for {@code function}, notes {@code name} once it holds one, and gives it back when told. */
+    final class Waiter {
+        final RunSlots.Ticket ticket;
+        final CountDownLatch release = new CountDownLatch(1);
+        final AtomicBoolean refused = new AtomicBoolean();
+        final Thread thread;
+
+        Waiter(RunSlots slots, String function, String name) {
+            int before = slots.figures().waiting();
+            ticket = slots.ticket(function);
+            thread = Thread.ofPlatform().name(name).start(() -> {
+                if (!ticket.acquire()) {
+                    refused.set(true);
+                    return;
+                }
+                granted.add(name);
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                ticket.release();
+            });
+            waiters.add(this);
+            // Arrival order is the test's input: the next waiter comes only once this one queued.
+            TestTime.await(name + " queued", Duration.ofSeconds(10), () -> slots.figures().waiting() == before + 1);
+        }
+    }
+
+    RunSlots slots(int count) {
+        return new RunSlots(count, SLICE_NANOS, clock::get);
+    }
+
+    void awaitGranted(int count) {
+        TestTime.await(count + " grants", Duration.ofSeconds(10), () -> granted.size() >= count);
+    }
+
+    @Test
+    void aFreeSlotIsTakenAtOnceAndEachGivenBackOnce() {
+        RunSlots slots = slots(2);
+        RunSlots.Ticket a = slots.ticket("a"), b = slots.ticket("b");
+        assertTrue(a.acquire());
+        assertTrue(b.acquire());
+        assertEquals(new RunSlots.Figures(2, 2, 0, 0), slots.figures());
+        assertFalse(a.preempted(), "a holder is not asked to give its slot back while nobody waits");
+        a.release();
+        a.release(); // twice is once
+        assertTrue(a.preempted(), "without a slot, the run loop must wait for one before it enters the guest");
+        assertEquals(1, slots.figures().running());
+        b.close();
+        assertEquals(0, slots.figures().running());
+    }
+
+    @Test
+    void waitersAreServedInTurnAcrossFunctionsAndInArrivalOrderWithinOne() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket holder = slots.ticket("a");
+        assertTrue(holder.acquire());
+        List<Waiter> arrivals = List.of(new Waiter(slots, "a", "a1"), new Waiter(slots, "a", "a2"), new Waiter(slots, "a", "a3"),
+                new Waiter(slots, "b", "b1"), new Waiter(slots, "c", "c1"));
+        holder.release();
+        for (int served = 1; served <= arrivals.size(); served++) {
+            awaitGranted(served);
+            String name = granted.get(served - 1);
+            arrivals.stream().filter(w -> w.thread.getName().equals(name)).findFirst().orElseThrow().release.countDown();
+        }
+        assertEquals(List.of("a1", "b1", "c1", "a2", "a3"), granted,
+                "function a's three waiters, queued first, do not keep b and c waiting behind all of them");
+    }
+
+    @Test
+    void aHolderIsPreemptedAtTheEndOfItsSliceOnlyWhileAnotherWaits() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket spinner = slots.ticket("spin");
+        AtomicInteger kicks = new AtomicInteger();
+        assertTrue(spinner.acquire());
+        spinner.running(kicks::incrementAndGet);
+
+        clock.addAndGet(5 * SLICE_NANOS);
+        assertEquals(-1, slots.preemptExpired(), "nobody waits: no slice ends");
+        assertFalse(spinner.preempted());
+
+        Waiter victim = new Waiter(slots, "victim", "victim");
+        assertEquals(0, kicks.get());
+        slots.preemptExpired(); // the spinner's slice is long over
+        assertTrue(spinner.preempted(), "a waiter came and the spinner's slice is over");
+        assertEquals(1, kicks.get(), "its vCPU is kicked out of the guest");
+        assertEquals(1, slots.figures().preemptions());
+
+        // The run loop gives the slot back: the victim gets it, and the spinner queues to go on later.
+        spinner.release();
+        awaitGranted(1);
+        assertEquals(List.of("victim"), granted);
+        Waiter resumed = new Waiter(slots, "spin", "spin-again");
+        resumed.ticket.running(kicks::incrementAndGet);
+        victim.release.countDown();
+        awaitGranted(2);
+        assertEquals(List.of("victim", "spin-again"), granted);
+        assertEquals(1, kicks.get(), "nobody waits now: the resumed spinner is not kicked");
+    }
+
+    @Test
+    void aFreshHolderKeepsItsSliceAndTheNextCheckIsWhenItEnds() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket holder = slots.ticket("h");
+        assertTrue(holder.acquire());
+        clock.addAndGet(SLICE_NANOS / 4);
+        new Waiter(slots, "w", "w");
+        assertEquals(SLICE_NANOS * 3 / 4, slots.preemptExpired(), "the slicer looks again when the holder's slice ends");
+        assertFalse(holder.preempted());
+        clock.addAndGet(SLICE_NANOS * 3 / 4);
+        slots.preemptExpired();
+        assertTrue(holder.preempted());
+    }
+
+    @Test
+    void asManyHoldersArePreemptedAsWaitOldestFirst() {
+        RunSlots slots = slots(2);
+        RunSlots.Ticket older = slots.ticket("a"), newer = slots.ticket("b");
+        assertTrue(older.acquire());
+        clock.addAndGet(SLICE_NANOS / 2);
+        assertTrue(newer.acquire());
+        clock.addAndGet(3 * SLICE_NANOS); // both slices are over
+        new Waiter(slots, "c", "c");
+        slots.preemptExpired();
+        slots.preemptExpired(); // again: the one waiter is already promised a slot
+        assertTrue(older.preempted());
+        assertFalse(newer.preempted(), "one waiter needs one slot");
+        assertEquals(1, slots.figures().preemptions());
+        older.release();
+        awaitGranted(1);
+        assertEquals(List.of("c"), granted);
+    }
+
+    @Test
+    void aWaitEndsAtItsDeadlineWithoutTheSlotAndLeavesTheQueue() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket holder = slots.ticket("h"), late = slots.ticket("late");
+        assertTrue(holder.acquire());
+        assertFalse(late.acquire(System.nanoTime() + 1_000_000), "the deadline came before a slot");
+        assertTrue(late.preempted(), "a run loop that gets this answer must not enter the guest");
+        assertEquals(0, slots.figures().waiting());
+        clock.addAndGet(10 * SLICE_NANOS);
+        assertEquals(-1, slots.preemptExpired(), "nobody waits any more, so nobody is preempted");
+        holder.release();
+        assertTrue(late.acquire(System.nanoTime() + 1_000_000_000L), "a free slot is taken at once");
+    }
+
+    @Test
+    void closingRefusesEveryWaiter() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket holder = slots.ticket("h");
+        assertTrue(holder.acquire());
+        Waiter w = new Waiter(slots, "w", "w");
+        slots.close();
+        TestTime.await("the waiter refused", Duration.ofSeconds(10), w.refused::get);
+        assertFalse(slots.ticket("x").acquire(), "nothing is lent once closed");
+        assertEquals(List.of(), granted);
+    }
+}
