@@ -1,6 +1,8 @@
 package dev.flicker.api;
 
-import dev.flicker.pool.Invocation;
+import dev.flicker.scheduler.EventQueue;
+import dev.flicker.scheduler.Invoked;
+import dev.flicker.scheduler.Scheduler;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -20,28 +22,33 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Event invocations, durable in PostgreSQL. {@link #enqueue} commits the row before the API answers 202.
- * Workers claim rows with {@code FOR UPDATE SKIP LOCKED}, run them, and record success, a retry with
- * exponential backoff, or a dead letter. A row left {@code Running} by a process that died is queued again
- * at start: delivery is at least once, and a row whose success was recorded never runs again.
+ * Event invocations, durable in PostgreSQL. {@link #enqueue} commits the row before the API answers 202. The
+ * scheduler's dispatch workers ({@link Scheduler#dispatchEvents}) claim rows with {@code FOR UPDATE SKIP LOCKED}, run
+ * them, and this queue records success, a retry with exponential backoff, or a dead letter. A row left
+ * {@code Running} by a process that died is queued again at start: delivery is at least once, and a row whose success
+ * was recorded never runs again.
  */
 @ApplicationScoped
-public class AsyncQueue {
+public class AsyncQueue implements EventQueue<AsyncQueue.Claimed> {
     private static final Logger LOG = Logger.getLogger(AsyncQueue.class);
     static final int MAX_ASYNC_PAYLOAD = 256 * 1024;
     /** How much of a function's error a dead letter keeps (the function's response may be 6 MB), and a row's last error. */
     static final int MAX_DEAD_LETTER_ERROR_CHARS = 64 * 1024, MAX_LAST_ERROR_CHARS = 4096;
     private final Pool db;
     private final Functions functions;
+    private final Scheduler scheduler;
+    private final Invocations invocations;
     private final int workers;
     private final long baseBackoffMillis;
-    private final List<Thread> threads = new ArrayList<>();
-    private volatile boolean running = true;
+    private Scheduler.Dispatch dispatch;
 
-    public AsyncQueue(Pool db, Functions functions, @ConfigProperty(name = "flicker.async.workers") int workers,
+    public AsyncQueue(Pool db, Functions functions, Scheduler scheduler, Invocations invocations,
+                      @ConfigProperty(name = "flicker.async.workers") int workers,
                       @ConfigProperty(name = "flicker.async.backoff-millis") long baseBackoffMillis) {
         this.db = db;
         this.functions = functions;
+        this.scheduler = scheduler;
+        this.invocations = invocations;
         this.workers = workers;
         this.baseBackoffMillis = baseBackoffMillis;
     }
@@ -50,12 +57,11 @@ public class AsyncQueue {
         long requeued = Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', updated_at = now() "
                 + "WHERE status = 'Running'").execute()).rowCount();
         if (requeued > 0) LOG.infof("%d event invocations were running when the platform stopped: queued again", requeued);
-        for (int i = 0; i < workers; i++) threads.add(Thread.ofPlatform().daemon().name("async-worker-" + i).start(this::work));
+        dispatch = scheduler.dispatchEvents(this, workers);
     }
 
     void onStop(@Observes ShutdownEvent event) {
-        running = false;
-        threads.forEach(Thread::interrupt);
+        if (dispatch != null) dispatch.close();
     }
 
     /** Stores an Event invocation of {@code ref}; when this returns, the invocation is durable. */
@@ -65,56 +71,101 @@ public class AsyncQueue {
                 .execute(Tuple.of(requestId, ref.name(), ref.qualifier(), Buffer.buffer(payload))));
     }
 
-    /** A claimed attempt; {@code waitedMillis} since it became due (at enqueue, or when its backoff ended). */
-    private record Claimed(String requestId, FunctionRef ref, byte[] payload, int attempts, double waitedMillis) {
+    /**
+     * A claimed attempt of the row {@code requestId}: the {@code attempts}th, which came due at {@code dueNanos}
+     * ({@link System#nanoTime}: at enqueue, or when its backoff ended). Each attempt has its own request id.
+     */
+    record Claimed(String requestId, FunctionRef ref, byte[] payload, int attempts, long dueNanos) implements EventQueue.Due {
         String function() {
             return ref.name();
         }
+
+        @Override
+        public String key() {
+            return ref.key();
+        }
+
+        @Override
+        public Scheduler.Request request() {
+            return new Scheduler.Request(attemptId(), payload, ref.arn(), Functions.traceId(), dueNanos);
+        }
+
+        String attemptId() {
+            return requestId + "-" + attempts;
+        }
     }
 
-    private Claimed claim() {
+    @Override
+    public Claimed claim() {
         RowSet<Row> rows = Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Running', "
                 + "attempts = attempts + 1, updated_at = now() WHERE request_id = (SELECT request_id FROM async_invocations "
                 + "WHERE status = 'Queued' AND next_attempt_at <= now() ORDER BY next_attempt_at "
                 + "FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING request_id, function_name, qualifier, payload, attempts, "
                 + "(EXTRACT(EPOCH FROM clock_timestamp() - next_attempt_at) * 1000)::float8 AS waited_ms").execute());
         for (Row r : rows) {
+            long waitedNanos = (long) (Math.max(0, r.getDouble("waited_ms")) * 1e6);
             return new Claimed(r.getString("request_id"), new FunctionRef(r.getString("function_name"), r.getString("qualifier")),
-                    r.getBuffer("payload").getBytes(), r.getInteger("attempts"), Math.max(0, r.getDouble("waited_ms")));
+                    r.getBuffer("payload").getBytes(), r.getInteger("attempts"), System.nanoTime() - waitedNanos);
         }
         return null;
     }
 
-    private void work() {
-        while (running) {
-            try {
-                Claimed c = claim();
-                if (c == null) {
-                    Thread.sleep(50);
-                    continue;
-                }
-                run(c);
-            } catch (InterruptedException e) {
+    /**
+     * Records an attempt that ran. Whatever fails on the way, the row does not stay {@code Running}: when the outcome
+     * cannot be recorded, the row is queued again (at least once: an attempt whose success could not be recorded runs
+     * again).
+     */
+    @Override
+    public void ran(Claimed c, Invoked inv) {
+        recordSafely(c, () -> {
+            invocations.record(c.attemptId(), c.ref(), inv);
+            if (inv.succeeded()) {
+                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
+                        + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));
                 return;
-            } catch (RuntimeException e) {
-                if (running) LOG.warn("async worker: " + e.getMessage());
-                try {
-                    Thread.sleep(500);
-                } catch (InterruptedException ie) {
-                    return;
-                }
             }
+            failed(c, GuestText.errorType(inv.errorType()), new String(inv.response(), StandardCharsets.UTF_8));
+        });
+    }
+
+    /** Records an attempt that did not run, or failed in the platform, as {@link #ran} does. */
+    @Override
+    public void refused(Claimed c, RuntimeException why) {
+        recordSafely(c, () -> {
+            RuntimeException refusal = lambdaError(c, why);
+            if (refusal instanceof Scheduler.Stopping
+                    || refusal instanceof LambdaError e && (e.status() == 409 || e.status() == 429)) {
+                // Not ready yet, throttled, or the platform stops: the function did not run, so the attempt does not count.
+                String type = refusal instanceof LambdaError e ? e.type() : "ServiceException";
+                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
+                                + "last_error = $2, updated_at = now(), next_attempt_at = now() + ($3 || ' milliseconds')::interval "
+                                + "WHERE request_id = $1")
+                        .execute(Tuple.of(c.requestId(), lastError(type, refusal.getMessage()), Long.toString(baseBackoffMillis))));
+            } else if (refusal instanceof LambdaError e && e.status() == 404) {
+                deadLetter(c, e.type(), e.getMessage()); // the function is gone: retrying cannot help
+            } else if (refusal instanceof LambdaError e) {
+                failed(c, e.type(), e.getMessage());
+            } else {
+                // A fault of the platform, not of the function: retried like a function error, never left Running.
+                LOG.warnf(refusal, "event invocation %s failed in the platform", c.requestId());
+                failed(c, "ServiceException", String.valueOf(refusal.getMessage()));
+            }
+        });
+    }
+
+    /** Lambda's error for {@code why} ({@link Functions#refusal}), or {@code why} itself when it is a fault or the platform stops. */
+    private RuntimeException lambdaError(Claimed c, RuntimeException why) {
+        if (why instanceof Scheduler.Stopping) return why;
+        try {
+            return functions.refusal(c.ref(), why);
+        } catch (LambdaError notFound) {
+            return notFound;
         }
     }
 
-    /**
-     * Runs one attempt and records its outcome. Whatever fails on the way, the row does not stay {@code Running}: when
-     * the outcome cannot be recorded, the row is queued again (at least once: an attempt whose success could not be
-     * recorded runs again).
-     */
-    private void run(Claimed c) {
+    private void recordSafely(Claimed c, Runnable record) {
         try {
-            attempt(c);
+            record.run();
         } catch (RuntimeException | Error e) {
             LOG.errorf(e, "event invocation %s: the outcome of attempt %d could not be recorded; queued again", c.requestId(), c.attempts());
             requeueAfterFault(c);
@@ -122,40 +173,8 @@ public class AsyncQueue {
         }
     }
 
-    private void attempt(Claimed c) {
-        String errorType;
-        String error;
-        try {
-            long dueNanos = System.nanoTime() - (long) (c.waitedMillis() * 1e6);
-            Invocation inv = functions.invoke(c.ref(), c.requestId() + "-" + c.attempts(), c.payload(), dueNanos);
-            if (inv.errorType() == null) {
-                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Succeeded', updated_at = now() "
-                        + "WHERE request_id = $1").execute(Tuple.of(c.requestId())));
-                return;
-            }
-            errorType = GuestText.errorType(inv.errorType()); // the function's choice, into VARCHAR(128)
-            error = new String(inv.response(), StandardCharsets.UTF_8);
-        } catch (LambdaError e) {
-            if (e.status() == 409 || e.status() == 429) {
-                // Not ready yet or throttled: the function did not run, so the attempt does not count.
-                Db.await(() -> db.preparedQuery("UPDATE async_invocations SET status = 'Queued', attempts = attempts - 1, "
-                                + "last_error = $2, updated_at = now(), next_attempt_at = now() + ($3 || ' milliseconds')::interval "
-                                + "WHERE request_id = $1")
-                        .execute(Tuple.of(c.requestId(), lastError(e.type(), e.getMessage()), Long.toString(baseBackoffMillis))));
-                return;
-            }
-            if (e.status() == 404) {
-                deadLetter(c, e.type(), e.getMessage()); // the function is gone: retrying cannot help
-                return;
-            }
-            errorType = e.type();
-            error = e.getMessage();
-        } catch (RuntimeException e) {
-            // A fault of the platform, not of the function: retried like a function error, never left Running.
-            LOG.warnf(e, "event invocation %s failed in the platform", c.requestId());
-            errorType = "ServiceException";
-            error = String.valueOf(e.getMessage());
-        }
+    /** A failed attempt: queued again after its backoff, or a dead letter once its retries are spent. */
+    private void failed(Claimed c, String errorType, String error) {
         int maxRetries = functions.maxRetryAttempts(c.function());
         if (c.attempts() > maxRetries) {
             deadLetter(c, errorType, error);

@@ -87,8 +87,9 @@ public class CodeStore {
     });
     private final AtomicBoolean collectionPending = new AtomicBoolean();
 
-    public CodeStore(Engine engine, Pool db, @ConfigProperty(name = "flicker.code.concurrent-unzips") int concurrentUnzips) {
-        this.root = engine.dataDir().resolve("code");
+    public CodeStore(@ConfigProperty(name = "flicker.data-dir") Path dataDir, Pool db,
+                     @ConfigProperty(name = "flicker.code.concurrent-unzips") int concurrentUnzips) {
+        this.root = dataDir.resolve("code");
         this.db = db;
         this.unzips = new Semaphore(concurrentUnzips, true);
     }

@@ -3,12 +3,11 @@ package dev.flicker.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flicker.guest.Limits;
-import dev.flicker.guest.fs.Bundle;
 import dev.flicker.lambda.runtime.RuntimeApi;
-import dev.flicker.pool.FunctionVersion;
-import dev.flicker.pool.Invocation;
 import dev.flicker.scheduler.Admission;
+import dev.flicker.scheduler.FunctionSpec;
+import dev.flicker.scheduler.Invoked;
+import dev.flicker.scheduler.Scheduler;
 import io.quarkus.panache.common.Sort;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
@@ -19,8 +18,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -31,18 +28,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 
 /**
  * The functions this platform knows, their published versions and their lifecycle, stored in PostgreSQL.
  * {@code $LATEST} and every published version each have their own snapshot: a version is {@code Pending}
- * while it is prepared, then {@code Active} (or {@code Failed} with the reason). Request threads block (they
- * run VMs); database work goes through {@link Db}.
+ * while it is prepared, then {@code Active} (or {@code Failed} with the reason). Everything that runs goes through
+ * the {@link Scheduler}: each version is deployed there under its {@link FunctionRef#key()}. Request threads block
+ * (they run VMs); database work goes through {@link Db}.
  */
 @ApplicationScoped
 public class Functions {
@@ -55,68 +48,16 @@ public class Functions {
     private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {};
     static final String REGION = "local", ACCOUNT = "000000000000";
 
-    /**
-     * What running one version needs besides its row: its code bundle, its pool version, and whether its
-     * snapshot is ready. Kept in memory so that the invoke path never waits for the database.
-     */
-    static final class Runtime {
-        final Bundle bundle;
-        final FunctionVersion version;
-        volatile boolean active;
-
-        Runtime(Bundle bundle, FunctionVersion version) {
-            this.bundle = bundle;
-            this.version = version;
-        }
-    }
-
-    private final Engine engine;
+    private final Scheduler scheduler;
     private final CodeStore codeStore;
     private final ObjectMapper json;
-    /** By {@link FunctionRef#key()}: {@code name:$LATEST} and {@code name:N} for each published version. */
-    private final Map<String, Runtime> runtimes = new ConcurrentHashMap<>();
-    /**
-     * Threads that take snapshots (each runs a function's initialisation, bounded by {@link #initTimeoutMillis}):
-     * several, so that one function's slow init does not hold up the others' creates, updates and publishes.
-     */
-    private final ExecutorService preparers;
-    /** The last preparation task given for each version key: tasks of one key run in order, one at a time. */
-    private final Map<String, CompletableFuture<Void>> preparing = new ConcurrentHashMap<>();
-    private final long initTimeoutMillis;
-
-    private final Admission admission;
-    /**
-     * VMs that run at once: one per core. Admitted invocations beyond it wait their turn in arrival order
-     * (the queued phase of their records). vCPUs are CPU-bound, and the KVM ioctls of one process contend
-     * across threads (BENCHMARKS.md), so more VMs running than cores makes every invocation slower without
-     * finishing more of them.
-     */
-    private final Semaphore runSlots = new Semaphore(java.lang.Runtime.getRuntime().availableProcessors(), true);
     private final Invocations invocations;
 
-    public Functions(Engine engine, CodeStore codeStore, ObjectMapper json, Invocations invocations,
-                     @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency,
-                     @ConfigProperty(name = "flicker.function.init-timeout-seconds") int initTimeoutSeconds,
-                     @ConfigProperty(name = "flicker.function.prepare-threads") int prepareThreads) {
-        if (initTimeoutSeconds < 1) throw new IllegalArgumentException("flicker.function.init-timeout-seconds must be at least 1");
-        if (prepareThreads < 1) throw new IllegalArgumentException("flicker.function.prepare-threads must be at least 1");
-        this.initTimeoutMillis = initTimeoutSeconds * 1000L;
-        java.util.concurrent.atomic.AtomicInteger threadNumber = new java.util.concurrent.atomic.AtomicInteger();
-        this.preparers = Executors.newFixedThreadPool(prepareThreads, r -> {
-            Thread t = new Thread(r, "function-prepare-" + threadNumber.getAndIncrement());
-            t.setDaemon(true);
-            return t;
-        });
-        this.engine = engine;
+    public Functions(Scheduler scheduler, CodeStore codeStore, ObjectMapper json, Invocations invocations) {
+        this.scheduler = scheduler;
         this.codeStore = codeStore;
         this.json = json;
         this.invocations = invocations;
-        this.admission = new Admission(maxConcurrency);
-    }
-
-    /** The admission this platform runs invocations through; read by the operator overview. */
-    public Admission admission() {
-        return admission;
     }
 
     static String arn(String name) {
@@ -128,7 +69,7 @@ public class Functions {
         List<FunctionRecord> all = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
         List<FunctionVersionRecord> versions = Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>listAll(Sort.by("qualifiedName")));
         for (FunctionRecord f : all) {
-            if (f.reservedConcurrency != null) admission.reserve(f.name, f.reservedConcurrency);
+            if (f.reservedConcurrency != null) scheduler.reserve(f.name, f.reservedConcurrency);
             restore(FunctionRef.latest(f.name), f);
         }
         for (FunctionVersionRecord v : versions) restore(versionRef(v), v);
@@ -354,7 +295,7 @@ public class Functions {
                             });
                 }));
         FunctionRef ref = versionRef(published);
-        if (!runtimes.containsKey(ref.key())) startPreparing(ref, published);
+        if (!scheduler.isDeployed(ref.key())) startPreparing(ref, published);
         return configuration(ref, published);
     }
 
@@ -419,27 +360,15 @@ public class Functions {
         if (!ref.isLatest()) {
             long deleted = Db.tx(() -> FunctionVersionRecord.deleteById(ref.key()).map(d -> d ? 1L : 0L));
             if (deleted == 0) throw LambdaError.notFound("Function not found: " + ref.arn());
-            forget(ref.key());
+            scheduler.remove(ref.key());
             codeStore.collectGarbage();
             return;
         }
         long deleted = Db.tx(() -> FunctionRecord.delete("name", ref.name())); // versions go with it (ON DELETE CASCADE)
         if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(ref.name()));
-        admission.reserve(ref.name(), null);
-        for (String key : List.copyOf(runtimes.keySet())) {
-            if (key.startsWith(ref.name() + ":")) forget(key);
-        }
+        scheduler.reserve(ref.name(), null);
+        scheduler.removeFunction(ref.name());
         codeStore.collectGarbage();
-    }
-
-    private void forget(String key) {
-        Runtime rt = runtimes.remove(key);
-        if (rt != null) {
-            onPreparer(key, () -> {
-                if (engine.pool() != null) engine.pool().remove(rt.version);
-                rt.bundle.close();
-            });
-        }
     }
 
     // ---- settings that hold for every version ----
@@ -459,7 +388,7 @@ public class Functions {
     public void reserveConcurrency(String name, Integer slots) {
         get(name);
         try {
-            admission.reserve(name, slots);
+            scheduler.reserve(name, slots);
         } catch (IllegalArgumentException e) {
             throw LambdaError.invalid(e.getMessage());
         }
@@ -469,38 +398,41 @@ public class Functions {
     // ---- invoking ----
 
     /**
-     * Runs one invocation of {@code ref} in its own VM, within the concurrency limits, and records it with the
-     * time it waited since {@code acceptedNanos} ({@link System#nanoTime}, when the request was accepted). Only
-     * a version that is not ready touches the database here (to say why).
+     * Runs one invocation of {@code ref} through the scheduler (admission, a run slot, its own VM) and records it with
+     * the time it waited since {@code acceptedNanos} ({@link System#nanoTime}, when the request was accepted). Only a
+     * version that is not ready touches the database here (to say why).
      */
-    public Invocation invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
-        requireHostCanRun(ref);
-        Runtime rt = runtimes.get(ref.key());
-        if (rt == null || !rt.active) {
-            FunctionConfig c = find(ref); // 404 when it does not exist
-            throw LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the following state: "
-                    + c.state + (c.stateReason == null ? "" : " (" + c.stateReason + ")"));
+    public Invoked invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
+        Invoked inv;
+        try {
+            inv = scheduler.invoke(ref.key(), new Scheduler.Request(requestId, payload, ref.arn(), traceId(), acceptedNanos));
+        } catch (RuntimeException e) {
+            throw refusal(ref, e);
         }
-        Limits limits = rt.version.limits();
-        Invocation inv;
-        long queuedNanos;
-        try (Admission.Permit permit = admission.admit(ref.name())) {
-            runSlots.acquire();
-            try {
-                queuedNanos = System.nanoTime() - acceptedNanos;
-                inv = engine.pool().invoke(rt.version, new RuntimeApi.Event(payload, requestId,
-                        System.currentTimeMillis() + limits.timeoutMillis(), ref.arn(), traceId()));
-            } finally {
-                runSlots.release();
-            }
-        } catch (Admission.TooManyRequests e) {
-            throw LambdaError.throttled(e.reason(), e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LambdaError(500, "ServiceException", "interrupted while waiting to run");
-        }
-        invocations.record(requestId, ref, limits.memoryMib(), queuedNanos, inv);
+        invocations.record(requestId, ref, inv);
         return inv;
+    }
+
+    /**
+     * Lambda's error for an invocation of {@code ref} that the scheduler did not run: 404 when the function or version
+     * does not exist, 502 on a host that cannot run functions, 409 with its state when it is not ready, 429 past a
+     * concurrency limit. Anything else is a fault, returned as it is.
+     */
+    RuntimeException refusal(FunctionRef ref, RuntimeException e) {
+        return switch (e) {
+            case Scheduler.HostCannotRun h -> {
+                find(ref); // 404 when it does not exist
+                yield Scheduling.cannotRunError(h.getMessage());
+            }
+            case Scheduler.NotReady n -> {
+                FunctionConfig c = find(ref); // 404 when it does not exist
+                yield LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the "
+                        + "following state: " + c.state + (c.stateReason == null ? "" : " (" + c.stateReason + ")"));
+            }
+            case Admission.TooManyRequests t -> LambdaError.throttled(t.reason(), t.getMessage());
+            case Scheduler.Stopping s -> new LambdaError(500, "ServiceException", "The platform is stopping.");
+            default -> e;
+        };
     }
 
     /**
@@ -508,26 +440,20 @@ public class Functions {
      * Lambda's error shape and the reason: before an Event invocation is accepted, too, so that none is queued here.
      */
     public void requireHostCanRun(FunctionRef ref) {
-        if (engine.cannotRunFunctions() == null) return;
+        if (scheduler.cannotRunFunctions() == null) return;
         find(ref);
-        throw engine.cannotRunError();
+        throw Scheduling.cannotRunError(scheduler.cannotRunFunctions());
     }
 
-    /** The timeout of {@code ref}'s running configuration, for the timeout error's message. */
-    public long timeoutSeconds(FunctionRef ref) {
-        Runtime rt = runtimes.get(ref.key());
-        return rt != null ? rt.version.limits().timeoutMillis() / 1000 : find(ref).timeoutSeconds;
-    }
-
-    private static String traceId() {
+    static String traceId() {
         String hex = java.util.UUID.randomUUID().toString().replace("-", "");
         return "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + hex.substring(0, 24) + ";Sampled=0";
     }
 
     // ---- snapshots ----
 
-    /** The environment Lambda gives a runtime, the limits, and a pool version whose key changes with anything that runs. */
-    private Runtime runtime(FunctionRef ref, FunctionConfig c) {
+    /** The environment Lambda gives a runtime, the limits, and a version key that changes with anything that runs. */
+    private FunctionSpec spec(FunctionRef ref, FunctionConfig c) {
         Map<String, String> env = new TreeMap<>(environment(c));
         env.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + RuntimeApi.PORT);
         env.put("_HANDLER", c.handler);
@@ -538,94 +464,51 @@ public class Functions {
         env.put("AWS_REGION", REGION);
         env.put("AWS_DEFAULT_REGION", REGION);
         env.put("PATH", "/var/task:/usr/bin:/bin");
-        Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
         String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
-        Path codeDir = codeStore.directory(c.codeDir);
-        if (!Files.isDirectory(codeDir)) throw new IllegalStateException("its code is gone from the platform's code store");
-        Bundle bundle = Bundle.open(codeDir);
-        return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
+        return new FunctionSpec(ref.name(), key, codeStore.directory(c.codeDir), "bootstrap", env, c.memoryMb,
+                c.timeoutSeconds * 1000L);
     }
 
     /**
-     * Sets up the runtime of {@code ref} from its stored configuration {@code c} (which says Pending) and prepares
-     * its snapshot; the runtime it replaces is dropped. Whatever goes wrong on the way, the version ends Active or
-     * Failed: never Pending for good, which would refuse every later update with a 409.
+     * Deploys {@code ref} from its stored configuration {@code c} (which says Pending), replacing what ran before; the
+     * scheduler prepares its snapshot. Whatever goes wrong on the way, the version ends Active or Failed: never Pending
+     * for good, which would refuse every later update with a 409.
      */
     private void startPreparing(FunctionRef ref, FunctionConfig c) {
-        Runtime rt;
+        FunctionSpec spec;
         try {
-            rt = runtime(ref, c);
+            spec = spec(ref, c);
         } catch (RuntimeException e) {
             LOG.warnf(e, "function %s cannot be set up", ref.key());
-            forget(ref.key()); // what ran before no longer matches the stored configuration
-            onPreparer(ref.key(), () -> settle(ref, null, "The function cannot be set up: " + e.getMessage()));
+            scheduler.remove(ref.key()); // what ran before no longer matches the stored configuration
+            settle(ref, null, new Scheduler.Prepared.Failed("The function cannot be set up: " + e.getMessage()));
             return;
         }
-        Runtime old = runtimes.put(ref.key(), rt);
-        onPreparer(ref.key(), () -> {
-            if (old != null && !old.version.key().equals(rt.version.key())) {
-                if (engine.pool() != null) engine.pool().remove(old.version);
-                old.bundle.close();
-            }
-            prepare(ref, rt);
-        });
-    }
-
-    /** Runs {@code task} on a preparer thread after every task given before for {@code key}; other keys go in parallel. */
-    private void onPreparer(String key, Runnable task) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        CompletableFuture<Void> before = preparing.put(key, done);
-        Runnable run = () -> {
-            try {
-                task.run();
-            } catch (Throwable t) {
-                LOG.errorf(t, "preparing %s failed", key);
-            } finally {
-                preparing.remove(key, done);
-                done.complete(null);
-            }
-        };
-        if (before == null) preparers.execute(run);
-        else before.whenComplete((v, e) -> preparers.execute(run));
-    }
-
-    /** Takes the snapshot, its initialisation bounded by the init timeout; then settles the version's state. */
-    private void prepare(FunctionRef ref, Runtime rt) {
-        if (runtimes.get(ref.key()) != rt) return; // deleted or replaced meanwhile
-        if (engine.cannotRunFunctions() != null) {
-            // Nothing is wrong with the function: this host cannot run any. It stays Pending, saying why, and is
-            // prepared when the platform starts on a host with KVM.
-            setState(ref, "Pending", GuestText.line("This host cannot run functions: " + engine.cannotRunFunctions()), "Creating");
-            return;
-        }
-        String failure = "The platform stopped while it prepared the function.";
-        try {
-            engine.pool().prepare(rt.version, initTimeoutMillis);
-            failure = null;
-        } catch (RuntimeException e) {
-            failure = "The function did not initialise (in at most " + initTimeoutMillis / 1000 + " s): " + e.getMessage();
-        } finally {
-            settle(ref, rt, failure); // even when an Error ends the preparation
-        }
+        scheduler.deploy(ref.key(), spec, (deployment, outcome) -> settle(ref, deployment, outcome));
     }
 
     /**
-     * Records how preparing {@code ref} ended: Active, or Failed with {@code failure} (made one safe line: a guest's
-     * stderr in it may hold NUL, which PostgreSQL refuses). A database fault is retried for a while. {@code rt} is the
-     * runtime that was prepared (null when none could be set up): when it was replaced meanwhile, its successor
-     * settles the state instead.
+     * Records how preparing {@code ref} ended: Active, or Failed with the reason (made one safe line: a guest's stderr in
+     * it may hold NUL, which PostgreSQL refuses), or still Pending on a host that cannot run functions. A database fault
+     * is retried for a while. {@code deployment} is what was prepared (null when nothing could be set up): when it was
+     * replaced meanwhile, its successor settles the state instead. It runs only once Active is recorded.
      */
-    private void settle(FunctionRef ref, Runtime rt, String failure) {
-        String reason = GuestText.line(failure);
+    private void settle(FunctionRef ref, Scheduler.Deployment deployment, Scheduler.Prepared outcome) {
+        if (outcome instanceof Scheduler.Prepared.CannotRunHere cannot) {
+            // Nothing is wrong with the function: this host cannot run any. It stays Pending, saying why, and is
+            // prepared when the platform starts on a host with KVM.
+            setState(ref, "Pending", GuestText.line("This host cannot run functions: " + cannot.reason()), "Creating");
+            return;
+        }
+        String reason = outcome instanceof Scheduler.Prepared.Failed failed ? GuestText.line(failed.reason()) : null;
         for (int attempt = 1; ; attempt++) {
-            if (rt != null && runtimes.get(ref.key()) != rt) return;
+            if (deployment != null && !deployment.current()) return;
             try {
                 if (reason == null) {
                     setState(ref, "Active", null, null);
-                    rt.active = true;
+                    deployment.activate();
                     LOG.infof("function %s is Active", ref.key());
                 } else {
-                    if (rt != null) rt.active = false;
                     setState(ref, "Failed", reason, "InvalidRuntime");
                     LOG.warnf("function %s failed: %s", ref.key(), reason);
                 }

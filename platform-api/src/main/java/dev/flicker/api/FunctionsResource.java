@@ -1,7 +1,7 @@
 package dev.flicker.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flicker.pool.Invocation;
+import dev.flicker.scheduler.Invoked;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -165,12 +165,12 @@ public class FunctionsResource {
             default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
         }
         String requestId = java.util.UUID.randomUUID().toString();
-        Invocation inv = functions.invoke(ref, requestId, event, acceptedNanos);
+        Invoked inv = functions.invoke(ref, requestId, event, acceptedNanos);
         byte[] answer = inv.response();
         // The function chose its error type: into a header only as Lambda's pattern allows (no line breaks, <= 128).
         String errorType = GuestText.errorType(inv.errorType());
         if ("Sandbox.Timedout".equals(errorType)) {
-            answer = ("{\"errorMessage\":\"Task timed out after " + functions.timeoutSeconds(ref)
+            answer = ("{\"errorMessage\":\"Task timed out after " + inv.timeoutMillis() / 1000
                     + ".00 seconds\",\"errorType\":\"Sandbox.Timedout\"}").getBytes(StandardCharsets.UTF_8);
         }
         Response.ResponseBuilder rb = Response.ok(answer, MediaType.APPLICATION_JSON).header("X-Amz-Executed-Version", ref.qualifier())
@@ -181,7 +181,7 @@ public class FunctionsResource {
         return rb.build();
     }
 
-    private static String logTail(Invocation inv) {
+    private static String logTail(Invoked inv) {
         byte[] all = Invocations.logs(inv);
         byte[] tail = Arrays.copyOfRange(all, Math.max(0, all.length - LOG_TAIL_BYTES), all.length);
         return Base64.getEncoder().encodeToString(tail);

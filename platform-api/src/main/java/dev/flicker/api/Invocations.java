@@ -1,6 +1,6 @@
 package dev.flicker.api;
 
-import dev.flicker.pool.Invocation;
+import dev.flicker.scheduler.Invoked;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.logging.Logger;
 
@@ -29,15 +29,15 @@ public class Invocations {
         writer = Thread.ofPlatform().daemon().name("invocation-records").start(this::drain);
     }
 
-    static byte[] logs(Invocation inv) {
-        byte[] out = inv.result().stdout(), err = inv.result().stderr();
+    static byte[] logs(Invoked inv) {
+        byte[] out = inv.stdout(), err = inv.stderr();
         byte[] all = Arrays.copyOf(out, out.length + err.length);
         System.arraycopy(err, 0, all, out.length, err.length);
         return all;
     }
 
-    /** Records one finished invocation of {@code ref} (asynchronously), which waited {@code queuedNanos} to run. */
-    public void record(String requestId, FunctionRef ref, int memoryMb, long queuedNanos, Invocation inv) {
+    /** Records one finished invocation of {@code ref} (asynchronously). */
+    public void record(String requestId, FunctionRef ref, Invoked inv) {
         InvocationRecord r = new InvocationRecord();
         r.requestId = requestId;
         r.functionName = ref.name();
@@ -45,8 +45,8 @@ public class Invocations {
         r.status = inv.errorType() == null ? "Success" : "Error";
         r.errorType = GuestText.errorType(inv.errorType()); // the function chose it; the column is VARCHAR(128)
         r.startPath = inv.startPath().name();
-        r.billedMemoryMb = memoryMb;
-        r.queuedMs = queuedNanos / 1e6;
+        r.billedMemoryMb = inv.memoryMib();
+        r.queuedMs = inv.queuedNanos() / 1e6;
         r.vmReadyMs = inv.vmReadyNanos() / 1e6;
         r.initMs = inv.initNanos() / 1e6;
         r.deliverMs = inv.deliverNanos() / 1e6;
@@ -54,7 +54,7 @@ public class Invocations {
         r.responseMs = inv.responseNanos() / 1e6;
         r.durationMs = inv.totalNanos() / 1e6;
         byte[] all = logs(inv);
-        boolean truncated = all.length > LOG_BYTES || inv.result().stdoutDroppedBytes() + inv.result().stderrDroppedBytes() > 0;
+        boolean truncated = all.length > LOG_BYTES || inv.droppedOutputBytes() > 0;
         r.logs = new String(all, Math.max(0, all.length - LOG_BYTES), Math.min(all.length, LOG_BYTES), StandardCharsets.UTF_8)
                 .replace('\0', '?');
         r.logsTruncated = truncated;

@@ -1,9 +1,8 @@
 package dev.flicker.api;
 
-import dev.flicker.pool.MemoryStats;
-import dev.flicker.pool.StartPath;
-import dev.flicker.pool.VmPool;
-import dev.flicker.scheduler.Admission;
+import dev.flicker.scheduler.Figures;
+import dev.flicker.scheduler.Scheduler;
+import dev.flicker.scheduler.StartPath;
 import io.quarkus.panache.common.Sort;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
@@ -47,23 +46,21 @@ public class Overview {
             + "GROUP BY GROUPING SETS ((function_name), ())";
 
     private final Pool db;
-    private final Functions functions;
-    private final Engine engine;
+    private final Scheduler scheduler;
     private final Invocations invocations;
     private final AsyncQueue asyncQueue;
 
-    public Overview(Pool db, Functions functions, Engine engine, Invocations invocations, AsyncQueue asyncQueue) {
+    public Overview(Pool db, Scheduler scheduler, Invocations invocations, AsyncQueue asyncQueue) {
         this.db = db;
-        this.functions = functions;
-        this.engine = engine;
+        this.scheduler = scheduler;
         this.invocations = invocations;
         this.asyncQueue = asyncQueue;
     }
 
     /** What {@code GET /admin/overview} returns. */
     public record Snapshot(OffsetDateTime generatedAt, Host host, int windowSeconds, Concurrency concurrency,
-                           List<Function> functions, Window allFunctions, PoolView pool, Jvm jvm, AsyncQueue.Counts async,
-                           List<Recent> recent) {}
+                           Figures.RunSlots runSlots, List<Function> functions, Window allFunctions, PoolView pool, Jvm jvm,
+                           AsyncQueue.Counts async, List<Recent> recent) {}
 
     /** The platform JVM's heap now: what VMs cost the host in Java objects (their budgets) shows here. */
     public record Jvm(long heapUsedKib, long heapCommittedKib, long heapMaxKib) {
@@ -97,16 +94,21 @@ public class Overview {
 
     /** The VM pool: VMs per state, this process's memory, and the guest memory of the live VMs. */
     public record PoolView(int ready, int restoring, int leased, int destroying, long nativeHeapTrims,
-                           MemoryStats processMemory, VmMemory vmMemory) {}
+                           Figures.Memory processMemory, VmMemory vmMemory) {
+        static PoolView of(Figures.Pool p) {
+            return p == null ? null : new PoolView(p.ready(), p.restoring(), p.leased(), p.destroying(), p.nativeHeapTrims(),
+                    p.processMemory(), VmMemory.of(p.vms()));
+        }
+    }
 
     /** Guest memory mappings of the live VMs; PSS splits pages shared between clones among them. */
     public record VmMemory(int count, long totalRssKib, long totalPssKib, long medianPssKib, long totalPrivateDirtyKib) {
-        static VmMemory of(List<VmPool.VmMemory> vms) {
-            long[] pss = vms.stream().mapToLong(VmPool.VmMemory::pssKib).sorted().toArray();
+        static VmMemory of(List<Figures.Vm> vms) {
+            long[] pss = vms.stream().mapToLong(Figures.Vm::pssKib).sorted().toArray();
             int n = pss.length;
             long median = n == 0 ? 0 : n % 2 == 1 ? pss[n / 2] : (pss[n / 2 - 1] + pss[n / 2]) / 2;
-            return new VmMemory(n, vms.stream().mapToLong(VmPool.VmMemory::rssKib).sum(), Arrays.stream(pss).sum(), median,
-                    vms.stream().mapToLong(VmPool.VmMemory::privateDirtyKib).sum());
+            return new VmMemory(n, vms.stream().mapToLong(Figures.Vm::rssKib).sum(), Arrays.stream(pss).sum(), median,
+                    vms.stream().mapToLong(Figures.Vm::privateDirtyKib).sum());
         }
     }
 
@@ -122,27 +124,19 @@ public class Overview {
     }
 
     public Snapshot read() {
-        Admission admission = functions.admission();
         List<FunctionRecord> stored = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
         Map<String, Window> windows = new HashMap<>();
         Window all = windowPerFunction(windows);
         List<Function> rows = new ArrayList<>(stored.size());
         for (FunctionRecord f : stored) {
             rows.add(new Function(f.name, f.state, f.stateReason, f.memoryMb, f.timeoutSeconds, f.reservedConcurrency,
-                    admission.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
-        }
-        VmPool pool = engine.pool();
-        PoolView poolView = null;
-        if (pool != null) {
-            VmPool.Counts counts = pool.counts();
-            poolView = new PoolView(counts.ready(), counts.restoring(), counts.leased(), counts.destroying(),
-                    counts.nativeHeapTrims(), pool.memory(), VmMemory.of(pool.vmMemory()));
+                    scheduler.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
         }
         List<Recent> recent = invocations.find(null, null, RECENT_RECORDS, 0).stream().map(Recent::of).toList();
         return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC),
-                new Host(engine.cannotRunFunctions() == null, engine.cannotRunFunctions()), WINDOW_SECONDS,
-                new Concurrency(admission.globalLimit(), admission.inFlightTotal()), rows, all, poolView, Jvm.now(), asyncQueue.counts(),
-                recent);
+                new Host(scheduler.cannotRunFunctions() == null, scheduler.cannotRunFunctions()), WINDOW_SECONDS,
+                new Concurrency(scheduler.concurrencyLimit(), scheduler.inFlightTotal()), scheduler.runSlotFigures(), rows, all,
+                PoolView.of(scheduler.poolFigures()), Jvm.now(), asyncQueue.counts(), recent);
     }
 
     /** Fills {@code perFunction} with each function's window and returns the window of all functions together. */
