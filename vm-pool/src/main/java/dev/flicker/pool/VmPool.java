@@ -497,10 +497,17 @@ public final class VmPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Lets {@code executor} finish what it was given, however long that takes: a pool that returned from close with
+     * teardowns still running would leave VMs (and their KVM descriptors) open behind it. A slow finish is reported
+     * every 30 s (a burst of VMs on an emulated host takes minutes to tear down).
+     */
     private static void finish(ExecutorService executor) {
         executor.shutdown();
         try {
-            executor.awaitTermination(30, TimeUnit.SECONDS);
+            while (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+                System.err.println("vm-pool: still finishing the work given before close");
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
