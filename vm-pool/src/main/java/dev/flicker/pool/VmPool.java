@@ -506,7 +506,7 @@ public final class VmPool implements AutoCloseable {
         executor.shutdown();
         try {
             while (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
-                System.err.println("vm-pool: still finishing the work given before close");
+                LOG.log(System.Logger.Level.INFO, "still finishing the work given before close");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
