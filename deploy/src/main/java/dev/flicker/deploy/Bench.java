@@ -1,6 +1,8 @@
 package dev.flicker.deploy;
 
+import dev.flicker.guest.CpuLease;
 import dev.flicker.guest.Limits;
+import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.guest.RunRequest;
 import dev.flicker.guest.RunResult;
@@ -124,6 +126,7 @@ final class Bench {
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(PROGRAMS)) {
             vmCycle(runner, bundle);
             hostCall(runner, bundle);
+            preemption(runner, bundle);
             vcpuBringup(kvm);
             try (MicroVmRunner platform = new MicroVmRunner(kvm, true)) {
                 sideBySide(runner, platform, bundle);
@@ -160,6 +163,102 @@ final class Bench {
         double[] s = sorted(millis);
         figure("engine.vm_cycle_p50_ms", percentile(s, 0.5), "ms");
         figure("engine.vm_cycle_p99_ms", percentile(s, 0.99), "ms");
+    }
+
+    /**
+     * What preempting a running VM costs, from which the scheduler's time slice is chosen (docs/decisions.md, decision 28):
+     * the same fixed spin runs alone, then while its CPU lease is asked back every 200 us (a kick out of KVM_RUN, the
+     * exit, the lease given back and taken again, KVM_RUN entered again). The extra time over the number of preemptions
+     * is the cost of one; the time from the kick to the run loop giving the lease back is how long a kicked VM keeps
+     * its CPU. Medians of five rounds, alone and preempted in turn.
+     */
+    static void preemption(MicroVmRunner runner, Bundle bundle) throws InterruptedException {
+        RunRequest spin = RunRequest.of(bundle, "spin").withArgs("300");
+        spinMillis(runner, spin, CpuLease.DEDICATED); // warm-up
+        List<Double> alone = new ArrayList<>(), preempted = new ArrayList<>(), costs = new ArrayList<>();
+        List<Double> kickToExit = new ArrayList<>();
+        for (int round = 0; round < 5; round++) {
+            double a = spinMillis(runner, spin, CpuLease.DEDICATED);
+            PeriodicLease lease = new PeriodicLease(200_000);
+            double p;
+            try {
+                p = spinMillis(runner, spin, lease);
+            } finally {
+                lease.stop();
+            }
+            alone.add(a);
+            preempted.add(p);
+            costs.add((p - a) * 1000 / Math.max(1, lease.preemptions));
+            for (int i = 0; i < lease.preemptions; i++) kickToExit.add(lease.kickToReleaseNanos[i] / 1e3);
+        }
+        figure("engine.spin_alone_p50_ms", percentile(sorted(alone), 0.5), "ms");
+        figure("engine.spin_preempted_every_200us_p50_ms", percentile(sorted(preempted), 0.5), "ms");
+        figure("engine.preemption_cost_p50_us", percentile(sorted(costs), 0.5), "us");
+        double[] k = sorted(kickToExit);
+        figure("engine.preemption_kick_to_exit_p50_us", percentile(k, 0.5), "us");
+        figure("engine.preemption_kick_to_exit_p99_us", percentile(k, 0.99), "us");
+    }
+
+    static double spinMillis(MicroVmRunner runner, RunRequest spin, CpuLease lease) {
+        try (MicroVm vm = runner.boot(spin)) {
+            long t0 = System.nanoTime();
+            RunResult r = vm.run(lease);
+            long took = System.nanoTime() - t0;
+            check(r);
+            return took / 1e6;
+        }
+    }
+
+    /** A CPU lease asked back every {@code periodNanos} by a thread of its own; once given back it is taken again at once. */
+    static final class PeriodicLease implements CpuLease {
+        final long[] kickToReleaseNanos = new long[1 << 20];
+        volatile int preemptions;
+        private volatile boolean preempted, stopped;
+        private volatile Runnable kick;
+        private volatile long kickedAt;
+        private final Thread ticker;
+
+        PeriodicLease(long periodNanos) {
+            ticker = Thread.ofPlatform().daemon().name("bench-preempt").start(() -> {
+                while (!stopped) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(periodNanos);
+                    Runnable k = kick;
+                    if (k != null && !preempted) {
+                        kickedAt = System.nanoTime();
+                        preempted = true;
+                        k.run();
+                    }
+                }
+            });
+        }
+
+        void stop() throws InterruptedException {
+            stopped = true;
+            ticker.join();
+        }
+
+        @Override
+        public void running(Runnable kick) {
+            this.kick = kick;
+        }
+
+        @Override
+        public boolean preempted() {
+            return preempted;
+        }
+
+        @Override
+        public void release() {
+            int n = preemptions;
+            if (n < kickToReleaseNanos.length) kickToReleaseNanos[n] = System.nanoTime() - kickedAt;
+            preemptions = n + 1;
+        }
+
+        @Override
+        public boolean acquire(long deadlineNanos) {
+            preempted = false;
+            return true;
+        }
     }
 
     /** Time between consecutive host calls of a getpid loop, here and in the C anchor. */
