@@ -3,10 +3,12 @@ package dev.flicker.guest;
 /**
  * The host CPU a VM runs on, as its owner lends it (the platform's run slots: one VM per core). The VM holds it when
  * {@link MicroVm#run(CpuLease)} begins. The run loop asks {@link #preempted()} before every entry into the guest;
- * when the owner wants the CPU back (a time slice ended while another VM waits), it sets that and calls the kick the
- * run loop gave it ({@link #running}), which makes the vCPU leave {@code KVM_RUN} at once. The run loop then gives the
- * CPU back ({@link #release()}) and waits for it again ({@link #acquire}); the program goes on where it stopped.
- * A program that blocks in the host (a sleep, a write that waits for room) gives the CPU back while it waits.
+ * when the owner takes the CPU back (a time slice ended while another VM waits), it sets that and calls the kick the
+ * run loop gave it ({@link #running}), which makes the vCPU leave {@code KVM_RUN} as soon as its thread runs. The
+ * owner need not wait for that: a kicked vCPU runs no more guest code. The run loop then gives the CPU back
+ * ({@link #release()}, nothing when it was taken already) and waits for it again ({@link #acquire}); the program goes
+ * on where it stopped. A program that blocks in the host (a sleep, a write that waits for room) gives the CPU back
+ * while it waits.
  *
  * <p>The guest kernel knows nothing of functions or of how the owner shares its CPUs: this is the whole contract.
  * {@link #preempted()} is called at every exit, so it must be a plain read that allocates nothing.
@@ -41,7 +43,7 @@ public interface CpuLease {
 
     /**
      * True when the run loop must not enter the guest again before it gave the CPU back and got it again: the owner
-     * wants it back, or it is not held (a wait for it in the host ended without it).
+     * took it back or wants it back, or it is not held (a wait for it in the host ended without it).
      */
     boolean preempted();
 

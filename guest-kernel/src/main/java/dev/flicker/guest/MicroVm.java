@@ -446,8 +446,9 @@ public final class MicroVm implements AutoCloseable {
                     return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: the runner is closing", hostCalls, 0, otherExits);
                 }
                 if (cpu.preempted()) {
-                    // Its owner wants the CPU back (another VM waits and this one's time slice is over): it goes to the
-                    // next, and this VM waits for it again, then goes on where it stopped. The deadline does not move.
+                    // Its owner took the CPU back or wants it (another VM waits and this one's time slice is over): it
+                    // goes to the next, and this VM waits for it again, then goes on where it stopped. The deadline does
+                    // not move.
                     cpu.release();
                     if (!cpu.acquire(deadline) && System.nanoTime() - deadline < 0) {
                         return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: its CPU was not lent again",

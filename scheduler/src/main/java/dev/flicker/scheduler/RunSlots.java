@@ -7,44 +7,60 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
- * The host's run slots: one VM runs per slot (one per core, docs/decisions.md item 18), and everything that runs a VM
- * (an invocation, a function's initialisation) holds a slot while it does, through a {@link Ticket}.
+ * The host's run slots: one VM runs per slot (one per core, docs/decisions.md decisions 18 and 28), and everything that
+ * runs a VM (an invocation, a function's initialisation) holds a slot while it does, through a {@link Ticket}.
  *
  * <ul>
- *   <li><b>Fair across functions.</b> Waiters queue per function, first come first served within one; a free slot goes
- *       to the functions with waiters in turn (round-robin), so one function's many waiting invocations do not starve
- *       another's single one.</li>
+ *   <li><b>Fair across functions, by what each used lately.</b> Waiters queue per function, first come first served
+ *       within one. A free slot goes to the waiting function that held slots the least lately (its slot time, halved
+ *       every {@value #USAGE_HALF_LIFE_MILLIS} ms); between equals, to each in turn (round-robin). A function that
+ *       runs briefly now and then goes before one that used all it was given, and one function's many waiting
+ *       invocations do not keep another's single one waiting.</li>
  *   <li><b>Time-sliced.</b> A VM that has held its slot for {@code sliceNanos} while another waits is preempted: its
- *       ticket says so and kicks its vCPU out of {@code KVM_RUN} ({@link CpuLease}); the run loop gives the slot back
- *       and queues again, behind its function's other waiters, to go on where it stopped. The longest holders go first,
- *       and no more of them than there are waiters.</li>
+ *       slot goes to the next waiter at once and its vCPU is kicked out of {@code KVM_RUN} ({@link CpuLease}); its run
+ *       loop then queues again, behind its function's other waiters, to go on where it stopped. The slot does not wait
+ *       for the kicked thread to be scheduled (on a busy host that can take milliseconds): until it runs it uses no
+ *       CPU, and when it runs it leaves the guest at once. The longest holders go first, and no more of them than
+ *       there are waiters.</li>
+ *   <li><b>A light function does not wait for a slice to end.</b> When the next waiter's function used at least a
+ *       slice less lately than a holder's, that holder is preempted as soon as it has had a quarter of its slice: a
+ *       light tenant waits for a kick, not for a spinning tenant's slice.</li>
  *   <li><b>Blocking gives the slot up.</b> A VM that sleeps or waits in the host releases its slot meanwhile and queues
  *       again when it wakes.</li>
  * </ul>
  *
- * <p>Slices are measured on {@code clock} (tests give a fake one and call {@link #preemptExpired()} themselves); the
- * slicer thread ({@link #startSlicer()}) does that in production, waking when a slice ends while someone waits.
+ * <p>Time is measured on {@code clock} (tests give a fake one and call {@link #preemptExpired()} themselves); the
+ * slicer thread ({@link #startSlicer()}) does that in production, waking when a waiter comes and when a slice ends
+ * while someone waits.
  */
 final class RunSlots implements AutoCloseable {
+    /** How fast a function's past use of the slots is forgotten: halved every this many milliseconds. */
+    static final long USAGE_HALF_LIFE_MILLIS = 1000;
+    private static final double USAGE_DECAY_PER_NANO = Math.log(2) / TimeUnit.MILLISECONDS.toNanos(USAGE_HALF_LIFE_MILLIS);
+    /** A function whose recent use fell below this, with nothing waiting or held, is forgotten (as good as new). */
+    private static final double FORGOTTEN_BELOW_NANOS = 100_000;
+
     private final int slots;
     private final long sliceNanos;
     private final LongSupplier clock;
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when a waiter queues: the slicer then looks for a slice that is over. */
+    /** Signalled when a waiter queues: the slicer then looks for a holder to preempt. */
     private final Condition someoneWaits = lock.newCondition();
-    /** Waiting tickets by function, each in arrival order; a function is in {@link #turns} exactly when it has some. */
-    private final Map<String, ArrayDeque<Ticket>> queues = new HashMap<>();
-    /** Functions with waiters, in the order they get the next free slots. */
-    private final ArrayDeque<String> turns = new ArrayDeque<>();
+    /** The functions that wait, hold a slot or held one lately. */
+    private final Map<String, Share> shares = new HashMap<>();
+    /** Functions with waiters, in the order they get the next free slots among equals. */
+    private final ArrayDeque<Share> turns = new ArrayDeque<>();
     /** Tickets holding a slot, oldest grant first (a grant appends). */
     private final List<Ticket> holders = new ArrayList<>();
     private int waiting;
     private long preemptions;
+    private long forgottenAtNanos;
     private boolean closed;
     private Thread slicer;
 
@@ -54,9 +70,10 @@ final class RunSlots implements AutoCloseable {
         this.slots = slots;
         this.sliceNanos = sliceNanos;
         this.clock = clock;
+        this.forgottenAtNanos = clock.getAsLong();
     }
 
-    /** Starts the thread that preempts a holder whose slice is over while others wait. */
+    /** Starts the thread that preempts holders while others wait. */
     RunSlots startSlicer() {
         slicer = Thread.ofPlatform().name("run-slots-slicer").daemon().start(this::slice);
         return this;
@@ -83,30 +100,50 @@ final class RunSlots implements AutoCloseable {
         return sliceNanos;
     }
 
+    /** How many nanoseconds of slot time {@code function} used lately (decayed), its current holds included. */
+    double recentUseNanos(String function) {
+        lock.lock();
+        try {
+            Share s = shares.get(function);
+            return s == null ? 0 : s.recentNanos(clock.getAsLong());
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
-     * Preempts holders whose slice is over, oldest first, while more tickets wait than holders were already asked to
-     * give their slot back. Returns the nanoseconds until the next slice ends, or -1 when nobody waits.
+     * Preempts the holders whose slot a waiter must get now, each slot going to the next waiter at once: holders whose
+     * slice is over, oldest first, while anyone waits; then, while the next waiting function used at least a slice less
+     * lately than a holder's, that holder once it has had a quarter slice. Returns the nanoseconds until the next
+     * holder becomes due, or -1 when nobody waits.
      */
     long preemptExpired() {
         lock.lock();
         try {
-            if (waiting == 0) return -1;
             long now = clock.getAsLong();
-            int promised = 0;
-            for (Ticket h : holders) if (h.preempted) promised++;
-            int wanted = waiting - promised;
             long untilNext = sliceNanos;
-            for (Ticket h : holders) {
-                if (h.preempted) continue;
-                long left = h.heldSinceNanos + sliceNanos - now;
-                if (left <= 0 && wanted > 0) {
-                    h.preempt();
-                    wanted--;
-                } else if (left > 0) {
-                    untilNext = Math.min(untilNext, left);
-                }
+            for (Ticket h : List.copyOf(holders)) {
+                if (waiting == 0) return -1;
+                long held = now - h.heldSinceNanos;
+                if (held >= sliceNanos) h.preempt(now);
+                else untilNext = Math.min(untilNext, sliceNanos - held);
             }
-            return untilNext;
+            while (waiting > 0) {
+                double nextUse = lightestWaiting(now).recentNanos(now);
+                Ticket heavier = null;
+                for (Ticket h : holders) {
+                    if (h.share.recentNanos(now) - nextUse < sliceNanos) continue;
+                    long held = now - h.heldSinceNanos;
+                    if (held >= sliceNanos / 4) {
+                        heavier = h;
+                        break;
+                    }
+                    untilNext = Math.min(untilNext, sliceNanos / 4 - held);
+                }
+                if (heavier == null) break;
+                heavier.preempt(now);
+            }
+            return waiting == 0 ? -1 : untilNext;
         } finally {
             lock.unlock();
         }
@@ -134,7 +171,7 @@ final class RunSlots implements AutoCloseable {
         try {
             closed = true;
             someoneWaits.signalAll();
-            for (ArrayDeque<Ticket> q : queues.values()) for (Ticket t : q) t.granted.signal();
+            for (Share s : turns) for (Ticket t : s.queue) t.granted.signal();
         } finally {
             lock.unlock();
         }
@@ -143,46 +180,105 @@ final class RunSlots implements AutoCloseable {
 
     // ---- under the lock ----
 
+    /**
+     * One function's part of the slots: its waiters, its holds, and the slot time it used, decayed: {@code usedNanos}
+     * as of {@code usedAtNanos}, plus the time its current holders have held their slots so far.
+     */
+    private static final class Share {
+        final String function;
+        final ArrayDeque<Ticket> queue = new ArrayDeque<>();
+        int holding;
+        /** The sum of the grant times of its current holders: their time so far is {@code holding * now - this}. */
+        long holdingSinceSum;
+        double usedNanos;
+        long usedAtNanos;
+
+        Share(String function, long now) {
+            this.function = function;
+            this.usedAtNanos = now;
+        }
+
+        double recentNanos(long now) {
+            // In longs: clock values may be anywhere, and the wrapped difference is exact while it fits.
+            return decayedUse(now) + (holding * now - holdingSinceSum);
+        }
+
+        double decayedUse(long now) {
+            return usedNanos * Math.exp(-USAGE_DECAY_PER_NANO * (now - usedAtNanos));
+        }
+
+        void charge(long heldNanos, long now) {
+            usedNanos = decayedUse(now) + heldNanos;
+            usedAtNanos = now;
+        }
+
+        boolean idle() {
+            return queue.isEmpty() && holding == 0;
+        }
+    }
+
+    private Share share(String function, long now) {
+        return shares.computeIfAbsent(function, f -> new Share(f, now));
+    }
+
+    /** The function with waiters that used the slots the least lately; the first in turn among equals. */
+    private Share lightestWaiting(long now) {
+        Share lightest = null;
+        double least = Double.MAX_VALUE;
+        for (Share s : turns) {
+            double use = s.recentNanos(now);
+            if (use < least) {
+                least = use;
+                lightest = s;
+            }
+        }
+        return lightest;
+    }
+
     private void enqueue(Ticket t) {
-        ArrayDeque<Ticket> q = queues.computeIfAbsent(t.function, f -> new ArrayDeque<>());
-        if (q.isEmpty()) turns.addLast(t.function);
-        q.addLast(t);
+        Share s = t.share;
+        if (s.queue.isEmpty()) turns.addLast(s);
+        s.queue.addLast(t);
         t.queued = true;
         waiting++;
         someoneWaits.signal();
     }
 
     private void dequeue(Ticket t) {
-        ArrayDeque<Ticket> q = queues.get(t.function);
-        q.remove(t);
+        Share s = t.share;
+        s.queue.remove(t);
         t.queued = false;
         waiting--;
-        if (q.isEmpty()) {
-            queues.remove(t.function);
-            turns.remove(t.function);
-        }
+        if (s.queue.isEmpty()) turns.remove(s);
     }
 
-    /** Gives free slots to the functions with waiters, in turn, each its first waiter. */
-    private void grantWaiters() {
+    /** Gives free slots to the waiting functions, the lightest first, each its first waiter. */
+    private void grantWaiters(long now) {
         while (holders.size() < slots && !turns.isEmpty()) {
-            String function = turns.pollFirst();
-            ArrayDeque<Ticket> q = queues.get(function);
-            Ticket next = q.pollFirst();
+            Share s = lightestWaiting(now);
+            turns.remove(s);
+            Ticket next = s.queue.pollFirst();
             next.queued = false;
             waiting--;
-            if (q.isEmpty()) queues.remove(function);
-            else turns.addLast(function);
-            grant(next);
+            if (!s.queue.isEmpty()) turns.addLast(s);
+            grant(next, now);
         }
     }
 
-    private void grant(Ticket t) {
-        t.preempted = false;
-        t.heldSinceNanos = clock.getAsLong();
+    private void grant(Ticket t, long now) {
+        t.heldSinceNanos = now;
+        t.share.holding++;
+        t.share.holdingSinceSum += now;
         holders.add(t);
         t.held = true;
         t.granted.signal();
+    }
+
+    /** Forgets, at most once per half-life, the functions that hold and wait for nothing and used next to nothing lately. */
+    private void forgetIdle(long now) {
+        if (now - forgottenAtNanos < TimeUnit.MILLISECONDS.toNanos(USAGE_HALF_LIFE_MILLIS)) return;
+        forgottenAtNanos = now;
+        shares.values().removeIf(s -> s.idle() && s.decayedUse(now) < FORGOTTEN_BELOW_NANOS);
     }
 
     /**
@@ -193,8 +289,10 @@ final class RunSlots implements AutoCloseable {
         private final String function;
         private final Condition granted = lock.newCondition();
         /** Read by the run loop at every exit, written under the lock. */
-        private volatile boolean held, preempted;
+        private volatile boolean held;
         private volatile Runnable kick;
+        /** Its function's share while it waits or holds a slot. */
+        private Share share;
         private boolean queued;
         private long heldSinceNanos;
 
@@ -221,8 +319,10 @@ final class RunSlots implements AutoCloseable {
             try {
                 if (held) return true;
                 if (closed) return false;
+                long now = clock.getAsLong();
+                share = share(function, now);
                 if (turns.isEmpty() && holders.size() < slots) {
-                    grant(this);
+                    grant(this, now);
                     return true;
                 }
                 enqueue(this);
@@ -247,23 +347,34 @@ final class RunSlots implements AutoCloseable {
             }
         }
 
+        /** Gives the slot back, if held (a preempted ticket's was taken already), to the next waiter. */
         @Override
         public void release() {
             lock.lock();
             try {
                 if (!held) return;
-                held = false;
-                preempted = false;
-                holders.remove(this);
-                grantWaiters();
+                long now = clock.getAsLong();
+                giveBack(now);
+                grantWaiters(now);
+                forgetIdle(now);
             } finally {
                 lock.unlock();
             }
         }
 
+        /** Under the lock: the slot is no longer this ticket's, and its time is charged to its function. */
+        private void giveBack(long now) {
+            held = false;
+            holders.remove(this);
+            share.holding--;
+            share.holdingSinceSum -= heldSinceNanos;
+            share.charge(now - heldSinceNanos, now);
+        }
+
+        /** True when it holds no slot: never had one, gave it back, or was preempted; the run loop must wait for one. */
         @Override
         public boolean preempted() {
-            return preempted || !held;
+            return !held;
         }
 
         @Override
@@ -271,10 +382,14 @@ final class RunSlots implements AutoCloseable {
             this.kick = kick;
         }
 
-        /** Under the lock: asks for the slot back, and kicks the VM out of the guest if it runs there now. */
-        private void preempt() {
-            preempted = true;
+        /**
+         * Under the lock: takes the slot back and gives it to the next waiter, then kicks the VM out of the guest if it
+         * runs there now (after {@link #held} says why, as {@link CpuLease#running} asks).
+         */
+        private void preempt(long now) {
             preemptions++;
+            giveBack(now);
+            grantWaiters(now);
             Runnable k = kick;
             if (k != null) k.run();
         }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -18,8 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The run slots' order and slicing, with a fake clock for slices and no VM: who gets a slot next, who is preempted and
- * when, and that a waiter gets the slot a preempted VM gave back. No test asserts a duration.
+ * The run slots' order and slicing, with a fake clock and no VM: who gets a slot next (by what each function used
+ * lately, then in turn), who is preempted and when, and that a waiter gets the slot a preempted VM gave back. No test
+ * asserts a duration.
  */
 class RunSlotsTest {
     static final long SLICE_NANOS = 10_000_000;
@@ -103,6 +105,78 @@ class RunSlotsTest {
     }
 
     @Test
+    void aFunctionThatUsedLessLatelyGoesBeforeOneThatQueuedFirst() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket spinner = slots.ticket("spin");
+        assertTrue(spinner.acquire());
+        clock.addAndGet(3 * SLICE_NANOS); // nobody waits: it keeps the slot
+        new Waiter(slots, "spin", "spin-again");
+        new Waiter(slots, "light", "light");
+        spinner.release();
+        awaitGranted(1);
+        assertEquals(List.of("light"), granted, "the spinner's function used three slices lately, the light one nothing");
+    }
+
+    @Test
+    void aLightWaiterTakesAHeavyHoldersSlotOnceItHadAQuarterSlice() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket earlier = slots.ticket("spin");
+        assertTrue(earlier.acquire());
+        clock.addAndGet(3 * SLICE_NANOS);
+        earlier.release();
+        RunSlots.Ticket spinner = slots.ticket("spin");
+        assertTrue(spinner.acquire()); // a fresh slice, with three used lately
+        AtomicInteger kicks = new AtomicInteger();
+        spinner.running(kicks::incrementAndGet);
+
+        clock.addAndGet(SLICE_NANOS / 10);
+        new Waiter(slots, "light", "light");
+        assertEquals(SLICE_NANOS / 4 - SLICE_NANOS / 10, slots.preemptExpired(), "the slicer looks again when a quarter slice is over");
+        assertFalse(spinner.preempted(), "a holder keeps its slot for a quarter slice at least");
+        clock.addAndGet(SLICE_NANOS / 4 - SLICE_NANOS / 10);
+        slots.preemptExpired();
+        assertTrue(spinner.preempted(), "the light function does not wait for the spinner's slice to end");
+        assertEquals(1, kicks.get());
+        spinner.release();
+        awaitGranted(1);
+        assertEquals(List.of("light"), granted);
+    }
+
+    @Test
+    void aWaiterThatUsedAboutAsMuchWaitsForTheEndOfTheSlice() {
+        RunSlots slots = slots(1);
+        for (String function : List.of("a", "b")) {
+            RunSlots.Ticket t = slots.ticket(function);
+            assertTrue(t.acquire());
+            clock.addAndGet(3 * SLICE_NANOS);
+            t.release();
+        }
+        RunSlots.Ticket holder = slots.ticket("a");
+        assertTrue(holder.acquire());
+        new Waiter(slots, "b", "b");
+        clock.addAndGet(SLICE_NANOS / 2);
+        slots.preemptExpired();
+        assertFalse(holder.preempted(), "b used as much as a lately: a keeps its whole slice");
+        clock.addAndGet(SLICE_NANOS / 2);
+        slots.preemptExpired();
+        assertTrue(holder.preempted());
+    }
+
+    @Test
+    void pastUseIsHalvedEveryHalfLife() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket spinner = slots.ticket("spin");
+        assertTrue(spinner.acquire());
+        clock.addAndGet(10 * SLICE_NANOS);
+        assertEquals(10 * SLICE_NANOS, slots.recentUseNanos("spin"), 1, "a hold counts while it lasts");
+        spinner.release();
+        clock.addAndGet(TimeUnit.MILLISECONDS.toNanos(RunSlots.USAGE_HALF_LIFE_MILLIS));
+        assertEquals(5 * SLICE_NANOS, slots.recentUseNanos("spin"), 1000);
+        clock.addAndGet(20 * TimeUnit.MILLISECONDS.toNanos(RunSlots.USAGE_HALF_LIFE_MILLIS));
+        assertEquals(0, slots.recentUseNanos("spin"), 1000, "long ago is as good as never");
+    }
+
+    @Test
     void aHolderIsPreemptedAtTheEndOfItsSliceOnlyWhileAnotherWaits() {
         RunSlots slots = slots(1);
         RunSlots.Ticket spinner = slots.ticket("spin");
@@ -121,10 +195,13 @@ class RunSlotsTest {
         assertEquals(1, kicks.get(), "its vCPU is kicked out of the guest");
         assertEquals(1, slots.figures().preemptions());
 
-        // The run loop gives the slot back: the victim gets it, and the spinner queues to go on later.
-        spinner.release();
+        // The victim has the slot already: it does not wait for the kicked thread to run and give it back.
         awaitGranted(1);
         assertEquals(List.of("victim"), granted);
+        assertEquals(1, slots.figures().running());
+        spinner.release(); // its run loop, once it runs: nothing to give back
+        assertEquals(1, slots.figures().running());
+        // The spinner queues to go on later.
         Waiter resumed = new Waiter(slots, "spin", "spin-again");
         resumed.ticket.running(kicks::incrementAndGet);
         victim.release.countDown();
