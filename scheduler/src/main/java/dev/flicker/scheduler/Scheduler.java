@@ -1,5 +1,6 @@
 package dev.flicker.scheduler;
 
+import dev.flicker.guest.GuestThreads;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
@@ -16,10 +17,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Where and when functions run: the one facade the platform's API talks to for everything that runs a VM.
@@ -159,8 +163,16 @@ public final class Scheduler implements AutoCloseable {
     private final long initTimeoutMillis;
     /** By key, what runs there. */
     private final Map<String, Deployment> deployments = new ConcurrentHashMap<>();
-    /** Threads that prepare snapshots (each runs a function's initialisation on a run slot, bounded by the init timeout). */
+    /**
+     * Threads that prepare snapshots (each runs a function's initialisation on a run slot, bounded by the init timeout),
+     * at a guest's priority ({@link GuestThreads}).
+     */
     private final ExecutorService preparers;
+    /**
+     * The threads invocations' VMs run on, at a guest's priority ({@link GuestThreads}): the caller's thread waits. As
+     * many as invocations hold a run slot or wait in the host (admission bounds them); idle ones end after a minute.
+     */
+    private final ExecutorService guestThreads = Executors.newCachedThreadPool(GuestThreads.factory("vm-run-"));
     /** The last task given for each key: the tasks of one key run in order, one at a time. */
     private final Map<String, CompletableFuture<Void>> preparing = new ConcurrentHashMap<>();
     private final List<Dispatch> dispatches = new ArrayList<>();
@@ -180,8 +192,7 @@ public final class Scheduler implements AutoCloseable {
         this.slots = new RunSlots(settings.runSlots(), TimeUnit.MILLISECONDS.toNanos(settings.sliceMillis()), System::nanoTime)
                 .startSlicer();
         this.initTimeoutMillis = settings.initTimeoutMillis();
-        this.preparers = Executors.newFixedThreadPool(settings.prepareThreads(),
-                Thread.ofPlatform().name("function-prepare-", 0).daemon().factory());
+        this.preparers = Executors.newFixedThreadPool(settings.prepareThreads(), GuestThreads.factory("function-prepare-"));
     }
 
     /** Null when this host runs functions; otherwise why it cannot (KVM's message: what is missing and how to get it). */
@@ -309,7 +320,8 @@ public final class Scheduler implements AutoCloseable {
      * Runs one invocation of what runs under {@code key} in a VM of its own: admits it (or throws
      * {@link Admission.TooManyRequests}), waits for a run slot in its function's turn, leases a VM (a ready one, or one
      * restored now), delivers the event and runs the handler until it answers or its timeout, sharing the slot in time
-     * slices. Throws {@link NotReady} when nothing active runs under {@code key}, {@link HostCannotRun} on a host
+     * slices. The VM runs on one of the scheduler's guest threads, below the host's own work ({@link GuestThreads}); the
+     * caller waits. Throws {@link NotReady} when nothing active runs under {@code key}, {@link HostCannotRun} on a host
      * without KVM, and {@link Stopping} when the scheduler closes while the invocation waits.
      */
     public Invoked invoke(String key, Request request) {
@@ -323,7 +335,31 @@ public final class Scheduler implements AutoCloseable {
             // The timeout runs from here, as on Lambda: the wait for a first slot is the platform's, not the function's.
             RuntimeApi.Event event = new RuntimeApi.Event(request.payload(), request.requestId(),
                     System.currentTimeMillis() + d.spec.timeoutMillis(), request.functionArn(), request.traceId());
-            return invoked(pool.lease(d.version).invoke(event, cpu), queuedNanos, d.spec);
+            // The start path (a ready VM, or one restored now) is the platform's work, at its priority, on a run slot;
+            // the VM then runs on a guest thread.
+            VmPool.Lease lease = pool.lease(d.version);
+            return invoked(onGuestThread(() -> lease.invoke(event, cpu), lease::release), queuedNanos, d.spec);
+        }
+    }
+
+    /**
+     * Runs {@code work} on a guest thread and waits for it; what it throws is thrown here. When the scheduler closed
+     * meanwhile, {@code instead} runs and {@link Stopping} is thrown.
+     */
+    private <T> T onGuestThread(Supplier<T> work, Runnable instead) {
+        CompletableFuture<T> done;
+        try {
+            done = CompletableFuture.supplyAsync(work, guestThreads);
+        } catch (RejectedExecutionException e) {
+            instead.run();
+            throw new Stopping();
+        }
+        try {
+            return done.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
         }
     }
 
@@ -427,5 +463,6 @@ public final class Scheduler implements AutoCloseable {
         slots.close();
         preparers.shutdownNow();
         if (pool != null) pool.close();
+        guestThreads.shutdown();
     }
 }
