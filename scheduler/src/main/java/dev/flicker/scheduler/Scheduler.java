@@ -37,7 +37,7 @@ import java.util.function.Supplier;
  *   <li><b>The run slots</b>: one VM runs per core ({@link RunSlots}), shared fairly between functions and in time
  *       slices; a function's initialisation takes a slot like its invocations.</li>
  *   <li><b>The start path</b>: a VM restored ahead of demand, or one restored now, is the pool's to give
- *       ({@link VmPool#lease}), since which it is depends only on what the pool holds (docs/scheduler.md).</li>
+ *       ({@link VmPool#lease}), since which it is depends only on what the pool holds (docs/vm-pool.md).</li>
  *   <li><b>Event invocations</b>: workers take them from the platform's durable queue as they come due
  *       ({@link #dispatchEvents}) and run them as {@link #invoke} does.</li>
  * </ul>
