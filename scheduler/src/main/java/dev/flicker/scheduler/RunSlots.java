@@ -35,9 +35,9 @@ import java.util.function.LongSupplier;
  *       again when it wakes.</li>
  * </ul>
  *
- * <p>Time is measured on {@code clock} (tests give a fake one and call {@link #preemptExpired()} themselves); the
- * slicer thread ({@link #startSlicer()}) does that in production, waking when a waiter comes and when a slice ends
- * while someone waits.
+ * <p>Time is measured on {@code clock}. A waiter preempts what is due for it as it queues; the slicer thread
+ * ({@link #startSlicer()}) preempts when a slice ends while someone waits (tests give a fake clock and call
+ * {@link #preemptExpired()} themselves instead).
  */
 final class RunSlots implements AutoCloseable {
     /** How fast a function's past use of the slots is forgotten: halved every this many milliseconds. */
@@ -326,6 +326,9 @@ final class RunSlots implements AutoCloseable {
                     return true;
                 }
                 enqueue(this);
+                // Preempt at once what is due for this waiter, on this thread: waking the slicer for it first would
+                // cost a second thread's scheduling delay on a busy host.
+                preemptExpired();
                 try {
                     while (!held && !closed) {
                         if (!bounded) {
