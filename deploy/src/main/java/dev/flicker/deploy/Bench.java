@@ -103,6 +103,11 @@ final class Bench {
             figure("hostile.victim_p50_attacked_ms", percentile(attacked, 0.50), "ms");
             figure("hostile.victim_p99_attacked_ms", percentile(attacked, 0.99), "ms");
             figure("hostile.victim_p99_ratio", percentile(attacked, 0.99) / percentile(solo, 0.99), "x");
+            double[] queued = sorted(o.attackedQueuedMillis()); // the platform's records: the wait for a run slot
+            if (queued.length > 0) {
+                figure("hostile.victim_queued_p50_attacked_ms", percentile(queued, 0.50), "ms");
+                figure("hostile.victim_queued_p99_attacked_ms", percentile(queued, 0.99), "ms");
+            }
             figure("hostile.victim_failures", o.victimFailures().size(), "calls");
             figure("hostile.attack_invocations", o.attacks().size(), "calls");
             figure("hostile.attack_timed_out", o.attacks().stream().filter(a -> a.errorType().equals("Sandbox.Timedout")).count(), "calls");

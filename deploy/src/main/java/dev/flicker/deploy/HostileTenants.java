@@ -40,11 +40,14 @@ final class HostileTenants {
     record InitRound(long millis, String state, String reason) {}
 
     /**
-     * What happened. Victim latencies are client-side milliseconds of each Invoke; {@code victimFailures} counts
-     * answers that were not the victim's greeting; the heap is the platform JVM's, sampled from its overview.
+     * What happened. Victim latencies are client-side milliseconds of each Invoke; {@code attackedQueuedMillis} are the
+     * platform's own record of how long each attacked call waited for a run slot ({@code queuedMs});
+     * {@code victimFailures} counts answers that were not the victim's greeting; the heap is the platform JVM's,
+     * sampled from its overview.
      */
-    record Outcome(List<Double> soloMillis, List<Double> attackedMillis, List<String> victimFailures,
-                   List<AttackInvocation> attacks, List<InitRound> initRounds, long heapBeforeKib, long heapPeakKib) {}
+    record Outcome(List<Double> soloMillis, List<Double> attackedMillis, List<Double> attackedQueuedMillis,
+                   List<String> victimFailures, List<AttackInvocation> attacks, List<InitRound> initRounds, long heapBeforeKib,
+                   long heapPeakKib) {}
 
     /**
      * Deploys the four functions from {@code programs} (guest-kernel's test programs) and runs both phases for
@@ -65,7 +68,8 @@ final class HostileTenants {
             }
         }
         List<String> failures = Collections.synchronizedList(new ArrayList<>());
-        for (int i = 0; i < 20; i++) invokeVictim(lambda, failures); // warm: the pool learns the rate
+        int warmCalls = 20;
+        for (int i = 0; i < warmCalls; i++) invokeVictim(lambda, failures); // warm: the pool learns the rate
         List<Double> solo = victimAtRate(lambda, phase, victimPerSecond, failures);
 
         long heapBefore = heapUsedKib(client);
@@ -84,7 +88,30 @@ final class HostileTenants {
             stop.set(true);
             for (Thread t : threads) t.join();
         }
-        return new Outcome(solo, attacked, List.copyOf(failures), List.copyOf(attacks), List.copyOf(rounds), heapBefore, heapPeak.get());
+        List<Double> queued = newestQueuedMillis(client, warmCalls + solo.size() + attacked.size(), attacked.size(), settleLimit);
+        return new Outcome(solo, attacked, queued, List.copyOf(failures), List.copyOf(attacks), List.copyOf(rounds), heapBefore,
+                heapPeak.get());
+    }
+
+    /**
+     * The {@code queuedMs} of the victim's {@code newest} last invocations, once all {@code total} of its records are
+     * written (the platform writes them in the background), or what is there after {@code limit}.
+     */
+    private static List<Double> newestQueuedMillis(PlatformClient client, int total, int newest, Duration limit)
+            throws IOException, InterruptedException {
+        long end = System.nanoTime() + limit.toNanos();
+        while (client.getJson("/admin/invocations", Map.of("function", VICTIM, "limit", "1", "offset", Integer.toString(total - 1))).isEmpty()
+                && System.nanoTime() < end) {
+            Thread.sleep(100);
+        }
+        List<Double> queued = new ArrayList<>();
+        for (int offset = 0; offset < newest; offset += 1000) {
+            String page = Integer.toString(Math.min(1000, newest - offset));
+            for (JsonNode r : client.getJson("/admin/invocations", Map.of("function", VICTIM, "limit", page, "offset", Integer.toString(offset)))) {
+                queued.add(r.path("queuedMs").asDouble());
+            }
+        }
+        return queued;
     }
 
     private static void create(LambdaClient lambda, String name, byte[] zip, int timeoutSeconds, Map<String, String> env) {
