@@ -49,7 +49,8 @@ final class RunSlots implements AutoCloseable {
     private final int slots;
     private final long sliceNanos;
     private final LongSupplier clock;
-    private final ReentrantLock lock = new ReentrantLock();
+    /** Guards everything below; package-private so that a test can order the threads around it. */
+    final ReentrantLock lock = new ReentrantLock();
     /** Signalled when a waiter queues: the slicer then looks for a holder to preempt. */
     private final Condition someoneWaits = lock.newCondition();
     /** The functions that wait, hold a slot or held one lately. */
@@ -319,18 +320,19 @@ final class RunSlots implements AutoCloseable {
             try {
                 if (held) return true;
                 if (closed) return false;
-                long now = clock.getAsLong();
-                share = share(function, now);
-                if (turns.isEmpty() && holders.size() < slots) {
-                    grant(this, now);
-                    return true;
-                }
+                if (takeFreeSlot()) return true;
                 enqueue(this);
                 // Preempt at once what is due for this waiter, on this thread: waking the slicer for it first would
                 // cost a second thread's scheduling delay on a busy host.
                 preemptExpired();
                 try {
                     while (!held && !closed) {
+                        if (!queued) {
+                            // It was given a slot and preempted before this thread ran (on a busy host, a quarter
+                            // slice can pass): it queues again.
+                            if (takeFreeSlot()) break;
+                            enqueue(this);
+                        }
                         if (!bounded) {
                             granted.await();
                             continue;
@@ -348,6 +350,15 @@ final class RunSlots implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
+        }
+
+        /** Under the lock: takes a free slot if one is free and nobody waits for one. */
+        private boolean takeFreeSlot() {
+            long now = clock.getAsLong();
+            share = share(function, now);
+            if (!turns.isEmpty() || holders.size() >= slots) return false;
+            grant(this, now);
+            return true;
         }
 
         /** Gives the slot back, if held (a preempted ticket's was taken already), to the next waiter. */

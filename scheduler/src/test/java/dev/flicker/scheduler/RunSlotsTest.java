@@ -213,6 +213,29 @@ class RunSlotsTest {
     }
 
     @Test
+    void aWaiterGivenASlotAndPreemptedBeforeItsThreadRanQueuesAgain() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket holder = slots.ticket("h");
+        assertTrue(holder.acquire());
+        Waiter late = new Waiter(slots, "w", "late");
+        RunSlots.Ticket other = slots.ticket("x");
+        // Holding the slots' lock keeps the waiter's thread from seeing its grant until the grant is taken back again.
+        slots.lock.lock();
+        try {
+            holder.release(); // the waiter gets the slot...
+            clock.addAndGet(2 * SLICE_NANOS);
+            assertTrue(other.acquire(System.nanoTime()), "...and another, coming after its slice, takes it at once");
+            assertTrue(late.ticket.preempted());
+        } finally {
+            slots.lock.unlock();
+        }
+        TestTime.await("the preempted waiter queued again", Duration.ofSeconds(10), () -> slots.figures().waiting() == 1);
+        other.release();
+        awaitGranted(1);
+        assertEquals(List.of("late"), granted, "it got a slot in the end: it was not lost between the two");
+    }
+
+    @Test
     void aFreshHolderKeepsItsSliceAndTheNextCheckIsWhenItEnds() {
         RunSlots slots = slots(1);
         RunSlots.Ticket holder = slots.ticket("h");
