@@ -22,12 +22,14 @@ import java.util.function.LongSupplier;
  *       every {@value #USAGE_HALF_LIFE_MILLIS} ms); between equals, to each in turn (round-robin). A function that
  *       runs briefly now and then goes before one that used all it was given, and one function's many waiting
  *       invocations do not keep another's single one waiting.</li>
- *   <li><b>Time-sliced.</b> A VM that has held its slot for {@code sliceNanos} while another waits is preempted: its
- *       slot goes to the next waiter at once and its vCPU is kicked out of {@code KVM_RUN} ({@link CpuLease}); its run
- *       loop then queues again, behind its function's other waiters, to go on where it stopped. The slot does not wait
- *       for the kicked thread to be scheduled (on a busy host that can take milliseconds): until it runs it uses no
- *       CPU, and when it runs it leaves the guest at once. The longest holders go first, and no more of them than
- *       there are waiters.</li>
+ *   <li><b>Time-sliced.</b> A VM that has held its slot for {@code sliceNanos} while another waits is preempted. When
+ *       its run loop is running the guest, its slot goes to the next waiter at once and its vCPU is kicked out of
+ *       {@code KVM_RUN} ({@link CpuLease}): the slot does not wait for the kicked thread to be scheduled (on a busy
+ *       host that can take milliseconds), since until it runs it uses no CPU, and when it runs it leaves the guest
+ *       first. Before its run loop (a restore, a boot, the event's delivery), work that no kick stops, it is asked to
+ *       give the slot back and does so where its run loop begins: a slot always bounds what runs. Either way its run
+ *       loop then queues again, behind its function's other waiters, to go on where it stopped. The longest holders
+ *       go first, and no more of them than there are waiters.</li>
  *   <li><b>A light function does not wait for a slice to end.</b> When the next waiter's function used at least a
  *       slice less lately than a holder's, that holder is preempted as soon as it has had a quarter of its slice: a
  *       light tenant waits for a kick, not for a spinning tenant's slice.</li>
@@ -121,19 +123,28 @@ final class RunSlots implements AutoCloseable {
     long preemptExpired() {
         lock.lock();
         try {
+            if (waiting == 0) return -1;
             long now = clock.getAsLong();
+            // Waiters that no holder was asked to make room for yet.
+            int unserved = waiting;
+            for (Ticket h : holders) if (h.asked) unserved--;
             long untilNext = sliceNanos;
             for (Ticket h : List.copyOf(holders)) {
-                if (waiting == 0) return -1;
+                if (unserved <= 0) break;
+                if (h.asked) continue;
                 long held = now - h.heldSinceNanos;
-                if (held >= sliceNanos) h.preempt(now);
-                else untilNext = Math.min(untilNext, sliceNanos - held);
+                if (held >= sliceNanos) {
+                    h.preempt(now);
+                    unserved--;
+                } else {
+                    untilNext = Math.min(untilNext, sliceNanos - held);
+                }
             }
-            while (waiting > 0) {
+            while (unserved > 0) {
                 double nextUse = lightestWaiting(now).recentNanos(now);
                 Ticket heavier = null;
                 for (Ticket h : holders) {
-                    if (h.share.recentNanos(now) - nextUse < sliceNanos) continue;
+                    if (h.asked || h.share.recentNanos(now) - nextUse < sliceNanos) continue;
                     long held = now - h.heldSinceNanos;
                     if (held >= sliceNanos / 4) {
                         heavier = h;
@@ -143,6 +154,7 @@ final class RunSlots implements AutoCloseable {
                 }
                 if (heavier == null) break;
                 heavier.preempt(now);
+                unserved--;
             }
             return waiting == 0 ? -1 : untilNext;
         } finally {
@@ -289,8 +301,11 @@ final class RunSlots implements AutoCloseable {
     final class Ticket implements CpuLease, AutoCloseable {
         private final String function;
         private final Condition granted = lock.newCondition();
-        /** Read by the run loop at every exit, written under the lock. */
-        private volatile boolean held;
+        /**
+         * Read by the run loop at every exit, written under the lock: it holds a slot; it was asked to give it back
+         * (preempted while no run loop ran its guest).
+         */
+        private volatile boolean held, asked;
         private volatile Runnable kick;
         /** Its function's share while it waits or holds a slot. */
         private Share share;
@@ -379,16 +394,20 @@ final class RunSlots implements AutoCloseable {
         /** Under the lock: the slot is no longer this ticket's, and its time is charged to its function. */
         private void giveBack(long now) {
             held = false;
+            asked = false;
             holders.remove(this);
             share.holding--;
             share.holdingSinceSum -= heldSinceNanos;
             share.charge(now - heldSinceNanos, now);
         }
 
-        /** True when it holds no slot: never had one, gave it back, or was preempted; the run loop must wait for one. */
+        /**
+         * True when the run loop must wait for a slot before it enters the guest: it holds none (never had one, gave it
+         * back, or was preempted), or it was asked to give its slot back.
+         */
         @Override
         public boolean preempted() {
-            return !held;
+            return !held || asked;
         }
 
         @Override
@@ -397,15 +416,20 @@ final class RunSlots implements AutoCloseable {
         }
 
         /**
-         * Under the lock: takes the slot back and gives it to the next waiter, then kicks the VM out of the guest if it
-         * runs there now (after {@link #held} says why, as {@link CpuLease#running} asks).
+         * Under the lock: while its run loop runs the guest, takes the slot back and gives it to the next waiter, then
+         * kicks the vCPU out of the guest (after {@link #held} says why, as {@link CpuLease#running} asks); otherwise
+         * asks for the slot, which the run loop gives back where it begins.
          */
         private void preempt(long now) {
             preemptions++;
+            Runnable k = kick;
+            if (k == null) {
+                asked = true;
+                return;
+            }
             giveBack(now);
             grantWaiters(now);
-            Runnable k = kick;
-            if (k != null) k.run();
+            k.run();
         }
 
         /** Gives the slot back, if held. */

@@ -218,6 +218,7 @@ class RunSlotsTest {
         RunSlots.Ticket holder = slots.ticket("h");
         assertTrue(holder.acquire());
         Waiter late = new Waiter(slots, "w", "late");
+        late.ticket.running(() -> {}); // a run loop that waits for its slot again
         RunSlots.Ticket other = slots.ticket("x");
         // Holding the slots' lock keeps the waiter's thread from seeing its grant until the grant is taken back again.
         slots.lock.lock();
@@ -233,6 +234,23 @@ class RunSlotsTest {
         other.release();
         awaitGranted(1);
         assertEquals(List.of("late"), granted, "it got a slot in the end: it was not lost between the two");
+    }
+
+    @Test
+    void aHolderThatRunsNoGuestIsAskedAndKeepsItsSlotUntilItGivesItBack() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket restoring = slots.ticket("a"); // restoring its VM: no run loop, nothing a kick stops
+        assertTrue(restoring.acquire());
+        clock.addAndGet(2 * SLICE_NANOS);
+        new Waiter(slots, "b", "b");
+        assertTrue(restoring.preempted(), "asked to give its slot back");
+        assertEquals(1, slots.figures().running(), "it keeps the slot meanwhile: the slots bound what runs");
+        assertEquals(List.of(), granted);
+        slots.preemptExpired();
+        assertEquals(1, slots.figures().preemptions(), "asked once, not again while the waiter waits for that slot");
+        restoring.release(); // where its run loop begins
+        awaitGranted(1);
+        assertEquals(List.of("b"), granted);
     }
 
     @Test
