@@ -169,8 +169,9 @@ public final class Scheduler implements AutoCloseable {
      */
     private final ExecutorService preparers;
     /**
-     * The threads invocations' VMs run on, at a guest's priority ({@link GuestThreads}): the caller's thread waits. As
-     * many as invocations hold a run slot or wait in the host (admission bounds them); idle ones end after a minute.
+     * The threads invocations run on, from their wait for a run slot to their VM's end, at a guest's priority
+     * ({@link GuestThreads}): the caller's thread waits. As many as invocations admitted (admission bounds them); idle
+     * ones end after a minute.
      */
     private final ExecutorService guestThreads = Executors.newCachedThreadPool(GuestThreads.factory("vm-run-"));
     /** The last task given for each key: the tasks of one key run in order, one at a time. */
@@ -320,39 +321,40 @@ public final class Scheduler implements AutoCloseable {
      * Runs one invocation of what runs under {@code key} in a VM of its own: admits it (or throws
      * {@link Admission.TooManyRequests}), waits for a run slot in its function's turn, leases a VM (a ready one, or one
      * restored now), delivers the event and runs the handler until it answers or its timeout, sharing the slot in time
-     * slices. The VM runs on one of the scheduler's guest threads, below the host's own work ({@link GuestThreads}); the
-     * caller waits. Throws {@link NotReady} when nothing active runs under {@code key}, {@link HostCannotRun} on a host
-     * without KVM, and {@link Stopping} when the scheduler closes while the invocation waits.
+     * slices. All but the admission runs on one of the scheduler's guest threads, below the host's own work
+     * ({@link GuestThreads}), and the caller waits: the slot is taken by the thread that uses it, so that no hand-off
+     * between threads happens while it is held. Throws {@link NotReady} when nothing active runs under {@code key},
+     * {@link HostCannotRun} on a host without KVM, and {@link Stopping} when the scheduler closes while the invocation
+     * waits.
      */
     public Invoked invoke(String key, Request request) {
         if (cannotRunFunctions != null) throw new HostCannotRun(cannotRunFunctions);
         Deployment d = deployments.get(key);
         if (d == null || !d.active) throw new NotReady(key);
-        String function = d.spec.function();
-        try (Admission.Permit permit = admission.admit(function); RunSlots.Ticket cpu = slots.ticket(function)) {
+        try (Admission.Permit permit = admission.admit(d.spec.function())) {
+            return onGuestThread(() -> run(d, request));
+        }
+    }
+
+    /** On a guest thread: a run slot, a VM, the invocation. */
+    private Invoked run(Deployment d, Request request) {
+        try (RunSlots.Ticket cpu = slots.ticket(d.spec.function())) {
             if (!cpu.acquire()) throw new Stopping();
             long queuedNanos = System.nanoTime() - request.acceptedNanos();
             // The timeout runs from here, as on Lambda: the wait for a first slot is the platform's, not the function's.
             RuntimeApi.Event event = new RuntimeApi.Event(request.payload(), request.requestId(),
                     System.currentTimeMillis() + d.spec.timeoutMillis(), request.functionArn(), request.traceId());
-            // The start path (a ready VM, or one restored now) is the platform's work, at its priority, on a run slot;
-            // the VM then runs on a guest thread.
-            VmPool.Lease lease = pool.lease(d.version);
-            return invoked(onGuestThread(() -> lease.invoke(event, cpu), lease::release), queuedNanos, d.spec);
+            return invoked(pool.lease(d.version).invoke(event, cpu), queuedNanos, d.spec);
         }
     }
 
-    /**
-     * Runs {@code work} on a guest thread and waits for it; what it throws is thrown here. When the scheduler closed
-     * meanwhile, {@code instead} runs and {@link Stopping} is thrown.
-     */
-    private <T> T onGuestThread(Supplier<T> work, Runnable instead) {
+    /** Runs {@code work} on a guest thread and waits for it; what it throws is thrown here. */
+    private <T> T onGuestThread(Supplier<T> work) {
         CompletableFuture<T> done;
         try {
             done = CompletableFuture.supplyAsync(work, guestThreads);
         } catch (RejectedExecutionException e) {
-            instead.run();
-            throw new Stopping();
+            throw new Stopping(); // closed meanwhile
         }
         try {
             return done.join();
