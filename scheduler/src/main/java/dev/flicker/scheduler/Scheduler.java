@@ -1,6 +1,5 @@
 package dev.flicker.scheduler;
 
-import dev.flicker.guest.GuestThreads;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
@@ -17,13 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 
 /**
  * Where and when functions run: the one facade the platform's API talks to for everything that runs a VM.
@@ -163,17 +159,8 @@ public final class Scheduler implements AutoCloseable {
     private final long initTimeoutMillis;
     /** By key, what runs there. */
     private final Map<String, Deployment> deployments = new ConcurrentHashMap<>();
-    /**
-     * Threads that prepare snapshots (each runs a function's initialisation on a run slot, bounded by the init timeout),
-     * at a guest's priority ({@link GuestThreads}).
-     */
+    /** Threads that prepare snapshots (each runs a function's initialisation on a run slot, bounded by the init timeout). */
     private final ExecutorService preparers;
-    /**
-     * The threads invocations run on, from their wait for a run slot to their VM's end, at a guest's priority
-     * ({@link GuestThreads}): the caller's thread waits. As many as invocations admitted (admission bounds them); idle
-     * ones end after a minute.
-     */
-    private final ExecutorService guestThreads = Executors.newCachedThreadPool(GuestThreads.factory("vm-run-"));
     /** The last task given for each key: the tasks of one key run in order, one at a time. */
     private final Map<String, CompletableFuture<Void>> preparing = new ConcurrentHashMap<>();
     private final List<Dispatch> dispatches = new ArrayList<>();
@@ -193,7 +180,8 @@ public final class Scheduler implements AutoCloseable {
         this.slots = new RunSlots(settings.runSlots(), TimeUnit.MILLISECONDS.toNanos(settings.sliceMillis()), System::nanoTime)
                 .startSlicer();
         this.initTimeoutMillis = settings.initTimeoutMillis();
-        this.preparers = Executors.newFixedThreadPool(settings.prepareThreads(), GuestThreads.factory("function-prepare-"));
+        this.preparers = Executors.newFixedThreadPool(settings.prepareThreads(),
+                Thread.ofPlatform().name("function-prepare-", 0).daemon().factory());
     }
 
     /** Null when this host runs functions; otherwise why it cannot (KVM's message: what is missing and how to get it). */
@@ -321,47 +309,21 @@ public final class Scheduler implements AutoCloseable {
      * Runs one invocation of what runs under {@code key} in a VM of its own: admits it (or throws
      * {@link Admission.TooManyRequests}), waits for a run slot in its function's turn, leases a VM (a ready one, or one
      * restored now), delivers the event and runs the handler until it answers or its timeout, sharing the slot in time
-     * slices. All but the admission runs on one of the scheduler's guest threads, below the host's own work
-     * ({@link GuestThreads}), and the caller waits: the slot is taken by the thread that uses it, so that no hand-off
-     * between threads happens while it is held. Throws {@link NotReady} when nothing active runs under {@code key},
-     * {@link HostCannotRun} on a host without KVM, and {@link Stopping} when the scheduler closes while the invocation
-     * waits.
+     * slices. Throws {@link NotReady} when nothing active runs under {@code key}, {@link HostCannotRun} on a host
+     * without KVM, and {@link Stopping} when the scheduler closes while the invocation waits.
      */
     public Invoked invoke(String key, Request request) {
         if (cannotRunFunctions != null) throw new HostCannotRun(cannotRunFunctions);
         Deployment d = deployments.get(key);
         if (d == null || !d.active) throw new NotReady(key);
-        try (Admission.Permit permit = admission.admit(d.spec.function())) {
-            return onGuestThread(() -> run(d, request));
-        }
-    }
-
-    /** On a guest thread: a run slot, a VM, the invocation. */
-    private Invoked run(Deployment d, Request request) {
-        try (RunSlots.Ticket cpu = slots.ticket(d.spec.function())) {
+        String function = d.spec.function();
+        try (Admission.Permit permit = admission.admit(function); RunSlots.Ticket cpu = slots.ticket(function)) {
             if (!cpu.acquire()) throw new Stopping();
             long queuedNanos = System.nanoTime() - request.acceptedNanos();
             // The timeout runs from here, as on Lambda: the wait for a first slot is the platform's, not the function's.
             RuntimeApi.Event event = new RuntimeApi.Event(request.payload(), request.requestId(),
                     System.currentTimeMillis() + d.spec.timeoutMillis(), request.functionArn(), request.traceId());
             return invoked(pool.lease(d.version).invoke(event, cpu), queuedNanos, d.spec);
-        }
-    }
-
-    /** Runs {@code work} on a guest thread and waits for it; what it throws is thrown here. */
-    private <T> T onGuestThread(Supplier<T> work) {
-        CompletableFuture<T> done;
-        try {
-            done = CompletableFuture.supplyAsync(work, guestThreads);
-        } catch (RejectedExecutionException e) {
-            throw new Stopping(); // closed meanwhile
-        }
-        try {
-            return done.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) throw r;
-            if (e.getCause() instanceof Error err) throw err;
-            throw e;
         }
     }
 
@@ -465,6 +427,5 @@ public final class Scheduler implements AutoCloseable {
         slots.close();
         preparers.shutdownNow();
         if (pool != null) pool.close();
-        guestThreads.shutdown();
     }
 }

@@ -60,10 +60,6 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SIGTIMEDWAIT = errnoCall("sigtimedwait",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle SETPRIORITY = errnoCall("setpriority",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    /** {@code setpriority}'s {@code which} for one process, or on Linux one thread (sys/resource.h). */
-    private static final int PRIO_PROCESS = 0;
 
     /** The errno capture buffer of the calling thread; native calls from many threads must not share one. */
     private static final ThreadLocal<MemorySegment> ERRNO_BUFFER =
@@ -278,23 +274,6 @@ public final class Libc {
             int errno = errno(cap);
             if (errno == EAGAIN || errno == EINTR) return false;
             throw new SysException("sigtimedwait", errno, signal);
-        } catch (SysException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /**
-     * {@code setpriority(PRIO_PROCESS, 0, nice)}: sets the nice value of the calling thread alone, since on Linux the
-     * call applies to the thread (setpriority(2), NOTES), unlike POSIX's whole process. Anyone may raise a thread's
-     * nice value (lower its priority); lowering it needs CAP_SYS_NICE or RLIMIT_NICE.
-     */
-    public static void setThreadNice(int nice) {
-        try {
-            MemorySegment cap = ERRNO_BUFFER.get();
-            int rc = (int) SETPRIORITY.invokeExact(cap, PRIO_PROCESS, 0, nice);
-            if (rc < 0) throw new SysException("setpriority", errno(cap), nice);
         } catch (SysException e) {
             throw e;
         } catch (Throwable t) {
