@@ -1,9 +1,8 @@
 package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
-import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.Node;
+import dev.flicker.guest.fs.Layer;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
@@ -124,7 +123,10 @@ public final class MicroVm implements AutoCloseable {
         return KERNEL_WINDOW + memLimit + memLimit / 256 + (4L << 20);
     }
 
-    /** A fresh start: guest image, program and stack loaded, vCPU at the program's entry. Throws ElfException. */
+    /**
+     * A fresh start: guest image, program (with its interpreter, for a dynamic one) and stack loaded, vCPU at the
+     * entry. Throws ElfException.
+     */
     static MicroVm boot(MicroVmRunner runner, RunRequest request, byte[] stdinOrNull) {
         long t0 = System.nanoTime();
         Limits limits = request.limits();
@@ -138,9 +140,14 @@ public final class MicroVm implements AutoCloseable {
             runner.image().loadInto(memory);
             buildKernelWindow(runner.image(), memory, tables);
             AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
-            Node.BundleFile program = request.bundle().file(request.program());
-            if (program == null) throw new ElfException("program '" + request.program() + "' is not in the bundle");
-            String execPath = FileTree.TASK_ROOT + "/" + request.program();
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            FileTree tree = new FileTree(request.bundle(), request.layer(), tmp, runner.random());
+            // A program named relative to the bundle must lie in it: "../x" does not reach the layer.
+            if (!request.program().startsWith("/") && request.bundle().file(request.program()) == null) {
+                throw new ElfException("program '" + request.program() + "' is not in the bundle");
+            }
+            String execPath = request.executablePath();
             List<String> argv = new ArrayList<>();
             argv.add(execPath);
             argv.addAll(request.args());
@@ -148,21 +155,14 @@ public final class MicroVm implements AutoCloseable {
             request.env().forEach((k, v) -> envp.add(k + "=" + v));
             byte[] random16 = new byte[16];
             runner.random().nextBytes(random16);
-            ProgramLoader.Loaded loaded;
-            try (Node.BundleFile.View bytes = program.view()) {
-                loaded = ProgramLoader.load(space, ElfFile.parse(bytes.bytes()), execPath, argv, envp, random16,
-                        limits.stackBytes(), runner.hwcap());
-            } catch (IOException e) {
-                throw new ElfException("cannot read program '" + request.program() + "': " + e.getMessage());
-            }
+            ProgramLoader.Loaded loaded = ProgramLoader.exec(space, tree, execPath, argv, envp, random16,
+                    limits.stackBytes(), runner.hwcap());
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
             Loopback loopback = new Loopback(budget, request.endpoints());
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()), loopback,
-                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
+            HostKernel kernel = new HostKernel(space, tree, loopback, stdinOrNull, out, err,
+                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.setBrk(loaded.brkStart());
             kernel.setStackLimit(limits.stackBytes());
             return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits,
@@ -179,8 +179,8 @@ public final class MicroVm implements AutoCloseable {
      * inside its pending request for the event.
      */
     static MicroVm restore(MicroVmRunner runner, GuestMemory memory, VcpuState state, byte[] guestState,
-                           dev.flicker.guest.fs.Bundle bundle, Limits limits, List<LoopbackEndpoint.Spec> endpoints)
-            throws IOException {
+                           dev.flicker.guest.fs.Bundle bundle, Layer layer, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
         long t0 = System.nanoTime();
         if (memory.sizeBytes() != physicalBytes(limits)) {
             memory.close();
@@ -210,7 +210,7 @@ public final class MicroVm implements AutoCloseable {
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), loopback, null, out, err,
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, layer, tmp, runner.random()), loopback, null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), null);
             kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");

@@ -2,6 +2,7 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.Layer;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
@@ -193,7 +194,16 @@ public final class MicroVmRunner implements AutoCloseable {
      */
     public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits,
                            List<LoopbackEndpoint.Spec> endpoints) throws IOException {
-        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits, endpoints);
+        return restore(memory, vcpu, guestState, bundle, null, limits, endpoints);
+    }
+
+    /**
+     * A VM restored from a snapshot's parts that ran on {@code layer} (null: none), with the loopback {@code endpoints}
+     * it was taken with; it waits for {@link MicroVm#deliver}.
+     */
+    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Layer layer, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
+        return MicroVm.restore(this, memory, vcpu, guestState, bundle, layer, limits, endpoints);
     }
 
     /** Destroys {@code vm}, now or in the background (see the constructor). */

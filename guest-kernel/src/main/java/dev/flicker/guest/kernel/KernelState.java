@@ -75,7 +75,7 @@ public final class KernelState {
         return hostMemory;
     }
 
-    /** {@code /var/task/<program>}: what {@code /proc/self/exe} names. */
+    /** The program's path ({@code /var/task/<program>}, or a layer's such as {@code /usr/bin/python3.11}): what {@code /proc/self/exe} names. */
     public String executablePath() {
         return executablePath;
     }
@@ -227,7 +227,9 @@ public final class KernelState {
             sigactions[i] = new Sigaction(in.readLong(), in.readLong(), in.readLong(), in.readLong());
         }
         executablePath = in.readUTF();
-        if (!executablePath.startsWith(FileTree.TASK_ROOT + "/")) throw new IOException("bad executable " + executablePath);
+        if (!executablePath.startsWith("/") || !(tree.lookup(FileTree.normalize("/", executablePath)) instanceof Node.BundleFile)) {
+            throw new IOException("bad executable " + executablePath + ": not a file of this bundle or layer");
+        }
         int n = in.readInt();
         if (n < 0 || n > FdTable.MAX_FDS) throw new IOException("bad open-file count " + n);
         FileDescription[] unique = new FileDescription[n];
@@ -243,7 +245,7 @@ public final class KernelState {
                 case KIND_PATH -> {
                     String path = in.readUTF();
                     Node node = tree.lookup(FileTree.normalize("/", path));
-                    if (node == null) throw new IOException("open file " + path + " is not in this bundle or /tmp");
+                    if (node == null) throw new IOException("open file " + path + " is not in this bundle, layer or /tmp");
                     yield node.open(FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 default -> throw new IOException("bad open-file kind " + kind);

@@ -36,6 +36,7 @@ class KernelStateTest {
     @Test
     void theStateLoadsAsSavedAndAStateOfAnotherLayoutIsRefused() throws IOException {
         Files.createDirectories(temp.resolve("bundle"));
+        Files.writeString(temp.resolve("bundle/fn"), "the program");
         HostMemoryBudget budget = new HostMemoryBudget(1 << 20);
         try (Bundle bundle = Bundle.open(temp.resolve("bundle"))) {
             FileTree tree = new FileTree(bundle, new TmpFs(1 << 20, budget), new SecureRandom());
@@ -57,6 +58,15 @@ class KernelStateTest {
             assertEquals("/var/task/fn", loaded.executablePath());
             assertSame(loaded.fds().get(1), loaded.fds().get(7), "duplicated descriptors share one description");
             assertTrue(loaded.fds().closeOnExec(7));
+
+            // The executable must be a file of the tree it is restored on.
+            KernelState elsewhere = fresh(budget, "/var/task/gone");
+            elsewhere.setBrkStart(0x40_0000);
+            ByteArrayOutputStream gone = new ByteArrayOutputStream();
+            elsewhere.save(new DataOutputStream(gone), tree, loopback);
+            IOException missing = assertThrows(IOException.class, () -> fresh(budget, null)
+                    .load(new DataInputStream(new ByteArrayInputStream(gone.toByteArray())), tree, loopback));
+            assertTrue(missing.getMessage().contains("bad executable /var/task/gone"), missing.getMessage());
 
             byte[] bytes = saved.toByteArray();
             bytes[2 + "kernel".length() + 3] = (byte) (KernelState.STATE_VERSION + 1);
