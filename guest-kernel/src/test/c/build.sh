@@ -43,4 +43,6 @@ gcc -O2 -o "$out/dynamic/hello_glibc" "$here/dynamic/dyn_hello.c" -L"$glibc_libs
 musl-gcc -O2 -shared -fPIC -o "$musl_libs/libgreet.so" "$here/dynamic/greet.c"
 musl-gcc -O2 -shared -fPIC -o "$musl_libs/libgreet_plugin.so" "$here/dynamic/plugin.c" -L"$musl_libs" -lgreet
 musl-gcc -O2 -o "$out/dynamic/hello_musl" "$here/dynamic/dyn_hello.c" -L"$musl_libs" -lgreet
+# The clock probe, dynamically linked: glibc's ld.so finds the vDSO before main.
+gcc -O2 -o "$out/dynamic/clock_probe_glibc" "$here/clock_probe.c"
 echo "$hash" > "$out/.sha"

@@ -4,6 +4,7 @@ import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Layer;
 import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.Clocks;
 import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
@@ -90,6 +91,8 @@ public final class MicroVm implements AutoCloseable {
     private final List<LoopbackEndpoint.Spec> endpoints;
     private final HostKernel kernel;
     private final Limits limits;
+    /** The scale of this VM's TSC for its vDSO clock page. */
+    private final Vdso.Scale clock;
     private final OutputCapture stdout, stderr;
     private long createdNanos;
     private long readyNanos;
@@ -99,7 +102,7 @@ public final class MicroVm implements AutoCloseable {
 
     private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
                     TmpFs tmp, Loopback loopback, List<LoopbackEndpoint.Spec> endpoints, HostKernel kernel, Limits limits,
-                    OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+                    Vdso.Scale clock, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
         this.runner = runner;
         this.vm = vm;
         this.memory = memory;
@@ -111,6 +114,7 @@ public final class MicroVm implements AutoCloseable {
         this.endpoints = endpoints;
         this.kernel = kernel;
         this.limits = limits;
+        this.clock = clock;
         this.stdout = stdout;
         this.stderr = stderr;
         this.createdNanos = createdNanos;
@@ -156,7 +160,7 @@ public final class MicroVm implements AutoCloseable {
             byte[] random16 = new byte[16];
             runner.random().nextBytes(random16);
             ProgramLoader.Loaded loaded = ProgramLoader.exec(space, tree, execPath, argv, envp, random16,
-                    limits.stackBytes(), runner.hwcap());
+                    limits.stackBytes(), runner.hwcap(), runner.vdso());
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
@@ -165,7 +169,9 @@ public final class MicroVm implements AutoCloseable {
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.setBrk(loaded.brkStart());
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits,
+            Vdso.Scale clock = runner.clockScale(vcpu);
+            writeClock(clock, vcpu, space, false);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits, clock,
                     out, err, t0);
         } catch (RuntimeException e) {
             vm.close();
@@ -215,7 +221,12 @@ public final class MicroVm implements AutoCloseable {
             kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, out, err, t0);
+            // No clone may see the snapshot's time: its clock page names the snapshot's TSC and clocks, and under
+            // VMX/SVM a new vCPU's TSC has a new offset besides. Rewritten before the clone first runs.
+            Vdso.Scale clock = runner.clockScale(vcpu);
+            writeClock(clock, vcpu, space, false);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, clock, out,
+                    err, t0);
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
@@ -304,6 +315,7 @@ public final class MicroVm implements AutoCloseable {
     }
 
     private RunResult run(long[] hostCallTimes, BooleanSupplier answered) {
+        clockWrittenNanos = writeClock(clock, vcpu, space, true);
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
@@ -349,6 +361,27 @@ public final class MicroVm implements AutoCloseable {
         Vm v = vm;
         vm = null;
         if (v != null) v.close();
+    }
+
+    /**
+     * How often, at most, the vDSO's clock page is rewritten while the program runs: the TSC's scale is fixed between
+     * two rewrites, while the host's clocks are slewed by NTP (at most 500 ppm), so the two drift apart by at most
+     * half a millisecond per second.
+     */
+    private static final long CLOCK_REWRITE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private long clockWrittenNanos;
+
+    /**
+     * Fills the vDSO's clock page (docs/micro-guest-abi.md, "How the host fills it"): the guest's TSC read between two
+     * readings of the host's clocks, which are taken as of the middle. With {@code keepMonotonic}, a monotonic clock
+     * the page already runs is never set back. Returns when it was written ({@link System#nanoTime()}).
+     */
+    private static long writeClock(Vdso.Scale scale, Vcpu vcpu, AddressSpace space, boolean keepMonotonic) {
+        long mono0 = System.nanoTime(), wall0 = Clocks.realtimeNanos();
+        long tsc = vcpu.guestTsc();
+        long mono1 = System.nanoTime(), wall1 = Clocks.realtimeNanos();
+        Vdso.writeParameters(space, scale, tsc, wall0 + (wall1 - wall0) / 2, mono0 + (mono1 - mono0) / 2, keepMonotonic);
+        return mono1;
     }
 
     /** How the run loop ended. */
@@ -455,6 +488,9 @@ public final class MicroVm implements AutoCloseable {
                             return new Ending(RunResult.Outcome.EXITED, kernel.exitStatus(), 0, "exited", hostCalls, 0, otherExits);
                         }
                         hc.set(ValueLayout.JAVA_LONG, HC_RET, result);
+                        if (System.nanoTime() - clockWrittenNanos > CLOCK_REWRITE_NANOS) {
+                            clockWrittenNanos = writeClock(clock, vcpu, space, true);
+                        }
                     }
                     case VcpuExit.Mmio m -> {
                         // A store or load to guest-physical memory nothing backs, other than the doorbell.

@@ -30,6 +30,9 @@ import java.util.concurrent.TimeUnit;
 public final class MicroVmRunner implements AutoCloseable {
     private final Kvm kvm;
     private final GuestImage image;
+    private final Vdso vdso = Vdso.builtIn();
+    /** Whether the vDSO computes the clocks (an invariant TSC); without it every clock read is a host call. */
+    private volatile boolean vdsoClocks = INVARIANT_TSC;
     private final Cpuid cpuid;
     private final long hwcap;
     private final SecureRandom random = new SecureRandom();
@@ -113,7 +116,46 @@ public final class MicroVmRunner implements AutoCloseable {
      * is taken (docs/snapshots.md).
      */
     public String snapshotKind(List<LoopbackEndpoint.Spec> endpoints) {
-        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256());
+        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256() + " vdso=" + vdso.sha256());
+    }
+
+    /** The vDSO every program gets. */
+    Vdso vdso() {
+        return vdso;
+    }
+
+    /**
+     * True when the VMs of this runner read their clocks in the vDSO (the default on a host with an invariant TSC);
+     * false when every clock read is a host call, as before the vDSO (the benchmark's comparison).
+     */
+    public boolean vdsoClocks() {
+        return vdsoClocks;
+    }
+
+    /** The scale of {@code vcpu}'s TSC for the vDSO, or the system-call mode when the vDSO may not count time. */
+    Vdso.Scale clockScale(Vcpu vcpu) {
+        return vdsoClocks ? Vdso.Scale.of(vcpu.tscKhz(), true) : Vdso.Scale.of(0, false);
+    }
+
+    /** Sets {@link #vdsoClocks()} for the VMs booted or restored from now on; true needs an invariant TSC. */
+    public void setVdsoClocks(boolean on) {
+        vdsoClocks = on && INVARIANT_TSC;
+    }
+
+    /**
+     * The host's TSC runs at a constant rate and through sleep states ({@code constant_tsc} and {@code nonstop_tsc} in
+     * /proc/cpuinfo, Linux's names for CPUID 0x80000007 EDX bit 8): only then may the vDSO count time with it.
+     */
+    static final boolean INVARIANT_TSC = invariantTsc();
+
+    private static boolean invariantTsc() {
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            String flags = lines.filter(l -> l.startsWith("flags")).findFirst().orElse("");
+            List<String> names = List.of(flags.substring(flags.indexOf(':') + 1).trim().split("\\s+"));
+            return names.contains("constant_tsc") && names.contains("nonstop_tsc");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** The kind a runner with these versions and this guest image records (for tests of other kinds). */

@@ -33,7 +33,8 @@ public final class ProgramLoader {
 
     public static final int AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7,
             AT_FLAGS = 8, AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15,
-            AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31;
+            AT_HWCAP = 16, AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
+            AT_SYSINFO_EHDR = 33;
 
     /** Who the program runs as: the kernel's identity, which the auxiliary vector repeats. */
     private static final Identity OWNER = Identity.MICRO_GUEST;
@@ -50,21 +51,22 @@ public final class ProgramLoader {
     /**
      * Loads the program at {@code execPath} of {@code tree} (in the bundle or a runtime layer) and, when it names one,
      * its interpreter from the same tree. {@code execPath} is what {@code AT_EXECFN} and {@code /proc/self/exe} say.
-     * Throws {@link ElfException} for a program or interpreter that is missing, not an x86-64 executable, or does not
-     * fit in the memory limit.
+     * With {@code vdso} (null: none), the vDSO and its parameter page are mapped too, and named by
+     * {@code AT_SYSINFO_EHDR}. Throws {@link ElfException} for a program or interpreter that is missing, not an x86-64
+     * executable, or does not fit in the memory limit.
      */
     public static Loaded exec(AddressSpace space, FileTree tree, String execPath, List<String> argv, List<String> envp,
-                              byte[] random16, long stackBytes, long hwcap) {
+                              byte[] random16, long stackBytes, long hwcap, Vdso vdso) {
         Node.BundleFile program = executable(tree, execPath, "program " + execPath);
         try (Node.BundleFile.View programBytes = program.view()) {
             ElfFile elf = ElfFile.parse(programBytes.bytes());
             String interpreterPath = elf.interpreter();
-            if (interpreterPath == null) return load(space, elf, null, execPath, argv, envp, random16, stackBytes, hwcap);
+            if (interpreterPath == null) return load(space, elf, null, execPath, argv, envp, random16, stackBytes, hwcap, vdso);
             Node.BundleFile interpreter = executable(tree, interpreterPath, "the interpreter " + interpreterPath + " of "
                     + execPath + " (a dynamically linked program needs the runtime layer that holds its dynamic loader)");
             try (Node.BundleFile.View interpreterBytes = interpreter.view()) {
                 return load(space, elf, ElfFile.parse(interpreterBytes.bytes()), execPath, argv, envp, random16,
-                        stackBytes, hwcap);
+                        stackBytes, hwcap, vdso);
             }
         } catch (IOException e) {
             throw new ElfException("cannot read " + execPath + ": " + e.getMessage());
@@ -85,6 +87,12 @@ public final class ProgramLoader {
      */
     public static Loaded load(AddressSpace space, ElfFile elf, ElfFile interpreter, String execPath, List<String> argv,
                               List<String> envp, byte[] random16, long stackBytes, long hwcap) {
+        return load(space, elf, interpreter, execPath, argv, envp, random16, stackBytes, hwcap, null);
+    }
+
+    /** As {@link #load(AddressSpace, ElfFile, ElfFile, String, List, List, byte[], long, long)}, with {@code vdso} mapped (null: none). */
+    public static Loaded load(AddressSpace space, ElfFile elf, ElfFile interpreter, String execPath, List<String> argv,
+                              List<String> envp, byte[] random16, long stackBytes, long hwcap, Vdso vdso) {
         if (elf.type() != ElfFile.ET_EXEC && elf.type() != ElfFile.ET_DYN) {
             throw new ElfException("not an executable (ELF type " + elf.type() + ")");
         }
@@ -129,9 +137,11 @@ public final class ProgramLoader {
         if (!space.map(stackLow, stackBytes, Mman.PROT_READ | Mman.PROT_WRITE, "[stack]")) {
             throw new ElfException("the stack (" + stackBytes + " bytes) does not fit in the memory limit");
         }
+        long sysinfoEhdr = vdso == null ? 0 : vdso.mapInto(space);
         long sp;
         try {
-            sp = buildStack(space, elf, execPath, argv, envp, random16, bias, phdr, hwcap, stackLow, interpreterBias);
+            sp = buildStack(space, elf, execPath, argv, envp, random16, bias, phdr, hwcap, stackLow, interpreterBias,
+                    sysinfoEhdr);
         } catch (MemoryFault f) {
             throw new ElfException("arguments and environment do not fit on the stack");
         }
@@ -257,7 +267,7 @@ public final class ProgramLoader {
 
     private static long buildStack(AddressSpace space, ElfFile elf, String execPath, List<String> argv,
                                    List<String> envp, byte[] random16, long bias, long phdr, long hwcap, long stackLow,
-                                   long interpreterBias) throws MemoryFault {
+                                   long interpreterBias, long sysinfoEhdr) throws MemoryFault {
         // Strings and the random bytes go at the top; pointers below, 16-byte aligned at argc.
         long top = STACK_TOP - 16;
         List<Long> argPtrs = new ArrayList<>(), envPtrs = new ArrayList<>();
@@ -270,10 +280,11 @@ public final class ProgramLoader {
         space.copyOutBytes(randomPtr, random16);
 
         long[][] auxv = {
-                {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, elf.programHeaderCount()}, {AT_PAGESZ, PAGE_SIZE},
+                {AT_SYSINFO_EHDR, sysinfoEhdr}, {AT_PHDR, phdr}, {AT_PHENT, 56}, {AT_PHNUM, elf.programHeaderCount()}, {AT_PAGESZ, PAGE_SIZE},
                 {AT_BASE, interpreterBias}, {AT_FLAGS, 0}, {AT_ENTRY, elf.entry() + bias}, {AT_UID, OWNER.uid()}, {AT_EUID, OWNER.uid()},
                 {AT_GID, OWNER.gid()}, {AT_EGID, OWNER.gid()}, {AT_SECURE, 0}, {AT_RANDOM, randomPtr}, {AT_HWCAP, hwcap},
                 {AT_HWCAP2, 0}, {AT_CLKTCK, 100}, {AT_PLATFORM, platform}, {AT_EXECFN, execFn}, {AT_NULL, 0}};
+        if (sysinfoEhdr == 0) auxv = java.util.Arrays.copyOfRange(auxv, 1, auxv.length); // no vDSO: no AT_SYSINFO_EHDR
         int words = 1 + argv.size() + 1 + envp.size() + 1 + auxv.length * 2;
         long sp = (top - words * 8L) & ~15L;
         if (sp < stackLow + PAGE_SIZE) throw new MemoryFault(sp);

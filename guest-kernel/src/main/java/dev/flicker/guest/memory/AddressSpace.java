@@ -391,6 +391,18 @@ public final class AddressSpace {
         copyOut(va, src, srcOffset, length, false);
     }
 
+    /** Reads {@code dst.byteSize()} bytes at {@code va} regardless of the program's protection (the host's own pages). */
+    public void peek(long va, MemorySegment dst) throws MemoryFault {
+        checkRange(va, dst.byteSize());
+        long done = 0;
+        while (done < dst.byteSize()) {
+            long at = va + done;
+            long chunk = Math.min(dst.byteSize() - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
+            MemorySegment.copy(memory.segment(), physical(at, false, false) - memory.base().value(), dst, done, chunk);
+            done += chunk;
+        }
+    }
+
     private void copyOut(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
         checkRange(va, length);
         // Check the whole range first so that a fault leaves program memory untouched.

@@ -1,6 +1,7 @@
 package dev.flicker.guest.elf;
 
 import dev.flicker.guest.ProgramLoader;
+import dev.flicker.guest.Vdso;
 import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
@@ -27,6 +28,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -406,5 +408,25 @@ class ProgramLoaderTest {
         assertEquals(0, loaded.stackPointer() % 16);
         assertArrayEquals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16));
         assertTrue(Arrays.equals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16)));
+    }
+
+    @Test
+    void theVdsoAndItsParameterPageAreMappedAndNamedByAtSysinfoEhdr() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf("musl/hello"), null, "/var/task/hello",
+                List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0, Vdso.builtIn());
+        Map<Long, Long> aux = decode(space, loaded.stackPointer()).auxv();
+        assertEquals(Vdso.IMAGE_VA, aux.get((long) ProgramLoader.AT_SYSINFO_EHDR));
+        assertArrayEquals(new byte[] {0x7f, 'E', 'L', 'F'}, space.copyInBytes(Vdso.IMAGE_VA, 4), "the image's ELF header");
+        AddressSpace.Mapping image = space.mappingAt(Vdso.IMAGE_VA), params = space.mappingAt(Vdso.PARAMS_VA);
+        assertEquals(Vdso.IMAGE_NAME, image.name());
+        assertEquals(Mman.PROT_READ | Mman.PROT_EXEC, image.prot());
+        assertEquals(Vdso.PARAMS_NAME, params.name());
+        assertEquals(Mman.PROT_READ, params.prot(), "the program reads its clock page and cannot write it");
+        assertArrayEquals(new byte[8], space.copyInBytes(Vdso.PARAMS_VA, 8), "version 0 until the host fills it");
+        AddressSpace plain = space(32L << 20); // over the same memory: everything above is checked
+        Map<Long, Long> without = decode(plain, ProgramLoader.load(plain, elf("musl/hello"), null, "/p", List.of("/p"),
+                List.of(), RANDOM16, STACK, 0).stackPointer()).auxv();
+        assertFalse(without.containsKey((long) ProgramLoader.AT_SYSINFO_EHDR), "no vDSO: no AT_SYSINFO_EHDR");
     }
 }

@@ -34,6 +34,8 @@ public final class KvmApi {
     public static final long KVM_GET_FPU = 0x81A0AE8CL;
     public static final long KVM_SET_FPU = 0x41A0AE8DL;
     public static final long KVM_SET_CPUID2 = 0x4008AE90L;
+    /** {@code _IO(KVMIO, 0xa3)}: the vCPU's TSC frequency in kHz (the ioctl's return value). */
+    public static final long KVM_GET_TSC_KHZ = 0xAEA3L;
 
     // exit reasons (kvm_run.exit_reason)
     public static final int KVM_EXIT_UNKNOWN = 0, KVM_EXIT_EXCEPTION = 1, KVM_EXIT_IO = 2, KVM_EXIT_HYPERCALL = 3,
