@@ -163,7 +163,17 @@ def flush_output():
     sys.stderr.flush()
 
 
+def reseed():
+    """The event may reach a fresh clone of a snapshot taken at /next: random's generator, seeded once when it was
+    imported, would give every clone the same numbers. It is seeded again from os.urandom, which the host answers
+    with fresh bytes in every clone."""
+    module = sys.modules.get("random")
+    if module is not None:
+        module.seed()
+
+
 def invoke(api, handler, headers, payload):
+    reseed()
     request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
     RequestIdFilter.request_id = request_id
     trace_id = headers.get("Lambda-Runtime-Trace-Id")

@@ -110,7 +110,7 @@ public final class VmPool implements AutoCloseable {
             long t0 = System.nanoTime();
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
-                        version.bundle(), version.limits(), ENDPOINTS);
+                        version.bundle(), version.layer(), version.limits(), ENDPOINTS);
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;

@@ -15,6 +15,7 @@ public final class FileTree {
 
     private final StaticDirectory root = new StaticDirectory(2);
     private final TmpFs tmp;
+    private final String layerId;
 
     /** The tree of a VM without a runtime layer, whose random devices read from {@code random}. */
     public FileTree(Bundle bundle, TmpFs tmp, SecureRandom random) {
@@ -28,6 +29,7 @@ public final class FileTree {
      */
     public FileTree(Bundle bundle, Layer layer, TmpFs tmp, SecureRandom random) {
         this.tmp = tmp;
+        this.layerId = layer == null ? "" : layer.id();
         StaticDirectory var = new StaticDirectory(3);
         if (layer != null) {
             root.children().putAll(layer.directory().children());
@@ -43,6 +45,11 @@ public final class FileTree {
         dev.put("random", new Node.Device(7, randomness));
         dev.put("urandom", new Node.Device(8, randomness));
         root.put("dev", dev);
+    }
+
+    /** The id of the runtime layer at {@code /}, empty without one: a snapshot is restored only on the same layer. */
+    public String layerId() {
+        return layerId;
     }
 
     public TmpFs tmp() {
