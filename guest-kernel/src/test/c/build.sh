@@ -45,4 +45,5 @@ musl-gcc -O2 -shared -fPIC -o "$musl_libs/libgreet_plugin.so" "$here/dynamic/plu
 musl-gcc -O2 -o "$out/dynamic/hello_musl" "$here/dynamic/dyn_hello.c" -L"$musl_libs" -lgreet
 # The clock probe, dynamically linked: glibc's ld.so finds the vDSO before main.
 gcc -O2 -o "$out/dynamic/clock_probe_glibc" "$here/clock_probe.c"
+musl-gcc -O2 -static -o "$out/dynamic/shared_map" "$here/dynamic/shared_map.c"
 echo "$hash" > "$out/.sha"

@@ -3,11 +3,13 @@ package dev.flicker.guest;
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Layer;
+import dev.flicker.guest.fs.SharedFiles;
 import dev.flicker.guest.fs.TmpFs;
 import dev.flicker.guest.kernel.Clocks;
 import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.memory.SharedMemory;
 import dev.flicker.guest.net.Loopback;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.syscall.HostKernel;
@@ -143,7 +145,9 @@ public final class MicroVm implements AutoCloseable {
             PageTables tables = AddressSpace.pageTables(memory, frames, frames.allocate());
             runner.image().loadInto(memory);
             buildKernelWindow(runner.image(), memory, tables);
-            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
+            SharedFiles shared = runner.sharedFiles(request.layer());
+            if (shared != null) vm.addReadOnlyMemory(SharedMemory.GPA, shared.segment());
+            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20, shared);
             HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
             FileTree tree = new FileTree(request.bundle(), request.layer(), tmp, runner.random());
@@ -205,7 +209,9 @@ public final class MicroVm implements AutoCloseable {
             }
             // The parts, in the order capture wrote them, each checking its own header and version.
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
-            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20);
+            SharedFiles shared = runner.sharedFiles(layer);
+            if (shared != null) vm.addReadOnlyMemory(SharedMemory.GPA, shared.segment());
+            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20, shared);
             if (state.sregs().cr3() != space.pageTableRoot()) throw new IOException("vCPU CR3 does not match the page-table root");
             HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
@@ -346,6 +352,14 @@ public final class MicroVm implements AutoCloseable {
         return memory.hostAddress();
     }
 
+    /**
+     * The program's committed memory: every page it can reach that counts against its limit (not the shared pages of
+     * its runtime layer's files).
+     */
+    public long committedBytes() {
+        return space.committedBytes();
+    }
+
     /** What this VM makes the host hold besides its guest memory (/tmp, loopback connections), and its limit. */
     public HostMemoryBudget hostMemory() {
         return kernel.hostMemory();
@@ -458,6 +472,7 @@ public final class MicroVm implements AutoCloseable {
                 if (kick == null || runner.closing()) {
                     return new Ending(RunResult.Outcome.STOPPED, -1, SIGKILL, "stopped: the runner is closing", hostCalls, 0, otherExits);
                 }
+                if (space.takeTlbFlushRequest()) vm.forgetReadOnlyTranslations(); // a cached translation points elsewhere now
                 VcpuExit exit = vcpu.run();
                 switch (exit) {
                     case VcpuExit.Mmio m when m.physicalAddress() == DOORBELL_GPA && m.isWrite() -> {

@@ -3,6 +3,7 @@ package dev.flicker.guest;
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.Layer;
+import dev.flicker.guest.fs.SharedFiles;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
@@ -31,6 +32,9 @@ public final class MicroVmRunner implements AutoCloseable {
     private final Kvm kvm;
     private final GuestImage image;
     private final Vdso vdso = Vdso.builtIn();
+    /** Whether KVM has read-only memory slots, which shared file mappings need; without them files are copied. */
+    private final boolean readOnlyMemory;
+    private volatile boolean shareFiles = true;
     /** Whether the vDSO computes the clocks (an invariant TSC); without it every clock read is a host call. */
     private volatile boolean vdsoClocks = INVARIANT_TSC;
     private final Cpuid cpuid;
@@ -60,6 +64,7 @@ public final class MicroVmRunner implements AutoCloseable {
             return t;
         }) : null;
         this.image = GuestImage.builtIn();
+        this.readOnlyMemory = kvm.supportsReadOnlyMemory();
         this.cpuid = microGuestCpuid(kvm.supportedCpuid());
         Cpuid.Entry leaf1 = cpuid.find(1, 0);
         this.hwcap = leaf1 == null ? 0 : Integer.toUnsignedLong(leaf1.edx());
@@ -130,6 +135,28 @@ public final class MicroVmRunner implements AutoCloseable {
      */
     public boolean vdsoClocks() {
         return vdsoClocks;
+    }
+
+    /**
+     * The range of {@code layer}'s files that a VM maps as a read-only memory slot, or null when its read-only file
+     * mappings are copies: no layer, KVM without read-only slots, or sharing turned off ({@link #setShareFiles}).
+     */
+    SharedFiles sharedFiles(Layer layer) {
+        return layer == null || !readOnlyMemory || !shareFiles ? null : layer.shared();
+    }
+
+    /**
+     * Whether read-only mappings of a runtime layer's files are shared between VMs (the default, where KVM has
+     * read-only memory slots) or copied into each VM, for the VMs booted from now on (the benchmark compares the
+     * two). A snapshot of a VM that shared restores only on a runner that shares.
+     */
+    public void setShareFiles(boolean on) {
+        shareFiles = on;
+    }
+
+    /** True when this runner's VMs share the read-only mappings of their layer's files. */
+    public boolean sharesFiles() {
+        return readOnlyMemory && shareFiles;
     }
 
     /** The scale of {@code vcpu}'s TSC for the vDSO, or the system-call mode when the vDSO may not count time. */

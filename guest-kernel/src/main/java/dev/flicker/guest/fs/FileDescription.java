@@ -182,6 +182,15 @@ public abstract class FileDescription {
         return -ENODEV;
     }
 
+    /**
+     * For a read-only mapping of this file: the guest-physical address of its byte {@code fileOffset} among the
+     * pages every VM shares (a runtime layer's file), -1 when it is not shared (it is copied), or {@code -errno}
+     * never: a shared file that changed on the host is -1 too, and its copy then answers EIO.
+     */
+    public long sharedGpa(long fileOffset) {
+        return -1;
+    }
+
     /** Gives back what the description holds, once no descriptor refers to it any more. */
     protected void release() {
     }

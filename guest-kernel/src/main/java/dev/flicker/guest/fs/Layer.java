@@ -12,10 +12,12 @@ import java.nio.file.Path;
 public final class Layer implements AutoCloseable {
     private final String id;
     private final Bundle tree;
+    private final SharedFiles shared;
 
     private Layer(String id, Bundle tree) {
         this.id = id;
         this.tree = tree;
+        this.shared = SharedFiles.over(tree.files());
     }
 
     /**
@@ -36,14 +38,26 @@ public final class Layer implements AutoCloseable {
         return tree.root();
     }
 
+    /**
+     * The range where the layer's files are laid out for every VM to map read-only, or null when none is (an empty
+     * layer): see {@link SharedFiles}.
+     */
+    public SharedFiles shared() {
+        return shared;
+    }
+
     /** The layer's root directory. */
     StaticDirectory directory() {
         return (StaticDirectory) tree.directory();
     }
 
-    /** Unmaps the layer's files no VM is reading (see {@link Bundle#close}). */
+    /**
+     * Unmaps the layer's files no VM is reading (see {@link Bundle#close}) and its shared range: only once every VM
+     * that runs on the layer is closed.
+     */
     @Override
     public void close() {
         tree.close();
+        if (shared != null) shared.close();
     }
 }

@@ -53,6 +53,10 @@ public final class KvmApi {
 
     // struct kvm_userspace_memory_region
     public static final long MEMORY_REGION_SIZE = 32;
+    /** {@code kvm_userspace_memory_region.flags}: the guest may read the slot; a write is an MMIO exit. */
+    public static final int KVM_MEM_READONLY = 1 << 1;
+    /** {@code KVM_CHECK_EXTENSION} argument: read-only memory slots are supported. */
+    public static final int KVM_CAP_READONLY_MEM = 81;
 
     // struct kvm_regs: 18 u64 in this order
     public static final long REGS_SIZE = 144;
