@@ -61,15 +61,27 @@ public final class ProgramLoader {
         try (Node.BundleFile.View programBytes = program.view()) {
             ElfFile elf = ElfFile.parse(programBytes.bytes());
             String interpreterPath = elf.interpreter();
-            if (interpreterPath == null) return load(space, elf, null, execPath, argv, envp, random16, stackBytes, hwcap, vdso);
+            if (interpreterPath == null) {
+                return load(space, elf, null, execPath, argv, envp, random16, stackBytes, hwcap, vdso,
+                        sharedGpa(program), -1);
+            }
             Node.BundleFile interpreter = executable(tree, interpreterPath, "the interpreter " + interpreterPath + " of "
                     + execPath + " (a dynamically linked program needs the runtime layer that holds its dynamic loader)");
             try (Node.BundleFile.View interpreterBytes = interpreter.view()) {
                 return load(space, elf, ElfFile.parse(interpreterBytes.bytes()), execPath, argv, envp, random16,
-                        stackBytes, hwcap, vdso);
+                        stackBytes, hwcap, vdso, sharedGpa(program), sharedGpa(interpreter));
             }
         } catch (IOException e) {
             throw new ElfException("cannot read " + execPath + ": " + e.getMessage());
+        }
+    }
+
+    /** Where every VM of its layer sees {@code file}'s first byte, or -1 (a bundle's file, or one that changed). */
+    private static long sharedGpa(Node.BundleFile file) {
+        try {
+            return file.sharedGpa();
+        } catch (IOException changed) {
+            return -1;
         }
     }
 
@@ -93,6 +105,17 @@ public final class ProgramLoader {
     /** As {@link #load(AddressSpace, ElfFile, ElfFile, String, List, List, byte[], long, long)}, with {@code vdso} mapped (null: none). */
     public static Loaded load(AddressSpace space, ElfFile elf, ElfFile interpreter, String execPath, List<String> argv,
                               List<String> envp, byte[] random16, long stackBytes, long hwcap, Vdso vdso) {
+        return load(space, elf, interpreter, execPath, argv, envp, random16, stackBytes, hwcap, vdso, -1, -1);
+    }
+
+    /**
+     * As above; {@code programGpa} and {@code interpreterGpa} say where the files lie among the pages every VM of
+     * their runtime layer shares (-1: they are not shared), so that their read-only segments are mapped from there,
+     * not copied ({@link AddressSpace#mapShared}).
+     */
+    private static Loaded load(AddressSpace space, ElfFile elf, ElfFile interpreter, String execPath, List<String> argv,
+                               List<String> envp, byte[] random16, long stackBytes, long hwcap, Vdso vdso,
+                               long programGpa, long interpreterGpa) {
         if (elf.type() != ElfFile.ET_EXEC && elf.type() != ElfFile.ET_DYN) {
             throw new ElfException("not an executable (ELF type " + elf.type() + ")");
         }
@@ -122,14 +145,14 @@ public final class ProgramLoader {
             throw new ElfException("program does not fit in its memory limit: its segments take " + needed
                     + " bytes, the limit leaves " + room);
         }
-        long highest = mapSegments(space, elf, bias);
+        long highest = mapSegments(space, elf, bias, programGpa);
         long interpreterBias = 0;
         if (interpreter != null) {
             // Like Linux's load_elf_interp: where an mmap of the interpreter's whole span would go, top-down.
             long base = space.findFree(interpreterSpan[1] - interpreterSpan[0], 0);
             if (base < 0) throw new ElfException("no room in the address space for the interpreter");
             interpreterBias = base - interpreterSpan[0];
-            mapSegments(space, interpreter, interpreterBias);
+            mapSegments(space, interpreter, interpreterBias, interpreterGpa);
         }
         long phdr = findPhdr(elf, bias);
 
@@ -149,8 +172,12 @@ public final class ProgramLoader {
         return new Loaded(entry, sp, highest, bias, interpreterBias);
     }
 
-    /** Maps and fills the PT_LOAD segments of {@code elf} moved by {@code bias}; returns the end of the highest. */
-    private static long mapSegments(AddressSpace space, ElfFile elf, long bias) {
+    /**
+     * Maps and fills the PT_LOAD segments of {@code elf} moved by {@code bias}; returns the end of the highest. With
+     * {@code sharedGpa} (not -1), a read-only segment that sits in its pages as in the file's is mapped from the
+     * shared pages instead, as an {@code mmap} of the file by {@code ld.so} would be.
+     */
+    private static long mapSegments(AddressSpace space, ElfFile elf, long bias, long sharedGpa) {
         long highest = 0;
         try {
             for (ElfFile.Segment s : elf.loadSegments()) {
@@ -159,6 +186,13 @@ public final class ProgramLoader {
                 int prot = ((s.flags() & ElfFile.PF_R) != 0 ? Mman.PROT_READ : 0)
                         | ((s.flags() & ElfFile.PF_W) != 0 ? Mman.PROT_WRITE : 0)
                         | ((s.flags() & ElfFile.PF_X) != 0 ? Mman.PROT_EXEC : 0);
+                highest = Math.max(highest, range[1]);
+                if (sharedGpa >= 0 && (prot & Mman.PROT_WRITE) == 0 && s.fileSize() == s.memSize()
+                        && (s.vaddr() - s.offset()) % PAGE_SIZE == 0 && space.isFree(range[0], range[1])
+                        && space.mapShared(range[0], range[1] - range[0], prot == 0 ? Mman.PROT_READ : prot, "program",
+                                sharedGpa + AddressSpace.pageDown(s.offset()), (range[1] - range[0]) / PAGE_SIZE)) {
+                    continue; // the file's own pages, shared by every VM of its layer
+                }
                 mapMerging(space, range[0], range[1], prot == 0 ? Mman.PROT_READ : prot);
                 space.poke(s.vaddr() + bias, elf.contents(s), 0, s.fileSize());
                 highest = Math.max(highest, range[1]);

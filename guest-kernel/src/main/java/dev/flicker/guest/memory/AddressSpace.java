@@ -113,6 +113,11 @@ public final class AddressSpace {
     private long committedPages;
     /** Set when a page-table entry the vCPU may have cached now points elsewhere: the TLB must be flushed. */
     private boolean tlbFlushNeeded;
+    /**
+     * Addresses whose shared page the vCPU may have cached and that now show nothing: harmless (the program can at
+     * most still read public layer bytes it unmapped, as with any lazy munmap) until another page is mapped there.
+     */
+    private final Map<Long, Long> staleShared = new java.util.HashMap<>();
 
     public AddressSpace(GuestMemory memory, PageTables pageTables, PhysicalPages frames, long limitBytes) {
         this(memory, pageTables, frames, limitBytes, null);
@@ -144,7 +149,19 @@ public final class AddressSpace {
     public boolean takeTlbFlushRequest() {
         boolean needed = tlbFlushNeeded;
         tlbFlushNeeded = false;
+        if (needed) staleShared.clear(); // every cached translation into the shared pages is forgotten
         return needed;
+    }
+
+    /**
+     * Page {@code target} is being mapped at {@code va}: if the vCPU may still reach another, old shared page there,
+     * it must forget it. (The same shared page mapped there again, as {@code ld.so} maps its cache twice, needs
+     * nothing.)
+     */
+    private void noteNewPage(long va, long target) {
+        if (staleShared.isEmpty()) return;
+        Long old = staleShared.remove(va);
+        if (old != null && old != target) tlbFlushNeeded = true;
     }
 
     public static long pageDown(long va) {
@@ -264,12 +281,16 @@ public final class AddressSpace {
     }
 
     /**
-     * Writes {@code entry} for {@code va} over an entry that owns no frame; when the old entry pointed to another page
-     * and the vCPU may have cached it (its accessed bit), the TLB must be flushed before the program runs on.
+     * Writes {@code entry} for {@code va} over an entry that owns no frame. When the old entry pointed to another page
+     * and the vCPU may have cached it (its accessed bit), {@code va} is stale: the vCPU may still reach the old shared
+     * page there, which only matters once something else is mapped there ({@link #noteNewPage}).
      */
     private void replaceEntry(long va, long entry) {
         long old = pageTables.entry(va);
-        if ((old & PTE_ACCESSED) != 0 && (old & PTE_ADDRESS_MASK) != (entry & PTE_ADDRESS_MASK)) tlbFlushNeeded = true;
+        if ((old & PTE_ACCESSED) != 0 && (old & PTE_ADDRESS_MASK) != (entry & PTE_ADDRESS_MASK)) {
+            staleShared.put(va, old & PTE_ADDRESS_MASK); // the vCPU may still reach the old shared page here
+        }
+        if ((entry & PTE_PRESENT) != 0) noteNewPage(va, entry & PTE_ADDRESS_MASK);
         pageTables.setEntry(va, entry);
     }
 
@@ -361,6 +382,7 @@ public final class AddressSpace {
             } else {
                 frame = frames.allocate();
             }
+            if (prot != 0) noteNewPage(va, frame);
             pageTables.setEntry(va, frame | leafFlags(prot));
         }
     }

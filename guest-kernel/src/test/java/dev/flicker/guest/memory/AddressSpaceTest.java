@@ -633,8 +633,17 @@ class AddressSpaceTest {
         tables.setEntry(b, tables.entry(b) | X86.PTE_ACCESSED); // the vCPU walked it
         assertTrue(s.map(b + PAGE, PAGE, RW, "x"));
         assertTrue(s.unmap(b, b + PAGE));
-        assertTrue(s.takeTlbFlushRequest(), "a cached translation to the shared page must go");
+        assertFalse(s.takeTlbFlushRequest(), "unmapped: the program may at most still read the old shared page");
+        assertTrue(s.map(b, PAGE, RW, "anon"));
+        assertTrue(s.takeTlbFlushRequest(), "mapped again: the cached translation to the shared page must go");
         assertFalse(s.takeTlbFlushRequest());
+        assertArrayEquals(new byte[4], s.copyInBytes(b, 4));
+
+        long c = A + 16 * PAGE; // a shared page read, then made the program's own copy
+        assertTrue(s.mapShared(c, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1));
+        tables.setEntry(c, tables.entry(c) | X86.PTE_ACCESSED);
+        assertTrue(s.protect(c, c + PAGE, RW));
+        assertTrue(s.takeTlbFlushRequest());
         assertThrows(IllegalArgumentException.class, () -> s.mapShared(b, PAGE, RW, "lib", SharedMemory.GPA, 1));
         assertThrows(IllegalArgumentException.class, () -> s.mapShared(b, PAGE, PROT_READ, "lib", SharedMemory.GPA + 4 * PAGE, 1));
     }
