@@ -524,6 +524,12 @@ public class Functions {
         throw engine.cannotRunError();
     }
 
+    /** The memory size of {@code ref}'s running configuration, for the log's REPORT line. */
+    public int memoryMb(FunctionRef ref) {
+        Runtime rt = runtimes.get(ref.key());
+        return rt != null ? rt.version.limits().memoryMib() : find(ref).memoryMb;
+    }
+
     /** The timeout of {@code ref}'s running configuration, for the timeout error's message. */
     public long timeoutSeconds(FunctionRef ref) {
         Runtime rt = runtimes.get(ref.key());

@@ -106,11 +106,13 @@ class PythonFunctionsTest {
                         f.write("private")
                     return sorted(os.listdir("/tmp"))
                 if action == "memory":
+                    blobs = []
                     try:
-                        blob = bytearray(100 * 1024 * 1024)
-                        return "allocated"
+                        while len(blobs) < 3:
+                            blobs.append(bytearray(100 * 1024 * 1024))
+                        return "allocated 300 MiB"
                     except MemoryError:
-                        return "MemoryError"
+                        return f"MemoryError after {len(blobs)} x 100 MiB"
                 if action == "sleep":
                     time.sleep(30)
                 if action == "hostile":
@@ -155,8 +157,11 @@ class PythonFunctionsTest {
         ok.then().statusCode(200).body("greeting", equalTo("hello, Ada")).body("function", equalTo("py"))
                 .body("version", equalTo("$LATEST")).body("log_group", equalTo("/aws/lambda/py")).body("region", equalTo("local"));
         assertEquals(null, ok.header("X-Amz-Function-Error"));
-        String logs = logs(ok);
+        String logs = logs(ok), id = ok.header("X-Amzn-RequestId");
         assertTrue(logs.contains("printed None\n") && logs.contains("\tlogged None\n"), logs);
+        assertTrue(logs.startsWith("START RequestId: " + id + " Version: $LATEST\n"), logs);
+        assertTrue(logs.matches("(?s).*\nEND RequestId: " + id + "\nREPORT RequestId: " + id
+                + "\tDuration: [0-9.]+ ms\tBilled Duration: \\d+ ms\tMemory Size: 128 MB\t\n"), logs);
 
         Response failed = invoke("py", "{\"action\": \"fail\"}");
         failed.then().statusCode(200).header("X-Amz-Function-Error", "Unhandled").body("errorType", equalTo("KeyError"))
@@ -177,7 +182,8 @@ class PythonFunctionsTest {
         assertTrue(first.matches("\\[\"[0-9a-f-]{36}\"]"), first);
         assertNotEquals(first, second);
 
-        invoke("py", "{\"action\": \"memory\"}").then().statusCode(200).body(equalTo("\"MemoryError\""));
+        // The layer's files count nothing against the 128 MB: one 100 MiB allocation fits, the next is a MemoryError.
+        invoke("py", "{\"action\": \"memory\"}").then().statusCode(200).body(equalTo("\"MemoryError after 1 x 100 MiB\""));
 
         invoke("py", "{\"action\": \"hostile\"}").then().statusCode(200)
                 .body("'/proc/self/maps'", equalTo("FileNotFoundError")).body("'/proc/self/environ'", equalTo("FileNotFoundError"))
