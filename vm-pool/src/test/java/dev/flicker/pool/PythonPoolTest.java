@@ -10,6 +10,7 @@ import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.lambda.runtime.RuntimeLayers;
 import dev.flicker.snapshots.SnapshotStore;
 import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,14 +58,14 @@ class PythonPoolTest {
              Bundle bundle = Bundle.open(code);
              VmPool pool = new VmPool(runner, new SnapshotStore(dir.resolve("snapshots")), VmPool.Policy.DEFAULT)) {
             FunctionVersion fn = new FunctionVersion("py-clones", bundle, PYTHON.program(), PYTHON.args(), env,
-                    Limits.DEFAULT.withTimeoutMillis(30_000), layers.layer(PYTHON.layer()));
+                    Limits.DEFAULT.withTimeoutMillis(TestTime.scaledMillis(30_000)), layers.layer(PYTHON.layer()));
             pool.prepare(fn);
             Thread.sleep(300); // the clones run well after the snapshot: they must not live in its past
             Set<String> urandoms = new HashSet<>(), uuids = new HashSet<>(), randoms = new HashSet<>();
             for (int i = 0; i < 3; i++) {
                 long before = Clocks.realtimeNanos();
                 Invocation inv = pool.invoke(fn, RuntimeApi.Event.of("{}".getBytes(StandardCharsets.UTF_8),
-                        "arn:aws:lambda:local:000000000000:function:py-clones", System.currentTimeMillis() + 30_000));
+                        "arn:aws:lambda:local:000000000000:function:py-clones", System.currentTimeMillis() + TestTime.scaledMillis(30_000)));
                 long after = Clocks.realtimeNanos();
                 String answer = new String(inv.response(), StandardCharsets.UTF_8);
                 assertTrue(inv.succeeded(), () -> inv.errorType() + " " + answer + " " + inv.result().stderrText());

@@ -9,6 +9,7 @@ import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.Layer;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,7 +53,7 @@ class PythonVmTest {
 
     static RunRequest python(String... args) {
         return RunRequest.of(bundle, "/usr/bin/python3.11").withArgs(args).withEnv(Map.of("LANG", "C.UTF-8", "TZ", ":UTC"))
-                .withLayer(layer).withLimits(Limits.DEFAULT.withTimeoutMillis(60_000));
+                .withLayer(layer).withLimits(Limits.DEFAULT.withTimeoutMillis(TestTime.scaledMillis(60_000)));
     }
 
     @Test
