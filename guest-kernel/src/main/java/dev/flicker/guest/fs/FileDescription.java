@@ -184,8 +184,8 @@ public abstract class FileDescription {
 
     /**
      * For a read-only mapping of this file: the guest-physical address of its byte {@code fileOffset} among the
-     * pages every VM shares (a runtime layer's file), -1 when it is not shared (it is copied), or {@code -errno}
-     * never: a shared file that changed on the host is -1 too, and its copy then answers EIO.
+     * pages every VM shares (a runtime layer's file), or -1 when it is not shared and is copied instead (a bundle's
+     * or {@code /tmp} file; also a layer file that changed on the host, whose copy then answers EIO).
      */
     public long sharedGpa(long fileOffset) {
         return -1;
