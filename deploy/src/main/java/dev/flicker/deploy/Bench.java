@@ -34,12 +34,14 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code flicker bench engine|snapshot|api}: the benchmarks, each figure printed as {@code FIGURE name value unit}.
- * {@code engine} measures the engine's figures with its anchor in the same run (a C host-call loop, QEMU's microvm
- * booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api} is {@link ApiBench}.
+ * {@code flicker bench engine|snapshot|api|hostile|python}: the benchmarks, each figure printed as
+ * {@code FIGURE name value unit}. {@code engine} measures the engine's figures with its anchor in the same run (a C
+ * host-call loop, QEMU's microvm booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api}
+ * is {@link ApiBench}, {@code python} is {@link PythonBench}.
  */
-@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class, Bench.Hostile.class},
-        synopsisSubcommandLabel = "(engine | snapshot | api)",
+@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class, Bench.Hostile.class,
+        Bench.Python.class},
+        synopsisSubcommandLabel = "(engine | snapshot | api | hostile | python)",
         description = "Run a benchmark from the checkout; figures are printed as FIGURE name value unit (results in BENCHMARKS.md).")
 final class Bench {
     private static final Path PROGRAMS = Path.of("guest-kernel/target/test-programs/musl");
@@ -87,6 +89,22 @@ final class Bench {
         public Integer call() throws Exception {
             if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
             return hostile(seconds);
+        }
+    }
+
+    @Command(name = "python", description = "The python3.11 runtime: cold start and host calls before the first /next "
+            + "(with the vDSO and without), invoke over HTTP from a fresh clone each, PSS per VM, invocations per second.")
+    static final class Python implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "20",
+                description = "How long the throughput and HTTP runs last (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
+            return PythonBench.main(seconds);
         }
     }
 

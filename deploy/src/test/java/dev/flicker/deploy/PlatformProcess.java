@@ -46,6 +46,8 @@ final class PlatformProcess {
         env.put("FLICKER_DATA_DIR", dataDir.toString());
         env.put("FLICKER_DB_URL", "postgresql://localhost:5432/" + DATABASE);
         env.put("FLICKER_ASYNC_WORKERS", "1");
+        // The python3.11 runtime layer that guest-kernel's test build makes (runtimes/python3.11/build.sh).
+        env.put("FLICKER_RUNTIMES_DIR", Path.of("../guest-kernel/target/runtimes").toAbsolutePath().toString());
         env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
         // The platform's own wait for a database connection (Quarkus's default is 5 s) scales with the machine:
         // under emulation, connecting to PostgreSQL alone takes longer.

@@ -313,9 +313,6 @@ public class CodeStore {
         }
         if (entries == 0) throw LambdaError.invalid("Code.ZipFile is an empty zip");
         if (declaredBytes > MAX_UNZIPPED_BYTES) throw unzippedTooLarge();
-        if (!Boolean.FALSE.equals(paths.get("bootstrap"))) {
-            throw LambdaError.invalid("the zip has no 'bootstrap' at its top level: a provided runtime needs one");
-        }
         return new Plan(paths, files, filePaths);
     }
 

@@ -3,6 +3,7 @@ package dev.flicker.api;
 import dev.flicker.guest.MicroVmRunner;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.kvm.KvmException;
+import dev.flicker.lambda.runtime.RuntimeLayers;
 import dev.flicker.pool.VmPool;
 import dev.flicker.snapshots.SnapshotStore;
 import io.quarkus.runtime.Shutdown;
@@ -27,10 +28,13 @@ public class Engine {
     private final VmPool pool;
     private final String cannotRunFunctions;
     private final Path dataDir;
+    private final RuntimeLayers runtimeLayers;
 
     public Engine(@ConfigProperty(name = "flicker.data-dir") Path dataDir,
-                  @ConfigProperty(name = "flicker.kvm-device", defaultValue = "/dev/kvm") Path kvmDevice) {
+                  @ConfigProperty(name = "flicker.kvm-device", defaultValue = "/dev/kvm") Path kvmDevice,
+                  @ConfigProperty(name = "flicker.runtimes-dir") Path runtimesDir) {
         this.dataDir = dataDir;
+        this.runtimeLayers = new RuntimeLayers(runtimesDir);
         Kvm opened = null;
         String why = null;
         try {
@@ -65,10 +69,16 @@ public class Engine {
         return dataDir;
     }
 
+    /** The runtime layers of this host (the python3.11 one, built by runtimes/python3.11/build.sh). */
+    public RuntimeLayers runtimeLayers() {
+        return runtimeLayers;
+    }
+
     @Shutdown
     void close() {
         if (pool != null) pool.close();
         if (runner != null) runner.close();
         if (kvm != null) kvm.close();
+        runtimeLayers.close();
     }
 }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.Layer;
+import dev.flicker.lambda.runtime.LambdaRuntime;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
@@ -47,7 +49,6 @@ import java.util.function.Consumer;
 @ApplicationScoped
 public class Functions {
     private static final Logger LOG = Logger.getLogger(Functions.class);
-    private static final Set<String> RUNTIMES = Set.of("provided", "provided.al2", "provided.al2023");
     private static final Set<String> RESERVED_ENV = Set.of("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT",
             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
@@ -167,6 +168,7 @@ public class Functions {
         FunctionRecord f = new FunctionRecord();
         boolean created = false;
         try (CodeStore.Stored code = codeStore.store(zip)) {
+            requireBootstrap(r.runtime(), code);
             f.name = r.functionName();
             f.runtime = r.runtime();
             f.handler = r.handler() == null ? "" : r.handler();
@@ -198,8 +200,16 @@ public class Functions {
     }
 
     private static void validateRuntime(String runtime) {
-        if (runtime == null || !RUNTIMES.contains(runtime)) {
-            throw LambdaError.invalid("Runtime '" + runtime + "' is not supported; use provided, provided.al2 or provided.al2023");
+        if (runtime == null || LambdaRuntime.of(runtime).isEmpty()) {
+            throw LambdaError.invalid("Runtime '" + runtime + "' is not supported; use one of " + String.join(", ", LambdaRuntime.names()));
+        }
+    }
+
+    /** A custom runtime ({@code provided}) runs the zip's own {@code bootstrap}: a zip without one is refused. */
+    private static void requireBootstrap(String runtime, CodeStore.Stored code) {
+        if (LambdaRuntime.of(runtime).map(LambdaRuntime::needsBootstrap).orElse(false)
+                && !Files.isRegularFile(code.directory().resolve("bootstrap"), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw LambdaError.invalid("the zip has no 'bootstrap' at its top level: a provided runtime needs one");
         }
     }
 
@@ -263,9 +273,10 @@ public class Functions {
     /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
     public Model.FunctionConfiguration updateCode(String name, CodeStore.Upload zip, boolean publish) {
         if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
-        get(name); // 404 before the zip is unpacked
+        String runtime = get(name).runtime; // 404 before the zip is unpacked
         Model.FunctionConfiguration latest;
         try (CodeStore.Stored code = codeStore.store(zip)) {
+            requireBootstrap(runtime, code);
             latest = reconfigure(name, f -> {
                 f.codeSha256 = code.sha256Base64();
                 f.codeSize = code.zipBytes();
@@ -513,6 +524,12 @@ public class Functions {
         throw engine.cannotRunError();
     }
 
+    /** The memory size of {@code ref}'s running configuration, for the log's REPORT line. */
+    public int memoryMb(FunctionRef ref) {
+        Runtime rt = runtimes.get(ref.key());
+        return rt != null ? rt.version.limits().memoryMib() : find(ref).memoryMb;
+    }
+
     /** The timeout of {@code ref}'s running configuration, for the timeout error's message. */
     public long timeoutSeconds(FunctionRef ref) {
         Runtime rt = runtimes.get(ref.key());
@@ -538,12 +555,20 @@ public class Functions {
         env.put("AWS_REGION", REGION);
         env.put("AWS_DEFAULT_REGION", REGION);
         env.put("PATH", "/var/task:/usr/bin:/bin");
+        env.put("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + ref.name());
+        env.put("AWS_LAMBDA_LOG_STREAM_NAME", "flicker/[" + ref.qualifier() + "]" + ref.name());
+        env.put("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        // What the runtime starts (the zip's bootstrap, or python3.11 from its layer) and what it adds to Lambda's.
+        LambdaRuntime launch = LambdaRuntime.of(c.runtime).orElseThrow(() -> new IllegalStateException("unknown runtime " + c.runtime));
+        env.putAll(launch.env());
+        Layer layer = launch.layer() == null ? null : engine.runtimeLayers().layer(launch.layer());
         Limits limits = Limits.DEFAULT.withMemoryMib(c.memoryMb).withTimeoutMillis(c.timeoutSeconds * 1000L);
-        String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
+        String runs = c.codeSha256 + "|" + launch.name() + "|" + (layer == null ? "" : layer.id());
+        String key = ref.name() + "-" + versionHash(runs, c.memoryMb, c.timeoutSeconds, env);
         Path codeDir = codeStore.directory(c.codeDir);
         if (!Files.isDirectory(codeDir)) throw new IllegalStateException("its code is gone from the platform's code store");
         Bundle bundle = Bundle.open(codeDir);
-        return new Runtime(bundle, new FunctionVersion(key, bundle, "bootstrap", List.of(), env, limits));
+        return new Runtime(bundle, new FunctionVersion(key, bundle, launch.program(), launch.args(), env, limits, layer));
     }
 
     /**
