@@ -14,11 +14,12 @@ import java.util.Map;
 
 /**
  * Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL
- * 'flicker_it' (or the database the system property {@code flicker.it.db} names, for a run beside another).
+ * 'flicker_it', or the database the system property {@code flicker.it.db} or {@code FLICKER_IT_DATABASE} names
+ * ({@code ./flicker test} gives each checkout its own).
  */
 final class PlatformProcess {
     static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
-    static final String DATABASE = System.getProperty("flicker.it.db", "flicker_it");
+    static final String DATABASE = System.getProperty("flicker.it.db", System.getenv().getOrDefault("FLICKER_IT_DATABASE", "flicker_it"));
     private static final java.util.Map<Integer, Path> LOGS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PlatformProcess() {}
