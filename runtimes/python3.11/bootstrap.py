@@ -140,13 +140,40 @@ def setup_logging():
     root.setLevel(logging.WARNING)
 
 
+def explain_threads():
+    """A thread cannot start in the micro guest yet (clone is ENOSYS): say why, where CPython only says it cannot."""
+    import _thread
+    import threading
+    start = _thread.start_new_thread
+
+    def start_new_thread(function, args, kwargs=None):
+        try:
+            return start(function, args, kwargs or {})
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}: Flicker's micro guest runs one thread per function for now "
+                               "(clone is ENOSYS until it has threads)") from None
+
+    _thread.start_new_thread = start_new_thread
+    threading._start_new_thread = start_new_thread
+
+
 def flush_output():
     # The VM may stop as soon as the answer is posted, so the logs must be out before it is.
     sys.stdout.flush()
     sys.stderr.flush()
 
 
+def reseed():
+    """The event may reach a fresh clone of a snapshot taken at /next: random's generator, seeded once when it was
+    imported, would give every clone the same numbers. It is seeded again from os.urandom, which the host answers
+    with fresh bytes in every clone."""
+    module = sys.modules.get("random")
+    if module is not None:
+        module.seed()
+
+
 def invoke(api, handler, headers, payload):
+    reseed()
     request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
     RequestIdFilter.request_id = request_id
     trace_id = headers.get("Lambda-Runtime-Trace-Id")
@@ -187,6 +214,7 @@ def main():
     api = RuntimeApi(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     setup_logging()
+    explain_threads()
     if os.path.isdir(task_root):
         os.chdir(task_root)
     try:

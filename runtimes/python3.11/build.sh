@@ -169,8 +169,11 @@ done < <(find "$root" -type f \( -name '*.so*' -o -path '*/bin/*' \) -print0)
 # and the layer never changes); -s/-p record guest paths (/usr/lib/...) rather than this build directory.
 ldso=$root/lib64/ld-linux-x86-64.so.2
 libs=$root/lib/x86_64-linux-gnu:$root/usr/lib/x86_64-linux-gnu
-env -i PYTHONHOME="$root/usr" "$ldso" --library-path "$libs" "$root/usr/bin/python3.11" -s -m compileall -q -j 0 \
-  --invalidation-mode unchecked-hash -s "$root" -p / "$root/usr/lib/python3.11" "$root/var/runtime" >&2 ||
+# PYTHONDONTWRITEBYTECODE: the modules compileall itself imports would otherwise get timestamp .pyc files as the
+# interpreter loads them, which compileall then finds up to date and keeps; in the guest (timestamps 0) those are stale,
+# and each such module is compiled from source at every start. -f rewrites anything there anyway.
+env -i PYTHONHOME="$root/usr" PYTHONDONTWRITEBYTECODE=1 "$ldso" --library-path "$libs" "$root/usr/bin/python3.11" -s \
+  -m compileall -q -f -j 0 --invalidation-mode unchecked-hash -s "$root" -p / "$root/usr/lib/python3.11" "$root/var/runtime" >&2 ||
   die "compileall failed"
 
 # --- 7. Read-only, recorded, in place -----------------------------------------------------------------------

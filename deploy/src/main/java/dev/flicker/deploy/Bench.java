@@ -36,12 +36,14 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code flicker bench engine|snapshot|api}: the benchmarks, each figure printed as {@code FIGURE name value unit}.
- * {@code engine} measures the engine's figures with its anchor in the same run (a C host-call loop, QEMU's microvm
- * booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api} is {@link ApiBench}.
+ * {@code flicker bench engine|snapshot|api|hostile|python}: the benchmarks, each figure printed as
+ * {@code FIGURE name value unit}. {@code engine} measures the engine's figures with its anchor in the same run (a C
+ * host-call loop, QEMU's microvm booting the same guest image); {@code snapshot} is {@link SnapshotBench}, {@code api}
+ * is {@link ApiBench}, {@code python} is {@link PythonBench}.
  */
-@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class, Bench.Hostile.class},
-        synopsisSubcommandLabel = "(engine | snapshot | api)",
+@Command(name = "bench", subcommands = {Bench.Engine.class, Bench.Snapshot.class, Bench.Api.class, Bench.Hostile.class,
+        Bench.Python.class},
+        synopsisSubcommandLabel = "(engine | snapshot | api | hostile | python)",
         description = "Run a benchmark from the checkout; figures are printed as FIGURE name value unit (results in BENCHMARKS.md).")
 final class Bench {
     private static final Path PROGRAMS = Path.of("guest-kernel/target/test-programs/musl");
@@ -89,6 +91,22 @@ final class Bench {
         public Integer call() throws Exception {
             if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
             return hostile(seconds);
+        }
+    }
+
+    @Command(name = "python", description = "The python3.11 runtime: cold start and host calls before the first /next "
+            + "(with the vDSO and without), invoke over HTTP from a fresh clone each, PSS per VM, invocations per second.")
+    static final class Python implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "20",
+                description = "How long the throughput and HTTP runs last (default: ${DEFAULT-VALUE}).")
+        int seconds;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seconds < 1) throw new ParameterException(spec.commandLine(), "SECONDS must be at least 1, was " + seconds);
+            return PythonBench.main(seconds);
         }
     }
 
@@ -171,7 +189,7 @@ final class Bench {
     }
 
     /**
-     * What preempting a running VM costs, from which the scheduler's time slice is chosen (docs/decisions.md, decision 28):
+     * What preempting a running VM costs, from which the scheduler's time slice is chosen (docs/decisions.md, decision 29):
      * the same fixed spin runs alone, then while its CPU lease is asked back every 200 us (a kick out of KVM_RUN, the
      * exit, the lease given back and taken again, KVM_RUN entered again). The extra time over the number of preemptions
      * is the cost of one; the time from the kick to the run loop giving the lease back is how long a kicked VM keeps

@@ -182,17 +182,22 @@ final class FnCommand {
 
     /** --zip FILE or --dir DIR, exactly one. */
     static final class CodeSource {
-        @Option(names = "--zip", paramLabel = "FILE", required = true, description = "A zip of the function's code, with 'bootstrap' at its top.")
+        @Option(names = "--zip", paramLabel = "FILE", required = true,
+                description = "A zip of the function's code: 'bootstrap' at its top for a provided runtime, .py files for python3.11.")
         Path zip;
-        @Option(names = "--dir", paramLabel = "DIR", required = true, description = "A directory with 'bootstrap' in it, zipped for the upload.")
+        @Option(names = "--dir", paramLabel = "DIR", required = true, description = "A directory of the function's code, zipped for the upload.")
         Path dir;
 
-        byte[] read(Action action) throws IOException {
+        /** The zip to upload; a directory for a provided runtime ({@code bootstrapRequired}) must hold its 'bootstrap'. */
+        byte[] read(Action action, boolean bootstrapRequired) throws IOException {
             if (zip != null) {
                 if (!Files.isRegularFile(zip)) throw action.usage(zip + " is not a file");
                 return Files.readAllBytes(zip);
             }
-            if (!Files.isRegularFile(dir.resolve("bootstrap"))) throw action.usage(dir + " has no 'bootstrap'");
+            if (!Files.isDirectory(dir)) throw action.usage(dir + " is not a directory");
+            if (bootstrapRequired && !Files.isRegularFile(dir.resolve("bootstrap"))) {
+                throw action.usage(dir + " has no 'bootstrap' (a provided runtime needs one)");
+            }
             return zipDirectory(dir);
         }
     }
@@ -225,9 +230,10 @@ final class FnCommand {
         @Option(names = "--description", paramLabel = "TEXT", description = "The function's description.")
         String description;
         @Option(names = "--runtime", paramLabel = "RUNTIME", defaultValue = "provided.al2023",
-                description = "provided, provided.al2 or provided.al2023 (default: ${DEFAULT-VALUE}).")
+                description = "provided, provided.al2, provided.al2023 or python3.11 (default: ${DEFAULT-VALUE}).")
         String runtime;
-        @Option(names = "--handler", paramLabel = "HANDLER", defaultValue = "bootstrap", description = "The handler, passed to the runtime as _HANDLER (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--handler", paramLabel = "HANDLER", defaultValue = "bootstrap",
+                description = "The handler, passed to the runtime as _HANDLER: module.function for python3.11 (default: ${DEFAULT-VALUE}).")
         String handler;
         @Option(names = "--publish", description = "Publish version 1 as well, and wait for it.")
         boolean publish;
@@ -238,7 +244,7 @@ final class FnCommand {
         int run(PlatformClient client) throws IOException, InterruptedException {
             Duration wait = await.limit(this);
             Map<String, String> variables = variables(env);
-            byte[] zip = code.read(this);
+            byte[] zip = code.read(this, runtime.startsWith("provided"));
             err.printf("flicker: uploading %s (%,d KB)...%n", name, (zip.length + 1023) / 1024);
             err.flush();
             var created = client.lambda().createFunction(b -> {
@@ -274,7 +280,7 @@ final class FnCommand {
         @Override
         int run(PlatformClient client) throws IOException, InterruptedException {
             Duration wait = await.limit(this);
-            byte[] zip = code.read(this);
+            byte[] zip = code.read(this, false); // the platform checks the code against the function's runtime
             err.printf("flicker: uploading %s (%,d KB)...%n", name, (zip.length + 1023) / 1024);
             err.flush();
             client.lambda().updateFunctionCode(b -> b.functionName(name).zipFile(SdkBytes.fromByteArray(zip)));

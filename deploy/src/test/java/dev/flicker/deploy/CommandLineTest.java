@@ -69,7 +69,8 @@ class CommandLineTest {
         List<CommandLine> all = commands(Main.commandLine(Map.of(), new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter())));
         assertEquals(List.of("flicker", "flicker run", "flicker fn", "flicker fn create", "flicker fn update", "flicker fn publish",
                 "flicker fn invoke", "flicker fn logs", "flicker fn list", "flicker fn versions", "flicker fn delete",
-                "flicker bench", "flicker bench engine", "flicker bench snapshot", "flicker bench api", "flicker bench hostile"),
+                "flicker bench", "flicker bench engine", "flicker bench snapshot", "flicker bench api", "flicker bench hostile",
+                "flicker bench python"),
                 all.stream().map(c -> c.getCommandSpec().qualifiedName()).toList());
         for (CommandLine command : all) {
             String name = command.getCommandSpec().qualifiedName();
@@ -150,6 +151,7 @@ class CommandLineTest {
         mistakes.put(List.of("bench", "api", "soon"), "'soon' is not an int");
         mistakes.put(List.of("bench", "api", "0"), "SECONDS must be at least 1, was 0");
         mistakes.put(List.of("bench", "hostile", "0"), "SECONDS must be at least 1, was 0");
+        mistakes.put(List.of("bench", "python", "0"), "SECONDS must be at least 1, was 0");
         mistakes.put(List.of("bench", "engine", "1"), "Unmatched argument");
         mistakes.forEach((args, expected) -> {
             Outcome o = flicker(args.toArray(String[]::new));

@@ -71,6 +71,21 @@ class FnCommandTest {
     }
 
     @Test
+    void aPythonFunctionFromTheExamplesIsDeployedAndInvokedAsTheReadmeShows() {
+        String name = uniqueName("py");
+        Outcome created = fn("create", name, "--dir", "../examples/python-hello", "--runtime", "python3.11",
+                "--handler", "app.handler", "--wait-seconds", WAIT_SECONDS);
+        assertEquals(0, created.status(), created.err());
+        assertTrue(created.out().contains("\"Runtime\":\"python3.11\"") && created.out().contains("\"State\":\"Active\""),
+                created.out());
+        Outcome ok = fn("invoke", name, "--payload", "{\"name\":\"Ada\"}", "--logs");
+        assertEquals(0, ok.status(), ok.err());
+        assertEquals("{\"greeting\": \"hello, Ada\", \"function\": \"" + name + "\"}\n", ok.out());
+        assertTrue(ok.err().contains("[INFO]") && ok.err().contains("greeting Ada"), ok.err());
+        assertEquals(0, fn("delete", name).status());
+    }
+
+    @Test
     void deployInvokeInspectAndDelete() throws Exception {
         operatorLoginIsPrintedOnceAndWorks(port);
         String name = uniqueName("cli");

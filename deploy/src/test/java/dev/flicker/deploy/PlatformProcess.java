@@ -14,11 +14,12 @@ import java.util.Map;
 
 /**
  * Fixture: the packaged platform as a child process on its own port and data directory, with PostgreSQL
- * 'flicker_it' (or the database the system property {@code flicker.it.db} names, for a run beside another).
+ * 'flicker_it', or the database the system property {@code flicker.it.db} or {@code FLICKER_IT_DATABASE} names
+ * ({@code ./flicker test} gives each checkout its own).
  */
 final class PlatformProcess {
     static final Path PLATFORM = Path.of("../platform-api/target/quarkus-app/quarkus-run.jar");
-    static final String DATABASE = System.getProperty("flicker.it.db", "flicker_it");
+    static final String DATABASE = System.getProperty("flicker.it.db", System.getenv().getOrDefault("FLICKER_IT_DATABASE", "flicker_it"));
     private static final java.util.Map<Integer, Path> LOGS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PlatformProcess() {}
@@ -46,6 +47,8 @@ final class PlatformProcess {
         env.put("FLICKER_DATA_DIR", dataDir.toString());
         env.put("FLICKER_DB_URL", "postgresql://localhost:5432/" + DATABASE);
         env.put("FLICKER_ASYNC_WORKERS", "1");
+        // The python3.11 runtime layer that guest-kernel's test build makes (runtimes/python3.11/build.sh).
+        env.put("FLICKER_RUNTIMES_DIR", Path.of("../guest-kernel/target/runtimes").toAbsolutePath().toString());
         env.put("FLICKER_ASYNC_BACKOFF_MILLIS", "50");
         // The platform's own wait for a database connection (Quarkus's default is 5 s) scales with the machine:
         // under emulation, connecting to PostgreSQL alone takes longer.

@@ -1,13 +1,15 @@
 package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
-import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.fs.FileTree;
-import dev.flicker.guest.fs.Node;
+import dev.flicker.guest.fs.Layer;
+import dev.flicker.guest.fs.SharedFiles;
 import dev.flicker.guest.fs.TmpFs;
+import dev.flicker.guest.kernel.Clocks;
 import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.PhysicalPages;
+import dev.flicker.guest.memory.SharedMemory;
 import dev.flicker.guest.net.Loopback;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.guest.syscall.HostKernel;
@@ -93,6 +95,8 @@ public final class MicroVm implements AutoCloseable {
     private final List<LoopbackEndpoint.Spec> endpoints;
     private final HostKernel kernel;
     private final Limits limits;
+    /** The scale of this VM's TSC for its vDSO clock page. */
+    private final Vdso.Scale clock;
     private final OutputCapture stdout, stderr;
     private long createdNanos;
     private long readyNanos;
@@ -102,7 +106,7 @@ public final class MicroVm implements AutoCloseable {
 
     private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
                     TmpFs tmp, Loopback loopback, List<LoopbackEndpoint.Spec> endpoints, HostKernel kernel, Limits limits,
-                    OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+                    Vdso.Scale clock, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
         this.runner = runner;
         this.vm = vm;
         this.memory = memory;
@@ -115,6 +119,7 @@ public final class MicroVm implements AutoCloseable {
         this.endpoints = endpoints;
         this.kernel = kernel;
         this.limits = limits;
+        this.clock = clock;
         this.stdout = stdout;
         this.stderr = stderr;
         this.createdNanos = createdNanos;
@@ -127,7 +132,10 @@ public final class MicroVm implements AutoCloseable {
         return KERNEL_WINDOW + memLimit + memLimit / 256 + (4L << 20);
     }
 
-    /** A fresh start: guest image, program and stack loaded, vCPU at the program's entry. Throws ElfException. */
+    /**
+     * A fresh start: guest image, program (with its interpreter, for a dynamic one) and stack loaded, vCPU at the
+     * entry. Throws ElfException.
+     */
     static MicroVm boot(MicroVmRunner runner, RunRequest request, byte[] stdinOrNull) {
         long t0 = System.nanoTime();
         Limits limits = request.limits();
@@ -140,10 +148,17 @@ public final class MicroVm implements AutoCloseable {
             PageTables tables = AddressSpace.pageTables(memory, frames, frames.allocate());
             runner.image().loadInto(memory);
             buildKernelWindow(runner.image(), memory, tables);
-            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20);
-            Node.BundleFile program = request.bundle().file(request.program());
-            if (program == null) throw new ElfException("program '" + request.program() + "' is not in the bundle");
-            String execPath = FileTree.TASK_ROOT + "/" + request.program();
+            SharedFiles shared = runner.sharedFiles(request.layer());
+            if (shared != null) vm.addReadOnlyMemory(SharedMemory.GPA, shared.segment());
+            AddressSpace space = new AddressSpace(memory, tables, frames, (long) limits.memoryMib() << 20, shared);
+            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
+            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
+            FileTree tree = new FileTree(request.bundle(), request.layer(), tmp, runner.random());
+            // A program named relative to the bundle must lie in it: "../x" does not reach the layer.
+            if (!request.program().startsWith("/") && request.bundle().file(request.program()) == null) {
+                throw new ElfException("program '" + request.program() + "' is not in the bundle");
+            }
+            String execPath = request.executablePath();
             List<String> argv = new ArrayList<>();
             argv.add(execPath);
             argv.addAll(request.args());
@@ -151,24 +166,19 @@ public final class MicroVm implements AutoCloseable {
             request.env().forEach((k, v) -> envp.add(k + "=" + v));
             byte[] random16 = new byte[16];
             runner.random().nextBytes(random16);
-            ProgramLoader.Loaded loaded;
-            try (Node.BundleFile.View bytes = program.view()) {
-                loaded = ProgramLoader.load(space, ElfFile.parse(bytes.bytes()), execPath, argv, envp, random16,
-                        limits.stackBytes(), runner.hwcap());
-            } catch (IOException e) {
-                throw new ElfException("cannot read program '" + request.program() + "': " + e.getMessage());
-            }
+            ProgramLoader.Loaded loaded = ProgramLoader.exec(space, tree, execPath, argv, envp, random16,
+                    limits.stackBytes(), runner.hwcap(), runner.vdso());
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
-            TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
             Loopback loopback = new Loopback(budget, request.endpoints());
-            HostKernel kernel = new HostKernel(space, new FileTree(request.bundle(), tmp, runner.random()), loopback,
-                    stdinOrNull, out, err, value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
+            HostKernel kernel = new HostKernel(space, tree, loopback, stdinOrNull, out, err,
+                    value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), execPath);
             kernel.setBrk(loaded.brkStart());
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits,
+            Vdso.Scale clock = runner.clockScale(vcpu);
+            writeClock(clock, vcpu, space, false);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits, clock,
                     out, err, t0);
         } catch (RuntimeException e) {
             vm.close();
@@ -182,8 +192,8 @@ public final class MicroVm implements AutoCloseable {
      * inside its pending request for the event.
      */
     static MicroVm restore(MicroVmRunner runner, GuestMemory memory, VcpuState state, byte[] guestState,
-                           dev.flicker.guest.fs.Bundle bundle, Limits limits, List<LoopbackEndpoint.Spec> endpoints)
-            throws IOException {
+                           dev.flicker.guest.fs.Bundle bundle, Layer layer, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
         long t0 = System.nanoTime();
         if (memory.sizeBytes() != physicalBytes(limits)) {
             memory.close();
@@ -202,7 +212,9 @@ public final class MicroVm implements AutoCloseable {
             }
             // The parts, in the order capture wrote them, each checking its own header and version.
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, memory.sizeBytes());
-            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20);
+            SharedFiles shared = runner.sharedFiles(layer);
+            if (shared != null) vm.addReadOnlyMemory(SharedMemory.GPA, shared.segment());
+            AddressSpace space = AddressSpace.load(in, memory, frames, (long) limits.memoryMib() << 20, shared);
             if (state.sregs().cr3() != space.pageTableRoot()) throw new IOException("vCPU CR3 does not match the page-table root");
             HostMemoryBudget budget = new HostMemoryBudget(limits.hostBudgetBytes());
             TmpFs tmp = new TmpFs(limits.tmpBytes(), budget);
@@ -213,12 +225,17 @@ public final class MicroVm implements AutoCloseable {
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
-            HostKernel kernel = new HostKernel(space, new FileTree(bundle, tmp, runner.random()), loopback, null, out, err,
+            HostKernel kernel = new HostKernel(space, new FileTree(bundle, layer, tmp, runner.random()), loopback, null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), null);
             kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
             kernel.setStackLimit(limits.stackBytes());
-            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, out, err, t0);
+            // No clone may see the snapshot's time: its clock page names the snapshot's TSC and clocks, and under
+            // VMX/SVM a new vCPU's TSC has a new offset besides. Rewritten before the clone first runs.
+            Vdso.Scale clock = runner.clockScale(vcpu);
+            writeClock(clock, vcpu, space, false);
+            return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, clock, out,
+                    err, t0);
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
@@ -322,6 +339,7 @@ public final class MicroVm implements AutoCloseable {
     }
 
     private RunResult run(long[] hostCallTimes, BooleanSupplier answered, CpuLease cpu) {
+        clockWrittenNanos = writeClock(clock, vcpu, space, true);
         long start = System.nanoTime();
         long deadline = start + TimeUnit.MILLISECONDS.toNanos(limits.timeoutMillis());
         kernel.setDeadline(deadline);
@@ -353,6 +371,14 @@ public final class MicroVm implements AutoCloseable {
         return memory.hostAddress();
     }
 
+    /**
+     * The program's committed memory: every page it can reach that counts against its limit (not the shared pages of
+     * its runtime layer's files).
+     */
+    public long committedBytes() {
+        return space.committedBytes();
+    }
+
     /** What this VM makes the host hold besides its guest memory (/tmp, loopback connections), and its limit. */
     public HostMemoryBudget hostMemory() {
         return kernel.hostMemory();
@@ -368,6 +394,27 @@ public final class MicroVm implements AutoCloseable {
         Vm v = vm;
         vm = null;
         if (v != null) v.close();
+    }
+
+    /**
+     * How often, at most, the vDSO's clock page is rewritten while the program runs: the TSC's scale is fixed between
+     * two rewrites, while the host's clocks are slewed by NTP (at most 500 ppm), so the two drift apart by at most
+     * half a millisecond per second.
+     */
+    private static final long CLOCK_REWRITE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private long clockWrittenNanos;
+
+    /**
+     * Fills the vDSO's clock page (docs/micro-guest-abi.md, "How the host fills it"): the guest's TSC read between two
+     * readings of the host's clocks, which are taken as of the middle. With {@code keepMonotonic}, a monotonic clock
+     * the page already runs is never set back. Returns when it was written ({@link System#nanoTime()}).
+     */
+    private static long writeClock(Vdso.Scale scale, Vcpu vcpu, AddressSpace space, boolean keepMonotonic) {
+        long mono0 = System.nanoTime(), wall0 = Clocks.realtimeNanos();
+        long tsc = vcpu.guestTsc();
+        long mono1 = System.nanoTime(), wall1 = Clocks.realtimeNanos();
+        Vdso.writeParameters(space, scale, tsc, wall0 + (wall1 - wall0) / 2, mono0 + (mono1 - mono0) / 2, keepMonotonic);
+        return mono1;
     }
 
     /** How the run loop ended. */
@@ -456,6 +503,7 @@ public final class MicroVm implements AutoCloseable {
                     }
                     continue; // the deadline and the runner's state again, after the wait
                 }
+                if (space.takeTlbFlushRequest()) vm.forgetReadOnlyTranslations(); // a cached translation points elsewhere now
                 VcpuExit exit = vcpu.run();
                 switch (exit) {
                     case VcpuExit.Mmio m when m.physicalAddress() == DOORBELL_GPA && m.isWrite() -> {
@@ -486,6 +534,9 @@ public final class MicroVm implements AutoCloseable {
                             return new Ending(RunResult.Outcome.EXITED, kernel.exitStatus(), 0, "exited", hostCalls, 0, otherExits);
                         }
                         hc.set(ValueLayout.JAVA_LONG, HC_RET, result);
+                        if (System.nanoTime() - clockWrittenNanos > CLOCK_REWRITE_NANOS) {
+                            clockWrittenNanos = writeClock(clock, vcpu, space, true);
+                        }
                     }
                     case VcpuExit.Mmio m -> {
                         // A store or load to guest-physical memory nothing backs, other than the doorbell.

@@ -2,6 +2,8 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.Layer;
+import dev.flicker.guest.fs.SharedFiles;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Cpuid;
 import dev.flicker.kvm.GuestMemory;
@@ -29,6 +31,12 @@ import java.util.concurrent.TimeUnit;
 public final class MicroVmRunner implements AutoCloseable {
     private final Kvm kvm;
     private final GuestImage image;
+    private final Vdso vdso = Vdso.builtIn();
+    /** Whether KVM has read-only memory slots, which shared file mappings need; without them files are copied. */
+    private final boolean readOnlyMemory;
+    private volatile boolean shareFiles = true;
+    /** Whether the vDSO computes the clocks (an invariant TSC); without it every clock read is a host call. */
+    private volatile boolean vdsoClocks = INVARIANT_TSC;
     private final Cpuid cpuid;
     private final long hwcap;
     private final SecureRandom random = new SecureRandom();
@@ -56,6 +64,7 @@ public final class MicroVmRunner implements AutoCloseable {
             return t;
         }) : null;
         this.image = GuestImage.builtIn();
+        this.readOnlyMemory = kvm.supportsReadOnlyMemory();
         this.cpuid = microGuestCpuid(kvm.supportedCpuid());
         Cpuid.Entry leaf1 = cpuid.find(1, 0);
         this.hwcap = leaf1 == null ? 0 : Integer.toUnsignedLong(leaf1.edx());
@@ -112,7 +121,68 @@ public final class MicroVmRunner implements AutoCloseable {
      * is taken (docs/snapshots.md).
      */
     public String snapshotKind(List<LoopbackEndpoint.Spec> endpoints) {
-        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256());
+        return snapshotKind(MicroVm.stateVersions(endpoints), HostCallAbi.VERSION, image.sha256() + " vdso=" + vdso.sha256());
+    }
+
+    /** The vDSO every program gets. */
+    Vdso vdso() {
+        return vdso;
+    }
+
+    /**
+     * True when the VMs of this runner read their clocks in the vDSO (the default on a host with an invariant TSC);
+     * false when every clock read is a host call, as before the vDSO (the benchmark's comparison).
+     */
+    public boolean vdsoClocks() {
+        return vdsoClocks;
+    }
+
+    /**
+     * The range of {@code layer}'s files that a VM maps as a read-only memory slot, or null when its read-only file
+     * mappings are copies: no layer, KVM without read-only slots, or sharing turned off ({@link #setShareFiles}).
+     */
+    SharedFiles sharedFiles(Layer layer) {
+        return layer == null || !readOnlyMemory || !shareFiles ? null : layer.shared();
+    }
+
+    /**
+     * Whether read-only mappings of a runtime layer's files are shared between VMs (the default, where KVM has
+     * read-only memory slots) or copied into each VM, for the VMs booted from now on (the benchmark compares the
+     * two). A snapshot of a VM that shared restores only on a runner that shares.
+     */
+    public void setShareFiles(boolean on) {
+        shareFiles = on;
+    }
+
+    /** True when this runner's VMs share the read-only mappings of their layer's files. */
+    public boolean sharesFiles() {
+        return readOnlyMemory && shareFiles;
+    }
+
+    /** The scale of {@code vcpu}'s TSC for the vDSO, or the system-call mode when the vDSO may not count time. */
+    Vdso.Scale clockScale(Vcpu vcpu) {
+        return vdsoClocks ? Vdso.Scale.of(vcpu.tscKhz(), true) : Vdso.Scale.of(0, false);
+    }
+
+    /** Sets {@link #vdsoClocks()} for the VMs booted or restored from now on; true needs an invariant TSC. */
+    public void setVdsoClocks(boolean on) {
+        vdsoClocks = on && INVARIANT_TSC;
+    }
+
+    /**
+     * The host's TSC runs at a constant rate and through sleep states ({@code constant_tsc} and {@code nonstop_tsc} in
+     * /proc/cpuinfo, Linux's names for CPUID 0x80000007 EDX bit 8): only then may the vDSO count time with it.
+     */
+    static final boolean INVARIANT_TSC = invariantTsc();
+
+    private static boolean invariantTsc() {
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            String flags = lines.filter(l -> l.startsWith("flags")).findFirst().orElse("");
+            List<String> names = List.of(flags.substring(flags.indexOf(':') + 1).trim().split("\\s+"));
+            return names.contains("constant_tsc") && names.contains("nonstop_tsc");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** The kind a runner with these versions and this guest image records (for tests of other kinds). */
@@ -193,7 +263,16 @@ public final class MicroVmRunner implements AutoCloseable {
      */
     public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Limits limits,
                            List<LoopbackEndpoint.Spec> endpoints) throws IOException {
-        return MicroVm.restore(this, memory, vcpu, guestState, bundle, limits, endpoints);
+        return restore(memory, vcpu, guestState, bundle, null, limits, endpoints);
+    }
+
+    /**
+     * A VM restored from a snapshot's parts that ran on {@code layer} (null: none), with the loopback {@code endpoints}
+     * it was taken with; it waits for {@link MicroVm#deliver}.
+     */
+    public MicroVm restore(GuestMemory memory, VcpuState vcpu, byte[] guestState, Bundle bundle, Layer layer, Limits limits,
+                           List<LoopbackEndpoint.Spec> endpoints) throws IOException {
+        return MicroVm.restore(this, memory, vcpu, guestState, bundle, layer, limits, endpoints);
     }
 
     /** Destroys {@code vm}, now or in the background (see the constructor). */

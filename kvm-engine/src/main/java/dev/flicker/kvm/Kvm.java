@@ -80,6 +80,11 @@ public final class Kvm implements AutoCloseable {
         return Cpuid.parse(supportedCpuid);
     }
 
+    /** {@code KVM_CHECK_EXTENSION(KVM_CAP_READONLY_MEM)}: whether {@link Vm#addReadOnlyMemory} works here. */
+    public boolean supportsReadOnlyMemory() {
+        return Libc.ioctl(fd.get(), KvmApi.KVM_CHECK_EXTENSION, KvmApi.KVM_CAP_READONLY_MEM, "KVM_CHECK_EXTENSION") > 0;
+    }
+
     /** True when this KVM is the software PVM hypervisor, where guest ring-0 code is emulated. */
     public static boolean isPvm() {
         return Files.isDirectory(Path.of("/sys/module/kvm_pvm"));

@@ -8,6 +8,7 @@ import dev.flicker.kvm.x86.DescriptorTable;
 import dev.flicker.kvm.x86.Regs;
 import dev.flicker.kvm.x86.Segment;
 import dev.flicker.kvm.x86.Sregs;
+import dev.flicker.kvm.x86.X86;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -230,6 +231,21 @@ public final class Vcpu implements AutoCloseable {
         }
         return values;
     }
+
+    /**
+     * {@code KVM_GET_TSC_KHZ}: the frequency of the TSC this vCPU's guest reads, in kHz (api.rst 4.56), or 0 when KVM
+     * does not know it.
+     */
+    public long tscKhz() {
+        return Libc.ioctl(fd.get(), KvmApi.KVM_GET_TSC_KHZ, 0L, "KVM_GET_TSC_KHZ");
+    }
+
+    /** The TSC the guest reads now ({@code KVM_GET_MSRS} of {@code IA32_TSC}, MSR 0x10), scaled and offset as the guest sees it. */
+    public long guestTsc() {
+        return getMsrs(TSC_MSR)[0];
+    }
+
+    private static final int[] TSC_MSR = {X86.MSR_IA32_TSC};
 
     /** {@code KVM_SET_CPUID2}. */
     public void setCpuid(Cpuid cpuid) {

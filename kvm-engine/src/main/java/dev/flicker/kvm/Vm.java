@@ -26,6 +26,9 @@ public final class Vm implements AutoCloseable {
     private final List<GuestMemory> memory = Collections.synchronizedList(new ArrayList<>());
     private final List<Vcpu> vcpus = Collections.synchronizedList(new ArrayList<>());
     private int nextSlot;
+    private int readOnlySlot = -1;
+    private long readOnlyGpa;
+    private MemorySegment readOnlyHost;
 
     /**
      * Threads that bring vCPUs up, kept between VMs: starting a platform thread costs more here than
@@ -61,6 +64,48 @@ public final class Vm implements AutoCloseable {
         }
         nextSlot++;
         memory.add(region);
+    }
+
+    /**
+     * {@code KVM_SET_USER_MEMORY_REGION} with {@code KVM_MEM_READONLY}: {@code host} (page-aligned, owned by the
+     * caller, which must keep it mapped while this VM lives) becomes read-only guest-physical memory at {@code gpa}
+     * in the next free slot; a guest write there is an MMIO exit. Many VMs may share one such region: the host pages
+     * behind it are the same for all of them. One per VM. Needs {@link Kvm#supportsReadOnlyMemory}.
+     */
+    public synchronized void addReadOnlyMemory(long gpa, MemorySegment host) {
+        if (readOnlySlot >= 0) throw new IllegalStateException("this VM has its read-only memory already");
+        setReadOnlyRegion(nextSlot, gpa, host, host.byteSize());
+        readOnlySlot = nextSlot++;
+        readOnlyGpa = gpa;
+        readOnlyHost = host;
+    }
+
+    /**
+     * Makes every vCPU forget the translations it cached into the read-only memory ({@link #addReadOnlyMemory}): the
+     * slot is deleted and added again, and deleting a slot makes KVM drop every shadow or EPT entry into it and flush
+     * the guests' TLBs. For a host that changed a page-table entry that pointed into it behind the guest's back: the
+     * guest has no code that could flush its TLB, and under shadow paging (PVM) KVM would go on using its shadow entry
+     * for the old page even after a CR3 load. The vCPUs must be outside {@code KVM_RUN}. Costs two memory-slot
+     * updates: call it rarely.
+     */
+    public synchronized void forgetReadOnlyTranslations() {
+        if (readOnlySlot < 0) return;
+        setReadOnlyRegion(readOnlySlot, readOnlyGpa, readOnlyHost, 0);
+        setReadOnlyRegion(readOnlySlot, readOnlyGpa, readOnlyHost, readOnlyHost.byteSize());
+    }
+
+    private void setReadOnlyRegion(int slot, long gpa, MemorySegment host, long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment r = arena.allocate(KvmApi.MEMORY_REGION_SIZE);
+            r.set(ValueLayout.JAVA_INT, 0, slot);
+            r.set(ValueLayout.JAVA_INT, 4, KvmApi.KVM_MEM_READONLY);
+            r.set(ValueLayout.JAVA_LONG, 8, gpa);
+            r.set(ValueLayout.JAVA_LONG, 16, bytes);
+            r.set(ValueLayout.JAVA_LONG, 24, host.address());
+            Libc.ioctl(fd.get(), KvmApi.KVM_SET_USER_MEMORY_REGION, r, "KVM_SET_USER_MEMORY_REGION");
+        } catch (RuntimeException e) {
+            throw new KvmException("cannot set " + bytes + " bytes of read-only guest memory at 0x" + Long.toHexString(gpa), e);
+        }
     }
 
     /** {@code KVM_CREATE_VCPU}: a vCPU with its {@code kvm_run} mapped once. */

@@ -157,4 +157,19 @@ class VmTest {
         vm.close();
         vm.close();
     }
+
+    @Test
+    void theGuestsTscRunsAtTheFrequencyKvmReports() throws Exception {
+        try (Vm vm = kvm.createVm()) {
+            Vcpu vcpu = vm.createVcpu(0);
+            long khz = vcpu.tscKhz();
+            assertTrue(khz > 100_000 && khz < 10_000_000, khz + " kHz");
+            long tsc0 = vcpu.guestTsc(), t0 = System.nanoTime();
+            Thread.sleep(50);
+            long tsc1 = vcpu.guestTsc(), t1 = System.nanoTime();
+            double measuredKhz = (tsc1 - tsc0) * 1e6 / (t1 - t0);
+            // Two readings 50 ms apart: what lies between them (a scheduling delay) counts on both clocks alike.
+            assertEquals(khz, measuredKhz, khz * 0.02, "the TSC's rate over 50 ms against the host's monotonic clock");
+        }
+    }
 }

@@ -13,8 +13,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -245,7 +244,7 @@ public class CodeStore {
         }
     }
 
-    private void unpack(Path zipFile, Path dir) {
+    void unpack(Path zipFile, Path dir) {
         try {
             if (!unzips.tryAcquire(UNZIP_WAIT_SECONDS, TimeUnit.SECONDS)) {
                 throw LambdaError.throttled("CallerRateLimitExceeded", "Too many zips are being unpacked at once; try again");
@@ -264,8 +263,10 @@ public class CodeStore {
             }
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-                // The same bytes, unpacked meanwhile by another request: that copy serves both.
+            } catch (FileSystemException e) {
+                // rename(2) onto a directory that is there now fails with ENOTEMPTY, which the JDK reports as a plain
+                // FileSystemException: the same bytes, unpacked meanwhile by another request, and that copy serves both.
+                if (!Files.isDirectory(dir)) throw e;
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot store code", e);
@@ -313,9 +314,6 @@ public class CodeStore {
         }
         if (entries == 0) throw LambdaError.invalid("Code.ZipFile is an empty zip");
         if (declaredBytes > MAX_UNZIPPED_BYTES) throw unzippedTooLarge();
-        if (!Boolean.FALSE.equals(paths.get("bootstrap"))) {
-            throw LambdaError.invalid("the zip has no 'bootstrap' at its top level: a provided runtime needs one");
-        }
         return new Plan(paths, files, filePaths);
     }
 
@@ -419,7 +417,7 @@ public class CodeStore {
         return used;
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         if (!Files.exists(dir)) return;
         try (var paths = Files.walk(dir)) {
             for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);

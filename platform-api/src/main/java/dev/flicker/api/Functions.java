@@ -3,6 +3,7 @@ package dev.flicker.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flicker.lambda.runtime.LambdaRuntime;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.scheduler.Admission;
 import dev.flicker.scheduler.FunctionSpec;
@@ -18,6 +19,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -40,7 +42,6 @@ import java.util.function.Consumer;
 @ApplicationScoped
 public class Functions {
     private static final Logger LOG = Logger.getLogger(Functions.class);
-    private static final Set<String> RUNTIMES = Set.of("provided", "provided.al2", "provided.al2023");
     private static final Set<String> RESERVED_ENV = Set.of("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT",
             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
@@ -108,6 +109,7 @@ public class Functions {
         FunctionRecord f = new FunctionRecord();
         boolean created = false;
         try (CodeStore.Stored code = codeStore.store(zip)) {
+            requireBootstrap(r.runtime(), code);
             f.name = r.functionName();
             f.runtime = r.runtime();
             f.handler = r.handler() == null ? "" : r.handler();
@@ -139,8 +141,16 @@ public class Functions {
     }
 
     private static void validateRuntime(String runtime) {
-        if (runtime == null || !RUNTIMES.contains(runtime)) {
-            throw LambdaError.invalid("Runtime '" + runtime + "' is not supported; use provided, provided.al2 or provided.al2023");
+        if (runtime == null || LambdaRuntime.of(runtime).isEmpty()) {
+            throw LambdaError.invalid("Runtime '" + runtime + "' is not supported; use one of " + String.join(", ", LambdaRuntime.names()));
+        }
+    }
+
+    /** A custom runtime ({@code provided}) runs the zip's own {@code bootstrap}: a zip without one is refused. */
+    private static void requireBootstrap(String runtime, CodeStore.Stored code) {
+        if (LambdaRuntime.of(runtime).map(LambdaRuntime::needsBootstrap).orElse(false)
+                && !Files.isRegularFile(code.directory().resolve("bootstrap"), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw LambdaError.invalid("the zip has no 'bootstrap' at its top level: a provided runtime needs one");
         }
     }
 
@@ -204,9 +214,10 @@ public class Functions {
     /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
     public Model.FunctionConfiguration updateCode(String name, CodeStore.Upload zip, boolean publish) {
         if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
-        get(name); // 404 before the zip is unpacked
+        String runtime = get(name).runtime; // 404 before the zip is unpacked
         Model.FunctionConfiguration latest;
         try (CodeStore.Stored code = codeStore.store(zip)) {
+            requireBootstrap(runtime, code);
             latest = reconfigure(name, f -> {
                 f.codeSha256 = code.sha256Base64();
                 f.codeSize = code.zipBytes();
@@ -464,9 +475,17 @@ public class Functions {
         env.put("AWS_REGION", REGION);
         env.put("AWS_DEFAULT_REGION", REGION);
         env.put("PATH", "/var/task:/usr/bin:/bin");
-        String key = ref.name() + "-" + versionHash(c.codeSha256, c.memoryMb, c.timeoutSeconds, env);
-        return new FunctionSpec(ref.name(), key, codeStore.directory(c.codeDir), "bootstrap", env, c.memoryMb,
-                c.timeoutSeconds * 1000L);
+        env.put("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + ref.name());
+        env.put("AWS_LAMBDA_LOG_STREAM_NAME", "flicker/[" + ref.qualifier() + "]" + ref.name());
+        env.put("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        // What the runtime starts (the zip's bootstrap, or python3.11 from its layer) and what it adds to Lambda's.
+        LambdaRuntime launch = LambdaRuntime.of(c.runtime).orElseThrow(() -> new IllegalStateException("unknown runtime " + c.runtime));
+        env.putAll(launch.env());
+        // The layer's own id (which changes with its content) is added to the key by the scheduler, which opens it.
+        String runs = c.codeSha256 + "|" + launch.name();
+        String key = ref.name() + "-" + versionHash(runs, c.memoryMb, c.timeoutSeconds, env);
+        return new FunctionSpec(ref.name(), key, codeStore.directory(c.codeDir), launch.program(), launch.args(), launch.layer(),
+                env, c.memoryMb, c.timeoutSeconds * 1000L);
     }
 
     /**

@@ -177,12 +177,12 @@ public class FunctionsResource {
                 .header("X-Amzn-RequestId", requestId);
         if (errorType != null) rb.header("X-Amz-Function-Error", errorType.equals("Sandbox.Timedout")
                 || errorType.startsWith("Runtime.") ? "Unhandled" : errorType);
-        if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(inv));
+        if (logType.equals("Tail")) rb.header("X-Amz-Log-Result", logTail(requestId, ref, inv));
         return rb.build();
     }
 
-    private static String logTail(Invoked inv) {
-        byte[] all = Invocations.logs(inv);
+    private static String logTail(String requestId, FunctionRef ref, Invoked inv) {
+        byte[] all = Invocations.logs(requestId, ref.qualifier(), inv);
         byte[] tail = Arrays.copyOfRange(all, Math.max(0, all.length - LOG_TAIL_BYTES), all.length);
         return Base64.getEncoder().encodeToString(tail);
     }

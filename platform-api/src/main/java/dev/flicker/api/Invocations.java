@@ -7,7 +7,6 @@ import org.jboss.logging.Logger;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -29,10 +28,23 @@ public class Invocations {
         writer = Thread.ofPlatform().daemon().name("invocation-records").start(this::drain);
     }
 
-    static byte[] logs(Invoked inv) {
+    /**
+     * The invocation's log as Lambda writes it: {@code START}, the function's stdout then stderr, {@code END} and
+     * {@code REPORT} with its duration (from the event handed over to the answer), billed duration and memory size.
+     * (Lambda's {@code Max Memory Used} is not measured here and left out.)
+     */
+    static byte[] logs(String requestId, String version, Invoked inv) {
+        double durationMs = (inv.deliverNanos() + inv.handlerNanos()) / 1e6;
+        byte[] start = ("START RequestId: " + requestId + " Version: " + version + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] end = String.format(java.util.Locale.ROOT, "END RequestId: %s%nREPORT RequestId: %s\tDuration: %.2f ms\t"
+                + "Billed Duration: %d ms\tMemory Size: %d MB\t%n", requestId, requestId, durationMs,
+                (long) Math.ceil(durationMs), inv.memoryMib()).getBytes(StandardCharsets.UTF_8);
         byte[] out = inv.stdout(), err = inv.stderr();
-        byte[] all = Arrays.copyOf(out, out.length + err.length);
-        System.arraycopy(err, 0, all, out.length, err.length);
+        byte[] all = new byte[start.length + out.length + err.length + end.length];
+        System.arraycopy(start, 0, all, 0, start.length);
+        System.arraycopy(out, 0, all, start.length, out.length);
+        System.arraycopy(err, 0, all, start.length + out.length, err.length);
+        System.arraycopy(end, 0, all, start.length + out.length + err.length, end.length);
         return all;
     }
 
@@ -53,7 +65,7 @@ public class Invocations {
         r.handlerMs = inv.handlerNanos() / 1e6;
         r.responseMs = inv.responseNanos() / 1e6;
         r.durationMs = inv.totalNanos() / 1e6;
-        byte[] all = logs(inv);
+        byte[] all = logs(requestId, ref.qualifier(), inv);
         boolean truncated = all.length > LOG_BYTES || inv.droppedOutputBytes() > 0;
         r.logs = new String(all, Math.max(0, all.length - LOG_BYTES), Math.min(all.length, LOG_BYTES), StandardCharsets.UTF_8)
                 .replace('\0', '?');

@@ -24,13 +24,14 @@ public class Scheduling {
     @Singleton
     Scheduler scheduler(@ConfigProperty(name = "flicker.data-dir") Path dataDir,
                         @ConfigProperty(name = "flicker.kvm-device", defaultValue = "/dev/kvm") Path kvmDevice,
+                        @ConfigProperty(name = "flicker.runtimes-dir") Path runtimesDir,
                         @ConfigProperty(name = "flicker.max-concurrency") int maxConcurrency,
                         @ConfigProperty(name = "flicker.scheduler.slice-millis") long sliceMillis,
                         @ConfigProperty(name = "flicker.function.prepare-threads") int prepareThreads,
                         @ConfigProperty(name = "flicker.function.init-timeout-seconds") int initTimeoutSeconds) {
         if (initTimeoutSeconds < 1) throw new IllegalArgumentException("flicker.function.init-timeout-seconds must be at least 1");
-        Scheduler scheduler = new Scheduler(new Scheduler.Settings(kvmDevice, dataDir.resolve("snapshots"), maxConcurrency,
-                Scheduler.Settings.cores(), sliceMillis, prepareThreads, initTimeoutSeconds * 1000L));
+        Scheduler scheduler = new Scheduler(new Scheduler.Settings(kvmDevice, dataDir.resolve("snapshots"), runtimesDir,
+                maxConcurrency, Scheduler.Settings.cores(), sliceMillis, prepareThreads, initTimeoutSeconds * 1000L));
         if (scheduler.cannotRunFunctions() != null) {
             LOG.warnf("this host cannot run functions: %s The API, the database and the dashboard work; functions "
                     + "stay Pending until the platform starts on a host with KVM.", scheduler.cannotRunFunctions());

@@ -40,7 +40,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AuthAndSdkTest {
     static LambdaClient client(String key, String secret) {
         return LambdaClient.builder().endpointOverride(URI.create("http://localhost:" + RestAssured.port))
-                .region(Region.US_EAST_1).httpClient(UrlConnectionHttpClient.create())
+                .region(Region.US_EAST_1)// A create or an invoke can take minutes under emulation: a read timeout would make the SDK send it again.
+                .httpClient(UrlConnectionHttpClient.builder().socketTimeout(TestTime.scaled(Duration.ofSeconds(30))).build())
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(key, secret))).build();
     }
 

@@ -184,6 +184,7 @@ class FunctionsResourceTest {
         assertTrue(message.matches(".*internal error [0-9a-f-]{36} .*"), message);
     }
 
+    @NeedsKvm
     @Test
     void reservedConcurrencyThrottlesAndInvocationsAreRecorded() throws Exception {
         createActive("limited");

@@ -3,6 +3,7 @@ package dev.flicker.api;
 import dev.flicker.testing.NeedsKvm;
 import dev.flicker.testing.TestTime;
 import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import org.junit.jupiter.api.BeforeAll;
@@ -244,6 +245,29 @@ class ZipUploadTest {
             }
         });
         assertFalse(storeEntries().contains(dir), dir + " is still in the code store");
+    }
+
+    @Inject
+    CodeStore codeStore;
+
+    @Test
+    void theSameZipUnpackedTwiceAtOnceIsStoredOnce() throws Exception {
+        // Two requests with the same code (an SDK resending a create whose answer was slow) both find no directory
+        // for its hash and unpack it; the second rename meets the first's directory (ENOTEMPTY) and uses it.
+        byte[] zip = zip(List.of(entry("bootstrap", bootstrap), entry("twice.txt", Long.toString(System.nanoTime()).getBytes())));
+        Path zipFile = Files.createTempFile("twice", ".zip");
+        Path dir = codeStore.root().resolve("0".repeat(63) + "1");
+        try {
+            Files.write(zipFile, zip);
+            codeStore.unpack(zipFile, dir);
+            codeStore.unpack(zipFile, dir);
+            try (Stream<Path> files = Files.list(dir)) {
+                assertEquals(Set.of("bootstrap", "twice.txt"), files.map(f -> f.getFileName().toString()).collect(Collectors.toSet()));
+            }
+        } finally {
+            Files.delete(zipFile);
+            CodeStore.deleteTree(dir);
+        }
     }
 
     @NeedsKvm

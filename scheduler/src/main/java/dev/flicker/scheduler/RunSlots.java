@@ -13,7 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
- * The host's run slots: one VM runs per slot (one per core, docs/decisions.md decisions 18 and 28), and everything that
+ * The host's run slots: one VM runs per slot (one per core, docs/decisions.md decisions 18 and 29), and everything that
  * runs a VM (an invocation, a function's initialisation) holds a slot while it does, through a {@link Ticket}.
  *
  * <ul>

@@ -3,7 +3,9 @@ package dev.flicker.scheduler;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.RunResult;
 import dev.flicker.guest.fs.Bundle;
+import dev.flicker.guest.fs.Layer;
 import dev.flicker.lambda.runtime.RuntimeApi;
+import dev.flicker.lambda.runtime.RuntimeLayers;
 import dev.flicker.pool.FunctionVersion;
 import dev.flicker.pool.Invocation;
 import dev.flicker.pool.MemoryStats;
@@ -45,12 +47,12 @@ public final class Scheduler implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
 
     /**
-     * The scheduler's knobs: where KVM is, where snapshots are kept, the global concurrency limit, the run slots (one
-     * per core) and their time slice, the preparer threads, and the bound on a function's initialisation (Lambda's
-     * Init phase).
+     * The scheduler's knobs: where KVM is, where snapshots are kept, where the host's runtime layers are
+     * ({@link RuntimeLayers}), the global concurrency limit, the run slots (one per core) and their time slice, the
+     * preparer threads, and the bound on a function's initialisation (Lambda's Init phase).
      */
-    public record Settings(Path kvmDevice, Path snapshotDirectory, int maxConcurrency, int runSlots, long sliceMillis,
-                           int prepareThreads, long initTimeoutMillis) {
+    public record Settings(Path kvmDevice, Path snapshotDirectory, Path runtimesDirectory, int maxConcurrency, int runSlots,
+                           long sliceMillis, int prepareThreads, long initTimeoutMillis) {
         public Settings {
             if (runSlots < 1) throw new IllegalArgumentException("run slots must be at least 1, was " + runSlots);
             if (sliceMillis < 1) throw new IllegalArgumentException("the time slice must be at least 1 ms, was " + sliceMillis);
@@ -109,7 +111,10 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** One version deployed under a key: its code, its pool version, and whether invocations may run it. */
+    /**
+     * One version deployed under a key: its code, its runtime layer, its pool version (keyed by the spec's key and the
+     * layer's id), and whether invocations may run it.
+     */
     public final class Deployment {
         private final String key;
         private final FunctionSpec spec;
@@ -123,17 +128,22 @@ public final class Scheduler implements AutoCloseable {
             this.key = key;
             this.spec = spec;
             Bundle opened = null;
+            Layer layer = null;
             String failure = null;
             try {
                 if (!Files.isDirectory(spec.codeDirectory())) throw new IllegalStateException("its code is gone from the platform's code store");
                 opened = Bundle.open(spec.codeDirectory());
+                layer = spec.layer() == null ? null : runtimeLayers.layer(spec.layer()); // says how to build it when missing
             } catch (RuntimeException e) {
                 failure = e.getMessage();
+                if (opened != null) opened.close();
+                opened = null;
             }
             this.bundle = opened;
             this.setupFailure = failure;
-            this.version = opened == null ? null : new FunctionVersion(spec.versionKey(), opened, spec.program(), List.of(),
-                    spec.environment(), Limits.DEFAULT.withMemoryMib(spec.memoryMib()).withTimeoutMillis(spec.timeoutMillis()));
+            this.version = opened == null ? null : new FunctionVersion(spec.versionKey() + (layer == null ? "" : "-" + layer.id()),
+                    opened, spec.program(), spec.args(), spec.environment(),
+                    Limits.DEFAULT.withMemoryMib(spec.memoryMib()).withTimeoutMillis(spec.timeoutMillis()), layer);
         }
 
         public String key() {
@@ -153,6 +163,8 @@ public final class Scheduler implements AutoCloseable {
 
     private final Admission admission;
     private final RunSlots slots;
+    /** The host's runtime layers, each opened once and shared by every version on it. */
+    private final RuntimeLayers runtimeLayers;
     /** Null when this host cannot run functions. */
     private final VmPool pool;
     private final String cannotRunFunctions;
@@ -176,6 +188,7 @@ public final class Scheduler implements AutoCloseable {
         }
         this.pool = opened;
         this.cannotRunFunctions = why;
+        this.runtimeLayers = new RuntimeLayers(settings.runtimesDirectory());
         this.admission = new Admission(settings.maxConcurrency());
         this.slots = new RunSlots(settings.runSlots(), TimeUnit.MILLISECONDS.toNanos(settings.sliceMillis()), System::nanoTime)
                 .startSlicer();
@@ -417,7 +430,7 @@ public final class Scheduler implements AutoCloseable {
 
     /**
      * Stops Event dispatch, stops lending run slots (waiting invocations end with {@link Stopping}), then closes the
-     * pool, which stops the VMs still running and closes KVM.
+     * pool, which stops the VMs still running and closes KVM, and last the runtime layers.
      */
     @Override
     public void close() {
@@ -427,5 +440,6 @@ public final class Scheduler implements AutoCloseable {
         slots.close();
         preparers.shutdownNow();
         if (pool != null) pool.close();
+        runtimeLayers.close(); // after the pool: its VMs map the layers' files
     }
 }

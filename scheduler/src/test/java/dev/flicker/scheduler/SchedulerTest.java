@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -38,7 +39,9 @@ class SchedulerTest {
         if (!Files.isRegularFile(PROGRAMS.resolve("c-runtime/bootstrap"))) {
             throw new IllegalStateException("the test programs are missing in " + PROGRAMS.toAbsolutePath() + ": build guest-kernel first");
         }
-        return new Scheduler(new Scheduler.Settings(Path.of("/dev/kvm"), snapshots, 16, 1, sliceMillis, 2, LONG_MILLIS));
+        // No runtime layer: these functions are static programs of their bundles.
+        return new Scheduler(new Scheduler.Settings(Path.of("/dev/kvm"), snapshots, snapshots.resolve("no-runtimes"), 16, 1,
+                sliceMillis, 2, LONG_MILLIS));
     }
 
     static FunctionSpec spec(String function, String bundle, Map<String, String> env, long timeoutMillis) {
@@ -46,7 +49,8 @@ class SchedulerTest {
         all.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
         all.put("AWS_LAMBDA_FUNCTION_NAME", function);
         all.put("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-        return new FunctionSpec(function, function + "-v1", PROGRAMS.resolve(bundle), "bootstrap", all, 128, timeoutMillis);
+        return new FunctionSpec(function, function + "-v1", PROGRAMS.resolve(bundle), "bootstrap", List.of(), null, all, 128,
+                timeoutMillis);
     }
 
     /** Deploys {@code spec} under its function's name; the future ends with how its preparation ended. */
@@ -116,8 +120,8 @@ class SchedulerTest {
         try (Scheduler s = oneSlot(dir.resolve("snapshots"), 3_600_000)) {
             deployReady(s, spec("short", "c-runtime", Map.of(), LONG_MILLIS));
             FunctionSpec sleep = spec("sleep", "c-runtime", Map.of(), LONG_MILLIS);
-            deployReady(s, new FunctionSpec(sleep.function(), sleep.versionKey(), sleeper, "bootstrap", sleep.environment(),
-                    sleep.memoryMib(), sleep.timeoutMillis()));
+            deployReady(s, new FunctionSpec(sleep.function(), sleep.versionKey(), sleeper, "bootstrap", List.of(), null,
+                    sleep.environment(), sleep.memoryMib(), sleep.timeoutMillis()));
             sleeping = CompletableFuture.supplyAsync(() -> invoke(s, "sleep", ADA));
             TestTime.await("the sleeper's invocation is admitted", Duration.ofSeconds(30), () -> s.inFlight("sleep") == 1);
 

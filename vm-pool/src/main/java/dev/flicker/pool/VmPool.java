@@ -122,7 +122,7 @@ public final class VmPool implements AutoCloseable {
             long t0 = System.nanoTime();
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
-                        version.bundle(), version.limits(), ENDPOINTS);
+                        version.bundle(), version.layer(), version.limits(), ENDPOINTS);
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;
@@ -232,6 +232,12 @@ public final class VmPool implements AutoCloseable {
                 .withLimits(version.limits().withTimeoutMillis(initTimeoutMillis)));
         try {
             RunResult r = vm.run(cpu);
+            byte[] initError = RuntimeApi.of(vm).initError();
+            if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT && initError != null) {
+                // The runtime said why (a Python handler that does not import: Runtime.ImportModuleError).
+                String body = new String(initError, 0, Math.min(initError.length, 2048), java.nio.charset.StandardCharsets.UTF_8);
+                throw new IllegalStateException("the runtime's init failed with " + RuntimeApi.of(vm).errorType() + ": " + body);
+            }
             if (r.outcome() != RunResult.Outcome.WAITING_FOR_EVENT) {
                 throw new IllegalStateException("function " + version.key() + " did not reach its snapshot point "
                         + "(its first read of the event): " + r + " stderr: " + r.stderrText());

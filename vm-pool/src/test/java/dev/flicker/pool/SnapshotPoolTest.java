@@ -73,7 +73,7 @@ class SnapshotPoolTest {
 
     /** An invocation's event: the ARN comes from whoever invokes, as on Lambda. */
     static RuntimeApi.Event event(byte[] payload) {
-        return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + 60_000);
+        return RuntimeApi.Event.of(payload, "arn:aws:lambda:local:000000000000:function:snapfn", System.currentTimeMillis() + TestTime.scaledMillis(60_000));
     }
 
     /** What the pool gives every VM, and so what its snapshots' kind names. */
@@ -81,7 +81,7 @@ class SnapshotPoolTest {
 
     static FunctionVersion snapfn(String key) {
         return new FunctionVersion(key, bundle, "snapfn", List.of(Integer.toString(HEAP_MIB), "write"), Map.of(),
-                Limits.DEFAULT.withMemoryMib(64));
+                Limits.DEFAULT.withMemoryMib(64).withTimeoutMillis(TestTime.scaledMillis(10_000)));
     }
 
     static long expectedSum() {

@@ -17,6 +17,8 @@ public final class Fcntl {
     public static final int AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
 
     public static final int F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+    /** Record locks: POSIX ones (owned by the process) and open file description ones (linux/fcntl.h). */
+    public static final int F_GETLK = 5, F_SETLK = 6, F_SETLKW = 7, F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38;
     public static final int FD_CLOEXEC = 1;
 
     public static final int SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2;

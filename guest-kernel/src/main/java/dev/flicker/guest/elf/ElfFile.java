@@ -14,6 +14,8 @@ public final class ElfFile {
     public static final int PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_NOTE = 4, PT_PHDR = 6, PT_TLS = 7,
             PT_GNU_STACK = 0x6474e551;
     public static final int PF_X = 1, PF_W = 2, PF_R = 4;
+    /** The longest interpreter path taken, NUL included: Linux's PATH_MAX. */
+    public static final int MAX_INTERPRETER_BYTES = 4096;
 
     /** One program header. */
     public record Segment(int type, int flags, long offset, long vaddr, long paddr, long fileSize, long memSize,
@@ -50,7 +52,7 @@ public final class ElfFile {
                     file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 8), file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 16),
                     file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 24), file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 32),
                     file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 40), file.get(ValueLayout.JAVA_LONG_UNALIGNED, o + 48));
-            if (s.type() == PT_LOAD || s.type() == PT_NOTE) {
+            if (s.type() == PT_LOAD || s.type() == PT_NOTE || s.type() == PT_INTERP) {
                 if (s.offset() < 0 || s.fileSize() < 0 || s.offset() > file.byteSize() - s.fileSize()) {
                     throw new ElfException("segment " + i + " lies outside the file");
                 }
@@ -93,6 +95,25 @@ public final class ElfFile {
 
     public boolean hasInterpreter() {
         return segments.stream().anyMatch(s -> s.type() == PT_INTERP);
+    }
+
+    /**
+     * The path {@code PT_INTERP} names (the dynamic loader, {@code /lib64/ld-linux-x86-64.so.2} for glibc), or null
+     * for a static program. The segment must hold one NUL-terminated path of at most {@link #MAX_INTERPRETER_BYTES}.
+     */
+    public String interpreter() {
+        Segment interp = segments.stream().filter(s -> s.type() == PT_INTERP).findFirst().orElse(null);
+        if (interp == null) return null;
+        if (interp.fileSize() < 2 || interp.fileSize() > MAX_INTERPRETER_BYTES) {
+            throw new ElfException("PT_INTERP holds " + interp.fileSize() + " bytes, not a path");
+        }
+        byte[] path = file.asSlice(interp.offset(), interp.fileSize()).toArray(ValueLayout.JAVA_BYTE);
+        int end = 0;
+        while (path[end] != 0) {
+            if (++end == path.length) throw new ElfException("PT_INTERP's path is not NUL-terminated");
+        }
+        if (end != path.length - 1 || path[0] != '/') throw new ElfException("PT_INTERP does not hold one absolute path");
+        return new String(path, 0, end, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** The bytes of a segment as stored in the file. */

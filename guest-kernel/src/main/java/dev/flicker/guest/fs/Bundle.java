@@ -72,6 +72,11 @@ public final class Bundle implements AutoCloseable {
         return root;
     }
 
+    /** Every file of the bundle, as indexed. */
+    List<Node.BundleFile> files() {
+        return files;
+    }
+
     public Node.Directory directory() {
         return top;
     }

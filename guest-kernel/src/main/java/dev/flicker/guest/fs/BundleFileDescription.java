@@ -32,6 +32,16 @@ public final class BundleFileDescription extends FileDescription {
     }
 
     @Override
+    public long sharedGpa(long fileOffset) {
+        try {
+            long base = file.sharedGpa();
+            return base < 0 ? -1 : base + fileOffset;
+        } catch (IOException changed) {
+            return -1;
+        }
+    }
+
+    @Override
     public long copyIntoMapping(AddressSpace mm, long start, long fileOffset, long length) throws MemoryFault {
         long copied = copyOut(mm, start, fileOffset, length, true);
         return copied < 0 ? copied : 0;

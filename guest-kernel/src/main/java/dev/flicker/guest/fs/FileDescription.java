@@ -182,6 +182,15 @@ public abstract class FileDescription {
         return -ENODEV;
     }
 
+    /**
+     * For a read-only mapping of this file: the guest-physical address of its byte {@code fileOffset} among the
+     * pages every VM shares (a runtime layer's file), or -1 when it is not shared and is copied instead (a bundle's
+     * or {@code /tmp} file; also a layer file that changed on the host, whose copy then answers EIO).
+     */
+    public long sharedGpa(long fileOffset) {
+        return -1;
+    }
+
     /** Gives back what the description holds, once no descriptor refers to it any more. */
     protected void release() {
     }

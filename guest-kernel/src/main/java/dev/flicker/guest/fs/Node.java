@@ -40,6 +40,9 @@ public sealed interface Node extends Inode permits Node.Directory, Node.BundleFi
         private final int mode;
         private final long size;
         final java.nio.file.Path path;
+        /** A runtime layer's file: its place in the layer's shared range (set once, when the layer opens). */
+        private int sharedIndex;
+        private volatile SharedFiles shared;
         // Guarded by MappedFiles' lock.
         MappedFiles.Mapping mapping;
         int users;
@@ -63,6 +66,20 @@ public sealed interface Node extends Inode permits Node.Directory, Node.BundleFi
         @Override
         public FileDescription open(String path, int statusFlags) {
             return new BundleFileDescription(this, path, statusFlags);
+        }
+
+        void share(SharedFiles range, int index) {
+            sharedIndex = index;
+            shared = range; // after the index: a reader that sees the range sees its index
+        }
+
+        /**
+         * The guest-physical address where every VM of this file's layer sees its first byte, or -1 when the file is
+         * not shared (a bundle's file). An IOException when the host file changed after its layer was indexed.
+         */
+        public long sharedGpa() throws java.io.IOException {
+            SharedFiles range = shared;
+            return range == null ? -1 : range.gpaOf(sharedIndex);
         }
 
         /** The size the file had when its bundle was indexed. */

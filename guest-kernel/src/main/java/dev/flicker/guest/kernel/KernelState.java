@@ -75,7 +75,7 @@ public final class KernelState {
         return hostMemory;
     }
 
-    /** {@code /var/task/<program>}: what {@code /proc/self/exe} names. */
+    /** The program's path ({@code /var/task/<program>}, or a layer's such as {@code /usr/bin/python3.11}): what {@code /proc/self/exe} names. */
     public String executablePath() {
         return executablePath;
     }
@@ -145,18 +145,20 @@ public final class KernelState {
     // ---- state for snapshots ----
 
     /** The layout of what {@link #save} writes. */
-    public static final int STATE_VERSION = 1;
+    public static final int STATE_VERSION = 2;
     private static final String STATE_PART = "kernel";
     private static final int KIND_STDIN = 0, KIND_STDOUT = 1, KIND_STDERR = 2, KIND_PATH = 3, KIND_SOCKET = 4;
 
     /**
-     * Writes the kernel's part of a snapshot: working directory, umask, break, FS base, signals, the executable's path,
+     * Writes the kernel's part of a snapshot: the runtime layer's id (its program and open files are named by path,
+     * so a restore needs the same layer), working directory, umask, break, FS base, signals, the executable's path,
      * and the descriptor table: each open description once (a file by its path, a socket by its place in the loopback
      * network, a standard stream by its kind, each with its offset and flags), then each open descriptor (which
      * description, close-on-exec), so that duplicated descriptors keep sharing one description.
      */
     public void save(DataOutputStream out, FileTree tree, Loopback loopback) throws IOException {
         StatePart.writeHeader(out, STATE_PART, STATE_VERSION);
+        out.writeUTF(tree.layerId());
         out.writeUTF(cwd);
         out.writeInt(umask);
         out.writeLong(brkStart);
@@ -213,6 +215,10 @@ public final class KernelState {
      */
     public void load(DataInputStream in, FileTree tree, Loopback loopback) throws IOException {
         StatePart.readHeader(in, STATE_PART, STATE_VERSION);
+        String layer = in.readUTF();
+        if (!layer.equals(tree.layerId())) {
+            throw new IOException("snapshot taken on runtime layer '" + layer + "', restored on '" + tree.layerId() + "'");
+        }
         cwd = in.readUTF();
         if (!(tree.lookup(FileTree.normalize("/", cwd)) instanceof Node.Directory)) throw new IOException("bad cwd " + cwd);
         umask = in.readInt() & 0777;
@@ -227,7 +233,9 @@ public final class KernelState {
             sigactions[i] = new Sigaction(in.readLong(), in.readLong(), in.readLong(), in.readLong());
         }
         executablePath = in.readUTF();
-        if (!executablePath.startsWith(FileTree.TASK_ROOT + "/")) throw new IOException("bad executable " + executablePath);
+        if (!executablePath.startsWith("/") || !(tree.lookup(FileTree.normalize("/", executablePath)) instanceof Node.BundleFile)) {
+            throw new IOException("bad executable " + executablePath + ": not a file of this bundle or layer");
+        }
         int n = in.readInt();
         if (n < 0 || n > FdTable.MAX_FDS) throw new IOException("bad open-file count " + n);
         FileDescription[] unique = new FileDescription[n];
@@ -243,7 +251,7 @@ public final class KernelState {
                 case KIND_PATH -> {
                     String path = in.readUTF();
                     Node node = tree.lookup(FileTree.normalize("/", path));
-                    if (node == null) throw new IOException("open file " + path + " is not in this bundle or /tmp");
+                    if (node == null) throw new IOException("open file " + path + " is not in this bundle, layer or /tmp");
                     yield node.open(FileTree.join(FileTree.normalize("/", path)), flags);
                 }
                 default -> throw new IOException("bad open-file kind " + kind);

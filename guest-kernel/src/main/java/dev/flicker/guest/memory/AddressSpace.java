@@ -17,6 +17,7 @@ import static dev.flicker.guest.abi.Mman.PROT_ALL;
 import static dev.flicker.guest.abi.Mman.PROT_EXEC;
 import static dev.flicker.guest.abi.Mman.PROT_WRITE;
 import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+import static dev.flicker.kvm.x86.X86.PTE_ACCESSED;
 import static dev.flicker.kvm.x86.X86.PTE_ADDRESS_MASK;
 import static dev.flicker.kvm.x86.X86.PTE_NO_EXECUTE;
 import static dev.flicker.kvm.x86.X86.PTE_PRESENT;
@@ -28,7 +29,9 @@ import static dev.flicker.kvm.x86.X86.PTE_WRITABLE;
  * tables that implement them. Accessible pages are backed eagerly when mapped, so a program never takes a
  * page fault on memory it owns; {@code PROT_NONE} reservations cost nothing until made accessible.
  * Every page the program can reach counts against the memory limit (committed memory, like Linux's
- * overcommit mode 2); past it, mapping fails with ENOMEM.
+ * overcommit mode 2); past it, mapping fails with ENOMEM. The exception are read-only mappings of a runtime layer's
+ * files ({@link #mapShared}): their pages are the host's {@link SharedMemory}, the same for every VM, and count
+ * against nothing until the program makes them writable and so gets its own copy.
  */
 public final class AddressSpace {
     /** Lowest address a program may map (Linux's default {@code vm.mmap_min_addr}). */
@@ -45,19 +48,42 @@ public final class AddressSpace {
     public static final int MAX_MAPPINGS = 65_530;
     /** A software bit in a leaf entry: this page owns a frame, even while not present (PROT_NONE). */
     private static final long PTE_OWNS_FRAME = 1L << 9;
+    /** A software bit in a leaf entry: this page is one of the shared pages, even while not present (PROT_NONE). */
+    private static final long PTE_SHARED = 1L << 10;
 
-    /** A mapping: {@code [start, end)} with one protection. */
+    /**
+     * A mapping: {@code [start, end)} with one protection. A shared one ({@link #mapShared}) shows
+     * {@code sharedPages} shared pages from {@code sharedGpa} on, then pages past the end of its file, which nothing
+     * backs (an access faults, where Linux raises SIGBUS); a private one has {@code sharedGpa} -1.
+     */
     public static final class Mapping {
         final long start;
         final long end;
         final int prot;
         final String name;
+        final long sharedGpa;
+        final long sharedPages;
 
         Mapping(long start, long end, int prot, String name) {
+            this(start, end, prot, name, -1, 0);
+        }
+
+        Mapping(long start, long end, int prot, String name, long sharedGpa, long sharedPages) {
             this.start = start;
             this.end = end;
             this.prot = prot;
             this.name = name;
+            this.sharedGpa = sharedGpa;
+            this.sharedPages = sharedPages;
+        }
+
+        /** True for a read-only mapping of shared pages, which counts against no limit. */
+        public boolean shared() {
+            return sharedGpa >= 0;
+        }
+
+        Mapping withProt(int newProt) {
+            return new Mapping(start, end, newProt, name, sharedGpa, sharedPages);
         }
 
         public long start() {
@@ -81,14 +107,61 @@ public final class AddressSpace {
     private final PageTables pageTables;
     private final PhysicalPages frames;
     private final long limitPages;
+    /** The pages every VM of this one's runtime layer shares, at {@link SharedMemory#GPA}; null: none. */
+    private final SharedMemory shared;
     private final TreeMap<Long, Mapping> mappings = new TreeMap<>();
     private long committedPages;
+    /** Set when a page-table entry the vCPU may have cached now points elsewhere: the TLB must be flushed. */
+    private boolean tlbFlushNeeded;
+    /**
+     * Addresses whose shared page the vCPU may have cached and that now show nothing: harmless (the program can at
+     * most still read public layer bytes it unmapped, as with any lazy munmap) until another page is mapped there.
+     */
+    private final Map<Long, Long> staleShared = new java.util.HashMap<>();
 
     public AddressSpace(GuestMemory memory, PageTables pageTables, PhysicalPages frames, long limitBytes) {
+        this(memory, pageTables, frames, limitBytes, null);
+    }
+
+    /** An address space that can also map {@code shared} pages read-only ({@link #mapShared}). */
+    public AddressSpace(GuestMemory memory, PageTables pageTables, PhysicalPages frames, long limitBytes,
+                        SharedMemory shared) {
         this.memory = memory;
         this.pageTables = pageTables;
         this.frames = frames;
         this.limitPages = limitBytes / PAGE_SIZE;
+        this.shared = shared;
+    }
+
+    /** The shared pages this address space can map, or null. */
+    public SharedMemory sharedMemory() {
+        return shared;
+    }
+
+    /**
+     * True once (then false until it is needed again) when a page-table entry that the vCPU may have cached (its
+     * accessed bit was set, which the CPU, or KVM's shadow paging, does before it caches a translation) pointed to a
+     * shared page and no longer does: replaced by the program's own copy, or removed. Before the program runs again
+     * the VM must make the vCPU forget its translations into the shared pages ({@code Vm.forgetReadOnlyTranslations}),
+     * or it could go on reading the old page where it now has another. (A page that owns a frame keeps it for the
+     * VM's life, so that change never needs this: see {@link #retirePages}.)
+     */
+    public boolean takeTlbFlushRequest() {
+        boolean needed = tlbFlushNeeded;
+        tlbFlushNeeded = false;
+        if (needed) staleShared.clear(); // every cached translation into the shared pages is forgotten
+        return needed;
+    }
+
+    /**
+     * Page {@code target} is being mapped at {@code va}: if the vCPU may still reach another, old shared page there,
+     * it must forget it. (The same shared page mapped there again, as {@code ld.so} maps its cache twice, needs
+     * nothing.)
+     */
+    private void noteNewPage(long va, long target) {
+        if (staleShared.isEmpty()) return;
+        Long old = staleShared.remove(va);
+        if (old != null && old != target) tlbFlushNeeded = true;
     }
 
     public static long pageDown(long va) {
@@ -176,6 +249,91 @@ public final class AddressSpace {
     }
 
     /**
+     * Maps {@code [start, start+length)} (page-aligned, free, {@code prot} without {@code PROT_WRITE}) to the shared
+     * pages from {@code gpa} on: {@code filePages} of them, then pages that nothing backs (past the end of the file).
+     * Nothing is charged against the limit and no frame is taken. Returns false, having changed nothing, when this
+     * address space has no shared pages, when a page of the range already owns a frame (a page keeps its frame for
+     * the VM's life: the caller then copies the file into it), or when a limit would be passed.
+     */
+    public boolean mapShared(long start, long length, int prot, String name, long gpa, long filePages) {
+        long end = start + length;
+        if ((start | length | gpa) % PAGE_SIZE != 0 || length <= 0 || start < MIN_USER_VA || end > USER_VA_END
+                || (prot & PROT_WRITE) != 0 || filePages < 0 || filePages > length / PAGE_SIZE) {
+            throw new IllegalArgumentException("bad shared mapping 0x" + Long.toHexString(start) + "+" + length);
+        }
+        if (shared == null) return false;
+        if (gpa < SharedMemory.GPA || gpa - SharedMemory.GPA > shared.segment().byteSize() - filePages * PAGE_SIZE) {
+            throw new IllegalArgumentException("shared pages 0x" + Long.toHexString(gpa) + "+" + filePages + " outside the range");
+        }
+        if (mappings.size() >= MAX_MAPPINGS) return false;
+        for (long va = start; va < end; va += PAGE_SIZE) if ((pageTables.entry(va) & PTE_OWNS_FRAME) != 0) return false;
+        if (spans(start, end, 21) + spans(start, end, 30) + spans(start, end, 39) > frames.remaining()) return false;
+        for (long i = 0; i < length / PAGE_SIZE; i++) {
+            replaceEntry(start + i * PAGE_SIZE, i < filePages ? (gpa + i * PAGE_SIZE) | sharedFlags(prot) : 0);
+        }
+        mappings.put(start, new Mapping(start, end, prot, name, gpa, filePages));
+        return true;
+    }
+
+    private static long sharedFlags(int prot) {
+        if (prot == 0) return PTE_SHARED; // not present; the page is found again by mprotect
+        return PTE_PRESENT | PTE_USER | PTE_SHARED | ((prot & PROT_EXEC) == 0 ? PTE_NO_EXECUTE : 0);
+    }
+
+    /**
+     * Writes {@code entry} for {@code va} over an entry that owns no frame. When the old entry pointed to another page
+     * and the vCPU may have cached it (its accessed bit), {@code va} is stale: the vCPU may still reach the old shared
+     * page there, which only matters once something else is mapped there ({@link #noteNewPage}).
+     */
+    private void replaceEntry(long va, long entry) {
+        long old = pageTables.entry(va);
+        if ((old & PTE_ACCESSED) != 0 && (old & PTE_ADDRESS_MASK) != (entry & PTE_ADDRESS_MASK)) {
+            staleShared.put(va, old & PTE_ADDRESS_MASK); // the vCPU may still reach the old shared page here
+        }
+        if ((entry & PTE_PRESENT) != 0) noteNewPage(va, entry & PTE_ADDRESS_MASK);
+        pageTables.setEntry(va, entry);
+    }
+
+    /** Removes the shared pages of {@code [start, end)} from the page tables. */
+    private void clearShared(long start, long end) {
+        for (long va = start; va < end; va += PAGE_SIZE) {
+            long next = pageTables.skipAbsent(va);
+            if (next != va) {
+                va = next - PAGE_SIZE;
+                continue;
+            }
+            if ((pageTables.entry(va) & PTE_SHARED) != 0) replaceEntry(va, 0);
+        }
+    }
+
+    /**
+     * Gives the shared mapping {@code m} frames of its own with its pages' bytes (zero past the end of its file), as
+     * the program's private copy with {@code prot}: a private write, copy-on-write done at once. Frames were checked.
+     */
+    private void privatize(Mapping m, int prot) {
+        for (long va = m.start; va < m.end; va += PAGE_SIZE) {
+            long old = pageTables.entry(va);
+            long frame = frames.allocate();
+            MemorySegment page = memory.slice(frame, PAGE_SIZE);
+            if ((old & PTE_SHARED) != 0) {
+                MemorySegment.copy(shared.segment(), (old & PTE_ADDRESS_MASK) - SharedMemory.GPA, page, 0, PAGE_SIZE);
+            } else {
+                page.fill((byte) 0);
+            }
+            replaceEntry(va, frame | leafFlags(prot));
+        }
+        mappings.put(m.start, new Mapping(m.start, m.end, prot, m.name));
+    }
+
+    /** Sets the protection of the shared mapping {@code m}'s pages; the pages they show stay the same. */
+    private void protectShared(Mapping m, int prot) {
+        for (long i = 0; i < m.sharedPages; i++) {
+            pageTables.setEntry(m.start + i * PAGE_SIZE, (m.sharedGpa + i * PAGE_SIZE) | sharedFlags(prot));
+        }
+        mappings.put(m.start, m.withProt(prot));
+    }
+
+    /**
      * True when binding {@code [start, end)} cannot run out of frames: one for each page that has none yet,
      * plus the page-table pages the range may need. Checked first, so that a refused change changes nothing.
      */
@@ -184,6 +342,22 @@ public final class AddressSpace {
         for (long va = start; va < end; va += PAGE_SIZE) if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) unbound++;
         // Page-table pages the range may need: a table per 2 MiB, a directory per 1 GiB and a pointer table per
         // 512 GiB it touches, counted whether they exist or not (a range crossing a 512 GiB line may need six).
+        long tablePages = spans(start, end, 21) + spans(start, end, 30) + spans(start, end, 39);
+        return unbound + tablePages <= frames.remaining();
+    }
+
+    /**
+     * As {@link #framesAvailable}, for {@link #protect}: shared pages need a frame only when they become writable
+     * (a private copy); the others keep showing the shared page.
+     */
+    private boolean framesAvailableForProtect(long start, long end, int prot) {
+        long unbound = 0;
+        for (Mapping m : mappings.subMap(mappings.floorKey(start), true, end, false).values()) {
+            if (m.shared() && (prot & PROT_WRITE) == 0) continue;
+            for (long va = Math.max(start, m.start); va < Math.min(end, m.end); va += PAGE_SIZE) {
+                if ((pageTables.entry(va) & PTE_OWNS_FRAME) == 0) unbound++;
+            }
+        }
         long tablePages = spans(start, end, 21) + spans(start, end, 30) + spans(start, end, 39);
         return unbound + tablePages <= frames.remaining();
     }
@@ -208,6 +382,7 @@ public final class AddressSpace {
             } else {
                 frame = frames.allocate();
             }
+            if (prot != 0) noteNewPage(va, frame);
             pageTables.setEntry(va, frame | leafFlags(prot));
         }
     }
@@ -257,6 +432,13 @@ public final class AddressSpace {
         if (e == null) return;
         Mapping m = e.getValue();
         if (m.end <= at) return;
+        if (m.shared()) {
+            long left = (at - m.start) / PAGE_SIZE;
+            mappings.put(m.start, new Mapping(m.start, at, m.prot, m.name, m.sharedGpa, Math.min(m.sharedPages, left)));
+            mappings.put(at, new Mapping(at, m.end, m.prot, m.name, m.sharedGpa + left * PAGE_SIZE,
+                    Math.max(0, m.sharedPages - left)));
+            return;
+        }
         mappings.put(m.start, new Mapping(m.start, at, m.prot, m.name));
         mappings.put(at, new Mapping(at, m.end, m.prot, m.name));
     }
@@ -275,6 +457,10 @@ public final class AddressSpace {
         splitAt(end);
         for (long s : new ArrayList<>(mappings.subMap(start, true, end, false).keySet())) {
             Mapping m = mappings.remove(s);
+            if (m.shared()) {
+                clearShared(m.start, m.end);
+                continue;
+            }
             if (m.prot != 0) committedPages -= pages(m);
             retirePages(m.start, m.end);
         }
@@ -291,17 +477,27 @@ public final class AddressSpace {
         for (Mapping m : mappings.subMap(mappings.floorKey(start), true, end, false).values()) {
             long overlap = (Math.min(end, m.end) - Math.max(start, m.start)) / PAGE_SIZE;
             if (overlap <= 0) continue;
+            if (m.shared()) {
+                if ((prot & PROT_WRITE) != 0) gained += overlap; // a private copy from now on
+                continue;
+            }
             if (m.prot == 0 && prot != 0) gained += overlap;
             if (m.prot != 0 && prot == 0) lost += overlap;
         }
         if (committedPages + gained > limitPages) return false;
-        if (prot != 0 && !framesAvailable(start, end)) return false;
-        if (prot != 0) bindFrames(start, end, prot, false);
-        if (prot == 0) retirePages(start, end);
+        if (prot != 0 && !framesAvailableForProtect(start, end, prot)) return false;
         splitAt(start);
         splitAt(end);
         for (Mapping m : List.copyOf(mappings.subMap(start, true, end, false).values())) {
-            mappings.put(m.start, new Mapping(m.start, m.end, prot, m.name));
+            if (m.shared() && (prot & PROT_WRITE) != 0) {
+                privatize(m, prot);
+            } else if (m.shared()) {
+                protectShared(m, prot);
+            } else {
+                if (prot != 0) bindFrames(m.start, m.end, prot, false);
+                else retirePages(m.start, m.end);
+                mappings.put(m.start, m.withProt(prot));
+            }
         }
         committedPages += gained - lost;
         return true;
@@ -314,11 +510,30 @@ public final class AddressSpace {
      */
     public void copy(long from, long to, long length) throws MemoryFault {
         for (long done = 0; done < length; done += PAGE_SIZE) {
-            if ((pageTables.entry(from + done) & PTE_OWNS_FRAME) == 0) continue;
-            long src = physical(from + done, false, false), dst = physical(to + done, true, false);
-            MemorySegment.copy(memory.segment(), src - memory.base().value(), memory.segment(),
-                    dst - memory.base().value(), Math.min(PAGE_SIZE, length - done));
+            long entry = pageTables.entry(from + done);
+            long src;
+            if ((entry & PTE_OWNS_FRAME) != 0) src = physical(from + done, false, false);
+            else if ((entry & PTE_SHARED) != 0) src = entry & PTE_ADDRESS_MASK; // a shared page: its bytes are copied
+            else continue;
+            long dst = physical(to + done, true, false);
+            MemorySegment.copy(backing(src), offsetIn(src), memory.segment(), dst - memory.base().value(),
+                    Math.min(PAGE_SIZE, length - done));
         }
+    }
+
+    /** True when {@code gpa} is one of the shared pages this address space can map. */
+    private boolean isShared(long gpa) {
+        return shared != null && gpa >= SharedMemory.GPA && gpa - SharedMemory.GPA < shared.segment().byteSize();
+    }
+
+    /** The host memory behind guest-physical {@code gpa}: the VM's own, or the shared pages. */
+    private MemorySegment backing(long gpa) {
+        return isShared(gpa) ? shared.segment() : memory.segment();
+    }
+
+    /** Where {@code gpa} lies in {@link #backing}. */
+    private long offsetIn(long gpa) {
+        return isShared(gpa) ? gpa - SharedMemory.GPA : gpa - memory.base().value();
     }
 
     /** The start of the first mapping that starts at or above {@code va}, or {@link #USER_VA_END} if there is none. */
@@ -350,7 +565,8 @@ public final class AddressSpace {
             long entry = X86.isCanonical(va) ? pageTables.entry(va) : 0;
             gpa = (entry & PTE_OWNS_FRAME) == 0 ? -1 : (entry & PTE_ADDRESS_MASK) | (va & (PAGE_SIZE - 1));
         }
-        if (gpa < 0 || !memory.contains(gpa, 1)) throw new MemoryFault(va);
+        // The shared pages are read-only in the host too: a write there would fault the host, so none is let through.
+        if (gpa < 0 || !(memory.contains(gpa, 1) || (!write && isShared(gpa)))) throw new MemoryFault(va);
         return gpa;
     }
 
@@ -366,7 +582,7 @@ public final class AddressSpace {
             long at = va + done;
             long chunk = Math.min(length - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
             long gpa = physical(at, false, true);
-            MemorySegment.copy(memory.segment(), gpa - memory.base().value(), dst, dstOffset + done, chunk);
+            MemorySegment.copy(backing(gpa), offsetIn(gpa), dst, dstOffset + done, chunk);
             done += chunk;
         }
     }
@@ -389,6 +605,18 @@ public final class AddressSpace {
     /** Writes regardless of the program's protection (the loader filling text and data, a file mapping's bytes). */
     public void poke(long va, MemorySegment src, long srcOffset, long length) throws MemoryFault {
         copyOut(va, src, srcOffset, length, false);
+    }
+
+    /** Reads {@code dst.byteSize()} bytes at {@code va} regardless of the program's protection (the host's own pages). */
+    public void peek(long va, MemorySegment dst) throws MemoryFault {
+        checkRange(va, dst.byteSize());
+        long done = 0;
+        while (done < dst.byteSize()) {
+            long at = va + done;
+            long chunk = Math.min(dst.byteSize() - done, PAGE_SIZE - (at & (PAGE_SIZE - 1)));
+            MemorySegment.copy(memory.segment(), physical(at, false, false) - memory.base().value(), dst, done, chunk);
+            done += chunk;
+        }
     }
 
     private void copyOut(long va, MemorySegment src, long srcOffset, long length, boolean asProgram) throws MemoryFault {
@@ -420,7 +648,8 @@ public final class AddressSpace {
 
     public long copyInLong(long va) throws MemoryFault {
         if ((va & 7) == 0 || (va & (PAGE_SIZE - 1)) <= PAGE_SIZE - 8) {
-            return memory.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, physical(va, false, true) - memory.base().value());
+            long gpa = physical(va, false, true);
+            return backing(gpa).get(ValueLayout.JAVA_LONG_UNALIGNED, offsetIn(gpa));
         }
         return MemorySegment.ofArray(copyInBytes(va, 8)).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
@@ -445,12 +674,19 @@ public final class AddressSpace {
     public String copyInString(long va, int max) throws MemoryFault {
         byte[] buf = new byte[Math.min(max, 256)];
         int n = 0;
-        long offset = 0; // of va + n in the guest memory segment: translated once per page, not per byte
+        long offset = 0; // of va + n in its backing segment: translated once per page, not per byte
+        MemorySegment segment = memory.segment();
         while (true) {
             if (n == max) throw new MemoryFault(va + n);
             long at = va + n;
-            offset = n == 0 || (at & (PAGE_SIZE - 1)) == 0 ? physical(at, false, true) - memory.base().value() : offset + 1;
-            byte b = memory.segment().get(ValueLayout.JAVA_BYTE, offset);
+            if (n == 0 || (at & (PAGE_SIZE - 1)) == 0) {
+                long gpa = physical(at, false, true);
+                segment = backing(gpa);
+                offset = offsetIn(gpa);
+            } else {
+                offset++;
+            }
+            byte b = segment.get(ValueLayout.JAVA_BYTE, offset);
             if (b == 0) return new String(buf, 0, n, StandardCharsets.UTF_8);
             if (n == buf.length) buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
             buf[n++] = b;
@@ -458,7 +694,7 @@ public final class AddressSpace {
     }
 
     /** The layout of what {@link #save} writes. */
-    public static final int STATE_VERSION = 1;
+    public static final int STATE_VERSION = 2;
     private static final String STATE_PART = "address space";
 
     /** The page tables of {@code memory} rooted at {@code root}, taking their frames from {@code frames}. */
@@ -490,6 +726,8 @@ public final class AddressSpace {
             out.writeLong(m.end);
             out.writeInt(m.prot);
             out.writeUTF(m.name);
+            out.writeLong(m.sharedGpa);
+            out.writeLong(m.sharedPages);
         }
     }
 
@@ -499,6 +737,15 @@ public final class AddressSpace {
      */
     public static AddressSpace load(java.io.DataInputStream in, GuestMemory memory, PhysicalPages frames, long limitBytes)
             throws java.io.IOException {
+        return load(in, memory, frames, limitBytes, null);
+    }
+
+    /**
+     * As {@link #load(java.io.DataInputStream, GuestMemory, PhysicalPages, long)}, for a VM that maps {@code shared}
+     * pages: the shared mappings' pages are made sure of ({@link SharedMemory#ensureBacked}) before it runs.
+     */
+    public static AddressSpace load(java.io.DataInputStream in, GuestMemory memory, PhysicalPages frames, long limitBytes,
+                                    SharedMemory shared) throws java.io.IOException {
         StatePart.readHeader(in, STATE_PART, STATE_VERSION);
         long root = in.readLong(), nextFree = in.readLong();
         try {
@@ -507,8 +754,11 @@ public final class AddressSpace {
             throw new java.io.IOException(e.getMessage());
         }
         if (root < frames.start() || root >= nextFree || root % PAGE_SIZE != 0) throw new java.io.IOException("bad page-table root");
-        AddressSpace space = new AddressSpace(memory, pageTables(memory, frames, root), frames, limitBytes);
+        AddressSpace space = new AddressSpace(memory, pageTables(memory, frames, root), frames, limitBytes, shared);
         space.loadMappings(in);
+        for (Mapping m : space.mappings.values()) {
+            if (m.sharedPages > 0) shared.ensureBacked(m.sharedGpa, m.sharedPages * PAGE_SIZE);
+        }
         return space;
     }
 
@@ -521,13 +771,22 @@ public final class AddressSpace {
             long start = in.readLong(), end = in.readLong();
             int prot = in.readInt();
             String name = in.readUTF();
+            long sharedGpa = in.readLong(), sharedPages = in.readLong();
             if (start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 || start < MIN_USER_VA || end > USER_VA_END
                     || end <= start || start < previousEnd || (prot & ~PROT_ALL) != 0) {
                 throw new java.io.IOException("bad mapping 0x" + Long.toHexString(start) + "-0x" + Long.toHexString(end));
             }
+            boolean isSharedMapping = sharedGpa != -1;
+            if (isSharedMapping ? shared == null || (prot & PROT_WRITE) != 0 || sharedGpa % PAGE_SIZE != 0
+                    || sharedPages < 0 || sharedPages > (end - start) / PAGE_SIZE || sharedGpa < SharedMemory.GPA
+                    || sharedGpa - SharedMemory.GPA > shared.segment().byteSize() - sharedPages * PAGE_SIZE
+                    : sharedPages != 0) {
+                throw new java.io.IOException("bad shared mapping 0x" + Long.toHexString(start) + " of pages at 0x"
+                        + Long.toHexString(sharedGpa) + (shared == null ? ": this VM has no shared pages" : ""));
+            }
             previousEnd = end;
-            mappings.put(start, new Mapping(start, end, prot, name));
-            if (prot != 0) accessible += (end - start) / PAGE_SIZE;
+            mappings.put(start, new Mapping(start, end, prot, name, sharedGpa, sharedPages));
+            if (prot != 0 && !isSharedMapping) accessible += (end - start) / PAGE_SIZE;
         }
         if (committed != accessible || committed > limitPages) {
             throw new java.io.IOException("committed pages " + committed + " do not match the mappings (" + accessible

@@ -2,6 +2,8 @@ package dev.flicker.guest.syscall;
 
 import dev.flicker.guest.abi.Fcntl;
 import dev.flicker.guest.abi.FileMode;
+import dev.flicker.guest.abi.Flock;
+import dev.flicker.guest.abi.Ioctl;
 import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.FileTree;
 import dev.flicker.guest.fs.Node;
@@ -42,10 +44,12 @@ final class FileSyscalls {
                 oldFd == newFd ? (t.fds().get(oldFd) != null ? oldFd : -EBADF) : dup3(t, oldFd, newFd, 0));
         f.supported(Sys.DUP3, "dup3", (t, oldFd, newFd, flags, a3, a4, a5) ->
                 oldFd == newFd ? -EINVAL : dup3(t, oldFd, newFd, flags));
-        f.partial(Sys.FCNTL, "fcntl", "only F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD and F_GETFL/F_SETFL; locks are EINVAL",
+        f.partial(Sys.FCNTL, "fcntl", "record locks are always granted (one process holds them all); other commands EINVAL",
                 (t, fd, cmd, arg, a3, a4, a5) -> fcntl(t, fd, cmd, arg));
-        f.partial(Sys.IOCTL, "ioctl", "no descriptor is a terminal: ENOTTY",
-                (t, fd, request, arg, a3, a4, a5) -> t.fds().get(fd) == null ? -EBADF : t.fds().get(fd).ioctl(request, arg));
+        f.partial(Sys.IOCTL, "ioctl", "FIONBIO, FIOCLEX and FIONCLEX; otherwise no descriptor is a terminal: ENOTTY",
+                (t, fd, request, arg, a3, a4, a5) -> ioctl(t, fd, request, arg));
+        f.supported(Sys.FSYNC, "fsync", (t, fd, a1, a2, a3, a4, a5) -> fsync(t, fd));
+        f.supported(Sys.FDATASYNC, "fdatasync", (t, fd, a1, a2, a3, a4, a5) -> fsync(t, fd));
         f.partial(Sys.FTRUNCATE, "ftruncate", "only /tmp files",
                 (t, fd, length, a2, a3, a4, a5) -> ftruncate(t, fd, length));
         f.partial(Sys.GETDENTS64, "getdents64", "d_off is the entry's index + 1",
@@ -120,7 +124,7 @@ final class FileSyscalls {
         return newFd;
     }
 
-    private static long fcntl(Task t, long fd, long cmd, long arg) {
+    private static long fcntl(Task t, long fd, long cmd, long arg) throws MemoryFault {
         FileDescription f = t.fds().get(fd);
         if (f == null) return -EBADF;
         return switch ((int) cmd) {
@@ -137,8 +141,75 @@ final class FileSyscalls {
                 f.setStatusFlags((f.statusFlags() & ~changeable) | ((int) arg & changeable));
                 yield 0;
             }
+            case Fcntl.F_GETLK, Fcntl.F_SETLK, Fcntl.F_SETLKW, Fcntl.F_OFD_GETLK, Fcntl.F_OFD_SETLK, Fcntl.F_OFD_SETLKW ->
+                    recordLock(t, f, (int) cmd, arg);
             default -> -EINVAL;
         };
+    }
+
+    /**
+     * {@code fcntl}'s record locks (SQLite's, say). The program is the only process, and it cannot conflict with its
+     * own POSIX locks, so every lock is granted at once and {@code F_GETLK} reports the range free ({@code F_UNLCK}).
+     * Open-file-description locks could conflict between two descriptions of one file; they are granted too, which
+     * a single-threaded program cannot tell apart (it would deadlock on Linux). The arguments are checked as Linux
+     * checks them.
+     */
+    private static long recordLock(Task t, FileDescription f, int cmd, long arg) throws MemoryFault {
+        Flock lock = Flock.unmarshal(t.copyIn(arg, Flock.LAYOUT));
+        boolean ofd = cmd == Fcntl.F_OFD_GETLK || cmd == Fcntl.F_OFD_SETLK || cmd == Fcntl.F_OFD_SETLKW;
+        if (ofd && lock.pid() != 0) return -EINVAL;
+        if (lock.whence() > Fcntl.SEEK_END) return -EINVAL;
+        boolean get = cmd == Fcntl.F_GETLK || cmd == Fcntl.F_OFD_GETLK;
+        switch (lock.type()) {
+            case Flock.F_RDLCK -> {
+                if (!get && !f.readable()) return -EBADF;
+            }
+            case Flock.F_WRLCK -> {
+                if (!get && !f.writable()) return -EBADF;
+            }
+            case Flock.F_UNLCK -> {
+                if (get) return -EINVAL;
+            }
+            default -> {
+                return -EINVAL;
+            }
+        }
+        if (get) t.copyOutShort(arg + Flock.TYPE_OFFSET, (short) Flock.F_UNLCK);
+        return 0;
+    }
+
+    /**
+     * The requests every descriptor takes, handled before the file's own (as Linux's {@code do_vfs_ioctl}):
+     * {@code FIONBIO} sets or clears {@code O_NONBLOCK} from the int at {@code arg}, {@code FIOCLEX} and
+     * {@code FIONCLEX} set and clear close-on-exec.
+     */
+    private static long ioctl(Task t, long fd, long request, long arg) throws MemoryFault {
+        FileDescription f = t.fds().get(fd);
+        if (f == null) return -EBADF;
+        switch ((int) request) {
+            case Ioctl.FIOCLEX -> t.fds().setCloseOnExec((int) fd, true);
+            case Ioctl.FIONCLEX -> t.fds().setCloseOnExec((int) fd, false);
+            case Ioctl.FIONBIO -> {
+                boolean on = t.copyInInt(arg) != 0;
+                f.setStatusFlags(on ? f.statusFlags() | Fcntl.O_NONBLOCK : f.statusFlags() & ~Fcntl.O_NONBLOCK);
+            }
+            default -> {
+                return f.ioctl(request, arg);
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * {@code fsync} and {@code fdatasync}: files live in memory (the bundle and the layer never change, {@code /tmp}
+     * is a tmpfs), so there is nothing to write back; 0 for a file or directory, EINVAL for anything else (a stream,
+     * a device, a socket), as Linux answers for what cannot be synced.
+     */
+    private static long fsync(Task t, long fd) {
+        FileDescription f = t.fds().get(fd);
+        if (f == null) return -EBADF;
+        int type = f.inode().mode() & FileMode.S_IFMT;
+        return type == FileMode.S_IFREG || type == FileMode.S_IFDIR ? 0 : -EINVAL;
     }
 
     /** Only /tmp files can change size; the bundle is read-only and opened so. */

@@ -19,7 +19,7 @@ final class MemorySyscalls {
     private MemorySyscalls() {}
 
     static void register(SyscallTable.Builder.Family f) {
-        f.partial(Sys.MMAP, "mmap", "a file mapping is a copy taken at mmap; MAP_SHARED with PROT_WRITE on a file is EACCES",
+        f.partial(Sys.MMAP, "mmap", "a writable file mapping, or one of a bundle file, is a copy taken at mmap; MAP_SHARED with PROT_WRITE on a file is EACCES",
                 (t, addr, length, prot, flags, fd, offset) -> mmap(t, addr, length, prot, flags, fd, offset));
         f.partial(Sys.MUNMAP, "munmap", "a page keeps its guest frame for the VM's lifetime",
                 (t, addr, length, a2, a3, a4, a5) -> munmap(t, addr, length));
@@ -59,6 +59,15 @@ final class MemorySyscalls {
         } else {
             start = mm.findFree(len, AddressSpace.pageDown(addr));
             if (start < 0) return -ENOMEM;
+        }
+        // A read-only mapping of a runtime layer's file shows the pages every VM shares: nothing is copied or charged.
+        // (Where a page of the range already owns a frame, the file is copied into it instead, below.)
+        if (file != null && (prot & PROT_WRITE) == 0) {
+            long gpa = file.sharedGpa(offset);
+            if (gpa >= 0) {
+                long filePages = Math.max(0, AddressSpace.pageUp(file.inode().size()) - offset) / PAGE_SIZE;
+                if (mm.mapShared(start, len, (int) prot, file.path(), gpa, Math.min(filePages, len / PAGE_SIZE))) return start;
+            }
         }
         // Map writable first so the host can fill a file mapping, then set the requested protection.
         int initial = file != null && prot != PROT_NONE ? (int) prot | PROT_WRITE : (int) prot;

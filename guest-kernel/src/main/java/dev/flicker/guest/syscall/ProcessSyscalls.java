@@ -31,6 +31,8 @@ final class ProcessSyscalls {
         f.supported(Sys.GETEGID, "getegid", (t, a0, a1, a2, a3, a4, a5) -> id(t).gid());
         f.partial(Sys.EXIT, "exit", "the same as exit_group: there is one thread", (t, status, a1, a2, a3, a4, a5) -> exit(t, status));
         f.supported(Sys.EXIT_GROUP, "exit_group", (t, status, a1, a2, a3, a4, a5) -> exit(t, status));
+        f.enosys(Sys.FORK, "fork", "one process per VM: Python's os.fork raises OSError (ENOSYS)");
+        f.enosys(Sys.VFORK, "vfork", "one process per VM");
         f.supported(Sys.UNAME, "uname", (t, buf, a1, a2, a3, a4, a5) -> uname(t, buf));
         f.partial(Sys.SYSINFO, "sysinfo", "loads, swap and the other fields are 0", (t, info, a1, a2, a3, a4, a5) -> sysinfo(t, info));
         f.supported(Sys.GETRLIMIT, "getrlimit", (t, resource, rlim, a2, a3, a4, a5) -> rlimit(t, resource, rlim));

@@ -24,7 +24,8 @@ final class SignalSyscalls {
     }
 
     private static long rtSigaction(Task t, long sig, long act, long oldact, long sigsetsize) throws MemoryFault {
-        if (sig < 1 || sig > Signals.NSIG || sig == Signals.SIGKILL || sig == Signals.SIGSTOP
+        // SIGKILL's and SIGSTOP's actions can be read, as on Linux, but not changed.
+        if (sig < 1 || sig > Signals.NSIG || (act != 0 && (sig == Signals.SIGKILL || sig == Signals.SIGSTOP))
                 || sigsetsize != Signals.SIGSET_BYTES) {
             return -EINVAL;
         }

@@ -10,8 +10,8 @@ import static dev.flicker.guest.abi.Errno.EPERM;
 
 /**
  * The program's one thread (gVisor's {@code sys_thread.go}, {@code sys_tls.go}, {@code sys_sched.go},
- * {@code sys_rseq.go}): its id, what libc registers at start-up, its FS base and its CPU. {@code clone} is not
- * here: it is ENOSYS until the micro guest has threads.
+ * {@code sys_rseq.go}): its id, what libc registers at start-up, its FS base and its CPU. {@code clone} and
+ * {@code clone3} are ENOSYS on purpose until the micro guest has threads: a thread then fails to start, cleanly.
  */
 final class ThreadSyscalls {
     private ThreadSyscalls() {}
@@ -28,6 +28,8 @@ final class ThreadSyscalls {
         f.partial(Sys.SET_ROBUST_LIST, "set_robust_list", "nothing is stored",
                 (t, head, length, a2, a3, a4, a5) -> length == ROBUST_LIST_HEAD_BYTES ? 0 : -EINVAL);
         f.enosys(Sys.RSEQ, "rseq", "so that libc does not register a restartable sequence");
+        f.enosys(Sys.CLONE, "clone", "one thread: pthread_create fails (Python: RuntimeError, can't start new thread)");
+        f.enosys(Sys.CLONE3, "clone3", "one thread: glibc falls back to clone, which is ENOSYS too");
         f.partial(Sys.ARCH_PRCTL, "arch_prctl", "ARCH_SET_GS, ARCH_GET_GS and other codes are EINVAL",
                 (t, code, addr, a2, a3, a4, a5) -> archPrctl(t, code, addr));
         f.supported(Sys.SCHED_YIELD, "sched_yield", (t, a0, a1, a2, a3, a4, a5) -> 0);

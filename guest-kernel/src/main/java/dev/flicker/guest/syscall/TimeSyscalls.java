@@ -12,8 +12,8 @@ import static dev.flicker.guest.abi.Time.NANOS_PER_SECOND;
 
 /**
  * Clocks and sleeping (gVisor's {@code sys_time.go}): always the host's time at the moment of the call, so that a
- * VM restored from a snapshot is never in the past. There is no vDSO: every clock read is a host call. Sleeps never
- * pass the run's deadline.
+ * VM restored from a snapshot is never in the past. libc reads the common clocks through the vDSO instead
+ * ({@code Vdso}), from a page the host keeps in step with these answers. Sleeps never pass the run's deadline.
  */
 final class TimeSyscalls {
     private TimeSyscalls() {}

@@ -31,6 +31,7 @@ class StructLayoutTest {
         assertEquals(16, Rlimit.LAYOUT.byteSize());
         assertEquals(16, SockaddrIn.LAYOUT.byteSize());
         assertEquals(19, Dirent64.HEADER.byteSize());
+        assertEquals(32, Flock.LAYOUT.byteSize());
     }
 
     @Test
@@ -40,6 +41,8 @@ class StructLayoutTest {
         assertEquals(64, at(Stat.LAYOUT, "st_blocks"));
         assertEquals(72, at(Stat.LAYOUT, "st_atim"));
         assertEquals(28, at(Statx.LAYOUT, "stx_mode"));
+        assertEquals(8, at(Flock.LAYOUT, "l_start"));
+        assertEquals(24, at(Flock.LAYOUT, "l_pid"));
         assertEquals(32, at(Statx.LAYOUT, "stx_ino"));
         assertEquals(64, at(Statx.LAYOUT, "stx_atime"));
         assertEquals(144, at(Statx.LAYOUT, "stx_mnt_id"));

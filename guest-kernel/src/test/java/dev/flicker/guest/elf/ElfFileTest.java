@@ -20,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -334,5 +335,28 @@ class ElfFileTest {
         long stack = headerOffset(b, ElfFile.PT_GNU_STACK);
         putInt(b, stack, ElfFile.PT_INTERP);
         assertTrue(parse(b).hasInterpreter());
+        assertEquals("/lib64/ld-linux-x86-64.so.2", parse(bytes("dynamic/hello_glibc")).interpreter());
+        assertEquals("/lib/ld-musl-x86_64.so.1", parse(bytes("dynamic/hello_musl")).interpreter());
+        assertNull(parse(bytes("musl/hello")).interpreter());
+    }
+
+    @Test
+    void anInterpreterPathMustBeOneAbsolutePathInsideTheFile() throws IOException {
+        byte[] b = bytes("dynamic/hello_glibc");
+        long interp = headerOffset(b, ElfFile.PT_INTERP);
+        long offset = MemorySegment.ofArray(b).get(ValueLayout.JAVA_LONG_UNALIGNED, interp + 8);
+        byte[] outside = b.clone();
+        putLong(outside, interp + 32, b.length); // p_filesz past the end of the file
+        assertThrows(ElfException.class, () -> parse(outside));
+        byte[] unterminated = b.clone();
+        unterminated[(int) offset + "/lib64/ld-linux-x86-64.so.2".length()] = 'x';
+        ElfException e = assertThrows(ElfException.class, () -> parse(unterminated).interpreter());
+        assertTrue(e.getMessage().contains("NUL"), e.getMessage());
+        byte[] relative = b.clone();
+        relative[(int) offset] = 'l';
+        assertThrows(ElfException.class, () -> parse(relative).interpreter());
+        byte[] empty = b.clone();
+        putLong(empty, interp + 32, 0);
+        assertThrows(ElfException.class, () -> parse(empty).interpreter());
     }
 }

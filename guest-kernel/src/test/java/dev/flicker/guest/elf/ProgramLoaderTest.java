@@ -1,6 +1,7 @@
 package dev.flicker.guest.elf;
 
 import dev.flicker.guest.ProgramLoader;
+import dev.flicker.guest.Vdso;
 import dev.flicker.guest.abi.Mman;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
@@ -27,6 +28,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,7 +102,7 @@ class ProgramLoaderTest {
     void muslHelloGetsArgvEnvpAndAuxv() throws Exception {
         AddressSpace space = space(32L << 20);
         ElfFile elf = elf("musl/hello");
-        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello", "a"),
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, null, "/var/task/hello", List.of("/var/task/hello", "a"),
                 List.of("X=1"), RANDOM16, STACK, 0x178BFBFFL);
 
         assertEquals(elf.entry(), loaded.entry());
@@ -150,10 +152,69 @@ class ProgramLoaderTest {
     }
 
     @Test
+    void aDynamicProgramStartsInItsInterpreterWhichFindsItThroughTheAuxiliaryVector() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile program = elf("dynamic/hello_glibc"), ldso = elf("libc-layer/lib64/ld-linux-x86-64.so.2");
+        assertEquals(ElfFile.ET_DYN, program.type(), "Debian's gcc makes a PIE");
+        assertEquals("/lib64/ld-linux-x86-64.so.2", program.interpreter());
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, program, ldso, "/usr/bin/hello",
+                List.of("/usr/bin/hello"), List.of(), RANDOM16, STACK, 0);
+
+        long base = loaded.interpreterBase();
+        assertEquals(0, base % 4096);
+        assertTrue(base > ProgramLoader.PIE_BASE && base < AddressSpace.MMAP_TOP, "the interpreter lies where mmap "
+                + "would put it, top-down: 0x" + Long.toHexString(base));
+        assertEquals(ldso.entry() + base, loaded.entry(), "execution starts at the dynamic loader's entry");
+        assertEquals(ProgramLoader.PIE_BASE, loaded.loadBias() + program.loadSegments().getFirst().vaddr() / 4096 * 4096);
+        Map<Long, Long> aux = decode(space, loaded.stackPointer()).auxv();
+        assertEquals(base, aux.get((long) ProgramLoader.AT_BASE));
+        assertEquals(program.entry() + loaded.loadBias(), aux.get((long) ProgramLoader.AT_ENTRY), "the program's entry");
+        long phdr = aux.get((long) ProgramLoader.AT_PHDR);
+        long phdrVaddr = program.segments().stream().filter(s -> s.type() == ElfFile.PT_PHDR).findFirst().orElseThrow().vaddr();
+        assertEquals(phdrVaddr + loaded.loadBias(), phdr);
+        assertArrayEquals(program.bytes().asSlice(program.programHeaderOffset(), program.programHeaderCount() * 56L)
+                .toArray(ValueLayout.JAVA_BYTE), space.copyInBytes(phdr, program.programHeaderCount() * 56));
+        assertEquals((long) program.programHeaderCount(), aux.get((long) ProgramLoader.AT_PHNUM));
+        assertEquals("/usr/bin/hello", space.copyInString(aux.get((long) ProgramLoader.AT_EXECFN), 4096));
+        // The dynamic loader's first segment holds its ELF header, where it was loaded.
+        assertArrayEquals(ldso.bytes().asSlice(0, 64).toArray(ValueLayout.JAVA_BYTE), space.copyInBytes(base, 64));
+        // The heap starts past the program, not past its interpreter.
+        long programEnd = 0;
+        for (ElfFile.Segment s : program.loadSegments()) programEnd = Math.max(programEnd, s.vaddr() + s.memSize());
+        assertEquals(AddressSpace.pageUp(programEnd + loaded.loadBias()), loaded.brkStart());
+    }
+
+    @Test
+    void theInterpreterMustBeASharedObjectWithoutAnInterpreterOfItsOwn() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ElfFile program = elf("dynamic/hello_glibc");
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, program, elf("musl/hello"),
+                "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("not a shared object"), e.getMessage());
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, program, program, "/p", List.of("/p"),
+                List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("needs an interpreter itself"), e.getMessage());
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf("musl/hello"),
+                elf("libc-layer/lib64/ld-linux-x86-64.so.2"), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("static program takes no interpreter"), e.getMessage());
+        assertEquals(0, space.committedBytes(), "nothing was mapped");
+    }
+
+    @Test
+    void aProgramAndItsInterpreterMustFitTheLimitTogether() throws Exception {
+        ElfFile program = elf("dynamic/hello_glibc"), ldso = elf("libc-layer/lib64/ld-linux-x86-64.so.2");
+        AddressSpace space = space(64L << 10); // room for the program's few pages, not for ld.so's 200 KiB besides
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, program, ldso, "/p",
+                List.of("/p"), List.of(), RANDOM16, STACK, 0));
+        assertTrue(e.getMessage().contains("does not fit in its memory limit"), e.getMessage());
+        assertEquals(0, space.committedBytes(), "nothing was mapped");
+    }
+
+    @Test
     void segmentsAreLoadedWithTheirProtectionAndBss() throws Exception {
         AddressSpace space = space(32L << 20);
         ElfFile elf = elf("musl/hello");
-        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, null, "/var/task/hello", List.of("/var/task/hello"),
                 List.of(), RANDOM16, STACK, 0);
 
         long highest = 0;
@@ -198,7 +259,7 @@ class ProgramLoaderTest {
     void glibcHelloLoadsToo() throws Exception {
         AddressSpace space = space(32L << 20);
         ElfFile elf = elf("glibc/hello");
-        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, null, "/var/task/hello", List.of("/var/task/hello"),
                 List.of("A=b", "C=d"), RANDOM16, STACK, 0);
         assertEquals(elf.entry(), loaded.entry());
         Stack stack = decode(space, loaded.stackPointer());
@@ -215,7 +276,7 @@ class ProgramLoaderTest {
     void staticPieIsLoadedAtTheBias() throws Exception {
         AddressSpace space = space(32L << 20);
         ElfFile elf = elf("pie/hello");
-        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, "/var/task/hello", List.of("/var/task/hello"),
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf, null, "/var/task/hello", List.of("/var/task/hello"),
                 List.of(), RANDOM16, STACK, 0);
         assertEquals(ProgramLoader.PIE_BASE, loaded.loadBias());
         assertEquals(elf.entry() + ProgramLoader.PIE_BASE, loaded.entry());
@@ -242,7 +303,7 @@ class ProgramLoaderTest {
     void programTooBigForTheLimitIsRefused() throws Exception {
         AddressSpace space = space(64L << 10);
         ElfFile elf = elf("pie/hello"); // about 800 KiB of segments
-        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, null, "/var/task/hello",
                 List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
         assertTrue(space.committedBytes() <= space.limitBytes());
@@ -252,7 +313,7 @@ class ProgramLoaderTest {
     void stackTooBigForTheLimitIsRefused() throws Exception {
         AddressSpace space = space(64L << 10);
         ElfFile elf = elf("musl/hello"); // 32 KiB of segments fit; a 1 MiB stack does not
-        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, null, "/var/task/hello",
                 List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("stack"), e.getMessage());
         assertTrue(space.committedBytes() <= space.limitBytes());
@@ -263,7 +324,7 @@ class ProgramLoaderTest {
         AddressSpace space = space(32L << 20);
         ElfFile elf = elf("musl/hello");
         String huge = "X=" + "y".repeat(20_000);
-        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, "/var/task/hello",
+        ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, elf, null, "/var/task/hello",
                 List.of("/var/task/hello"), List.of(huge), RANDOM16, 16 << 10, 0));
         assertTrue(e.getMessage().contains("do not fit on the stack"), e.getMessage());
     }
@@ -274,7 +335,7 @@ class ProgramLoaderTest {
         byte[] rel = b.clone();
         MemorySegment.ofArray(rel).set(ValueLayout.JAVA_SHORT_UNALIGNED, 16, (short) 1); // ET_REL
         ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
-                ElfFile.parse(MemorySegment.ofArray(rel)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+                ElfFile.parse(MemorySegment.ofArray(rel)), null, "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("ELF type 1"), e.getMessage());
 
         byte[] dyn = b.clone();
@@ -284,7 +345,7 @@ class ProgramLoaderTest {
         MemorySegment.ofArray(dyn).set(ValueLayout.JAVA_INT_UNALIGNED, plain.programHeaderOffset() + 56L * stackIndex,
                 ElfFile.PT_INTERP);
         AddressSpace space = space(32L << 20);
-        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, ElfFile.parse(MemorySegment.ofArray(dyn)),
+        e = assertThrows(ElfException.class, () -> ProgramLoader.load(space, ElfFile.parse(MemorySegment.ofArray(dyn)), null,
                 "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("dynamically linked"), e.getMessage());
         assertEquals(0, space.committedBytes(), "nothing was mapped");
@@ -300,19 +361,19 @@ class ProgramLoaderTest {
         byte[] low = b.clone();
         MemorySegment.ofArray(low).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, 0x1000L); // below mmap_min_addr
         ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
-                ElfFile.parse(MemorySegment.ofArray(low)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+                ElfFile.parse(MemorySegment.ofArray(low)), null, "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
 
         byte[] kernel = b.clone();
         MemorySegment.ofArray(kernel).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, 0xFFFF_FFFF_8000_0000L);
         e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
-                ElfFile.parse(MemorySegment.ofArray(kernel)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+                ElfFile.parse(MemorySegment.ofArray(kernel)), null, "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
 
         byte[] wrap = b.clone();
         MemorySegment.ofArray(wrap).set(ValueLayout.JAVA_LONG_UNALIGNED, vaddrAt, Long.MAX_VALUE - 0x10);
         e = assertThrows(ElfException.class, () -> ProgramLoader.load(space(32L << 20),
-                ElfFile.parse(MemorySegment.ofArray(wrap)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+                ElfFile.parse(MemorySegment.ofArray(wrap)), null, "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("outside user memory"), e.getMessage());
     }
 
@@ -328,7 +389,7 @@ class ProgramLoaderTest {
                 1L << 40); // p_memsz: the most ElfFile accepts
         AddressSpace space = space(32L << 20);
         ElfException e = assertThrows(ElfException.class, () -> ProgramLoader.load(space,
-                ElfFile.parse(MemorySegment.ofArray(huge)), "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
+                ElfFile.parse(MemorySegment.ofArray(huge)), null, "/p", List.of("/p"), List.of(), RANDOM16, STACK, 0));
         assertTrue(e.getMessage().contains("does not fit"), e.getMessage());
         assertTrue(space.mappings().isEmpty(), "refused before anything was mapped");
         assertEquals(0, space.committedBytes());
@@ -338,7 +399,7 @@ class ProgramLoaderTest {
     void argvOrderIsKept() throws Exception {
         AddressSpace space = space(32L << 20);
         List<String> argv = List.of("/var/task/echo", "one", "", "three with spaces", "é");
-        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf("musl/echo"), "/var/task/echo", argv,
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf("musl/echo"), null, "/var/task/echo", argv,
                 List.of(), RANDOM16, STACK, 0);
         Stack stack = decode(space, loaded.stackPointer());
         assertEquals(argv.size(), stack.argc());
@@ -347,5 +408,25 @@ class ProgramLoaderTest {
         assertEquals(0, loaded.stackPointer() % 16);
         assertArrayEquals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16));
         assertTrue(Arrays.equals(RANDOM16, space.copyInBytes(stack.auxv().get((long) ProgramLoader.AT_RANDOM), 16)));
+    }
+
+    @Test
+    void theVdsoAndItsParameterPageAreMappedAndNamedByAtSysinfoEhdr() throws Exception {
+        AddressSpace space = space(32L << 20);
+        ProgramLoader.Loaded loaded = ProgramLoader.load(space, elf("musl/hello"), null, "/var/task/hello",
+                List.of("/var/task/hello"), List.of(), RANDOM16, STACK, 0, Vdso.builtIn());
+        Map<Long, Long> aux = decode(space, loaded.stackPointer()).auxv();
+        assertEquals(Vdso.IMAGE_VA, aux.get((long) ProgramLoader.AT_SYSINFO_EHDR));
+        assertArrayEquals(new byte[] {0x7f, 'E', 'L', 'F'}, space.copyInBytes(Vdso.IMAGE_VA, 4), "the image's ELF header");
+        AddressSpace.Mapping image = space.mappingAt(Vdso.IMAGE_VA), params = space.mappingAt(Vdso.PARAMS_VA);
+        assertEquals(Vdso.IMAGE_NAME, image.name());
+        assertEquals(Mman.PROT_READ | Mman.PROT_EXEC, image.prot());
+        assertEquals(Vdso.PARAMS_NAME, params.name());
+        assertEquals(Mman.PROT_READ, params.prot(), "the program reads its clock page and cannot write it");
+        assertArrayEquals(new byte[8], space.copyInBytes(Vdso.PARAMS_VA, 8), "version 0 until the host fills it");
+        AddressSpace plain = space(32L << 20); // over the same memory: everything above is checked
+        Map<Long, Long> without = decode(plain, ProgramLoader.load(plain, elf("musl/hello"), null, "/p", List.of("/p"),
+                List.of(), RANDOM16, STACK, 0).stackPointer()).auxv();
+        assertFalse(without.containsKey((long) ProgramLoader.AT_SYSINFO_EHDR), "no vDSO: no AT_SYSINFO_EHDR");
     }
 }

@@ -546,4 +546,128 @@ class AddressSpaceTest {
                 new PhysicalPages(memory, 1L << 20, MEMORY), LIMIT_PAGES * PAGE));
         assertTrue(e.getMessage().contains("address space state has layout version"), e.getMessage());
     }
+
+    // ---- shared pages (a runtime layer's files) ----
+
+    /** Four shared pages holding "page 0".."page 3", at SharedMemory.GPA; ensureBacked records what it was asked. */
+    private static final class FakeShared implements SharedMemory {
+        final MemorySegment pages = java.lang.foreign.Arena.ofAuto().allocate(4 * PAGE, PAGE);
+        final List<long[]> backed = new ArrayList<>();
+
+        FakeShared() {
+            for (int i = 0; i < 4; i++) pages.asSlice(i * PAGE).copyFrom(MemorySegment.ofArray(ascii("page " + i)));
+        }
+
+        @Override
+        public MemorySegment segment() {
+            return pages;
+        }
+
+        @Override
+        public void ensureBacked(long gpa, long length) {
+            backed.add(new long[] {gpa, length});
+        }
+    }
+
+    private AddressSpace sharing(FakeShared shared) {
+        return new AddressSpace(memory, tables, frames, LIMIT_PAGES * PAGE, shared);
+    }
+
+    @Test
+    void sharedPagesAreReadWithoutCopyOrChargeAndPastTheFileNothingBacksThem() throws MemoryFault {
+        FakeShared shared = new FakeShared();
+        AddressSpace s = sharing(shared);
+        long before = frames.nextFree();
+        // Three pages of the file from its second page on, then two pages past its end (a reserving mapping).
+        assertTrue(s.mapShared(A, 5 * PAGE, PROT_READ, "lib", SharedMemory.GPA + PAGE, 3));
+        assertEquals(0, s.committedBytes(), "shared pages count against nothing");
+        assertTrue(frames.nextFree() - before <= 3 * PAGE, "no frame but page tables");
+        assertEquals("page 1", new String(s.copyInBytes(A, 6), StandardCharsets.US_ASCII));
+        assertEquals("page 3", s.copyInString(A + 2 * PAGE, 16));
+        assertEquals(ascii("page 2")[0], (byte) s.copyInLong(A + PAGE));
+        assertThrows(MemoryFault.class, () -> s.copyInBytes(A + 3 * PAGE, 1), "past the file: nothing backs it");
+        assertThrows(MemoryFault.class, () -> s.copyOutBytes(A, ascii("x")), "read-only for the program");
+        assertThrows(MemoryFault.class, () -> s.poke(A, MemorySegment.ofArray(ascii("x")), 0, 1), "and for the host");
+        assertTrue(s.mappingAt(A).shared());
+        assertFalse(s.takeTlbFlushRequest(), "nothing was replaced");
+    }
+
+    @Test
+    void aSharedMappingMadeWritableBecomesAChargedPrivateCopy() throws MemoryFault {
+        FakeShared shared = new FakeShared();
+        AddressSpace s = sharing(shared);
+        assertTrue(s.mapShared(A, 3 * PAGE, PROT_READ, "lib", SharedMemory.GPA, 2));
+        assertTrue(s.protect(A + PAGE, A + 3 * PAGE, RW), "copy-on-write, done at once");
+        assertEquals(2 * PAGE, s.committedBytes());
+        assertTrue(s.mappingAt(A).shared());
+        assertFalse(s.mappingAt(A + PAGE).shared());
+        s.copyOutBytes(A + PAGE, ascii("mine"));
+        assertEquals("mine 1", new String(s.copyInBytes(A + PAGE, 6), StandardCharsets.US_ASCII));
+        assertEquals("page 1", new String(shared.pages.asSlice(PAGE, 6).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE),
+                StandardCharsets.US_ASCII), "the shared page is untouched");
+        assertArrayEquals(new byte[4], s.copyInBytes(A + 2 * PAGE, 4), "past the file: zeros in the copy");
+        assertTrue(s.protect(A, A + PAGE, PROT_NONE));
+        assertThrows(MemoryFault.class, () -> s.copyInBytes(A, 1));
+        assertTrue(s.protect(A, A + PAGE, PROT_READ | PROT_EXEC));
+        assertEquals("page 0", new String(s.copyInBytes(A, 6), StandardCharsets.US_ASCII), "still the shared page");
+        assertEquals(2 * PAGE, s.committedBytes());
+        assertTrue(s.unmap(A, A + 3 * PAGE));
+        assertEquals(0, s.committedBytes());
+    }
+
+    @Test
+    void aPageThatOwnsAFrameIsNeverSharedAndAReplacedCachedPageAsksForAFlush() throws MemoryFault {
+        FakeShared shared = new FakeShared();
+        AddressSpace s = sharing(shared);
+        assertTrue(s.map(A, PAGE, RW, "anon"));
+        assertTrue(s.unmap(A, A + PAGE));
+        assertFalse(s.mapShared(A, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1), "the page keeps its frame: copy into it");
+        assertFalse(new AddressSpace(memory, tables, frames, LIMIT_PAGES * PAGE)
+                .mapShared(A + PAGE, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1), "no shared pages here");
+
+        long b = A + 8 * PAGE;
+        assertTrue(s.mapShared(b, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1));
+        assertTrue(s.unmap(b, b + PAGE));
+        assertFalse(s.takeTlbFlushRequest(), "never used: nothing cached");
+        assertTrue(s.mapShared(b, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1));
+        tables.setEntry(b, tables.entry(b) | X86.PTE_ACCESSED); // the vCPU walked it
+        assertTrue(s.map(b + PAGE, PAGE, RW, "x"));
+        assertTrue(s.unmap(b, b + PAGE));
+        assertFalse(s.takeTlbFlushRequest(), "unmapped: the program may at most still read the old shared page");
+        assertTrue(s.map(b, PAGE, RW, "anon"));
+        assertTrue(s.takeTlbFlushRequest(), "mapped again: the cached translation to the shared page must go");
+        assertFalse(s.takeTlbFlushRequest());
+        assertArrayEquals(new byte[4], s.copyInBytes(b, 4));
+
+        long c = A + 16 * PAGE; // a shared page read, then made the program's own copy
+        assertTrue(s.mapShared(c, PAGE, PROT_READ, "lib", SharedMemory.GPA, 1));
+        tables.setEntry(c, tables.entry(c) | X86.PTE_ACCESSED);
+        assertTrue(s.protect(c, c + PAGE, RW));
+        assertTrue(s.takeTlbFlushRequest());
+        assertThrows(IllegalArgumentException.class, () -> s.mapShared(b, PAGE, RW, "lib", SharedMemory.GPA, 1));
+        assertThrows(IllegalArgumentException.class, () -> s.mapShared(b, PAGE, PROT_READ, "lib", SharedMemory.GPA + 4 * PAGE, 1));
+    }
+
+    @Test
+    void sharedMappingsSplitSaveAndLoad() throws Exception {
+        FakeShared shared = new FakeShared();
+        AddressSpace s = sharing(shared);
+        assertTrue(s.mapShared(A, 4 * PAGE, PROT_READ, "lib", SharedMemory.GPA, 3));
+        assertTrue(s.unmap(A + PAGE, A + 2 * PAGE)); // splits: [A] and [A+2P, A+4P) showing pages 2 and a hole
+        assertEquals("page 2", new String(s.copyInBytes(A + 2 * PAGE, 6), StandardCharsets.US_ASCII));
+        java.io.ByteArrayOutputStream saved = new java.io.ByteArrayOutputStream();
+        s.save(new java.io.DataOutputStream(saved));
+        FakeShared again = new FakeShared();
+        AddressSpace loaded = AddressSpace.load(new java.io.DataInputStream(new java.io.ByteArrayInputStream(saved.toByteArray())),
+                memory, new PhysicalPages(memory, 1L << 20, MEMORY), LIMIT_PAGES * PAGE, again);
+        assertEquals("page 2", new String(loaded.copyInBytes(A + 2 * PAGE, 6), StandardCharsets.US_ASCII));
+        assertEquals(0, loaded.committedBytes());
+        assertEquals(2, again.backed.size(), "each shared mapping's pages are made sure of before the VM runs");
+        assertEquals(SharedMemory.GPA + 2 * PAGE, again.backed.get(1)[0]);
+        assertEquals(PAGE, again.backed.get(1)[1]);
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> AddressSpace.load(
+                new java.io.DataInputStream(new java.io.ByteArrayInputStream(saved.toByteArray())), memory,
+                new PhysicalPages(memory, 1L << 20, MEMORY), LIMIT_PAGES * PAGE));
+        assertTrue(e.getMessage().contains("this VM has no shared pages"), e.getMessage());
+    }
 }

@@ -44,6 +44,7 @@ import static dev.flicker.guest.abi.Errno.ENOMEM;
 import static dev.flicker.guest.abi.Errno.ENOSPC;
 import static dev.flicker.guest.abi.Errno.ENOSYS;
 import static dev.flicker.guest.abi.Errno.ENOTDIR;
+import static dev.flicker.guest.abi.Errno.ENOTTY;
 import static dev.flicker.guest.abi.Errno.EROFS;
 import static dev.flicker.guest.abi.Errno.ESPIPE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -855,5 +856,111 @@ class HostKernelTest {
         long r = call(Sys.READLINK, path("/proc/self/exe"), BUF, 100);
         assertEquals("/var/task/hello".length(), r);
         assertEquals("/var/task/hello", get(BUF, (int) r));
+    }
+
+    // ---- what CPython and its modules ask for (docs/python-survey.md) ----
+
+    @Test
+    void recordLocksAreCheckedAndAlwaysGranted() throws MemoryFault {
+        long fd = open("/tmp/db", Fcntl.O_RDWR | Fcntl.O_CREAT);
+        long ro = open("/var/task/data.txt", Fcntl.O_RDONLY);
+        long lock = BUF + PAGE;
+        putLock(lock, 1, 0, 0, 0, 0); // F_WRLCK of the whole file
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_SETLK, lock), "SQLite's write lock is granted");
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_SETLKW, lock));
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_GETLK, lock));
+        assertEquals(2, space.copyInBytes(lock, 1)[0], "F_GETLK: nothing conflicts, F_UNLCK");
+        putLock(lock, 2, 0, 0, 0, 0);
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_SETLK, lock), "unlock");
+        assertEquals(-EINVAL, call(Sys.FCNTL, fd, Fcntl.F_GETLK, lock), "F_GETLK of F_UNLCK");
+        putLock(lock, 1, 0, 0, 0, 0);
+        assertEquals(-EBADF, call(Sys.FCNTL, ro, Fcntl.F_SETLK, lock), "a write lock needs a writable descriptor");
+        putLock(lock, 0, 0, 0, 0, 0);
+        assertEquals(0, call(Sys.FCNTL, ro, Fcntl.F_SETLK, lock), "a read lock of a read-only one is fine");
+        putLock(lock, 7, 0, 0, 0, 0);
+        assertEquals(-EINVAL, call(Sys.FCNTL, fd, Fcntl.F_SETLK, lock), "no such lock type");
+        putLock(lock, 0, 9, 0, 0, 0);
+        assertEquals(-EINVAL, call(Sys.FCNTL, fd, Fcntl.F_SETLK, lock), "no such whence");
+        putLock(lock, 0, 0, 0, 0, 1);
+        assertEquals(-EINVAL, call(Sys.FCNTL, fd, Fcntl.F_OFD_SETLK, lock), "an OFD lock's l_pid must be 0");
+        putLock(lock, 0, 0, 0, 0, 0);
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_OFD_SETLKW, lock));
+        assertEquals(-EFAULT, call(Sys.FCNTL, fd, Fcntl.F_SETLK, 0x10));
+        assertEquals(-EBADF, call(Sys.FCNTL, 77, Fcntl.F_SETLK, lock));
+    }
+
+    private void putLock(long at, int type, int whence, long start, long length, int pid) throws MemoryFault {
+        MemorySegment b = MemorySegment.ofArray(new byte[32]);
+        b.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0, (short) type);
+        b.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2, (short) whence);
+        b.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, start);
+        b.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, length);
+        b.set(ValueLayout.JAVA_INT_UNALIGNED, 24, pid);
+        space.copyOut(at, b, 0, 32);
+    }
+
+    @Test
+    void fionbioAndFioclexWorkOnEveryDescriptorAndOtherRequestsAreEnotty() throws MemoryFault {
+        long fd = open("/var/task/data.txt", Fcntl.O_RDONLY);
+        space.copyOutInt(BUF, 1);
+        assertEquals(0, call(Sys.IOCTL, fd, 0x5421, BUF), "FIONBIO on");
+        assertEquals(Fcntl.O_NONBLOCK, call(Sys.FCNTL, fd, Fcntl.F_GETFL) & Fcntl.O_NONBLOCK);
+        space.copyOutInt(BUF, 0);
+        assertEquals(0, call(Sys.IOCTL, fd, 0x5421, BUF), "FIONBIO off");
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_GETFL) & Fcntl.O_NONBLOCK);
+        assertEquals(-EFAULT, call(Sys.IOCTL, fd, 0x5421, 0x10));
+        assertEquals(0, call(Sys.IOCTL, fd, 0x5451, 0), "FIOCLEX, as CPython sets it on the script it opens");
+        assertEquals(Fcntl.FD_CLOEXEC, call(Sys.FCNTL, fd, Fcntl.F_GETFD));
+        assertEquals(0, call(Sys.IOCTL, fd, 0x5450, 0), "FIONCLEX");
+        assertEquals(0, call(Sys.FCNTL, fd, Fcntl.F_GETFD));
+        assertEquals(-ENOTTY, call(Sys.IOCTL, 1, 0x5401, BUF), "TCGETS: no terminal");
+        assertEquals(-EBADF, call(Sys.IOCTL, 99, 0x5451, 0));
+    }
+
+    @Test
+    void fsyncSucceedsOnFilesAndIsEinvalOnStreams() throws MemoryFault {
+        long fd = open("/tmp/f", Fcntl.O_RDWR | Fcntl.O_CREAT);
+        assertEquals(0, call(Sys.FSYNC, fd));
+        assertEquals(0, call(Sys.FDATASYNC, fd));
+        assertEquals(0, call(Sys.FSYNC, open("/tmp", Fcntl.O_RDONLY | Fcntl.O_DIRECTORY)));
+        assertEquals(-EINVAL, call(Sys.FSYNC, 1));
+        assertEquals(-EBADF, call(Sys.FDATASYNC, 99));
+    }
+
+    @Test
+    void sigkillsActionCanBeReadButNotChanged() throws MemoryFault {
+        long act = BUF, old = BUF + 64;
+        space.copyOutBytes(act, new byte[32]);
+        assertEquals(0, call(Sys.RT_SIGACTION, 9, 0, old, 8), "CPython reads every signal's action");
+        assertEquals(0, call(Sys.RT_SIGACTION, 19, 0, old, 8));
+        assertEquals(-EINVAL, call(Sys.RT_SIGACTION, 9, act, old, 8));
+        assertEquals(-EINVAL, call(Sys.RT_SIGACTION, 19, act, 0, 8));
+        assertEquals(0, call(Sys.RT_SIGACTION, 2, act, old, 8));
+    }
+
+    @Test
+    void threadsProcessesAndEpollAreEnosysOnPurposeNotUnknown() {
+        for (int nr : new int[] {Sys.CLONE, Sys.CLONE3, Sys.FORK, Sys.VFORK, Sys.EPOLL_CREATE, Sys.EPOLL_CREATE1}) {
+            assertEquals(-ENOSYS, call(nr, 0, 0, 0, 0), "call " + nr);
+        }
+        assertEquals(0, kernel.unknownCalls());
+    }
+
+    @Test
+    void pollWithNothingReadySleepsItsTimeoutAndAZeroTimeoutDoesNot() throws MemoryFault {
+        space.copyOutInt(BUF, -1); // no descriptor: as selectors polls an empty set
+        space.copyOutInt(BUF + 4, 1);
+        long t0 = System.nanoTime();
+        assertEquals(0, call(Sys.POLL, BUF, 1, 300));
+        long sleptMillis = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(sleptMillis >= 300, "poll slept its timeout: " + sleptMillis + " ms");
+        assertEquals(0, call(Sys.POLL, BUF, 1, 0));
+        t0 = System.nanoTime();
+        kernel.setDeadline(t0 + TimeUnit.MILLISECONDS.toNanos(200));
+        assertEquals(0, call(Sys.POLL, BUF, 1, -1), "an infinite wait ends at the deadline");
+        assertEquals(0, call(Sys.POLL, BUF, 1, 60_000), "and so does a long one");
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5), "never past the deadline");
+        space.copyOutInt(BUF, 0); // stdin: ready at once, whatever the timeout
+        assertEquals(1, call(Sys.POLL, BUF, 1, 60_000));
     }
 }

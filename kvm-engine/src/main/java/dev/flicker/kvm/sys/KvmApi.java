@@ -34,6 +34,8 @@ public final class KvmApi {
     public static final long KVM_GET_FPU = 0x81A0AE8CL;
     public static final long KVM_SET_FPU = 0x41A0AE8DL;
     public static final long KVM_SET_CPUID2 = 0x4008AE90L;
+    /** {@code _IO(KVMIO, 0xa3)}: the vCPU's TSC frequency in kHz (the ioctl's return value). */
+    public static final long KVM_GET_TSC_KHZ = 0xAEA3L;
 
     // exit reasons (kvm_run.exit_reason)
     public static final int KVM_EXIT_UNKNOWN = 0, KVM_EXIT_EXCEPTION = 1, KVM_EXIT_IO = 2, KVM_EXIT_HYPERCALL = 3,
@@ -51,6 +53,10 @@ public final class KvmApi {
 
     // struct kvm_userspace_memory_region
     public static final long MEMORY_REGION_SIZE = 32;
+    /** {@code kvm_userspace_memory_region.flags}: the guest may read the slot; a write is an MMIO exit. */
+    public static final int KVM_MEM_READONLY = 1 << 1;
+    /** {@code KVM_CHECK_EXTENSION} argument: read-only memory slots are supported. */
+    public static final int KVM_CAP_READONLY_MEM = 81;
 
     // struct kvm_regs: 18 u64 in this order
     public static final long REGS_SIZE = 144;
