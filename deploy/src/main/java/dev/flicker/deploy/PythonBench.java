@@ -152,16 +152,8 @@ final class PythonBench {
 
     /** {@code n} live clones of the snapshot, each waiting for its event: the process's PSS they add, per clone. */
     static double clonesPssPerVmKib(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
-        pool.awaitTeardown();
-        System.gc();
-        Thread.sleep(300);
-        MemoryStats before = pool.memory();
-        List<VmPool.Lease> live = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) live.add(pool.lease(fn));
-        MemoryStats with = pool.memory();
-        for (VmPool.Lease l : live) l.release();
-        pool.awaitTeardown();
-        return (with.pssKib() - before.pssKib()) / (double) n;
+        SnapshotBench.LiveClones clones = SnapshotBench.LiveClones.measure(pool, fn, n);
+        return (clones.with().pssKib() - clones.before().pssKib()) / (double) n;
     }
 
     /** {@code n} VMs started from scratch to their first {@code /next}: the process's PSS they add, per VM. */

@@ -127,20 +127,29 @@ final class SnapshotBench {
 
     /** N live VMs restored from one snapshot, each waiting for its event: PSS of this process and host memory. */
     static void density(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
-        pool.awaitTeardown();
-        System.gc();
-        Thread.sleep(300);
-        MemoryStats before = pool.memory();
-        List<VmPool.Lease> live = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) live.add(pool.lease(fn));
-        MemoryStats with = pool.memory();
+        LiveClones clones = LiveClones.measure(pool, fn, n);
+        MemoryStats before = clones.before(), with = clones.with();
         figure("pool.pss_" + n + "_vms_mib", with.pssKib() / 1024.0, "MiB");
         figure("pool.pss_per_vm_" + n + "_kib", (with.pssKib() - before.pssKib()) / (double) n, "KiB");
         figure("pool.rss_" + n + "_vms_mib", with.rssKib() / 1024.0, "MiB");
         figure("pool.host_memory_used_by_" + n + "_vms_mib", (before.hostAvailableKib() - with.hostAvailableKib()) / 1024.0, "MiB");
         figure("pool.host_memory_left_with_" + n + "_vms_mib", with.hostAvailableKib() / 1024.0, "MiB");
-        for (VmPool.Lease l : live) l.release();
-        pool.awaitTeardown();
+    }
+
+    /** Memory with no VM alive, and with {@code n} live clones of the snapshot waiting for their event (released after). */
+    record LiveClones(MemoryStats before, MemoryStats with) {
+        static LiveClones measure(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
+            pool.awaitTeardown();
+            System.gc();
+            Thread.sleep(300);
+            MemoryStats before = pool.memory();
+            List<VmPool.Lease> live = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) live.add(pool.lease(fn));
+            MemoryStats with = pool.memory();
+            for (VmPool.Lease l : live) l.release();
+            pool.awaitTeardown();
+            return new LiveClones(before, with);
+        }
     }
 
     /**
