@@ -587,6 +587,18 @@ public final class AddressSpace {
         }
     }
 
+    /**
+     * The program's bytes from {@code va} to the end of their page, at most {@code maxLength}, as a view of guest
+     * memory: for a host call that consumes what the program wrote (a socket's bytes) without copying it into an
+     * array first. Valid while the program is stopped in the host call; the caller copies what it keeps.
+     */
+    public MemorySegment readableSpan(long va, long maxLength) throws MemoryFault {
+        checkRange(va, maxLength);
+        long length = Math.min(maxLength, PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+        long gpa = physical(va, false, true);
+        return backing(gpa).asSlice(offsetIn(gpa), length).asReadOnly();
+    }
+
     public byte[] copyInBytes(long va, int length) throws MemoryFault {
         byte[] out = new byte[length];
         copyIn(va, MemorySegment.ofArray(out), 0, length);

@@ -5,6 +5,7 @@ import dev.flicker.guest.HostMemoryBudget;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.util.function.Function;
 
 /**
@@ -38,12 +39,17 @@ public interface LoopbackEndpoint {
         int WRITE_CLOSED = -1, WRITE_FULL = -2, WRITE_NO_MEMORY = -3;
 
         /**
-         * Bytes the guest wrote. Returns how many were taken (a partial write when the connection's buffers fill),
+         * Bytes the guest wrote, read where they lie (in guest memory: copy what is kept, and only that). Returns how many were taken (a partial write when the connection's buffers fill),
          * or, when none were: {@link #WRITE_FULL} (nothing fits until the guest reads, EAGAIN), {@link
          * #WRITE_NO_MEMORY} (the VM's budget is spent, ENOMEM) or {@link #WRITE_CLOSED} (the endpoint closed its
          * side, EPIPE).
          */
-        int write(byte[] bytes, int offset, int length);
+        int write(MemorySegment bytes);
+
+        /** {@link #write(MemorySegment)} from an array. */
+        default int write(byte[] bytes, int offset, int length) {
+            return write(MemorySegment.ofArray(bytes).asSlice(offset, length));
+        }
 
         /** How many bytes the guest can read now. */
         int available();

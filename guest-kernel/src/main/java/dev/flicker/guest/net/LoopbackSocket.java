@@ -9,6 +9,8 @@ import dev.flicker.guest.fs.Inode;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
 
+import java.lang.foreign.MemorySegment;
+
 import static dev.flicker.guest.abi.Errno.EAGAIN;
 import static dev.flicker.guest.abi.Errno.ENOMEM;
 import static dev.flicker.guest.abi.Errno.ENOTCONN;
@@ -67,19 +69,37 @@ public final class LoopbackSocket extends FileDescription {
         }
         byte[] bytes = new byte[Math.min(count, available)];
         int got = connection.read(bytes, 0, bytes.length);
-        mm.copyOutBytes(buf, java.util.Arrays.copyOf(bytes, got));
+        mm.copyOut(buf, MemorySegment.ofArray(bytes), 0, got);
         return got;
     }
 
     /**
      * Bytes to the server, as many as its flow control takes. None taken, because it reads no more until the program
-     * reads its answers, is EAGAIN: the system call then blocks a blocking socket.
+     * reads its answers, is EAGAIN: the system call then blocks a blocking socket. The server reads them in place, a
+     * page at a time, and copies only what it keeps: a program that writes much that is refused costs no copies.
+     * A bad buffer is EFAULT, or the count written before it, as Linux answers.
      */
     @Override
     public long write(AddressSpace mm, long buf, int count) throws MemoryFault {
         if (connection == null) return -ENOTCONN;
-        byte[] bytes = mm.copyInBytes(buf, count);
-        int taken = connection.write(bytes, 0, bytes.length);
+        long written = 0;
+        while (written < count) {
+            MemorySegment span;
+            try {
+                span = mm.readableSpan(buf + written, count - written);
+            } catch (MemoryFault fault) {
+                if (written > 0) return written;
+                throw fault;
+            }
+            int taken = connection.write(span);
+            if (taken > 0) written += taken;
+            if (taken < span.byteSize()) return written > 0 ? written : refused(taken);
+        }
+        return count == 0 ? refused(connection.write(MemorySegment.NULL)) : written;
+    }
+
+    /** The errno of a write none of whose bytes were taken. */
+    private static long refused(int taken) {
         if (taken >= 0) return taken;
         return switch (taken) {
             case LoopbackEndpoint.Connection.WRITE_CLOSED -> -EPIPE;

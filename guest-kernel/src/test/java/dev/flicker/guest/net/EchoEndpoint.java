@@ -5,6 +5,8 @@ import dev.flicker.guest.HostMemoryBudget;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -48,13 +50,14 @@ public final class EchoEndpoint implements LoopbackEndpoint {
         private boolean closed;
 
         @Override
-        public int write(byte[] bytes, int offset, int length) {
+        public int write(MemorySegment bytes) {
+            int length = (int) bytes.byteSize();
             if (closed) return WRITE_CLOSED;
             int taken = Math.min(length, WINDOW_BYTES - unread.length);
             if (taken == 0 && length > 0) return WRITE_FULL;
             if (!budget.tryCharge(taken)) return WRITE_NO_MEMORY;
             byte[] grown = Arrays.copyOf(unread, unread.length + taken);
-            System.arraycopy(bytes, offset, grown, unread.length, taken);
+            MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, 0, grown, unread.length, taken);
             unread = grown;
             return taken;
         }

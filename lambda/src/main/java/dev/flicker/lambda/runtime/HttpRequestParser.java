@@ -2,6 +2,8 @@ package dev.flicker.lambda.runtime;
 
 import dev.flicker.guest.HostMemoryBudget;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -113,6 +115,12 @@ public final class HttpRequestParser {
      * {@link ParseError}.
      */
     public int feed(byte[] bytes, int offset, int length) {
+        return feed(MemorySegment.ofArray(bytes).asSlice(offset, length));
+    }
+
+    /** {@link #feed(byte[], int, int)} from a segment (the guest's memory, read in place): only what is taken is copied. */
+    public int feed(MemorySegment bytes) {
+        int length = (int) Math.min(bytes.byteSize(), Integer.MAX_VALUE);
         if (failure != null || length <= 0) return 0;
         int buffered = inEnd - inStart;
         int wanted = Math.min(length, RECEIVE_WINDOW_BYTES - buffered);
@@ -123,11 +131,13 @@ public final class HttpRequestParser {
                 inStart = 0;
                 inEnd = buffered;
             }
-            if (inEnd + wanted > in.length) grow(inEnd + wanted);
+            // Grow only when unparsed bytes fill the buffer: a head longer than it. Otherwise take what fits and
+            // let the caller parse it first; a flood of short requests then never costs more than one small buffer.
+            if (inEnd == in.length) grow(inEnd + 1);
             wanted = Math.min(wanted, in.length - inEnd);
             if (wanted == 0) return 0;
         }
-        System.arraycopy(bytes, offset, in, inEnd, wanted);
+        MemorySegment.copy(bytes, ValueLayout.JAVA_BYTE, 0, in, inEnd, wanted);
         inEnd += wanted;
         return wanted;
     }

@@ -5,6 +5,7 @@ import dev.flicker.guest.Limits;
 import dev.flicker.guest.MicroVm;
 import dev.flicker.guest.net.LoopbackEndpoint;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -171,12 +172,13 @@ public final class RuntimeApi implements LoopbackEndpoint {
          * is spent) or {@link #WRITE_CLOSED}.
          */
         @Override
-        public int write(byte[] bytes, int offset, int length) {
+        public int write(MemorySegment bytes) {
             if (inputShut) return WRITE_CLOSED;
             serve();
+            int length = (int) Math.min(bytes.byteSize(), Integer.MAX_VALUE);
             int taken = 0;
             while (taken < length && !inputShut) {
-                int n = parser.feed(bytes, offset + taken, length - taken);
+                int n = parser.feed(bytes.asSlice(taken));
                 if (n == 0) break;
                 taken += n;
                 serve();
