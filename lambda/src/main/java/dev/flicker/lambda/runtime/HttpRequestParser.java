@@ -38,7 +38,8 @@ public final class HttpRequestParser {
     public static final int RECEIVE_WINDOW_BYTES = MAX_HEAD_BYTES;
     /** A chunk-size line with its extensions. */
     static final int MAX_CHUNK_LINE_BYTES = 4096;
-    private static final int INITIAL_BUFFER_BYTES = 4096;
+    /** Enough for a runtime's request heads (a few hundred bytes); a longer head doubles it. */
+    private static final int INITIAL_BUFFER_BYTES = 1024;
     private static final byte[] EMPTY = new byte[0];
 
     /** A request's header field, as sent (the name keeps its case). */

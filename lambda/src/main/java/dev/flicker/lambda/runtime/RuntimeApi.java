@@ -380,8 +380,8 @@ public final class RuntimeApi implements LoopbackEndpoint {
                 if (pending + needed <= out.length) {
                     System.arraycopy(out, outStart, out, 0, pending);
                 } else {
-                    int capacity = (int) Math.min(Integer.MAX_VALUE - 16,
-                            Math.max((long) pending + needed, Math.max(4096L, 2L * out.length)));
+                    // The first answer gets just its size: most connections carry one or two exchanges.
+                    int capacity = (int) Math.min(Integer.MAX_VALUE - 16, Math.max((long) pending + needed, 2L * out.length));
                     byte[] grown = new byte[capacity];
                     System.arraycopy(out, outStart, grown, 0, pending);
                     budget.charge(capacity - out.length);
