@@ -38,7 +38,8 @@ final class PackagedPlatform implements AutoCloseable {
             port = s.getLocalPort();
         }
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-XX:+UseG1GC"));
+                "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(platformJavaOptions());
         command.addAll(jvmOptions);
         command.addAll(List.of("-jar", JAR.toString()));
         ProcessBuilder pb = new ProcessBuilder(command);
@@ -57,6 +58,16 @@ final class PackagedPlatform implements AutoCloseable {
             throw e;
         }
         return platform;
+    }
+
+    /**
+     * The platform JVM's options as {@code ./flicker up} gives them ({@code FLICKER_JAVA_OPTIONS}, which the launcher
+     * sets), so that a benchmark measures the platform as it runs; G1 alone when run without the launcher.
+     */
+    static List<String> platformJavaOptions() {
+        String options = System.getenv("FLICKER_JAVA_OPTIONS");
+        if (options == null || options.isBlank()) return List.of("-XX:+UseG1GC");
+        return List.of(options.strip().split("\\s+"));
     }
 
     PlatformClient client() {
