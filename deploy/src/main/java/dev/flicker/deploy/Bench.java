@@ -84,7 +84,8 @@ final class Bench {
     static final class Hostile implements Callable<Integer> {
         @Spec
         CommandSpec spec;
-        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "20", description = "How long each phase lasts (default: ${DEFAULT-VALUE}).")
+        @Parameters(arity = "0..1", paramLabel = "SECONDS", defaultValue = "20",
+                description = "How long the victim runs alone, and as long beside the attack, in " + HOSTILE_ROUNDS + " alternating rounds (default: ${DEFAULT-VALUE}).")
         int seconds;
 
         @Override
@@ -110,11 +111,14 @@ final class Bench {
         }
     }
 
+    /** Solo and attacked phases alternate this many times in {@code flicker bench hostile}. */
+    static final int HOSTILE_ROUNDS = 4;
+
     /** {@code flicker bench hostile}: see {@link HostileTenants}; the platform as ./flicker up runs it. */
     static int hostile(int seconds) throws Exception {
         try (PackagedPlatform platform = PackagedPlatform.start(Map.of(), List.of())) {
             HostileTenants.Outcome o = HostileTenants.run(platform.client(), Path.of("guest-kernel/target/test-programs"),
-                    java.time.Duration.ofSeconds(seconds), 20, java.time.Duration.ofSeconds(60));
+                    java.time.Duration.ofSeconds(seconds), HOSTILE_ROUNDS, 20, java.time.Duration.ofSeconds(60));
             double[] solo = sorted(o.soloMillis()), attacked = sorted(o.attackedMillis());
             figure("hostile.victim_p50_solo_ms", percentile(solo, 0.50), "ms");
             figure("hostile.victim_p99_solo_ms", percentile(solo, 0.99), "ms");

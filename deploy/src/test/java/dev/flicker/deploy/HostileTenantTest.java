@@ -33,7 +33,7 @@ class HostileTenantTest {
                 Map.of("FLICKER_INIT_TIMEOUT_SECONDS", Long.toString(INIT_TIMEOUT_SECONDS)));
         HostileTenants.Outcome o;
         try (PlatformClient client = PlatformProcess.client(port)) {
-            o = HostileTenants.run(client, Path.of("../guest-kernel/target/test-programs"), Duration.ofSeconds(5), 20,
+            o = HostileTenants.run(client, Path.of("../guest-kernel/target/test-programs"), Duration.ofSeconds(5), 1, 20,
                     TestTime.scaled(Duration.ofSeconds(30)));
             assertTrue(platform.isAlive(), "the platform died; its log: " + PlatformProcess.log(port));
         } finally {
