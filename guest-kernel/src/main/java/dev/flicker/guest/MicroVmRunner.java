@@ -58,11 +58,8 @@ public final class MicroVmRunner implements AutoCloseable {
      */
     public MicroVmRunner(Kvm kvm, boolean releaseInBackground) {
         this.kvm = kvm;
-        this.reaper = releaseInBackground ? Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "micro-vm-reaper");
-            t.setDaemon(true);
-            return t;
-        }) : null;
+        this.reaper = releaseInBackground
+                ? Executors.newSingleThreadExecutor(Thread.ofPlatform().name("micro-vm-reaper").daemon().factory()) : null;
         this.image = GuestImage.builtIn();
         this.readOnlyMemory = kvm.supportsReadOnlyMemory();
         this.cpuid = microGuestCpuid(kvm.supportedCpuid());
@@ -71,11 +68,8 @@ public final class MicroVmRunner implements AutoCloseable {
     }
 
     private static ScheduledThreadPoolExecutor newDeadlineTimer() {
-        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "micro-vm-deadlines");
-            t.setDaemon(true);
-            return t;
-        });
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1,
+                Thread.ofPlatform().name("micro-vm-deadlines").daemon().factory());
         // A run that ends before its deadline cancels its kick; drop it at once, or it would keep the
         // vCPU (and its native memory) reachable until the deadline passes.
         timer.setRemoveOnCancelPolicy(true);

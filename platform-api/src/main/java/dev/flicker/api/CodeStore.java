@@ -79,11 +79,8 @@ public class CodeStore {
      * be referenced.
      */
     private final ReentrantReadWriteLock deploying = new ReentrantReadWriteLock();
-    private final ExecutorService collector = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "code-gc");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService collector = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("code-gc").daemon().factory());
     private final AtomicBoolean collectionPending = new AtomicBoolean();
 
     public CodeStore(@ConfigProperty(name = "flicker.data-dir") Path dataDir, Pool db,
