@@ -238,7 +238,9 @@ public final class MicroVmRunner implements AutoCloseable {
         long ran = System.nanoTime();
         release(vm);
         long released = System.nanoTime();
-        RunResult.Timings t = new RunResult.Timings(booted - t0, 0, 0, ran - booted, released - ran);
+        RunResult.Timings made = r.timings();
+        RunResult.Timings t = new RunResult.Timings(made.createVmNanos(), made.loadNanos(), made.vcpuSetupNanos(), ran - booted,
+                reaper == null ? released - ran : 0);
         return new RunResult(r.outcome(), r.exitStatus(), r.signal(), r.detail(), r.stdout(), r.stderr(),
                 r.stdoutDroppedBytes(), r.stderrDroppedBytes(), t, r.exits());
     }
