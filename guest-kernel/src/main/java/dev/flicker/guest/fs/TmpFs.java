@@ -118,11 +118,6 @@ public final class TmpFs {
         return true;
     }
 
-    /** True while {@code file} has a name in /tmp (there are no hard links). */
-    public boolean contains(Node.TmpFile file) {
-        return !file.removed;
-    }
-
     /** A description of {@code file} was opened. */
     void opened(Node.TmpFile file) {
         file.openDescriptions++;
