@@ -2,6 +2,7 @@ package dev.flicker.guest;
 
 import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.Sha256;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,7 +29,7 @@ public final class GuestImage {
         this.elfBytes = elfBytes;
         this.elf = ElfFile.parse(MemorySegment.ofArray(elfBytes));
         this.header = readHeader();
-        this.sha256 = sha256(elfBytes);
+        this.sha256 = Sha256.hex(elfBytes);
         if (header.magic() != HostCallAbi.IMAGE_MAGIC || header.abiVersion() != HostCallAbi.VERSION) {
             throw new IllegalStateException("guest image speaks host-call ABI " + header.abiVersion()
                     + ", this host speaks " + HostCallAbi.VERSION + ": rebuild guest-kernel");
@@ -65,14 +66,6 @@ public final class GuestImage {
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 68), h.get(ValueLayout.JAVA_INT_UNALIGNED, 72),
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 76), h.get(ValueLayout.JAVA_INT_UNALIGNED, 80),
                 h.get(ValueLayout.JAVA_INT_UNALIGNED, 84));
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
     }
 
     /** The SHA-256 of {@code guest.elf}, in hex: part of every snapshot's kind, so that a rebuilt image never restores old ones. */

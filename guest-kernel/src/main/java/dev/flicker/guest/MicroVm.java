@@ -81,6 +81,7 @@ public final class MicroVm implements AutoCloseable {
     static final int[] SAVED_MSRS = {X86.MSR_STAR, X86.MSR_LSTAR, X86.MSR_SFMASK, X86.MSR_FS_BASE, X86.MSR_GS_BASE,
             X86.MSR_KERNEL_GS_BASE};
     private static final long KERNEL_WINDOW = KERNEL_WINDOW_BYTES;
+    private static final RunResult.Timings NO_SETUP = new RunResult.Timings(0, 0, 0, 0, 0);
 
     private final MicroVmRunner runner;
     private Vm vm;
@@ -98,15 +99,15 @@ public final class MicroVm implements AutoCloseable {
     /** The scale of this VM's TSC for its vDSO clock page. */
     private final Vdso.Scale clock;
     private final OutputCapture stdout, stderr;
-    private long createdNanos;
-    private long readyNanos;
+    /** How long making this VM took, phase by phase, reported by its first run ({@code runNanos} and {@code teardownNanos} 0). */
+    private RunResult.Timings setup;
 
     /** Parts of a paused micro VM that a snapshot stores. */
     public record Captured(GuestMemory memory, long usedBytes, VcpuState vcpu, byte[] guestState) {}
 
     private MicroVm(MicroVmRunner runner, Vm vm, GuestMemory memory, Vcpu vcpu, PhysicalPages frames, AddressSpace space,
                     TmpFs tmp, Loopback loopback, List<LoopbackEndpoint.Spec> endpoints, HostKernel kernel, Limits limits,
-                    Vdso.Scale clock, OutputCapture stdout, OutputCapture stderr, long createdNanos) {
+                    Vdso.Scale clock, OutputCapture stdout, OutputCapture stderr, RunResult.Timings setup) {
         this.runner = runner;
         this.vm = vm;
         this.memory = memory;
@@ -122,8 +123,7 @@ public final class MicroVm implements AutoCloseable {
         this.clock = clock;
         this.stdout = stdout;
         this.stderr = stderr;
-        this.createdNanos = createdNanos;
-        this.readyNanos = System.nanoTime();
+        this.setup = setup;
     }
 
     static long physicalBytes(Limits limits) {
@@ -144,6 +144,7 @@ public final class MicroVm implements AutoCloseable {
         try {
             GuestMemory memory = GuestMemory.anonymous(GuestAddress.of(0), physBytes);
             vm.addMemory(memory);
+            long created = System.nanoTime();
             PhysicalPages frames = new PhysicalPages(memory, KERNEL_WINDOW, physBytes);
             PageTables tables = AddressSpace.pageTables(memory, frames, frames.allocate());
             runner.image().loadInto(memory);
@@ -168,6 +169,7 @@ public final class MicroVm implements AutoCloseable {
             runner.random().nextBytes(random16);
             ProgramLoader.Loaded loaded = ProgramLoader.exec(space, tree, execPath, argv, envp, random16,
                     limits.stackBytes(), runner.hwcap(), runner.vdso());
+            long programLoaded = System.nanoTime();
             Vcpu vcpu = vm.createVcpu(0);
             configureVcpu(runner.image(), runner.cpuid(), vcpu, tables.root(), loaded);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
@@ -178,8 +180,9 @@ public final class MicroVm implements AutoCloseable {
             kernel.setStackLimit(limits.stackBytes());
             Vdso.Scale clock = runner.clockScale(vcpu);
             writeClock(clock, vcpu, space, false);
+            long ready = System.nanoTime();
             return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, request.endpoints(), kernel, limits, clock,
-                    out, err, t0);
+                    out, err, new RunResult.Timings(created - t0, programLoaded - created, ready - programLoaded, 0, 0));
         } catch (RuntimeException e) {
             vm.close();
             throw e;
@@ -203,6 +206,7 @@ public final class MicroVm implements AutoCloseable {
         Vm vm = runner.kvm().createVm();
         try {
             vm.addMemory(memory);
+            long created = System.nanoTime();
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(guestState));
             // The kind names every part's version: a snapshot of another layout stops here, before any part is read.
             String kind = in.readUTF();
@@ -221,21 +225,28 @@ public final class MicroVm implements AutoCloseable {
             tmp.load(in);
             Loopback loopback = new Loopback(budget, endpoints);
             loopback.load(in);
+            long partsLoaded = System.nanoTime();
             Vcpu vcpu = vm.createVcpu(0);
             vcpu.setCpuid(runner.cpuid());
             state.restore(vcpu);
             OutputCapture out = new OutputCapture(limits.outputCapBytes()), err = new OutputCapture(limits.outputCapBytes());
             HostKernel kernel = new HostKernel(space, new FileTree(bundle, layer, tmp, runner.random()), loopback, null, out, err,
                     value -> vcpu.setMsr(X86.MSR_FS_BASE, value), runner.random(), null);
+            long kernelLoading = System.nanoTime();
             kernel.load(in);
             if (in.available() != 0) throw new IOException("trailing bytes in the guest state");
+            long kernelLoaded = System.nanoTime();
             kernel.setStackLimit(limits.stackBytes());
             // No clone may see the snapshot's time: its clock page names the snapshot's TSC and clocks, and under
             // VMX/SVM a new vCPU's TSC has a new offset besides. Rewritten before the clone first runs.
             Vdso.Scale clock = runner.clockScale(vcpu);
             writeClock(clock, vcpu, space, false);
+            long ready = System.nanoTime();
+            // The kernel's state is read after the vCPU is made (its FS_BASE setter needs it): it counts as loading.
+            long loadNanos = (partsLoaded - created) + (kernelLoaded - kernelLoading);
+            long vcpuSetupNanos = (kernelLoading - partsLoaded) + (ready - kernelLoaded);
             return new MicroVm(runner, vm, memory, vcpu, frames, space, tmp, loopback, endpoints, kernel, limits, clock, out,
-                    err, t0);
+                    err, new RunResult.Timings(created - t0, loadNanos, vcpuSetupNanos, 0, 0));
         } catch (IOException | RuntimeException e) {
             vm.close();
             throw e instanceof IOException io ? io : new IOException("snapshot does not restore: " + e.getMessage(), e);
@@ -360,8 +371,9 @@ public final class MicroVm implements AutoCloseable {
         for (int nr = 0; nr < counts.length; nr++) if (counts[nr] > 0) byName.put(SyscallTable.X86_64.name(nr), counts[nr]);
         RunResult.ExitCounts exits = new RunResult.ExitCounts(ending.hostCalls, ending.exceptions, ending.otherExits,
                 kernel.unknownCalls(), byName);
-        RunResult.Timings timings = new RunResult.Timings(readyNanos - createdNanos, 0, 0, end - start, 0);
-        createdNanos = readyNanos = end; // a later run (after deliver) has no set-up time of its own
+        RunResult.Timings timings = new RunResult.Timings(setup.createVmNanos(), setup.loadNanos(), setup.vcpuSetupNanos(),
+                end - start, 0);
+        setup = NO_SETUP; // a later run (after deliver) has no set-up time of its own
         return new RunResult(ending.outcome, ending.status, ending.signal, ending.detail, stdout.bytes(),
                 stderr.bytes(), stdout.droppedBytes(), stderr.droppedBytes(), timings, exits);
     }

@@ -58,11 +58,8 @@ public final class MicroVmRunner implements AutoCloseable {
      */
     public MicroVmRunner(Kvm kvm, boolean releaseInBackground) {
         this.kvm = kvm;
-        this.reaper = releaseInBackground ? Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "micro-vm-reaper");
-            t.setDaemon(true);
-            return t;
-        }) : null;
+        this.reaper = releaseInBackground
+                ? Executors.newSingleThreadExecutor(Thread.ofPlatform().name("micro-vm-reaper").daemon().factory()) : null;
         this.image = GuestImage.builtIn();
         this.readOnlyMemory = kvm.supportsReadOnlyMemory();
         this.cpuid = microGuestCpuid(kvm.supportedCpuid());
@@ -71,11 +68,8 @@ public final class MicroVmRunner implements AutoCloseable {
     }
 
     private static ScheduledThreadPoolExecutor newDeadlineTimer() {
-        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
-            Thread t = new Thread(r, "micro-vm-deadlines");
-            t.setDaemon(true);
-            return t;
-        });
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1,
+                Thread.ofPlatform().name("micro-vm-deadlines").daemon().factory());
         // A run that ends before its deadline cancels its kick; drop it at once, or it would keep the
         // vCPU (and its native memory) reachable until the deadline passes.
         timer.setRemoveOnCancelPolicy(true);
@@ -244,7 +238,9 @@ public final class MicroVmRunner implements AutoCloseable {
         long ran = System.nanoTime();
         release(vm);
         long released = System.nanoTime();
-        RunResult.Timings t = new RunResult.Timings(booted - t0, 0, 0, ran - booted, released - ran);
+        RunResult.Timings made = r.timings();
+        RunResult.Timings t = new RunResult.Timings(made.createVmNanos(), made.loadNanos(), made.vcpuSetupNanos(), ran - booted,
+                reaper == null ? released - ran : 0);
         return new RunResult(r.outcome(), r.exitStatus(), r.signal(), r.detail(), r.stdout(), r.stderr(),
                 r.stdoutDroppedBytes(), r.stderrDroppedBytes(), t, r.exits());
     }

@@ -30,7 +30,25 @@ public record RunResult(Outcome outcome, int exitStatus, int signal, String deta
         STOPPED
     }
 
-    /** Wall-clock time of each phase, in nanoseconds. */
+    /**
+     * Wall-clock time of each phase of a run, in nanoseconds. The first three are how the VM was made, and only the
+     * first run of a VM reports them (a run after {@code MicroVm.deliver} reports 0); they mean, for a fresh start
+     * ({@code MicroVmRunner.run} or {@code boot}) and for a restore ({@code MicroVmRunner.restore}):
+     * <ul>
+     * <li>{@code createVmNanos}: the KVM VM created and its guest memory registered; for a fresh start that memory
+     *     is new anonymous memory, for a restore the snapshot's, which the caller mapped before (not counted). A run
+     *     that could not start ({@code FAILED_TO_START}) reports all its time here.
+     * <li>{@code loadNanos}: a fresh start writes the guest image, its kernel window and page tables, builds the file
+     *     tree and {@code /tmp}, and loads the program (its interpreter too) and its stack; a restore reads the guest
+     *     state of the snapshot instead: the address space, {@code /tmp}, the loopback network and the kernel's state.
+     * <li>{@code vcpuSetupNanos}: the vCPU created and set up, with the host half of the kernel made and the vDSO's
+     *     clock page written; a fresh start sets its CPUID, registers, descriptors and MSRs for the program's entry, a
+     *     restore its CPUID and the registers and MSRs the snapshot saved.
+     * <li>{@code runNanos}: the program ran, from its (re)start to the end of the run.
+     * <li>{@code teardownNanos}: the VM destroyed, by {@code MicroVmRunner.run} on the caller's thread; 0 when the
+     *     runner destroys VMs in the background, and from {@code MicroVm.run}, which leaves the VM to its owner.
+     * </ul>
+     */
     public record Timings(long createVmNanos, long loadNanos, long vcpuSetupNanos, long runNanos, long teardownNanos) {
         public long totalNanos() {
             return createVmNanos + loadNanos + vcpuSetupNanos + runNanos + teardownNanos;

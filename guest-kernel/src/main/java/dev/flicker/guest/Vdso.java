@@ -5,6 +5,7 @@ import dev.flicker.guest.elf.ElfException;
 import dev.flicker.guest.elf.ElfFile;
 import dev.flicker.guest.memory.AddressSpace;
 import dev.flicker.guest.memory.MemoryFault;
+import dev.flicker.kvm.Sha256;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -78,11 +79,7 @@ public final class Vdso {
         this.image = image;
         this.imagePages = (int) (AddressSpace.pageUp(elf.loadSegments().getFirst().memSize()) / PAGE_SIZE);
         if (imagePages != 1) throw new IllegalStateException("vdso.so must fit in one page, it takes " + imagePages);
-        try {
-            this.sha256 = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(image));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
+        this.sha256 = Sha256.hex(image);
     }
 
     /** The SHA-256 of {@code vdso.so}: part of every snapshot's kind, since the image lies in the snapshot's memory. */

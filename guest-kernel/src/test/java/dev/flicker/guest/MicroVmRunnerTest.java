@@ -3,6 +3,8 @@ package dev.flicker.guest;
 import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.fs.FileDescription;
 import dev.flicker.guest.fs.Inode;
+import dev.flicker.kvm.GuestAddress;
+import dev.flicker.kvm.GuestMemory;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.testing.NeedsKvm;
 import org.junit.jupiter.api.AfterAll;
@@ -11,7 +13,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -146,6 +150,50 @@ class MicroVmRunnerTest {
         RunResult r = runner.run(RunRequest.of(musl, "data.txt"));
         assertEquals(RunResult.Outcome.FAILED_TO_START, r.outcome());
         assertTrue(r.detail().contains("not an ELF file"), r.detail());
+    }
+
+    @Test
+    void everyPhaseOfAFreshStartIsMeasured() {
+        RunResult r = runner.run(RunRequest.of(musl, "echo").withStdin("x".getBytes(StandardCharsets.UTF_8)));
+        assertTrue(r.exitedWith(0), r::toString);
+        RunResult.Timings t = r.timings();
+        assertTrue(t.createVmNanos() > 0 && t.loadNanos() > 0 && t.vcpuSetupNanos() > 0 && t.runNanos() > 0
+                && t.teardownNanos() > 0, t::toString);
+        assertEquals(t.createVmNanos() + t.loadNanos() + t.vcpuSetupNanos() + t.runNanos() + t.teardownNanos(), t.totalNanos());
+    }
+
+    @Test
+    void aRestoreMeasuresItsOwnPhasesAndOnlyItsFirstRunReportsThem() throws Exception {
+        MicroVm.Captured captured;
+        GuestMemory copy;
+        try (MicroVm original = runner.boot(RunRequest.of(musl, "echo"))) {
+            RunResult first = original.run();
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, first.outcome(), first::toString);
+            RunResult.Timings booted = first.timings();
+            assertTrue(booted.createVmNanos() > 0 && booted.loadNanos() > 0 && booted.vcpuSetupNanos() > 0
+                    && booted.runNanos() > 0, booted::toString);
+            assertEquals(0, booted.teardownNanos(), "the VM is its owner's to destroy");
+            captured = original.capture();
+            copy = GuestMemory.anonymous(GuestAddress.of(0), captured.memory().sizeBytes());
+            MemorySegment.copy(captured.memory().segment(), 0, copy.segment(), 0, captured.memory().sizeBytes());
+        }
+        try (MicroVm clone = runner.restore(copy, captured.vcpu(), captured.guestState(), musl, Limits.DEFAULT, List.of())) {
+            clone.deliver("x".getBytes(StandardCharsets.UTF_8));
+            RunResult r = clone.run();
+            assertTrue(r.exitedWith(0), r::toString);
+            RunResult.Timings restored = r.timings();
+            assertTrue(restored.createVmNanos() > 0 && restored.loadNanos() > 0 && restored.vcpuSetupNanos() > 0
+                    && restored.runNanos() > 0, restored::toString);
+            assertEquals(0, restored.teardownNanos());
+        }
+        try (MicroVm vm = runner.boot(RunRequest.of(musl, "echo"))) {
+            assertEquals(RunResult.Outcome.WAITING_FOR_EVENT, vm.run().outcome());
+            vm.deliver("x".getBytes(StandardCharsets.UTF_8));
+            RunResult.Timings again = vm.run().timings();
+            assertEquals(List.of(0L, 0L, 0L), List.of(again.createVmNanos(), again.loadNanos(), again.vcpuSetupNanos()),
+                    "a run after deliver made no VM");
+            assertTrue(again.runNanos() > 0, again::toString);
+        }
     }
 
     @Test

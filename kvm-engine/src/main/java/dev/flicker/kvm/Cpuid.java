@@ -36,10 +36,6 @@ public final class Cpuid {
         return new Cpuid(list);
     }
 
-    public List<Entry> entries() {
-        return entries;
-    }
-
     /** The entry for (function, index), or null. */
     public Entry find(int function, int index) {
         for (Entry e : entries) if (e.function() == function && e.index() == index) return e;

@@ -6,10 +6,6 @@ public record GuestAddress(long value) {
         return new GuestAddress(value);
     }
 
-    public GuestAddress plus(long bytes) {
-        return new GuestAddress(value + bytes);
-    }
-
     @Override
     public String toString() {
         return "gpa 0x" + Long.toHexString(value);

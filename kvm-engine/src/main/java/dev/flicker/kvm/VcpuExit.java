@@ -31,13 +31,9 @@ public sealed interface VcpuExit {
             return run.get(ValueLayout.JAVA_BYTE, KvmApi.RUN_MMIO_IS_WRITE) != 0;
         }
 
-        /** The bytes written (little-endian, {@link #length()} of them) or to fill for a read. */
+        /** The bytes written (little-endian, {@link #length()} of them). */
         public long data() {
             return run.get(ValueLayout.JAVA_LONG_UNALIGNED, KvmApi.RUN_MMIO_DATA);
-        }
-
-        public void setReadData(long value) {
-            run.set(ValueLayout.JAVA_LONG_UNALIGNED, KvmApi.RUN_MMIO_DATA, value);
         }
     }
 
@@ -51,26 +47,6 @@ public sealed interface VcpuExit {
 
         public int port() {
             return Short.toUnsignedInt(run.get(ValueLayout.JAVA_SHORT, KvmApi.RUN_IO_PORT));
-        }
-
-        public boolean isOut() {
-            return run.get(ValueLayout.JAVA_BYTE, KvmApi.RUN_IO_DIRECTION) == 1;
-        }
-
-        public int size() {
-            return run.get(ValueLayout.JAVA_BYTE, KvmApi.RUN_IO_SIZE);
-        }
-
-        /** The first data item (of {@link #size()} bytes), for an {@code out}. */
-        public int data() {
-            long offset = run.get(ValueLayout.JAVA_LONG, KvmApi.RUN_IO_DATA_OFFSET);
-            if (offset < 0 || offset > run.byteSize() - 4) return 0;
-            int v = run.get(ValueLayout.JAVA_INT_UNALIGNED, offset);
-            return switch (size()) {
-                case 1 -> v & 0xFF;
-                case 2 -> v & 0xFFFF;
-                default -> v;
-            };
         }
     }
 

@@ -34,11 +34,8 @@ public final class Vm implements AutoCloseable {
      * Threads that bring vCPUs up, kept between VMs: starting a platform thread costs more here than
      * configuring a vCPU, so a fresh thread per vCPU would make parallel bring-up slower than sequential.
      */
-    private static final ExecutorService BRINGUP_THREADS = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "vcpu-bringup");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ExecutorService BRINGUP_THREADS = Executors.newCachedThreadPool(
+            Thread.ofPlatform().name("vcpu-bringup-", 0).daemon().factory());
 
     Vm(Kvm kvm, Fd fd) {
         this.kvm = kvm;

@@ -14,7 +14,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
@@ -196,11 +195,7 @@ public class AuthFilter {
             this.ctx = ctx;
             this.authorization = authorization;
             this.headers = headers;
-            try {
-                this.sha256 = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new AssertionError(e);
-            }
+            this.sha256 = Sha256.newDigest();
         }
 
         /** Takes {@code bytes} more of the budget for unverified bodies, or refuses the request (429) and returns false. */

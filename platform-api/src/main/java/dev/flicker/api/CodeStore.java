@@ -21,7 +21,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashSet;
@@ -79,11 +78,8 @@ public class CodeStore {
      * be referenced.
      */
     private final ReentrantReadWriteLock deploying = new ReentrantReadWriteLock();
-    private final ExecutorService collector = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "code-gc");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService collector = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("code-gc").daemon().factory());
     private final AtomicBoolean collectionPending = new AtomicBoolean();
 
     public CodeStore(@ConfigProperty(name = "flicker.data-dir") Path dataDir, Pool db,
@@ -141,11 +137,7 @@ public class CodeStore {
         private Upload(Path file) throws IOException {
             this.file = file;
             this.out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            try {
-                this.sha256 = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new AssertionError(e);
-            }
+            this.sha256 = Sha256.newDigest();
         }
 
         /** Marks the start of the zip's bytes; a request that names its zip twice is refused. */

@@ -29,11 +29,8 @@ public class Retention {
     private final Pool db;
     private final long recordsHours;
     private final long asyncSucceededMinutes;
-    private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "retention");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("retention").daemon().factory());
 
     public Retention(Pool db, @ConfigProperty(name = "flicker.retention.records-hours") long recordsHours,
                      @ConfigProperty(name = "flicker.retention.async-succeeded-minutes") long asyncSucceededMinutes) {

@@ -148,8 +148,8 @@ class ZipUploadTest {
         given().delete("/2015-03-31/functions/oddnames").then().statusCode(204);
     }
 
-    static String sha256Hex(byte[] bytes) throws Exception {
-        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    static String sha256Hex(byte[] bytes) {
+        return SigV4.hex(Sha256.of(bytes));
     }
 
     /** Bytes allocated by every thread of this JVM so far (the platform runs in it). */

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -235,12 +234,6 @@ public final class Scheduler implements AutoCloseable {
     /** True when something was deployed under {@code key} and not removed since (active or not). */
     public boolean isDeployed(String key) {
         return deployments.containsKey(key);
-    }
-
-    /** The timeout of what runs under {@code key}, if anything does. */
-    public OptionalLong timeoutMillis(String key) {
-        Deployment d = deployments.get(key);
-        return d == null ? OptionalLong.empty() : OptionalLong.of(d.spec.timeoutMillis());
     }
 
     /** Drops {@code old}'s VMs and snapshot and closes its code, unless {@code next} runs the same version. */

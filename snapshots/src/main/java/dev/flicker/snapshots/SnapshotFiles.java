@@ -1,6 +1,7 @@
 package dev.flicker.snapshots;
 
 import dev.flicker.kvm.GuestMemory;
+import dev.flicker.kvm.Sha256;
 import dev.flicker.kvm.VcpuState;
 import dev.flicker.kvm.sys.KvmApi;
 import dev.flicker.kvm.x86.DescriptorTable;
@@ -58,7 +59,7 @@ public final class SnapshotFiles {
                              byte[] guestState) {
         try {
             Files.createDirectories(directory);
-            MessageDigest digest = sha256();
+            MessageDigest digest = Sha256.newDigest();
             writeMemory(directory.resolve(Snapshot.MEMORY_FILE), memory.segment(), Math.min(usedBytes, memory.sizeBytes()), digest);
             ByteArrayOutputStream payload = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(payload);
@@ -84,14 +85,6 @@ public final class SnapshotFiles {
             return java.util.HexFormat.of().formatHex(digest.digest());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write snapshot to " + directory, e);
-        }
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
         }
     }
 

@@ -23,6 +23,7 @@ import java.util.stream.Stream;
  * version: any other is stale, and is deleted instead of restored, so that its function is snapshotted again.
  */
 public final class SnapshotStore {
+    private static final System.Logger LOG = System.getLogger(SnapshotStore.class.getName());
     private static final Pattern KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,199}");
     private final Path root;
 
@@ -100,7 +101,7 @@ public final class SnapshotStore {
     }
 
     private static Optional<Snapshot> discardStale(Path pointer, Path snapshotDir, String why) {
-        System.err.println("snapshots: " + snapshotDir + " is stale (" + why + "): deleted, a new one will be taken");
+        LOG.log(System.Logger.Level.INFO, "snapshot " + snapshotDir + " is stale (" + why + "): deleted, a new one will be taken");
         try {
             Files.deleteIfExists(pointer);
         } catch (IOException e) {

@@ -149,9 +149,12 @@ public final class VmPool implements AutoCloseable {
     private final SnapshotStore store;
     private final Policy policy;
     private final Map<String, Versioned> versions = new ConcurrentHashMap<>();
-    private final ExecutorService restorer = Executors.newSingleThreadExecutor(daemon("vm-pool-restore"));
-    private final ExecutorService reaper = Executors.newSingleThreadExecutor(daemon("vm-pool-teardown"));
-    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("vm-pool-tick"));
+    private final ExecutorService restorer = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("vm-pool-restore").daemon().factory());
+    private final ExecutorService reaper = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("vm-pool-teardown").daemon().factory());
+    private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("vm-pool-tick").daemon().factory());
     /** What {@link #open} opened for this pool, closed with it, in this order; empty for a pool given its runner. */
     private List<AutoCloseable> owned = List.of();
     private final AtomicInteger leasedNow = new AtomicInteger(), destroyingNow = new AtomicInteger();
@@ -191,10 +194,6 @@ public final class VmPool implements AutoCloseable {
         VmPool pool = new VmPool(runner, new SnapshotStore(snapshotDirectory), policy);
         pool.owned = List.of(runner, kvm);
         return pool;
-    }
-
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
-        return Thread.ofPlatform().name(name).daemon().factory();
     }
 
     /**

@@ -9,6 +9,7 @@ import dev.flicker.guest.fs.Bundle;
 import dev.flicker.guest.kernel.KernelState;
 import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Kvm;
+import dev.flicker.kvm.Sha256;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotFiles;
@@ -27,7 +28,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -91,9 +91,7 @@ class SnapshotPoolTest {
     }
 
     static String sha256(Path file) throws Exception {
-        MessageDigest d = MessageDigest.getInstance("SHA-256");
-        d.update(Files.readAllBytes(file));
-        return java.util.HexFormat.of().formatHex(d.digest());
+        return Sha256.hex(Files.readAllBytes(file));
     }
 
     @Test

@@ -32,8 +32,8 @@ public final class FileTree {
         this.layerId = layer == null ? "" : layer.id();
         StaticDirectory var = new StaticDirectory(3);
         if (layer != null) {
-            root.children().putAll(layer.directory().children());
-            if (layer.directory().child("var") instanceof StaticDirectory layerVar) var.children().putAll(layerVar.children());
+            root.children.putAll(layer.directory().children);
+            if (layer.directory().child("var") instanceof StaticDirectory layerVar) var.children.putAll(layerVar.children);
         }
         var.put("task", (Node) bundle.directory());
         root.put("var", var);

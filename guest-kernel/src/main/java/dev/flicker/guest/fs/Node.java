@@ -1,7 +1,5 @@
 package dev.flicker.guest.fs;
 
-import java.util.List;
-
 import static dev.flicker.guest.abi.FileMode.S_IFCHR;
 import static dev.flicker.guest.abi.FileMode.S_IFREG;
 
@@ -11,14 +9,11 @@ public sealed interface Node extends Inode permits Node.Directory, Node.BundleFi
     FileDescription open(String path, int statusFlags);
 
     /** A directory: a fixed one (/, /var, /dev), one of the bundle's, or one of /tmp's. */
-    sealed interface Directory extends Node permits StaticDirectory, TmpFs.TmpDirectory {
+    sealed interface Directory extends Node permits SortedDirectory {
         @Override
         default FileDescription open(String path, int statusFlags) {
             return new DirectoryDescription(this, path, statusFlags);
         }
-
-        /** Names in this directory, sorted. */
-        List<String> names();
 
         Node child(String name);
 

@@ -4,11 +4,7 @@ import dev.flicker.guest.HostMemoryBudget;
 import dev.flicker.guest.Limits;
 import dev.flicker.guest.StatePart;
 
-import java.util.List;
-import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static dev.flicker.guest.abi.FileMode.S_IFDIR;
 
 /**
  * The per-VM writable {@code /tmp}: in memory, with a limit on what it holds together. Its usage counts the
@@ -67,41 +63,10 @@ public final class TmpFs {
         return root;
     }
 
-    /** A directory of /tmp. */
-    public final class TmpDirectory implements Node.Directory {
-        private final long inode;
-        final TreeMap<String, Node> children = new TreeMap<>();
-
+    /** A directory of /tmp: its entries are made and removed within /tmp's limits, and counted in them. */
+    public final class TmpDirectory extends SortedDirectory {
         TmpDirectory(long inode) {
-            this.inode = inode;
-        }
-
-        public long ino() {
-            return inode;
-        }
-
-        public int mode() {
-            return S_IFDIR | 01777;
-        }
-
-        public long size() {
-            return 4096;
-        }
-
-        public List<String> names() {
-            return List.copyOf(children.keySet());
-        }
-
-        public Node child(String name) {
-            return children.get(name);
-        }
-
-        public String nameAfter(String name) {
-            return children.isEmpty() ? null : name == null ? children.firstKey() : children.higherKey(name);
-        }
-
-        public boolean isEmpty() {
-            return children.isEmpty();
+            super(inode, 01777);
         }
 
         /** A new empty file named {@code name} (which must not exist); null when /tmp has no room for it (ENOSPC). */
@@ -151,11 +116,6 @@ public final class TmpFs {
         }
         file.length = target;
         return true;
-    }
-
-    /** True while {@code file} has a name in /tmp (there are no hard links). */
-    public boolean contains(Node.TmpFile file) {
-        return !file.removed;
     }
 
     /** A description of {@code file} was opened. */

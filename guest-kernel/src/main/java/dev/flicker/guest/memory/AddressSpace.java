@@ -133,11 +133,6 @@ public final class AddressSpace {
         this.shared = shared;
     }
 
-    /** The shared pages this address space can map, or null. */
-    public SharedMemory sharedMemory() {
-        return shared;
-    }
-
     /**
      * True once (then false until it is needed again) when a page-table entry that the vCPU may have cached (its
      * accessed bit was set, which the CPU, or KVM's shadow paging, does before it caches a translation) pointed to a

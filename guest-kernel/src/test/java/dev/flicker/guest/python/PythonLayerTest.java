@@ -1,6 +1,7 @@
 package dev.flicker.guest.python;
 
 import dev.flicker.guest.NativeCommand;
+import dev.flicker.kvm.Sha256;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -12,7 +13,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +68,7 @@ class PythonLayerTest {
                 """;
         NativeCommand.Result r = PythonLayer.python(Map.of(), "-c", program);
         assertEquals(0, r.exitStatus(), r::toString);
-        String sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest("flicker".getBytes(StandardCharsets.UTF_8)));
+        String sha256 = Sha256.hex("flicker".getBytes(StandardCharsets.UTF_8));
         Mac mac = Mac.getInstance("HmacSHA256");
         mac.init(new SecretKeySpec("key".getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
         String hmac = HexFormat.of().formatHex(mac.doFinal("message".getBytes(StandardCharsets.UTF_8)));

@@ -107,15 +107,6 @@ public final class PageTables {
         return at < 0 ? 0 : readEntry(at);
     }
 
-    /** Clears the leaf entry for {@code va} and returns what it held (0 if nothing). */
-    public long unmap(long va) {
-        long at = leafEntryAddress(va, false);
-        if (at < 0) return 0;
-        long old = readEntry(at);
-        writeEntry(at, 0);
-        return old;
-    }
-
     /**
      * Translates {@code va} the way the CPU would for an access by user code: returns the guest-physical
      * address, or -1 when the page is absent, not user-accessible, or (for a write) read-only.

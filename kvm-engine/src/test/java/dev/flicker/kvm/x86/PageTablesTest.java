@@ -191,24 +191,10 @@ class PageTablesTest {
         assertEquals(-1, tables.translate(va, false));
         assertEquals(-1, tables.leafEntryAddress(va, false));
         assertEquals(0, tables.entry(va));
-        assertEquals(0, tables.unmap(va));
     }
 
     @Test
-    void unmapReturnsTheOldEntryAndClearsIt() {
-        long va = 0x0040_0000L;
-        tables.map(va, 0x0020_0000L, USER_RW);
-        long before = tables.entry(va);
-        assertEquals(0x0020_0000L | USER_RW | PTE_PRESENT, tables.unmap(va));
-        assertEquals(before, 0x0020_0000L | USER_RW | PTE_PRESENT);
-        assertEquals(0, tables.entry(va));
-        assertEquals(-1, tables.translate(va, false));
-        assertEquals(0, tables.unmap(va));
-    }
-
-    @Test
-    void unmapOfAnAddressWithoutTablesAllocatesNothing() {
-        assertEquals(0, tables.unmap(0x0000_5555_0000_0000L));
+    void lookingUpAnAddressWithoutTablesAllocatesNothing() {
         assertEquals(0, tables.entry(0x0000_5555_0000_0000L));
         assertEquals(-1, tables.leafEntryAddress(0x0000_5555_0000_0000L, false));
         assertTrue(allocated.isEmpty());
