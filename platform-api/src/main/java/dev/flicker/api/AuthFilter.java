@@ -14,7 +14,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
@@ -196,11 +195,7 @@ public class AuthFilter {
             this.ctx = ctx;
             this.authorization = authorization;
             this.headers = headers;
-            try {
-                this.sha256 = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new AssertionError(e);
-            }
+            this.sha256 = Sha256.digest();
         }
 
         /** Takes {@code bytes} more of the budget for unverified bodies, or refuses the request (429) and returns false. */
@@ -243,7 +238,7 @@ public class AuthFilter {
             release();
             try {
                 SigV4.verifySignature(authorization, ctx.request().method().name(), ctx.request().path(), ctx.request().query(),
-                        headers, SigV4.hex(sha256.digest()));
+                        headers, Sha256.hex(sha256.digest()));
             } catch (SigV4.Refused e) {
                 refuse(ctx, new LambdaError(403, e.type, e.getMessage()));
                 return;

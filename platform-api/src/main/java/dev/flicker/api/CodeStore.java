@@ -21,11 +21,9 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -141,11 +139,7 @@ public class CodeStore {
         private Upload(Path file) throws IOException {
             this.file = file;
             this.out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            try {
-                this.sha256 = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new AssertionError(e);
-            }
+            this.sha256 = Sha256.digest();
         }
 
         /** Marks the start of the zip's bytes; a request that names its zip twice is refused. */
@@ -232,7 +226,7 @@ public class CodeStore {
             throw new UncheckedIOException("cannot write the upload", e);
         }
         byte[] digest = upload.sha256.digest();
-        Path dir = root.resolve(HexFormat.of().formatHex(digest));
+        Path dir = root.resolve(Sha256.hex(digest));
         Lock pin = deploying.readLock();
         pin.lock();
         try {

@@ -20,12 +20,10 @@ import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.security.MessageDigest;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -558,12 +556,6 @@ public class Functions {
     }
 
     private static String versionHash(String codeSha, int memory, int timeout, Map<String, String> env) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            d.update((codeSha + "|" + memory + "|" + timeout + "|" + env).getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d.digest()).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
+        return Sha256.hex(Sha256.of(codeSha + "|" + memory + "|" + timeout + "|" + env)).substring(0, 16);
     }
 }

@@ -9,7 +9,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -53,12 +52,12 @@ public final class SigV4 {
         Map<String, String> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         headers.putAll(r.headers());
         headers.put("X-Amz-Date", amzDate);
-        headers.put("X-Amz-Content-Sha256", hex(sha256(r.body())));
+        headers.put("X-Amz-Content-Sha256", hex(Sha256.of(r.body())));
         List<String> signed = new ArrayList<>();
         for (String h : headers.keySet()) signed.add(h.toLowerCase(Locale.ROOT));
         signed.sort(null);
         String scope = date + "/" + region + "/" + SERVICE + "/aws4_request";
-        String canonical = canonicalRequest(r.method(), r.rawPath(), r.rawQuery(), signed, headers::get, hex(sha256(r.body())));
+        String canonical = canonicalRequest(r.method(), r.rawPath(), r.rawQuery(), signed, headers::get, hex(Sha256.of(r.body())));
         String signature = hex(hmac(signingKey(secret, date, region), stringToSign(amzDate, scope, canonical)));
         Map<String, String> out = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
         out.put("X-Amz-Date", amzDate);
@@ -75,7 +74,7 @@ public final class SigV4 {
      */
     public static String verify(Request r, Map<String, String> secrets, Instant now) throws Refused {
         Authorization a = checkHeaders(r.headers(), secrets, now);
-        return verifySignature(a, r.method(), r.rawPath(), r.rawQuery(), r.headers(), hex(sha256(r.body())));
+        return verifySignature(a, r.method(), r.rawPath(), r.rawQuery(), r.headers(), hex(Sha256.of(r.body())));
     }
 
     /** An {@code Authorization} header that passed {@link #checkHeaders}: what {@link #verifySignature} needs of it. */
@@ -202,7 +201,7 @@ public final class SigV4 {
     }
 
     private static String stringToSign(String amzDate, String scope, String canonicalRequest) {
-        return ALGORITHM + "\n" + amzDate + "\n" + scope + "\n" + hex(sha256(canonicalRequest.getBytes(StandardCharsets.UTF_8)));
+        return ALGORITHM + "\n" + amzDate + "\n" + scope + "\n" + hex(Sha256.of(canonicalRequest));
     }
 
     private static byte[] signingKey(String secret, String date, String region) {
@@ -229,14 +228,6 @@ public final class SigV4 {
         return java.net.URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
-    static byte[] sha256(byte[] bytes) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(bytes);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
-    }
-
     private static byte[] hmac(byte[] key, String data) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
@@ -247,7 +238,7 @@ public final class SigV4 {
         }
     }
 
-    static String hex(byte[] bytes) {
-        return HexFormat.of().formatHex(bytes);
+    private static String hex(byte[] bytes) {
+        return Sha256.hex(bytes);
     }
 }
