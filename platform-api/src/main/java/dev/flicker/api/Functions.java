@@ -77,7 +77,7 @@ public class Functions {
 
     private void restore(FunctionRef ref, FunctionConfig c) {
         // Until its snapshot is loaded again, the version cannot run: invocations get a retryable 409.
-        setState(ref, "Pending", "The function is being restored.", "Restoring");
+        setState(ref, FunctionState.Pending, "The function is being restored.", "Restoring");
         startPreparing(ref, c);
     }
 
@@ -118,7 +118,7 @@ public class Functions {
             f.codeSha256 = code.sha256Base64();
             f.codeSize = code.zipBytes();
             f.codeDir = code.directory().toString();
-            f.state = "Pending";
+            f.state = FunctionState.Pending;
             f.stateReason = "The function is being created.";
             f.stateReasonCode = "Creating";
             f.lastModified = now();
@@ -248,9 +248,9 @@ public class Functions {
     /** Applies {@code change} to $LATEST, marks it Pending and prepares its new snapshot. Published versions stay as they are. */
     private Model.FunctionConfiguration reconfigure(String name, Consumer<FunctionRecord> change) {
         FunctionRecord f = get(name);
-        if (f.state.equals("Pending")) throw LambdaError.conflict("The function " + name + " is being updated; try again when it is Active");
+        if (f.state == FunctionState.Pending) throw LambdaError.conflict("The function " + name + " is being updated; try again when it is Active");
         change.accept(f);
-        f.state = "Pending";
+        f.state = FunctionState.Pending;
         f.stateReason = "The function is being updated.";
         f.stateReasonCode = "Updating";
         f.lastModified = now();
@@ -278,7 +278,7 @@ public class Functions {
         FunctionVersionRecord published = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name, LockModeType.PESSIMISTIC_WRITE)
                 .chain(f -> {
                     if (f == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
-                    if (!whilePending && f.state.equals("Pending")) {
+                    if (!whilePending && f.state == FunctionState.Pending) {
                         return Uni.createFrom().failure(LambdaError.conflict("The operation cannot be performed at this time. "
                                 + "An update is in progress for resource: " + arn(name)));
                     }
@@ -296,7 +296,7 @@ public class Functions {
                                 v.functionName = name;
                                 v.version = f.lastVersion;
                                 v.qualifiedName = name + ":" + v.version;
-                                v.state = "Pending";
+                                v.state = FunctionState.Pending;
                                 v.stateReason = "The version is being created.";
                                 v.stateReasonCode = "Creating";
                                 v.lastModified = now();
@@ -349,10 +349,13 @@ public class Functions {
 
     public Model.FunctionConfiguration configuration(FunctionRef ref, FunctionConfig c) {
         Map<String, String> userEnv = environment(c);
+        // As on Lambda, a failed create or update says why in LastUpdateStatusReason too.
+        boolean failed = c.state == FunctionState.Failed;
         return new Model.FunctionConfiguration(ref.name(), ref.arn(), c.runtime, c.handler, c.codeSize, c.description,
-                c.timeoutSeconds, c.memoryMb, c.lastModified, c.codeSha256, ref.qualifier(), c.state, c.stateReason,
-                c.stateReasonCode, c.state.equals("Pending") ? "InProgress" : "Successful",
-                userEnv.isEmpty() ? null : new Model.Environment(userEnv), "Zip", List.of("x86_64"));
+                c.timeoutSeconds, c.memoryMb, c.lastModified, c.codeSha256, ref.qualifier(), c.state.name(), c.stateReason,
+                c.stateReasonCode, c.state.lastUpdateStatus().name(), failed ? c.stateReason : null,
+                failed ? c.stateReasonCode : null, userEnv.isEmpty() ? null : new Model.Environment(userEnv), "Zip",
+                List.of("x86_64"));
     }
 
     /** A page of functions ($LATEST) in name order, after {@code marker}. */
@@ -514,7 +517,7 @@ public class Functions {
         if (outcome instanceof Scheduler.Prepared.CannotRunHere cannot) {
             // Nothing is wrong with the function: this host cannot run any. It stays Pending, saying why, and is
             // prepared when the platform starts on a host with KVM.
-            setState(ref, "Pending", GuestText.line("This host cannot run functions: " + cannot.reason()), "Creating");
+            setState(ref, FunctionState.Pending, GuestText.line("This host cannot run functions: " + cannot.reason()), "Creating");
             return;
         }
         String reason = outcome instanceof Scheduler.Prepared.Failed failed ? GuestText.line(failed.reason()) : null;
@@ -522,11 +525,11 @@ public class Functions {
             if (deployment != null && !deployment.current()) return;
             try {
                 if (reason == null) {
-                    setState(ref, "Active", null, null);
+                    setState(ref, FunctionState.Active, null, null);
                     deployment.activate();
                     LOG.infof("function %s is Active", ref.key());
                 } else {
-                    setState(ref, "Failed", reason, "InvalidRuntime");
+                    setState(ref, FunctionState.Failed, reason, "InvalidRuntime");
                     LOG.warnf("function %s failed: %s", ref.key(), reason);
                 }
                 return;
@@ -545,7 +548,7 @@ public class Functions {
         }
     }
 
-    private void setState(FunctionRef ref, String state, String reason, String reasonCode) {
+    private void setState(FunctionRef ref, FunctionState state, String reason, String reasonCode) {
         if (ref.isLatest()) {
             Db.tx(() -> FunctionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where name = ?4",
                     state, reason, reasonCode, ref.name()));

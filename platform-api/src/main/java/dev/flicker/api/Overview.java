@@ -77,7 +77,7 @@ public class Overview {
     public record Concurrency(int limit, int inFlight) {}
 
     /** One stored function: its configuration and state, invocations in flight now, and its window. */
-    public record Function(String name, String state, String stateReason, int memoryMb, int timeoutSeconds,
+    public record Function(String name, FunctionState state, String stateReason, int memoryMb, int timeoutSeconds,
                            Integer reservedConcurrency, int inFlight, Window window) {}
 
     /**
