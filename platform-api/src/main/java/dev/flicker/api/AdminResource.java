@@ -1,5 +1,6 @@
 package dev.flicker.api;
 
+import io.smallrye.mutiny.Uni;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -8,7 +9,7 @@ import jakarta.ws.rs.core.MediaType;
 
 import java.util.List;
 
-/** Operator endpoints. */
+/** Operator endpoints; handlers return {@link Uni}s. */
 @Path("/admin")
 @Produces(MediaType.APPLICATION_JSON)
 public class AdminResource {
@@ -27,31 +28,29 @@ public class AdminResource {
     /** The platform now, for the dashboard: functions, the last five minutes of invocations, pool, queue, newest records. */
     @GET
     @Path("/overview")
-    public Overview.Snapshot overview() {
+    public Uni<Overview.Snapshot> overview() {
         return overview.read();
     }
 
     /** One Event invocation's state: Queued, Running, Succeeded or DeadLettered, with its attempts. */
     @GET
     @Path("/async/{requestId}")
-    public AsyncQueue.Status async(@jakarta.ws.rs.PathParam("requestId") String requestId) {
+    public Uni<AsyncQueue.Status> async(@jakarta.ws.rs.PathParam("requestId") String requestId) {
         if (!REQUEST_ID.matcher(requestId).matches()) throw LambdaError.invalid("'" + requestId + "' is not a request id");
-        AsyncQueue.Status s = asyncQueue.status(requestId);
-        if (s == null) throw LambdaError.notFound("no Event invocation " + requestId);
-        return s;
+        return asyncQueue.status(requestId).onItem().ifNull().failWith(() -> LambdaError.notFound("no Event invocation " + requestId));
     }
 
     /** Event invocations whose retries ran out, newest first. */
     @GET
     @Path("/dead-letters")
-    public List<AsyncQueue.DeadLetter> deadLetters(@QueryParam("function") String function, @QueryParam("limit") String limit) {
+    public Uni<List<AsyncQueue.DeadLetter>> deadLetters(@QueryParam("function") String function, @QueryParam("limit") String limit) {
         return asyncQueue.deadLetters(functionName(function), Params.integer("limit", limit, 50, 1, 1000));
     }
 
     /** Invocation records, newest first: {@code ?function=&status=Success|Error&limit=&offset=}. */
     @GET
     @Path("/invocations")
-    public List<InvocationRecord> invocations(@QueryParam("function") String function, @QueryParam("status") String status,
+    public Uni<List<InvocationRecord>> invocations(@QueryParam("function") String function, @QueryParam("status") String status,
                                               @QueryParam("limit") String limit, @QueryParam("offset") String offset) {
         if (status != null && !List.of("Success", "Error").contains(status)) throw LambdaError.invalid("status must be Success or Error");
         return invocations.find(functionName(function), status, Params.integer("limit", limit, 50, 1, 1000),

@@ -121,7 +121,8 @@ public class AuthFilter {
             }
         }
         if (!sigV4Enabled) {
-            approve(ctx, Access.SIGNED);
+            // Nothing to verify, but the body is read here all the same (bounded): the handlers take it from here.
+            readBody(ctx, null, null);
             return;
         }
         readSigned(ctx);
@@ -155,6 +156,15 @@ public class AuthFilter {
             refuse(ctx, new LambdaError(403, e.type, e.getMessage()));
             return;
         }
+        readBody(ctx, authorization, headers);
+    }
+
+    /**
+     * Reads the body (bounded, hashed as it comes), then checks the signature of {@code authorization} (null with
+     * SigV4 off) and lets the request through with its body on the routing context.
+     */
+    private void readBody(RoutingContext ctx, SigV4.Authorization authorization, Map<String, String> headers) {
+        HttpServerRequest req = ctx.request();
         long declared;
         try {
             String length = req.getHeader(HttpHeaders.CONTENT_LENGTH);
@@ -180,7 +190,7 @@ public class AuthFilter {
         req.resume();
     }
 
-    /** One signed request's body, read as it arrives: counted against the limits, hashed, kept for the resource. */
+    /** One request's body, read as it arrives: counted against the limits, hashed, kept for the resource. */
     private final class BodyReader {
         private final RoutingContext ctx;
         private final SigV4.Authorization authorization;
@@ -195,7 +205,7 @@ public class AuthFilter {
             this.ctx = ctx;
             this.authorization = authorization;
             this.headers = headers;
-            this.sha256 = Sha256.newDigest();
+            this.sha256 = Sha256.digest();
         }
 
         /** Takes {@code bytes} more of the budget for unverified bodies, or refuses the request (429) and returns false. */
@@ -236,12 +246,14 @@ public class AuthFilter {
         void end() {
             if (refused) return;
             release();
-            try {
-                SigV4.verifySignature(authorization, ctx.request().method().name(), ctx.request().path(), ctx.request().query(),
-                        headers, SigV4.hex(sha256.digest()));
-            } catch (SigV4.Refused e) {
-                refuse(ctx, new LambdaError(403, e.type, e.getMessage()));
-                return;
+            if (authorization != null) {
+                try {
+                    SigV4.verifySignature(authorization, ctx.request().method().name(), ctx.request().path(), ctx.request().query(),
+                            headers, Sha256.hex(sha256.digest()));
+                } catch (SigV4.Refused e) {
+                    refuse(ctx, new LambdaError(403, e.type, e.getMessage()));
+                    return;
+                }
             }
             ctx.setBody(body == null ? Buffer.buffer() : body);
             approve(ctx, Access.SIGNED);

@@ -18,13 +18,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +36,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.concurrent.locks.StampedLock;
 import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
@@ -75,9 +75,10 @@ public class CodeStore {
     /**
      * Code being deployed holds the read lock from {@link #store} until its row is committed ({@link Stored#close});
      * a collection holds the write lock while it decides what is unused, so it never takes code that is about to
-     * be referenced.
+     * be referenced. A StampedLock, as its read lock may be released on another thread than the one that took it (a
+     * request's steps run on whichever worker is free).
      */
-    private final ReentrantReadWriteLock deploying = new ReentrantReadWriteLock();
+    private final StampedLock deploying = new StampedLock();
     private final ExecutorService collector = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("code-gc").daemon().factory());
     private final AtomicBoolean collectionPending = new AtomicBoolean();
@@ -137,7 +138,7 @@ public class CodeStore {
         private Upload(Path file) throws IOException {
             this.file = file;
             this.out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            this.sha256 = Sha256.newDigest();
+            this.sha256 = Sha256.digest();
         }
 
         /** Marks the start of the zip's bytes; a request that names its zip twice is refused. */
@@ -224,8 +225,8 @@ public class CodeStore {
             throw new UncheckedIOException("cannot write the upload", e);
         }
         byte[] digest = upload.sha256.digest();
-        Path dir = root.resolve(HexFormat.of().formatHex(digest));
-        Lock pin = deploying.readLock();
+        Path dir = root.resolve(Sha256.hex(digest));
+        Lock pin = deploying.asReadLock();
         pin.lock();
         try {
             if (!Files.isDirectory(dir)) unpack(upload.file, dir);
@@ -369,7 +370,7 @@ public class CodeStore {
     /** Deletes code no function or version uses, and what interrupted uploads left; returns what it deleted. */
     List<String> collectNow() {
         List<Path> doomed = new ArrayList<>();
-        deploying.writeLock().lock();
+        deploying.asWriteLock().lock();
         try {
             if (!Files.isDirectory(root)) return List.of();
             Set<String> used = usedCodeDirectories();
@@ -389,7 +390,7 @@ public class CodeStore {
                 throw new UncheckedIOException("cannot list " + root, e);
             }
         } finally {
-            deploying.writeLock().unlock();
+            deploying.asWriteLock().unlock();
         }
         List<String> deleted = new ArrayList<>();
         for (Path p : doomed) {
@@ -402,7 +403,9 @@ public class CodeStore {
     /** The names of the code directories that stored functions and versions use. */
     private Set<String> usedCodeDirectories() {
         Set<String> used = new HashSet<>();
-        for (Row r : Db.await(() -> db.preparedQuery("SELECT code_dir FROM functions UNION SELECT code_dir FROM function_versions").execute())) {
+        // On the collector's own thread, which may wait.
+        for (Row r : db.preparedQuery("SELECT code_dir FROM functions UNION SELECT code_dir FROM function_versions").execute()
+                .await().atMost(Duration.ofSeconds(30))) {
             Path name = Path.of(r.getString(0)).getFileName();
             if (name != null) used.add(name.toString());
         }

@@ -2,6 +2,8 @@ package dev.flicker.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -9,10 +11,11 @@ import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-/** Per-function settings at Lambda's paths and versions: reserved concurrency and the Event invoke config. */
+/** Per-function settings at Lambda's paths and versions: reserved concurrency and the Event invoke config. Handlers return {@link Uni}s. */
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 public class ConcurrencyResource {
@@ -30,19 +33,20 @@ public class ConcurrencyResource {
     @PUT
     @Path("2017-10-31/functions/{name}/concurrency")
     @Consumes("*/*")
-    public Concurrency put(@PathParam("name") String name, byte[] request) {
-        Concurrency body = JsonBody.read(json, request, Concurrency.class);
-        if (body.reservedConcurrentExecutions() == null) {
-            throw LambdaError.invalid("ReservedConcurrentExecutions is required");
-        }
-        functions.reserveConcurrency(FunctionRef.unqualifiedName(name), body.reservedConcurrentExecutions());
-        return body;
+    public Uni<Concurrency> put(@PathParam("name") String name, @Context RoutingContext request) {
+        return Bodies.of(request).chain(bytes -> {
+            Concurrency body = JsonBody.read(json, bytes, Concurrency.class);
+            if (body.reservedConcurrentExecutions() == null) {
+                throw LambdaError.invalid("ReservedConcurrentExecutions is required");
+            }
+            return functions.reserveConcurrency(FunctionRef.unqualifiedName(name), body.reservedConcurrentExecutions()).replaceWith(body);
+        });
     }
 
     @GET
     @Path("2019-09-30/functions/{name}/concurrency")
-    public Concurrency get(@PathParam("name") String name) {
-        return new Concurrency(functions.get(FunctionRef.unqualifiedName(name)).reservedConcurrency);
+    public Uni<Concurrency> get(@PathParam("name") String name) {
+        return functions.reservedConcurrency(FunctionRef.unqualifiedName(name)).map(Concurrency::new);
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -53,25 +57,26 @@ public class ConcurrencyResource {
     @PUT
     @Path("2019-09-25/functions/{name}/event-invoke-config")
     @Consumes("*/*")
-    public EventInvokeConfig putEventInvokeConfig(@PathParam("name") String name, byte[] request) {
-        EventInvokeConfig body = JsonBody.read(json, request, EventInvokeConfig.class);
-        if (body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
-        String function = FunctionRef.unqualifiedName(name);
-        functions.setMaxRetryAttempts(function, body.maximumRetryAttempts());
-        return new EventInvokeConfig(Functions.arn(function), body.maximumRetryAttempts());
+    public Uni<EventInvokeConfig> putEventInvokeConfig(@PathParam("name") String name, @Context RoutingContext request) {
+        return Bodies.of(request).chain(bytes -> {
+            EventInvokeConfig body = JsonBody.read(json, bytes, EventInvokeConfig.class);
+            if (body.maximumRetryAttempts() == null) throw LambdaError.invalid("MaximumRetryAttempts is required");
+            String function = FunctionRef.unqualifiedName(name);
+            return functions.setMaxRetryAttempts(function, body.maximumRetryAttempts())
+                    .replaceWith(new EventInvokeConfig(FunctionRegistry.arn(function), body.maximumRetryAttempts()));
+        });
     }
 
     @GET
     @Path("2019-09-25/functions/{name}/event-invoke-config")
-    public EventInvokeConfig getEventInvokeConfig(@PathParam("name") String name) {
+    public Uni<EventInvokeConfig> getEventInvokeConfig(@PathParam("name") String name) {
         String function = FunctionRef.unqualifiedName(name);
-        return new EventInvokeConfig(Functions.arn(function), functions.maxRetryAttempts(function));
+        return functions.maxRetryAttempts(function).map(attempts -> new EventInvokeConfig(FunctionRegistry.arn(function), attempts));
     }
 
     @DELETE
     @Path("2017-10-31/functions/{name}/concurrency")
-    public Response delete(@PathParam("name") String name) {
-        functions.reserveConcurrency(FunctionRef.unqualifiedName(name), null);
-        return Response.noContent().build();
+    public Uni<Response> delete(@PathParam("name") String name) {
+        return functions.reserveConcurrency(FunctionRef.unqualifiedName(name), null).replaceWith(() -> Response.noContent().build());
     }
 }

@@ -2,6 +2,8 @@ package dev.flicker.api;
 
 import io.quarkus.hibernate.reactive.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
 import jakarta.persistence.MappedSuperclass;
 
 /**
@@ -25,7 +27,8 @@ public abstract class FunctionConfig extends PanacheEntityBase {
     public long codeSize;
     @Column(name = "code_dir")
     public String codeDir;
-    public String state;
+    @Enumerated(EnumType.STRING)
+    public FunctionState state;
     @Column(name = "state_reason")
     public String stateReason;
     @Column(name = "state_reason_code")

@@ -35,7 +35,7 @@ public record FunctionRef(String name, String qualifier) {
             throw LambdaError.invalid("Qualifier must be 1 to 128 letters, digits, '$', '-' or '_'");
         }
         if (!qualifier.equals(LATEST) && !VERSION.matcher(qualifier).matches()) {
-            throw LambdaError.notFound("Function not found: " + Functions.arn(m.group(1)) + ":" + qualifier
+            throw LambdaError.notFound("Function not found: " + FunctionRegistry.arn(m.group(1)) + ":" + qualifier
                     + " (Flicker's qualifiers are $LATEST and version numbers; it has no aliases)");
         }
         return new FunctionRef(m.group(1), qualifier);
@@ -81,6 +81,6 @@ public record FunctionRef(String name, String qualifier) {
 
     /** The ARN Lambda reports: unqualified for $LATEST, {@code ...:function:name:N} for a version. */
     public String arn() {
-        return isLatest() ? Functions.arn(name) : Functions.arn(name) + ":" + qualifier;
+        return isLatest() ? FunctionRegistry.arn(name) : FunctionRegistry.arn(name) + ":" + qualifier;
     }
 }

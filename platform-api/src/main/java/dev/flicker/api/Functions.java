@@ -1,99 +1,109 @@
 package dev.flicker.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.lambda.runtime.LambdaRuntime;
-import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.scheduler.Admission;
-import dev.flicker.scheduler.FunctionSpec;
 import dev.flicker.scheduler.Invoked;
 import dev.flicker.scheduler.Scheduler;
-import io.quarkus.panache.common.Sort;
-import io.quarkus.runtime.StartupEvent;
+import io.quarkus.vertx.VertxContextSupport;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
-import jakarta.persistence.LockModeType;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
-import org.jboss.logging.Logger;
 
-import java.nio.charset.StandardCharsets;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
 import java.nio.file.Files;
-import java.security.MessageDigest;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
+import java.nio.file.LinkOption;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 
 /**
- * The functions this platform knows, their published versions and their lifecycle, stored in PostgreSQL.
- * {@code $LATEST} and every published version each have their own snapshot: a version is {@code Pending}
- * while it is prepared, then {@code Active} (or {@code Failed} with the reason). Everything that runs goes through
- * the {@link Scheduler}: each version is deployed there under its {@link FunctionRef#key()}. Request threads block
- * (they run VMs); database work goes through {@link Db}.
+ * Lambda's function operations, over the {@link FunctionRegistry} (what is stored), the {@link CodeStore} (the code)
+ * and {@link Preparation} (each version's snapshot, on the scheduler); invocations run through the {@link Scheduler}.
+ * Each operation is a {@link Uni} that runs on the request's Vert.x context and never blocks it: what blocks (reading a
+ * zip, unpacking it, opening code, running a VM) runs on a worker thread ({@link #blocking}).
  */
 @ApplicationScoped
 public class Functions {
-    private static final Logger LOG = Logger.getLogger(Functions.class);
     private static final Set<String> RESERVED_ENV = Set.of("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT",
             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
             "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_RUNTIME_DIR");
-    private static final DateTimeFormatter LAST_MODIFIED = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSxx");
-    private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {};
-    static final String REGION = "local", ACCOUNT = "000000000000";
 
     private final Scheduler scheduler;
     private final CodeStore codeStore;
+    private final FunctionRegistry registry;
+    private final Preparation preparation;
     private final ObjectMapper json;
     private final Invocations invocations;
 
-    public Functions(Scheduler scheduler, CodeStore codeStore, ObjectMapper json, Invocations invocations) {
+    public Functions(Scheduler scheduler, CodeStore codeStore, FunctionRegistry registry, Preparation preparation,
+                     ObjectMapper json, Invocations invocations) {
         this.scheduler = scheduler;
         this.codeStore = codeStore;
+        this.registry = registry;
+        this.preparation = preparation;
         this.json = json;
         this.invocations = invocations;
     }
 
-    static String arn(String name) {
-        return "arn:aws:lambda:" + REGION + ":" + ACCOUNT + ":function:" + name;
-    }
-
-    /** After a restart, every stored function and version gets its runtime back; snapshots are read from disk, not taken again. */
-    void onStart(@Observes StartupEvent event) {
-        List<FunctionRecord> all = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
-        List<FunctionVersionRecord> versions = Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>listAll(Sort.by("qualifiedName")));
-        for (FunctionRecord f : all) {
-            if (f.reservedConcurrency != null) scheduler.reserve(f.name, f.reservedConcurrency);
-            restore(FunctionRef.latest(f.name), f);
-        }
-        for (FunctionVersionRecord v : versions) restore(versionRef(v), v);
-        if (!all.isEmpty()) LOG.infof("restored %d functions and %d published versions", all.size(), versions.size());
-    }
-
-    private void restore(FunctionRef ref, FunctionConfig c) {
-        // Until its snapshot is loaded again, the version cannot run: invocations get a retryable 409.
-        setState(ref, "Pending", "The function is being restored.", "Restoring");
-        startPreparing(ref, c);
-    }
-
-    private static FunctionRef versionRef(FunctionVersionRecord v) {
-        return new FunctionRef(v.functionName, Integer.toString(v.version));
+    /** Runs {@code work}, which blocks, on a worker thread; its outcome comes back on the caller's Vert.x context. */
+    static <T> Uni<T> blocking(Callable<T> work) {
+        return VertxContextSupport.executeBlocking(work);
     }
 
     // ---- $LATEST: create and update ----
 
+    /** A CreateFunction request that passed validation, its zip received. */
+    private record NewFunction(Model.CreateFunctionRequest request, int memoryMb, int timeoutSeconds, String environmentJson) {
+        String name() {
+            return request.functionName();
+        }
+    }
+
     /**
-     * Validates, stores the code, records the function as Pending and prepares its snapshot in the background.
-     * With {@code Publish}, version 1 is published at once and its configuration is the answer.
+     * CreateFunction: reads the request (its zip decoded into the code store as the JSON is parsed), validates it,
+     * stores the code, records the function as Pending and prepares its snapshot in the background. With
+     * {@code Publish}, version 1 is published at once and its configuration is the answer.
      */
-    public Model.FunctionConfiguration create(Model.CreateFunctionRequest r, CodeStore.Upload zip) {
+    public Uni<Model.FunctionConfiguration> create(byte[] body) {
+        return blocking(codeStore::newUpload).chain(zip -> createFrom(body, zip).eventually(() -> blocking(() -> {
+            zip.close();
+            return null;
+        })));
+    }
+
+    private Uni<Model.FunctionConfiguration> createFrom(byte[] body, CodeStore.Upload zip) {
+        return blocking(() -> validate(JsonBody.readWithZip(json, stream(body), List.of("Code", "ZipFile"), zip,
+                        Model.CreateFunctionRequest.class), zip))
+                // A name that is taken is refused before its zip is unpacked (a create racing for it is caught below).
+                .call(n -> registry.exists(n.name()).invoke(taken -> {
+                    if (taken) throw nameTaken(n.name());
+                }))
+                .chain(n -> blocking(() -> storeCode(n.request().runtime(), zip))
+                        .chain(code -> {
+                            FunctionRecord f = record(n, code);
+                            return registry.insert(f).eventually(code::close).map(created -> created ? f : null);
+                        })
+                        // A create refused after its code was stored leaves code that nothing may use.
+                        .onItemOrFailure().invoke((f, failure) -> {
+                            if (f == null) codeStore.collectGarbage();
+                        })
+                        .chain(f -> {
+                            if (f == null) throw nameTaken(n.name());
+                            return prepared(FunctionRef.latest(f.name), f);
+                        })
+                        .chain(latest -> Boolean.TRUE.equals(n.request().publish())
+                                ? publish(n.name(), null, null, true) : Uni.createFrom().item(latest)));
+    }
+
+    private static InputStream stream(byte[] body) {
+        return new ByteArrayInputStream(body == null ? new byte[0] : body);
+    }
+
+    private NewFunction validate(Model.CreateFunctionRequest r, CodeStore.Upload zip) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
         if (!FunctionRef.validName(r.functionName())) {
             throw LambdaError.invalid("FunctionName must be 1 to 64 letters, digits, '-' or '_'");
@@ -103,41 +113,43 @@ public class Functions {
         int timeout = validateTimeout(r.timeout() == null ? 3 : r.timeout());
         if (!zip.received()) throw LambdaError.invalid("Code.ZipFile is required");
         validateText(r.description(), r.handler());
-        String envJson = environmentJson(validateEnvironment(r.environment()));
-        // A name that is taken is refused before its zip is unpacked (a create racing for it is caught below).
-        if (Db.read(() -> FunctionRecord.<FunctionRecord>findById(r.functionName())) != null) throw nameTaken(r.functionName());
+        return new NewFunction(r, memory, timeout, registry.environmentJson(validateEnvironment(r.environment())));
+    }
+
+    private static FunctionRecord record(NewFunction n, CodeStore.Stored code) {
+        Model.CreateFunctionRequest r = n.request();
         FunctionRecord f = new FunctionRecord();
-        boolean created = false;
-        try (CodeStore.Stored code = codeStore.store(zip)) {
-            requireBootstrap(r.runtime(), code);
-            f.name = r.functionName();
-            f.runtime = r.runtime();
-            f.handler = r.handler() == null ? "" : r.handler();
-            f.description = r.description() == null ? "" : r.description();
-            f.memoryMb = memory;
-            f.timeoutSeconds = timeout;
-            f.environmentJson = envJson;
-            f.codeSha256 = code.sha256Base64();
-            f.codeSize = code.zipBytes();
-            f.codeDir = code.directory().toString();
-            f.state = "Pending";
-            f.stateReason = "The function is being created.";
-            f.stateReasonCode = "Creating";
-            f.lastModified = now();
-            created = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(f.name)
-                    .chain(existing -> existing != null ? Uni.createFrom().item(false) : f.persist().replaceWith(true)));
-        } finally {
-            if (!created) codeStore.collectGarbage(); // its code may be used by nothing now
-        }
-        if (!created) throw nameTaken(f.name);
-        FunctionRef ref = FunctionRef.latest(f.name);
-        startPreparing(ref, f);
-        if (Boolean.TRUE.equals(r.publish())) return publish(f.name, null, null, true);
-        return configuration(ref, f);
+        f.name = r.functionName();
+        f.runtime = r.runtime();
+        f.handler = r.handler() == null ? "" : r.handler();
+        f.description = r.description() == null ? "" : r.description();
+        f.memoryMb = n.memoryMb();
+        f.timeoutSeconds = n.timeoutSeconds();
+        f.environmentJson = n.environmentJson();
+        f.codeSha256 = code.sha256Base64();
+        f.codeSize = code.zipBytes();
+        f.codeDir = code.directory().toString();
+        f.state = FunctionState.Pending;
+        f.stateReason = "The function is being created.";
+        f.stateReasonCode = "Creating";
+        f.lastModified = FunctionRegistry.now();
+        return f;
     }
 
     private static LambdaError nameTaken(String name) {
         return LambdaError.conflict("Function already exist: " + name);
+    }
+
+    /** Unpacks the zip into the code store (blocking); the code stays pinned until the returned handle is closed. */
+    private CodeStore.Stored storeCode(String runtime, CodeStore.Upload zip) {
+        CodeStore.Stored code = codeStore.store(zip);
+        try {
+            requireBootstrap(runtime, code);
+            return code;
+        } catch (RuntimeException e) {
+            code.close();
+            throw e;
+        }
     }
 
     private static void validateRuntime(String runtime) {
@@ -149,7 +161,7 @@ public class Functions {
     /** A custom runtime ({@code provided}) runs the zip's own {@code bootstrap}: a zip without one is refused. */
     private static void requireBootstrap(String runtime, CodeStore.Stored code) {
         if (LambdaRuntime.of(runtime).map(LambdaRuntime::needsBootstrap).orElse(false)
-                && !Files.isRegularFile(code.directory().resolve("bootstrap"), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                && !Files.isRegularFile(code.directory().resolve("bootstrap"), LinkOption.NOFOLLOW_LINKS)) {
             throw LambdaError.invalid("the zip has no 'bootstrap' at its top level: a provided runtime needs one");
         }
     }
@@ -191,53 +203,42 @@ public class Functions {
         return userEnv;
     }
 
-    private String environmentJson(Map<String, String> env) {
-        try {
-            return json.writeValueAsString(new TreeMap<>(env));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+    /**
+     * UpdateFunctionCode of {@code name} ({@code {"ZipFile": base64, "Publish": bool}}): new code for $LATEST, a new
+     * snapshot; Pending until it is taken. With {@code Publish}, a new version too.
+     */
+    public Uni<Model.FunctionConfiguration> updateCode(String name, byte[] body) {
+        return blocking(codeStore::newUpload).chain(zip -> updateCodeFrom(name, body, zip).eventually(() -> blocking(() -> {
+            zip.close();
+            return null;
+        })));
     }
 
-    private Map<String, String> environment(FunctionConfig c) {
-        try {
-            return json.readValue(c.environmentJson, STRING_MAP);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("stored environment is not JSON: " + c.environmentJson, e);
-        }
-    }
-
-    private static String now() {
-        return OffsetDateTime.now(ZoneOffset.UTC).format(LAST_MODIFIED);
-    }
-
-    /** UpdateFunctionCode: new code for $LATEST, a new snapshot; Pending until it is taken. With {@code publish}, a new version too. */
-    public Model.FunctionConfiguration updateCode(String name, CodeStore.Upload zip, boolean publish) {
-        if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
-        String runtime = get(name).runtime; // 404 before the zip is unpacked
-        Model.FunctionConfiguration latest;
-        try (CodeStore.Stored code = codeStore.store(zip)) {
-            requireBootstrap(runtime, code);
-            latest = reconfigure(name, f -> {
-                f.codeSha256 = code.sha256Base64();
-                f.codeSize = code.zipBytes();
-                f.codeDir = code.directory().toString();
-            });
-        } finally {
-            codeStore.collectGarbage(); // the code it replaced, or this one when the update was refused
-        }
-        return publish ? publish(name, null, null, true) : latest;
+    private Uni<Model.FunctionConfiguration> updateCodeFrom(String name, byte[] body, CodeStore.Upload zip) {
+        return blocking(() -> {
+            Model.UpdateCodeRequest r = JsonBody.readWithZip(json, stream(body), List.of("ZipFile"), zip, Model.UpdateCodeRequest.class);
+            if (!zip.received()) throw LambdaError.invalid("ZipFile is required");
+            return r;
+        }).chain(r -> registry.get(name) // 404 before the zip is unpacked
+                .chain(f -> blocking(() -> storeCode(f.runtime, zip)))
+                .chain(code -> update(name, f -> {
+                    f.codeSha256 = code.sha256Base64();
+                    f.codeSize = code.zipBytes();
+                    f.codeDir = code.directory().toString();
+                }).eventually(code::close))
+                .eventually(codeStore::collectGarbage) // the code it replaced, or this one when the update was refused
+                .chain(latest -> Boolean.TRUE.equals(r.publish()) ? publish(name, null, null, true) : Uni.createFrom().item(latest)));
     }
 
     /** UpdateFunctionConfiguration: the fields given change, the others stay; a new snapshot is taken. */
-    public Model.FunctionConfiguration updateConfiguration(String name, Model.UpdateConfigurationRequest r) {
+    public Uni<Model.FunctionConfiguration> updateConfiguration(String name, Model.UpdateConfigurationRequest r) {
         if (r == null) throw LambdaError.invalid("the request body is empty");
         if (r.runtime() != null) validateRuntime(r.runtime());
         if (r.memorySize() != null) validateMemory(r.memorySize());
         if (r.timeout() != null) validateTimeout(r.timeout());
         validateText(r.description(), r.handler());
-        String envJson = r.environment() == null ? null : environmentJson(validateEnvironment(r.environment()));
-        return reconfigure(name, f -> {
+        String envJson = r.environment() == null ? null : registry.environmentJson(validateEnvironment(r.environment()));
+        return update(name, f -> {
             if (r.runtime() != null) f.runtime = r.runtime();
             if (r.handler() != null) f.handler = r.handler();
             if (r.memorySize() != null) f.memoryMb = r.memorySize();
@@ -247,199 +248,147 @@ public class Functions {
         });
     }
 
-    /** Applies {@code change} to $LATEST, marks it Pending and prepares its new snapshot. Published versions stay as they are. */
-    private Model.FunctionConfiguration reconfigure(String name, Consumer<FunctionRecord> change) {
-        FunctionRecord f = get(name);
-        if (f.state.equals("Pending")) throw LambdaError.conflict("The function " + name + " is being updated; try again when it is Active");
-        change.accept(f);
-        f.state = "Pending";
-        f.stateReason = "The function is being updated.";
-        f.stateReasonCode = "Updating";
-        f.lastModified = now();
-        Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name).chain(stored -> {
-            if (stored == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
-            stored.copyConfigFrom(f);
-            stored.copyStateFrom(f);
-            return Uni.createFrom().item(stored);
-        }));
-        FunctionRef ref = FunctionRef.latest(name);
-        startPreparing(ref, f);
-        return configuration(ref, f);
+    /** Applies {@code change} to $LATEST, which is Pending from then on, and prepares its new snapshot. */
+    private Uni<Model.FunctionConfiguration> update(String name, Consumer<FunctionRecord> change) {
+        return registry.update(name, change).chain(f -> prepared(FunctionRef.latest(name), f));
+    }
+
+    /** Prepares {@code ref}'s snapshot in the background (deploying it opens its code: a worker's job); its configuration. */
+    private Uni<Model.FunctionConfiguration> prepared(FunctionRef ref, FunctionConfig c) {
+        return blocking(() -> {
+            preparation.prepare(ref, c);
+            return registry.configuration(ref, c);
+        });
     }
 
     // ---- published versions ----
 
-    /**
-     * PublishVersion: an immutable copy of $LATEST as the next version number, with its own snapshot. As in
-     * Lambda, nothing is published when the newest version already runs the same code and configuration
-     * (that version is the answer), and {@code codeSha256}, when given, must match $LATEST's code.
-     * {@code whilePending} lets CreateFunction and UpdateFunctionCode publish what they just stored.
-     */
-    public Model.FunctionConfiguration publish(String name, String codeSha256, String description, boolean whilePending) {
+    /** PublishVersion ({@link FunctionRegistry#publish}); a new version's snapshot is prepared in the background. */
+    public Uni<Model.FunctionConfiguration> publish(String name, String codeSha256, String description, boolean whilePending) {
         validateDescription(description);
-        FunctionVersionRecord published = Db.tx(() -> FunctionRecord.<FunctionRecord>findById(name, LockModeType.PESSIMISTIC_WRITE)
-                .chain(f -> {
-                    if (f == null) return Uni.createFrom().failure(LambdaError.notFound("Function not found: " + arn(name)));
-                    if (!whilePending && f.state.equals("Pending")) {
-                        return Uni.createFrom().failure(LambdaError.conflict("The operation cannot be performed at this time. "
-                                + "An update is in progress for resource: " + arn(name)));
-                    }
-                    if (codeSha256 != null && !codeSha256.equals(f.codeSha256)) {
-                        return Uni.createFrom().failure(LambdaError.invalid("CodeSha256 (" + codeSha256 + ") is different from "
-                                + "the current CodeSha256 in $LATEST (" + f.codeSha256 + "). Try again with the current CodeSha256."));
-                    }
-                    return FunctionVersionRecord.<FunctionVersionRecord>find("functionName = ?1 order by version desc", name)
-                            .firstResult().chain(newest -> {
-                                if (newest != null && newest.runsLike(f)) return Uni.createFrom().item(newest);
-                                FunctionVersionRecord v = new FunctionVersionRecord();
-                                v.copyConfigFrom(f);
-                                if (description != null) v.description = description;
-                                f.lastVersion++;
-                                v.functionName = name;
-                                v.version = f.lastVersion;
-                                v.qualifiedName = name + ":" + v.version;
-                                v.state = "Pending";
-                                v.stateReason = "The version is being created.";
-                                v.stateReasonCode = "Creating";
-                                v.lastModified = now();
-                                return v.persist().replaceWith(v);
-                            });
-                }));
-        FunctionRef ref = versionRef(published);
-        if (!scheduler.isDeployed(ref.key())) startPreparing(ref, published);
-        return configuration(ref, published);
+        return registry.publish(name, codeSha256, description, whilePending).chain(v -> {
+            FunctionRef ref = Preparation.versionRef(v);
+            return scheduler.isDeployed(ref.key()) ? Uni.createFrom().item(registry.configuration(ref, v)) : prepared(ref, v);
+        });
     }
 
     /** ListVersionsByFunction: $LATEST, then the published versions in order, a page after {@code marker}. */
-    public Model.ListVersionsResponse listVersions(String name, String marker, int maxItems) {
-        FunctionRecord f = get(name);
-        int after = 0;
-        if (marker != null) {
-            try {
-                after = Integer.parseInt(marker);
-            } catch (NumberFormatException e) {
-                throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
+    public Uni<Model.ListVersionsResponse> listVersions(String name, String marker, int maxItems) {
+        return registry.get(name).chain(f -> {
+            int after = 0;
+            if (marker != null) {
+                try {
+                    after = Integer.parseInt(marker);
+                } catch (NumberFormatException e) {
+                    throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
+                }
             }
-        }
-        List<Model.FunctionConfiguration> page = new ArrayList<>();
-        if (marker == null) page.add(configuration(FunctionRef.latest(name), f));
-        int from = after;
-        int want = maxItems - page.size();
-        List<FunctionVersionRecord> versions = want == 0 ? List.of() : Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>find(
-                "functionName = ?1 and version > ?2 order by version", name, from).range(0, want - 1).list());
-        versions.forEach(v -> page.add(configuration(versionRef(v), v)));
-        String next = page.size() == maxItems ? (versions.isEmpty() ? "0" : Integer.toString(versions.getLast().version)) : null;
-        return new Model.ListVersionsResponse(page, next);
+            List<Model.FunctionConfiguration> page = new ArrayList<>();
+            if (marker == null) page.add(registry.configuration(FunctionRef.latest(name), f));
+            return registry.versionsAfter(name, after, maxItems - page.size()).map(versions -> {
+                versions.forEach(v -> page.add(registry.configuration(Preparation.versionRef(v), v)));
+                String next = page.size() == maxItems ? (versions.isEmpty() ? "0" : Integer.toString(versions.getLast().version)) : null;
+                return new Model.ListVersionsResponse(page, next);
+            });
+        });
     }
 
     // ---- reads ----
 
-    /** $LATEST's row. */
-    public FunctionRecord get(String name) {
-        FunctionRecord f = Db.read(() -> FunctionRecord.<FunctionRecord>findById(name));
-        if (f == null) throw LambdaError.notFound("Function not found: " + arn(name));
-        return f;
-    }
-
-    /** The code and configuration {@code ref} names: $LATEST's row or a published version's. */
-    public FunctionConfig find(FunctionRef ref) {
-        if (ref.isLatest()) return get(ref.name());
-        FunctionVersionRecord v = Db.read(() -> FunctionVersionRecord.<FunctionVersionRecord>findById(ref.key()));
-        if (v == null) throw LambdaError.notFound("Function not found: " + ref.arn());
-        return v;
-    }
-
-    public Model.FunctionConfiguration configuration(FunctionRef ref, FunctionConfig c) {
-        Map<String, String> userEnv = environment(c);
-        return new Model.FunctionConfiguration(ref.name(), ref.arn(), c.runtime, c.handler, c.codeSize, c.description,
-                c.timeoutSeconds, c.memoryMb, c.lastModified, c.codeSha256, ref.qualifier(), c.state, c.stateReason,
-                c.stateReasonCode, c.state.equals("Pending") ? "InProgress" : "Successful",
-                userEnv.isEmpty() ? null : new Model.Environment(userEnv), "Zip", List.of("x86_64"));
+    /** The configuration of {@code ref}, or a 404. */
+    public Uni<Model.FunctionConfiguration> configuration(FunctionRef ref) {
+        return registry.find(ref).map(c -> registry.configuration(ref, c));
     }
 
     /** A page of functions ($LATEST) in name order, after {@code marker}. */
-    public Model.ListFunctionsResponse list(String marker, int maxItems) {
-        List<FunctionRecord> page = Db.read(() -> (marker == null
-                ? FunctionRecord.<FunctionRecord>find("order by name")
-                : FunctionRecord.<FunctionRecord>find("name > ?1 order by name", marker)).range(0, maxItems - 1).list());
-        String next = page.size() == maxItems ? page.getLast().name : null;
-        return new Model.ListFunctionsResponse(page.stream().map(f -> configuration(FunctionRef.latest(f.name), f)).toList(), next);
+    public Uni<Model.ListFunctionsResponse> list(String marker, int maxItems) {
+        return registry.page(marker, maxItems).map(page -> new Model.ListFunctionsResponse(
+                page.stream().map(f -> registry.configuration(FunctionRef.latest(f.name), f)).toList(),
+                page.size() == maxItems ? page.getLast().name : null));
     }
 
     /** DeleteFunction: the whole function with every version, or with a qualifier, one published version. */
-    public void delete(FunctionRef ref) {
+    public Uni<Void> delete(FunctionRef ref) {
         if (!ref.isLatest()) {
-            long deleted = Db.tx(() -> FunctionVersionRecord.deleteById(ref.key()).map(d -> d ? 1L : 0L));
-            if (deleted == 0) throw LambdaError.notFound("Function not found: " + ref.arn());
-            scheduler.remove(ref.key());
-            codeStore.collectGarbage();
-            return;
+            return registry.deleteVersion(ref).invoke(deleted -> {
+                if (!deleted) throw FunctionRegistry.notFound(ref);
+                scheduler.remove(ref.key());
+                codeStore.collectGarbage();
+            }).replaceWithVoid();
         }
-        long deleted = Db.tx(() -> FunctionRecord.delete("name", ref.name())); // versions go with it (ON DELETE CASCADE)
-        if (deleted == 0) throw LambdaError.notFound("Function not found: " + arn(ref.name()));
-        scheduler.reserve(ref.name(), null);
-        scheduler.removeFunction(ref.name());
-        codeStore.collectGarbage();
+        return registry.deleteFunction(ref.name()).invoke(deleted -> {
+            if (!deleted) throw FunctionRegistry.notFound(ref);
+            scheduler.reserve(ref.name(), null);
+            scheduler.removeFunction(ref.name());
+            codeStore.collectGarbage();
+        }).replaceWithVoid();
     }
 
     // ---- settings that hold for every version ----
 
-    public int maxRetryAttempts(String name) {
-        return get(name).maxRetryAttempts;
+    public Uni<Integer> maxRetryAttempts(String name) {
+        return registry.get(name).map(f -> f.maxRetryAttempts);
     }
 
     /** Sets how often a failed Event invocation of {@code name} is retried before it becomes a dead letter. */
-    public void setMaxRetryAttempts(String name, int attempts) {
+    public Uni<Void> setMaxRetryAttempts(String name, int attempts) {
         if (attempts < 0 || attempts > 100) throw LambdaError.invalid("MaximumRetryAttempts must be between 0 and 100");
-        get(name);
-        Db.tx(() -> FunctionRecord.update("maxRetryAttempts = ?1 where name = ?2", attempts, name));
+        return registry.setMaxRetryAttempts(name, attempts);
+    }
+
+    public Uni<Integer> reservedConcurrency(String name) {
+        return registry.get(name).map(f -> f.reservedConcurrency);
     }
 
     /** Sets or (with null) removes {@code name}'s reserved concurrency, shared by all its versions. */
-    public void reserveConcurrency(String name, Integer slots) {
-        get(name);
-        try {
-            scheduler.reserve(name, slots);
-        } catch (IllegalArgumentException e) {
-            throw LambdaError.invalid(e.getMessage());
-        }
-        Db.tx(() -> FunctionRecord.update("reservedConcurrency = ?1 where name = ?2", slots, name));
+    public Uni<Void> reserveConcurrency(String name, Integer slots) {
+        return registry.get(name).chain(f -> {
+            try {
+                scheduler.reserve(name, slots);
+            } catch (IllegalArgumentException e) {
+                throw LambdaError.invalid(e.getMessage());
+            }
+            return registry.setReservedConcurrency(name, slots);
+        });
     }
 
     // ---- invoking ----
 
     /**
-     * Runs one invocation of {@code ref} through the scheduler (admission, a run slot, its own VM) and records it with
-     * the time it waited since {@code acceptedNanos} ({@link System#nanoTime}, when the request was accepted). Only a
-     * version that is not ready touches the database here (to say why).
+     * Runs one invocation of {@code ref} through the scheduler (admission, a run slot, its own VM, on a worker thread)
+     * and records it with the time it waited since {@code acceptedNanos} ({@link System#nanoTime}, when the request was
+     * accepted). Only a version that is not ready touches the database here (to say why).
      */
-    public Invoked invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
-        Invoked inv;
-        try {
-            inv = scheduler.invoke(ref.key(), new Scheduler.Request(requestId, payload, ref.arn(), traceId(), acceptedNanos));
-        } catch (RuntimeException e) {
-            throw refusal(ref, e);
+    public Uni<Invoked> invoke(FunctionRef ref, String requestId, byte[] payload, long acceptedNanos) {
+        return Functions.<Invoked>blocking(() -> {
+                    Invoked inv = scheduler.invoke(ref.key(), new Scheduler.Request(requestId, payload, ref.arn(), traceId(), acceptedNanos));
+                    invocations.record(requestId, ref, inv);
+                    return inv;
+                })
+                .onFailure(e -> e instanceof RuntimeException && !(e instanceof LambdaError))
+                .recoverWithUni(e -> refusal(ref, (RuntimeException) e).onItem().transformToUni(Uni.createFrom()::failure));
+    }
+
+    /** {@link #refusal(FunctionRef, RuntimeException, FunctionState, String)}, with the version's state as stored. */
+    private Uni<RuntimeException> refusal(FunctionRef ref, RuntimeException e) {
+        if (!(e instanceof Scheduler.HostCannotRun || e instanceof Scheduler.NotReady)) {
+            return Uni.createFrom().item(refusal(ref, e, null, null));
         }
-        invocations.record(requestId, ref, inv);
-        return inv;
+        return registry.find(ref).map(c -> refusal(ref, e, c.state, c.stateReason));
     }
 
     /**
      * Lambda's error for an invocation of {@code ref} that the scheduler did not run: 404 when the function or version
-     * does not exist, 502 on a host that cannot run functions, 409 with its state when it is not ready, 429 past a
-     * concurrency limit. Anything else is a fault, returned as it is.
+     * does not exist ({@code state} null), 502 on a host that cannot run functions, 409 with its state when it is not
+     * ready, 429 past a concurrency limit. Anything else is a fault, returned as it is. Only the first two need the
+     * version's stored {@code state} and {@code stateReason}.
      */
-    RuntimeException refusal(FunctionRef ref, RuntimeException e) {
+    static RuntimeException refusal(FunctionRef ref, RuntimeException e, FunctionState state, String stateReason) {
         return switch (e) {
-            case Scheduler.HostCannotRun h -> {
-                find(ref); // 404 when it does not exist
-                yield Scheduling.cannotRunError(h.getMessage());
-            }
-            case Scheduler.NotReady n -> {
-                FunctionConfig c = find(ref); // 404 when it does not exist
-                yield LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the "
-                        + "following state: " + c.state + (c.stateReason == null ? "" : " (" + c.stateReason + ")"));
-            }
+            case Scheduler.HostCannotRun h -> state == null ? FunctionRegistry.notFound(ref) : Scheduling.cannotRunError(h.getMessage());
+            case Scheduler.NotReady n -> state == null ? FunctionRegistry.notFound(ref)
+                    : LambdaError.conflict("The operation cannot be performed at this time. The function is currently in the "
+                            + "following state: " + state + (stateReason == null ? "" : " (" + stateReason + ")"));
             case Admission.TooManyRequests t -> LambdaError.throttled(t.reason(), t.getMessage());
             case Scheduler.Stopping s -> new LambdaError(500, "ServiceException", "The platform is stopping.");
             default -> e;
@@ -447,123 +396,22 @@ public class Functions {
     }
 
     /**
-     * Refuses an invocation of {@code ref} (404 when it does not exist) on a host that cannot run functions, with
-     * Lambda's error shape and the reason: before an Event invocation is accepted, too, so that none is queued here.
+     * Checks that {@code ref} exists (a 404) and that this host can run it (otherwise Lambda's error shape and the
+     * reason): before an Event invocation is accepted, so that none is queued here.
      */
-    public void requireHostCanRun(FunctionRef ref) {
-        if (scheduler.cannotRunFunctions() == null) return;
-        find(ref);
-        throw Scheduling.cannotRunError(scheduler.cannotRunFunctions());
+    public Uni<Void> requireRunnable(FunctionRef ref) {
+        return registry.find(ref).invoke(c -> {
+            if (scheduler.cannotRunFunctions() != null) throw Scheduling.cannotRunError(scheduler.cannotRunFunctions());
+        }).replaceWithVoid();
+    }
+
+    /** Checks that {@code ref} exists (a 404). */
+    public Uni<Void> requireExists(FunctionRef ref) {
+        return registry.find(ref).replaceWithVoid();
     }
 
     static String traceId() {
         String hex = java.util.UUID.randomUUID().toString().replace("-", "");
         return "Root=1-" + Long.toHexString(System.currentTimeMillis() / 1000) + "-" + hex.substring(0, 24) + ";Sampled=0";
-    }
-
-    // ---- snapshots ----
-
-    /** The environment Lambda gives a runtime, the limits, and a version key that changes with anything that runs. */
-    private FunctionSpec spec(FunctionRef ref, FunctionConfig c) {
-        Map<String, String> env = new TreeMap<>(environment(c));
-        env.put("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:" + RuntimeApi.PORT);
-        env.put("_HANDLER", c.handler);
-        env.put("LAMBDA_TASK_ROOT", "/var/task");
-        env.put("AWS_LAMBDA_FUNCTION_NAME", ref.name());
-        env.put("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", Integer.toString(c.memoryMb));
-        env.put("AWS_LAMBDA_FUNCTION_VERSION", ref.qualifier());
-        env.put("AWS_REGION", REGION);
-        env.put("AWS_DEFAULT_REGION", REGION);
-        env.put("PATH", "/var/task:/usr/bin:/bin");
-        env.put("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + ref.name());
-        env.put("AWS_LAMBDA_LOG_STREAM_NAME", "flicker/[" + ref.qualifier() + "]" + ref.name());
-        env.put("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-        // What the runtime starts (the zip's bootstrap, or python3.11 from its layer) and what it adds to Lambda's.
-        LambdaRuntime launch = LambdaRuntime.of(c.runtime).orElseThrow(() -> new IllegalStateException("unknown runtime " + c.runtime));
-        env.putAll(launch.env());
-        // The layer's own id (which changes with its content) is added to the key by the scheduler, which opens it.
-        String runs = c.codeSha256 + "|" + launch.name();
-        String key = ref.name() + "-" + versionHash(runs, c.memoryMb, c.timeoutSeconds, env);
-        return new FunctionSpec(ref.name(), key, codeStore.directory(c.codeDir), launch.program(), launch.args(), launch.layer(),
-                env, c.memoryMb, c.timeoutSeconds * 1000L);
-    }
-
-    /**
-     * Deploys {@code ref} from its stored configuration {@code c} (which says Pending), replacing what ran before; the
-     * scheduler prepares its snapshot. Whatever goes wrong on the way, the version ends Active or Failed: never Pending
-     * for good, which would refuse every later update with a 409.
-     */
-    private void startPreparing(FunctionRef ref, FunctionConfig c) {
-        FunctionSpec spec;
-        try {
-            spec = spec(ref, c);
-        } catch (RuntimeException e) {
-            LOG.warnf(e, "function %s cannot be set up", ref.key());
-            scheduler.remove(ref.key()); // what ran before no longer matches the stored configuration
-            settle(ref, null, new Scheduler.Prepared.Failed("The function cannot be set up: " + e.getMessage()));
-            return;
-        }
-        scheduler.deploy(ref.key(), spec, (deployment, outcome) -> settle(ref, deployment, outcome));
-    }
-
-    /**
-     * Records how preparing {@code ref} ended: Active, or Failed with the reason (made one safe line: a guest's stderr in
-     * it may hold NUL, which PostgreSQL refuses), or still Pending on a host that cannot run functions. A database fault
-     * is retried for a while. {@code deployment} is what was prepared (null when nothing could be set up): when it was
-     * replaced meanwhile, its successor settles the state instead. It runs only once Active is recorded.
-     */
-    private void settle(FunctionRef ref, Scheduler.Deployment deployment, Scheduler.Prepared outcome) {
-        if (outcome instanceof Scheduler.Prepared.CannotRunHere cannot) {
-            // Nothing is wrong with the function: this host cannot run any. It stays Pending, saying why, and is
-            // prepared when the platform starts on a host with KVM.
-            setState(ref, "Pending", GuestText.line("This host cannot run functions: " + cannot.reason()), "Creating");
-            return;
-        }
-        String reason = outcome instanceof Scheduler.Prepared.Failed failed ? GuestText.line(failed.reason()) : null;
-        for (int attempt = 1; ; attempt++) {
-            if (deployment != null && !deployment.current()) return;
-            try {
-                if (reason == null) {
-                    setState(ref, "Active", null, null);
-                    deployment.activate();
-                    LOG.infof("function %s is Active", ref.key());
-                } else {
-                    setState(ref, "Failed", reason, "InvalidRuntime");
-                    LOG.warnf("function %s failed: %s", ref.key(), reason);
-                }
-                return;
-            } catch (RuntimeException e) {
-                if (attempt == 5) {
-                    LOG.errorf(e, "cannot record the state of %s; the platform tries again at its next start", ref.key());
-                    return;
-                }
-                try {
-                    Thread.sleep(1000L * attempt);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-    }
-
-    private void setState(FunctionRef ref, String state, String reason, String reasonCode) {
-        if (ref.isLatest()) {
-            Db.tx(() -> FunctionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where name = ?4",
-                    state, reason, reasonCode, ref.name()));
-        } else {
-            Db.tx(() -> FunctionVersionRecord.update("state = ?1, stateReason = ?2, stateReasonCode = ?3 where qualifiedName = ?4",
-                    state, reason, reasonCode, ref.key()));
-        }
-    }
-
-    private static String versionHash(String codeSha, int memory, int timeout, Map<String, String> env) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            d.update((codeSha + "|" + memory + "|" + timeout + "|" + env).getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d.digest()).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
     }
 }

@@ -2,6 +2,8 @@ package dev.flicker.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flicker.scheduler.Invoked;
+import io.smallrye.mutiny.Uni;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.DefaultValue;
@@ -13,16 +15,18 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.List;
 
-/** The Lambda REST API paths Flicker implements (API version 2015-03-31). */
+/**
+ * The Lambda REST API paths Flicker implements (API version 2015-03-31). Handlers run on the event loop and return
+ * {@link Uni}s; what blocks runs on worker threads ({@link Functions}).
+ */
 @Path("/2015-03-31/functions")
 @Produces(MediaType.APPLICATION_JSON)
 public class FunctionsResource {
@@ -31,28 +35,23 @@ public class FunctionsResource {
 
     private final Functions functions;
     private final AsyncQueue asyncQueue;
-    private final CodeStore codeStore;
     private final ObjectMapper json;
 
-    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, CodeStore codeStore, ObjectMapper json) {
+    public FunctionsResource(Functions functions, AsyncQueue asyncQueue, ObjectMapper json) {
         this.functions = functions;
         this.asyncQueue = asyncQueue;
-        this.codeStore = codeStore;
         this.json = json;
     }
 
-    /** CreateFunction; the zip in {@code Code.ZipFile} is decoded into the code store as the body is parsed. */
+    /** CreateFunction; the zip in {@code Code.ZipFile} is decoded into the code store as the body is parsed, on a worker thread. */
     @POST
     @Consumes("*/*")
-    public Response create(InputStream body) {
-        try (CodeStore.Upload zip = codeStore.newUpload()) {
-            Model.CreateFunctionRequest r = JsonBody.readWithZip(json, body, List.of("Code", "ZipFile"), zip, Model.CreateFunctionRequest.class);
-            return Response.status(201).entity(functions.create(r, zip)).build();
-        }
+    public Uni<Response> create(@Context RoutingContext request) {
+        return Bodies.of(request).chain(functions::create).map(c -> Response.status(201).entity(c).build());
     }
 
     @GET
-    public Model.ListFunctionsResponse list(@QueryParam("Marker") String marker, @QueryParam("MaxItems") String maxItems) {
+    public Uni<Model.ListFunctionsResponse> list(@QueryParam("Marker") String marker, @QueryParam("MaxItems") String maxItems) {
         // Markers are the function names this API hands out.
         if (marker != null && !FunctionRef.validName(marker)) throw LambdaError.invalid("Marker '" + marker + "' is not one this API returned");
         return functions.list(marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
@@ -60,57 +59,54 @@ public class FunctionsResource {
 
     @GET
     @Path("/{name}")
-    public Model.GetFunctionResponse get(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+    public Uni<Model.GetFunctionResponse> get(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
         FunctionRef ref = FunctionRef.parse(name, qualifier);
-        FunctionConfig c = functions.find(ref);
         // Lambda's Location is a download URL of the zip. Flicker keeps the unpacked code, not the zip, and the
         // directory's host path would tell a client about the host: no Location (both AWS SDKs take its absence).
-        return new Model.GetFunctionResponse(functions.configuration(ref, c), new Model.CodeLocation("Flicker", null));
+        return functions.configuration(ref).map(c -> new Model.GetFunctionResponse(c, new Model.CodeLocation("Flicker", null)));
     }
 
     @GET
     @Path("/{name}/configuration")
-    public Model.FunctionConfiguration configuration(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
-        FunctionRef ref = FunctionRef.parse(name, qualifier);
-        return functions.configuration(ref, functions.find(ref));
+    public Uni<Model.FunctionConfiguration> configuration(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+        return functions.configuration(FunctionRef.parse(name, qualifier));
     }
 
     /** UpdateFunctionCode: {@code {"ZipFile": base64, "Publish": bool}}; only $LATEST changes. */
     @PUT
     @Path("/{name}/code")
     @Consumes("*/*")
-    public Model.FunctionConfiguration updateCode(@PathParam("name") String name, InputStream body) {
+    public Uni<Model.FunctionConfiguration> updateCode(@PathParam("name") String name, @Context RoutingContext request) {
         String function = FunctionRef.unqualifiedName(name);
-        try (CodeStore.Upload zip = codeStore.newUpload()) {
-            Model.UpdateCodeRequest r = JsonBody.readWithZip(json, body, List.of("ZipFile"), zip, Model.UpdateCodeRequest.class);
-            return functions.updateCode(function, zip, Boolean.TRUE.equals(r.publish()));
-        }
+        return Bodies.of(request).chain(body -> functions.updateCode(function, body));
     }
 
     /** UpdateFunctionConfiguration of $LATEST. */
     @PUT
     @Path("/{name}/configuration")
     @Consumes("*/*")
-    public Model.FunctionConfiguration updateConfiguration(@PathParam("name") String name, byte[] body) {
-        return functions.updateConfiguration(FunctionRef.unqualifiedName(name), read(body, Model.UpdateConfigurationRequest.class));
+    public Uni<Model.FunctionConfiguration> updateConfiguration(@PathParam("name") String name, @Context RoutingContext request) {
+        String function = FunctionRef.unqualifiedName(name);
+        return Bodies.of(request).chain(body -> functions.updateConfiguration(function, read(body, Model.UpdateConfigurationRequest.class)));
     }
 
     /** PublishVersion: {@code {"CodeSha256", "Description"}}, both optional. */
     @POST
     @Path("/{name}/versions")
     @Consumes("*/*")
-    public Response publishVersion(@PathParam("name") String name, byte[] body) {
-        Model.PublishVersionRequest r = body == null || body.length == 0 ? new Model.PublishVersionRequest(null, null)
-                : read(body, Model.PublishVersionRequest.class);
-        return Response.status(201).entity(functions.publish(FunctionRef.unqualifiedName(name), r.codeSha256(),
-                r.description(), false)).build();
+    public Uni<Response> publishVersion(@PathParam("name") String name, @Context RoutingContext request) {
+        return Bodies.of(request).chain(body -> {
+            Model.PublishVersionRequest r = body == null || body.length == 0 ? new Model.PublishVersionRequest(null, null)
+                    : read(body, Model.PublishVersionRequest.class);
+            return functions.publish(FunctionRef.unqualifiedName(name), r.codeSha256(), r.description(), false);
+        }).map(c -> Response.status(201).entity(c).build());
     }
 
     /** ListVersionsByFunction: $LATEST and the published versions. */
     @GET
     @Path("/{name}/versions")
-    public Model.ListVersionsResponse listVersions(@PathParam("name") String name, @QueryParam("Marker") String marker,
-                                                  @QueryParam("MaxItems") String maxItems) {
+    public Uni<Model.ListVersionsResponse> listVersions(@PathParam("name") String name, @QueryParam("Marker") String marker,
+                                                       @QueryParam("MaxItems") String maxItems) {
         return functions.listVersions(FunctionRef.unqualifiedName(name), marker, Params.integer("MaxItems", maxItems, 50, 1, 10_000));
     }
 
@@ -120,24 +116,31 @@ public class FunctionsResource {
 
     @DELETE
     @Path("/{name}")
-    public Response delete(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
+    public Uni<Response> delete(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier) {
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         if (ref.isLatest() && FunctionRef.namesQualifier(name, qualifier)) {
             throw LambdaError.invalid("$LATEST version cannot be deleted without deleting the function");
         }
-        functions.delete(ref);
-        return Response.noContent().build();
+        return functions.delete(ref).replaceWith(() -> Response.noContent().build());
     }
 
-    /** Invoke: {@code RequestResponse} (default), {@code Event} (queued durably, 202) and {@code DryRun}. */
+    /**
+     * Invoke: {@code RequestResponse} (default), {@code Event} (queued durably, 202) and {@code DryRun}. The VM runs on a
+     * worker thread; the request's event loop only waits for it.
+     */
     @POST
     @Path("/{name}/invocations")
     @Consumes("*/*")
     @Produces("*/*")
-    public Response invoke(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier,
-                           @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
-                           @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType, byte[] payload) {
+    public Uni<Response> invoke(@PathParam("name") String name, @QueryParam("Qualifier") String qualifier,
+                                @HeaderParam("X-Amz-Invocation-Type") @DefaultValue("RequestResponse") String type,
+                                @HeaderParam("X-Amz-Log-Type") @DefaultValue("None") String logType,
+                                @Context RoutingContext request) {
         long acceptedNanos = System.nanoTime();
+        return Bodies.of(request).chain(payload -> invoke(name, qualifier, type, logType, payload, acceptedNanos));
+    }
+
+    private Uni<Response> invoke(String name, String qualifier, String type, String logType, byte[] payload, long acceptedNanos) {
         if (!logType.equals("None") && !logType.equals("Tail")) throw LambdaError.invalid("X-Amz-Log-Type must be None or Tail, was " + logType);
         FunctionRef ref = FunctionRef.parse(name, qualifier);
         byte[] event = payload == null || payload.length == 0 ? "{}".getBytes(StandardCharsets.UTF_8) : payload;
@@ -146,8 +149,7 @@ public class FunctionsResource {
         }
         switch (type) {
             case "DryRun" -> {
-                functions.find(ref); // checks that it exists
-                return Response.noContent().build();
+                return functions.requireExists(ref).replaceWith(() -> Response.noContent().build());
             }
             case "RequestResponse" -> {
             }
@@ -156,16 +158,18 @@ public class FunctionsResource {
                     throw LambdaError.tooLarge("Request must be smaller than " + AsyncQueue.MAX_ASYNC_PAYLOAD
                             + " bytes for an Event invocation");
                 }
-                functions.find(ref);
-                functions.requireHostCanRun(ref);
                 String requestId = java.util.UUID.randomUUID().toString();
-                asyncQueue.enqueue(requestId, ref, event); // durable before the 202
-                return Response.status(202).header("X-Amzn-RequestId", requestId).build();
+                return functions.requireRunnable(ref)
+                        .chain(() -> asyncQueue.enqueue(requestId, ref, event)) // durable before the 202
+                        .replaceWith(() -> Response.status(202).header("X-Amzn-RequestId", requestId).build());
             }
             default -> throw LambdaError.invalid("X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, was " + type);
         }
         String requestId = java.util.UUID.randomUUID().toString();
-        Invoked inv = functions.invoke(ref, requestId, event, acceptedNanos);
+        return functions.invoke(ref, requestId, event, acceptedNanos).map(inv -> answer(ref, requestId, logType, inv));
+    }
+
+    private static Response answer(FunctionRef ref, String requestId, String logType, Invoked inv) {
         byte[] answer = inv.response();
         // The function chose its error type: into a header only as Lambda's pattern allows (no line breaks, <= 128).
         String errorType = GuestText.errorType(inv.errorType());

@@ -1,31 +1,54 @@
 package dev.flicker.api;
 
 import dev.flicker.scheduler.Invoked;
+import io.quarkus.hibernate.reactive.panache.Panache;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import org.jboss.logging.Logger;
 
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * Invocation records: one row per invocation with its outcome, version, start path, phase timings and the last 4 KB
- * of its output (truncation marked). Written by one background thread, off the invoke path, in batches.
+ * of its output (truncation marked). Written off the invoke path, in batches, one batch at a time: a Vert.x timer
+ * takes what is pending and writes it through Hibernate Reactive, then looks again.
  */
 @ApplicationScoped
 public class Invocations {
     private static final Logger LOG = Logger.getLogger(Invocations.class);
     static final int LOG_BYTES = 4096;
     static final int BATCH_ROWS = 500;
+    /** How long the writer waits before it looks again when nothing was pending. */
+    private static final long IDLE_MILLIS = 50;
     private final BlockingQueue<InvocationRecord> pending = new ArrayBlockingQueue<>(100_000);
-    private final Thread writer;
+    private final Vertx vertx;
+    /** True from when a batch is taken until it is written (or dropped). */
+    private volatile boolean writing;
+    private volatile boolean stopped;
 
-    public Invocations() {
-        writer = Thread.ofPlatform().daemon().name("invocation-records").start(this::drain);
+    public Invocations(Vertx vertx) {
+        this.vertx = vertx;
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        writeSoon(IDLE_MILLIS);
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        stopped = true;
     }
 
     /**
@@ -74,54 +97,55 @@ public class Invocations {
         if (!pending.offer(r)) LOG.warnf("invocation record %s dropped: the writer is behind", requestId);
     }
 
-    private void drain() {
-        while (true) {
-            try {
-                InvocationRecord first = pending.poll(1, TimeUnit.SECONDS);
-                if (first == null) continue;
-                List<InvocationRecord> batch = new java.util.ArrayList<>(List.of(first));
-                pending.drainTo(batch, BATCH_ROWS - 1);
-                write(batch);
-            } catch (InterruptedException e) {
-                return;
-            } catch (RuntimeException e) {
-                LOG.error("cannot write invocation records", e);
-            }
+    private void writeSoon(long delayMillis) {
+        if (!stopped) vertx.setTimer(delayMillis, id -> writePending());
+    }
+
+    /** Writes what is pending, up to a batch, on a Vert.x context of its own; then looks again. */
+    private void writePending() {
+        List<InvocationRecord> batch = new ArrayList<>();
+        writing = true;
+        pending.drainTo(batch, BATCH_ROWS);
+        if (batch.isEmpty()) {
+            writing = false;
+            writeSoon(IDLE_MILLIS);
+            return;
         }
+        Contexts.run(vertx, () -> write(batch), written -> {
+            writing = false;
+            writeSoon(pending.isEmpty() ? IDLE_MILLIS : 1);
+        }, e -> {
+            LOG.error("cannot write invocation records", e);
+            writing = false;
+            writeSoon(IDLE_MILLIS);
+        });
     }
 
     /**
      * Writes {@code batch} in one transaction. When that fails, each record is written alone, so that one bad
-     * record costs only itself, not the other records of its batch (which may be other functions'); returns how
-     * many were written.
+     * record costs only itself, not the other records of its batch (which may be other functions'); its item is how
+     * many were written. On a Vert.x context.
      */
-    int write(List<InvocationRecord> batch) {
-        try {
-            Db.tx(() -> InvocationRecord.persist(batch));
-            return batch.size();
-        } catch (RuntimeException batchFailed) {
-            int written = 0;
-            for (InvocationRecord r : batch) {
-                try {
-                    Db.tx(() -> InvocationRecord.persist(r));
-                    written++;
-                } catch (RuntimeException e) {
-                    LOG.warnf("invocation record %s of %s dropped: %s", r.requestId, r.functionName, e.getMessage());
-                }
-            }
-            return written;
-        }
+    Uni<Integer> write(List<InvocationRecord> batch) {
+        return Panache.withTransaction(() -> InvocationRecord.persist(batch)).replaceWith(batch.size())
+                .onFailure().recoverWithUni(batchFailed -> Multi.createFrom().iterable(batch)
+                        .onItem().transformToUniAndConcatenate(r -> Panache.withTransaction(() -> InvocationRecord.persist(r))
+                                .replaceWith(1)
+                                .onFailure().recoverWithItem(e -> {
+                                    LOG.warnf("invocation record %s of %s dropped: %s", r.requestId, r.functionName, e.getMessage());
+                                    return 0;
+                                }))
+                        .collect().with(Collectors.summingInt(Integer::intValue)));
     }
 
-    /** Waits until every record handed over so far is written (for tests and shutdown). */
+    /** Waits until every record handed over so far is written (for tests). */
     public void flush() throws InterruptedException {
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!pending.isEmpty() && System.nanoTime() < until) Thread.sleep(10);
-        Thread.sleep(100);
+        while ((!pending.isEmpty() || writing) && System.nanoTime() < until) Thread.sleep(10);
     }
 
     /** A page of records, newest first, optionally of one function and one status. */
-    public List<InvocationRecord> find(String function, String status, int limit, int offset) {
+    public Uni<List<InvocationRecord>> find(String function, String status, int limit, int offset) {
         StringBuilder q = new StringBuilder("1 = 1");
         List<Object> params = new java.util.ArrayList<>();
         if (function != null) {
@@ -133,7 +157,7 @@ public class Invocations {
             q.append(" and status = ?").append(params.size());
         }
         q.append(" order by createdAt desc");
-        return Db.read(() -> InvocationRecord.<InvocationRecord>find(q.toString(), params.toArray())
+        return Panache.withSession(() -> InvocationRecord.<InvocationRecord>find(q.toString(), params.toArray())
                 .range(offset, offset + limit - 1).list());
     }
 }

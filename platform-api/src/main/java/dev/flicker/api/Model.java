@@ -47,7 +47,7 @@ public final class Model {
                                         long codeSize, String description, int timeout, int memorySize,
                                         String lastModified, String codeSha256, String version, String state,
                                         String stateReason, String stateReasonCode, String lastUpdateStatus,
-                                        Environment environment, String packageType, List<String> architectures) {}
+                                        String lastUpdateStatusReason, String lastUpdateStatusReasonCode, Environment environment, String packageType, List<String> architectures) {}
 
     @JsonNaming(PropertyNamingStrategies.UpperCamelCaseStrategy.class)
     @JsonInclude(JsonInclude.Include.NON_NULL)

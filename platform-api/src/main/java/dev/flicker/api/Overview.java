@@ -3,7 +3,9 @@ package dev.flicker.api;
 import dev.flicker.scheduler.Figures;
 import dev.flicker.scheduler.Scheduler;
 import dev.flicker.scheduler.StartPath;
+import io.quarkus.hibernate.reactive.panache.Panache;
 import io.quarkus.panache.common.Sort;
+import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.RowSet;
@@ -77,7 +79,7 @@ public class Overview {
     public record Concurrency(int limit, int inFlight) {}
 
     /** One stored function: its configuration and state, invocations in flight now, and its window. */
-    public record Function(String name, String state, String stateReason, int memoryMb, int timeoutSeconds,
+    public record Function(String name, FunctionState state, String stateReason, int memoryMb, int timeoutSeconds,
                            Integer reservedConcurrency, int inFlight, Window window) {}
 
     /**
@@ -123,25 +125,31 @@ public class Overview {
         }
     }
 
-    public Snapshot read() {
-        List<FunctionRecord> stored = Db.read(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name")));
+    public Uni<Snapshot> read() {
         Map<String, Window> windows = new HashMap<>();
-        Window all = windowPerFunction(windows);
-        List<Function> rows = new ArrayList<>(stored.size());
-        for (FunctionRecord f : stored) {
-            rows.add(new Function(f.name, f.state, f.stateReason, f.memoryMb, f.timeoutSeconds, f.reservedConcurrency,
-                    scheduler.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
-        }
-        List<Recent> recent = invocations.find(null, null, RECENT_RECORDS, 0).stream().map(Recent::of).toList();
-        return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC),
-                new Host(scheduler.cannotRunFunctions() == null, scheduler.cannotRunFunctions()), WINDOW_SECONDS,
-                new Concurrency(scheduler.concurrencyLimit(), scheduler.inFlightTotal()), scheduler.runSlotFigures(), rows, all,
-                PoolView.of(scheduler.poolFigures()), Jvm.now(), asyncQueue.counts(), recent);
+        return Panache.withSession(() -> FunctionRecord.<FunctionRecord>listAll(Sort.by("name"))).chain(stored -> windowPerFunction(windows)
+                .chain(all -> invocations.find(null, null, RECENT_RECORDS, 0)
+                        // The pool's figures read /proc (smaps whole): on a worker thread, not the event loop.
+                        .chain(recent -> asyncQueue.counts().chain(counts -> Functions.blocking(() -> {
+                            List<Function> rows = new ArrayList<>(stored.size());
+                            for (FunctionRecord f : stored) {
+                                rows.add(new Function(f.name, f.state, f.stateReason, f.memoryMb, f.timeoutSeconds,
+                                        f.reservedConcurrency, scheduler.inFlight(f.name), windows.getOrDefault(f.name, Window.empty())));
+                            }
+                            return new Snapshot(OffsetDateTime.now(ZoneOffset.UTC),
+                                    new Host(scheduler.cannotRunFunctions() == null, scheduler.cannotRunFunctions()), WINDOW_SECONDS,
+                                    new Concurrency(scheduler.concurrencyLimit(), scheduler.inFlightTotal()), scheduler.runSlotFigures(),
+                                    rows, all, PoolView.of(scheduler.poolFigures()), Jvm.now(), counts,
+                                    recent.stream().map(Recent::of).toList());
+                        })))));
     }
 
     /** Fills {@code perFunction} with each function's window and returns the window of all functions together. */
-    private Window windowPerFunction(Map<String, Window> perFunction) {
-        RowSet<Row> rows = Db.await(() -> db.preparedQuery(WINDOW_SQL).execute(Tuple.of((double) WINDOW_SECONDS)));
+    private Uni<Window> windowPerFunction(Map<String, Window> perFunction) {
+        return db.preparedQuery(WINDOW_SQL).execute(Tuple.of((double) WINDOW_SECONDS)).map(rows -> windows(rows, perFunction));
+    }
+
+    private static Window windows(RowSet<Row> rows, Map<String, Window> perFunction) {
         Window all = Window.empty();
         for (Row r : rows) {
             Map<String, Long> startPaths = new LinkedHashMap<>();

@@ -1,26 +1,36 @@
 package dev.flicker.api;
 
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
- * SHA-256 for the API: a zip's content address ({@link CodeStore}) and SigV4's payload and request hashes. The engine's
- * modules share {@code dev.flicker.kvm.Sha256}, which this module may not use (the module graph, {@code ModuleGraphTest}).
+ * SHA-256, the platform's one hash: of code (its content address and Lambda's {@code CodeSha256}), of request bodies
+ * and canonical requests (SigV4), and of what makes a version run differently (its snapshot's key).
  */
 final class Sha256 {
     private Sha256() {}
 
-    /** A new SHA-256 digest. Every Java platform must have it, so its absence is a broken JDK, not an error to handle. */
-    static MessageDigest newDigest() {
+    /** A new digest, for content hashed as it arrives. */
+    static MessageDigest digest() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("this JDK has no SHA-256", e);
+            throw new AssertionError("every Java platform has SHA-256", e);
         }
     }
 
-    /** The SHA-256 of {@code bytes}. */
     static byte[] of(byte[] bytes) {
-        return newDigest().digest(bytes);
+        return digest().digest(bytes);
+    }
+
+    static byte[] of(String text) {
+        return of(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Lower-case hex, as SigV4 and the code store's directory names write a hash. */
+    static String hex(byte[] hash) {
+        return HexFormat.of().formatHex(hash);
     }
 }

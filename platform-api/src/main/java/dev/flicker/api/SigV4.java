@@ -9,7 +9,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -202,7 +201,7 @@ public final class SigV4 {
     }
 
     private static String stringToSign(String amzDate, String scope, String canonicalRequest) {
-        return ALGORITHM + "\n" + amzDate + "\n" + scope + "\n" + hex(Sha256.of(canonicalRequest.getBytes(StandardCharsets.UTF_8)));
+        return ALGORITHM + "\n" + amzDate + "\n" + scope + "\n" + hex(Sha256.of(canonicalRequest));
     }
 
     private static byte[] signingKey(String secret, String date, String region) {
@@ -239,7 +238,7 @@ public final class SigV4 {
         }
     }
 
-    static String hex(byte[] bytes) {
-        return HexFormat.of().formatHex(bytes);
+    private static String hex(byte[] bytes) {
+        return Sha256.hex(bytes);
     }
 }

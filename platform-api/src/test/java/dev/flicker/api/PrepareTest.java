@@ -100,6 +100,59 @@ class PrepareTest {
         given().delete("/2015-03-31/functions/noisy").then().statusCode(204);
     }
 
+    @NeedsKvm
+    @Test
+    void aFunctionWhoseInitFailsReportsItsLastUpdateFailedWithTheReason() throws Exception {
+        // A Failed function said LastUpdateStatus: Successful; Lambda says Failed, with the reason and its code.
+        create("init-fails", RUNTIMES.resolve("init-fails-noisily/bootstrap"));
+        assertEquals("Failed", awaitSettled("init-fails", initTimeoutSeconds + 30));
+        io.restassured.path.json.JsonPath c = given().get("/2015-03-31/functions/init-fails/configuration").then().statusCode(200)
+                .extract().jsonPath();
+        assertEquals("Failed", c.getString("State"));
+        assertEquals("Failed", c.getString("LastUpdateStatus"));
+        assertTrue(c.getString("LastUpdateStatusReason").contains("init failed:"), c.prettify());
+        assertEquals(c.getString("StateReason"), c.getString("LastUpdateStatusReason"));
+        assertEquals("InvalidRuntime", c.getString("LastUpdateStatusReasonCode"));
+        assertEquals(c.getString("StateReasonCode"), c.getString("LastUpdateStatusReasonCode"));
+
+        // An update makes it InProgress again, without the old failure's reason.
+        given().contentType(ContentType.JSON).body("{\"Description\":\"again\"}").put("/2015-03-31/functions/init-fails/configuration")
+                .then().statusCode(200).body("State", org.hamcrest.Matchers.equalTo("Pending"))
+                .body("LastUpdateStatus", org.hamcrest.Matchers.equalTo("InProgress"))
+                .body("$", org.hamcrest.Matchers.not(org.hamcrest.Matchers.hasKey("LastUpdateStatusReason")));
+        assertEquals("Failed", awaitSettled("init-fails", initTimeoutSeconds + 30));
+        given().delete("/2015-03-31/functions/init-fails").then().statusCode(204);
+    }
+
+    @NeedsKvm
+    @Test
+    void anActiveFunctionsLastUpdateSucceededWithNoReason() throws Exception {
+        FunctionsResourceTest.createActive("init-works");
+        given().get("/2015-03-31/functions/init-works/configuration").then().statusCode(200)
+                .body("State", org.hamcrest.Matchers.equalTo("Active"))
+                .body("LastUpdateStatus", org.hamcrest.Matchers.equalTo("Successful"))
+                .body("$", org.hamcrest.Matchers.not(org.hamcrest.Matchers.hasKey("LastUpdateStatusReason")))
+                .body("$", org.hamcrest.Matchers.not(org.hamcrest.Matchers.hasKey("LastUpdateStatusReasonCode")));
+        given().delete("/2015-03-31/functions/init-works").then().statusCode(204);
+    }
+
+    @Test
+    void statesFollowLambdasTransitions() {
+        // Pending -> Active | Failed; a new deployment makes any state Pending again; nothing else.
+        assertTrue(FunctionState.Pending.canBecome(FunctionState.Active));
+        assertTrue(FunctionState.Pending.canBecome(FunctionState.Failed));
+        assertTrue(FunctionState.Pending.canBecome(FunctionState.Pending));
+        for (FunctionState s : FunctionState.values()) assertTrue(s.canBecome(FunctionState.Pending), s::name);
+        for (FunctionState settled : new FunctionState[] {FunctionState.Active, FunctionState.Failed}) {
+            assertFalse(settled.canBecome(FunctionState.Active), settled::name);
+            assertFalse(settled.canBecome(FunctionState.Failed), settled::name);
+        }
+        // LastUpdateStatus: InProgress -> Successful | Failed, as each state has it.
+        assertEquals(FunctionState.LastUpdateStatus.InProgress, FunctionState.Pending.lastUpdateStatus());
+        assertEquals(FunctionState.LastUpdateStatus.Successful, FunctionState.Active.lastUpdateStatus());
+        assertEquals(FunctionState.LastUpdateStatus.Failed, FunctionState.Failed.lastUpdateStatus());
+    }
+
     @Test
     void guestTextIsMadeSafeForHeadersAndColumns() {
         assertEquals("Handled.Error-1_x", GuestText.errorType("Handled.Error-1_x"));

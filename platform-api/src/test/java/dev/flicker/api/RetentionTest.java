@@ -20,21 +20,21 @@ class RetentionTest {
     Pool db;
 
     void record(String id, String age) {
-        Db.await(() -> db.preparedQuery("INSERT INTO invocations (request_id, function_name, version, status, billed_memory_mb, "
+        db.preparedQuery("INSERT INTO invocations (request_id, function_name, version, status, billed_memory_mb, "
                 + "vm_ready_ms, deliver_ms, handler_ms, duration_ms, logs, logs_truncated, created_at) "
                 + "VALUES ($1, 'kept', '$LATEST', 'Success', 128, 0, 0, 0, 0, '', false, now() - $2::text::interval)")
-                .execute(Tuple.of(id, age)));
+                .execute(Tuple.of(id, age)).await().indefinitely();
     }
 
     void event(String id, String status, String age) {
-        Db.await(() -> db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
+        db.preparedQuery("INSERT INTO async_invocations (request_id, function_name, payload, status, attempts, "
                 + "next_attempt_at, created_at, updated_at) VALUES ($1, 'kept', '\\x7b7d'::bytea, $2, 1, now(), "
-                + "now() - $3::text::interval, now() - $3::text::interval)").execute(Tuple.of(id, status, age)));
+                + "now() - $3::text::interval, now() - $3::text::interval)").execute(Tuple.of(id, status, age)).await().indefinitely();
     }
 
     long count(String table, List<String> ids) {
-        return Db.await(() -> db.preparedQuery("SELECT count(*) FROM " + table + " WHERE request_id = ANY($1)")
-                .execute(Tuple.of(ids.toArray(String[]::new)))).iterator().next().getLong(0);
+        return db.preparedQuery("SELECT count(*) FROM " + table + " WHERE request_id = ANY($1)")
+                .execute(Tuple.of(ids.toArray(String[]::new))).await().indefinitely().iterator().next().getLong(0);
     }
 
     @Test
@@ -47,12 +47,12 @@ class RetentionTest {
         event("old-queued-" + run, "Queued", "2 hours");     // not finished: never deleted
         event("old-dead-" + run, "DeadLettered", "2 hours"); // an operator's to deal with
 
-        Retention.Swept swept = retention.sweep();
+        Retention.Swept swept = retention.sweep().await().indefinitely();
         assertTrue(swept.invocationRecords() >= 1 && swept.succeededEventInvocations() >= 1, swept::toString);
         assertEquals(0, count("invocations", List.of("old-record-" + run)));
         assertEquals(1, count("invocations", List.of("new-record-" + run)));
         assertEquals(0, count("async_invocations", List.of("old-success-" + run)));
         assertEquals(3, count("async_invocations", List.of("new-success-" + run, "old-queued-" + run, "old-dead-" + run)));
-        assertEquals(new Retention.Swept(0, 0), retention.sweep());
+        assertEquals(new Retention.Swept(0, 0), retention.sweep().await().indefinitely());
     }
 }

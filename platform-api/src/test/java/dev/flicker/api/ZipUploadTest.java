@@ -149,7 +149,7 @@ class ZipUploadTest {
     }
 
     static String sha256Hex(byte[] bytes) {
-        return SigV4.hex(Sha256.of(bytes));
+        return Sha256.hex(Sha256.of(bytes));
     }
 
     /** Bytes allocated by every thread of this JVM so far (the platform runs in it). */
