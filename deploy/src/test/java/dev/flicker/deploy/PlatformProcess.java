@@ -53,6 +53,8 @@ final class PlatformProcess {
         // The platform's own wait for a database connection (Quarkus's default is 5 s) scales with the machine:
         // under emulation, connecting to PostgreSQL alone takes longer.
         env.put("QUARKUS_DATASOURCE_JDBC_ACQUISITION_TIMEOUT", TestTime.scaled(Duration.ofSeconds(5)).toSeconds() + "S");
+        // A function's init is bounded by 10 s, as Lambda's; in the emulated host a Python init alone takes longer.
+        env.put("FLICKER_INIT_TIMEOUT_SECONDS", Long.toString(Math.max(10, TestTime.scaled(Duration.ofSeconds(10)).toSeconds() / 4)));
         env.putAll(extraEnv);
         Path log = Path.of("target", "platform-" + port + "-" + System.nanoTime() + ".log");
         LOGS.put(port, log);

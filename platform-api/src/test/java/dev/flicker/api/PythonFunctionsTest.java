@@ -1,6 +1,7 @@
 package dev.flicker.api;
 
 import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
@@ -14,6 +15,7 @@ import software.amazon.awssdk.services.lambda.model.Runtime;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.Map;
 
@@ -133,9 +135,11 @@ class PythonFunctionsTest {
                 "lib/greeting.py", "def greet(name):\n    return f'hello, {name}'\n".getBytes(StandardCharsets.UTF_8))));
     }
 
+    /** Creates the function with a Timeout of {@code timeoutSeconds}, scaled with the machine (the emulated host's is slow). */
     static void create(String name, String handler, int timeoutSeconds) {
+        long timeout = Math.min(900, TestTime.scaled(Duration.ofSeconds(timeoutSeconds)).toSeconds());
         given().contentType(ContentType.JSON).body("{\"FunctionName\":\"" + name + "\",\"Runtime\":\"python3.11\",\"Handler\":\""
-                        + handler + "\",\"Timeout\":" + timeoutSeconds + ",\"Code\":{\"ZipFile\":\"" + zip + "\"}}")
+                        + handler + "\",\"Timeout\":" + timeout + ",\"Code\":{\"ZipFile\":\"" + zip + "\"}}")
                 .post("/2015-03-31/functions").then().statusCode(201).body("Runtime", equalTo("python3.11"));
     }
 
