@@ -254,6 +254,26 @@ class RunSlotsTest {
     }
 
     @Test
+    void aHolderIsNotPreemptedForWaitersOfItsOwnFunction() {
+        RunSlots slots = slots(1);
+        RunSlots.Ticket first = slots.ticket("f");
+        assertTrue(first.acquire());
+        first.running(() -> {}); // its run loop runs the guest: a preemption hands its slot over at once
+        clock.addAndGet(5 * SLICE_NANOS);
+        Waiter second = new Waiter(slots, "f", "f-2");
+        slots.preemptExpired();
+        assertFalse(first.preempted(), "one function's invocations run first come, first served");
+        assertEquals(0, slots.figures().preemptions());
+
+        new Waiter(slots, "g", "g"); // another function: the slice counts now
+        assertTrue(first.preempted());
+        awaitGranted(1);
+        assertEquals(List.of("g"), granted, "the slot goes to the other function, which used less");
+        assertEquals(1, slots.figures().waiting(), "f-2 still waits");
+        second.release.countDown();
+    }
+
+    @Test
     void aFreshHolderKeepsItsSliceAndTheNextCheckIsWhenItEnds() {
         RunSlots slots = slots(1);
         RunSlots.Ticket holder = slots.ticket("h");
