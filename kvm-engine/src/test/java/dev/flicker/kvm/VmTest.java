@@ -10,6 +10,7 @@ import dev.flicker.kvm.x86.Segment;
 import dev.flicker.kvm.x86.Sregs;
 import dev.flicker.kvm.x86.X86;
 import dev.flicker.testing.NeedsKvm;
+import dev.flicker.testing.TestTime;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,6 +19,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -164,12 +166,15 @@ class VmTest {
             Vcpu vcpu = vm.createVcpu(0);
             long khz = vcpu.tscKhz();
             assertTrue(khz > 100_000 && khz < 10_000_000, khz + " kHz");
-            long tsc0 = vcpu.guestTsc(), t0 = System.nanoTime();
-            Thread.sleep(50);
-            long tsc1 = vcpu.guestTsc(), t1 = System.nanoTime();
-            double measuredKhz = (tsc1 - tsc0) * 1e6 / (t1 - t0);
-            // Two readings 50 ms apart: what lies between them (a scheduling delay) counts on both clocks alike.
-            assertEquals(khz, measuredKhz, khz * 0.02, "the TSC's rate over 50 ms against the host's monotonic clock");
+            // Each TSC reading is placed midway between two readings of the host's clock, and the interval grows with
+            // the machine: in the emulated host a TSC read (an ioctl) can take milliseconds, which over 50 ms was 8%.
+            Duration interval = TestTime.scaled(Duration.ofMillis(50));
+            long before0 = System.nanoTime(), tsc0 = vcpu.guestTsc(), after0 = System.nanoTime();
+            Thread.sleep(interval);
+            long before1 = System.nanoTime(), tsc1 = vcpu.guestTsc(), after1 = System.nanoTime();
+            double elapsedNanos = (before1 + after1) / 2.0 - (before0 + after0) / 2.0;
+            double measuredKhz = (tsc1 - tsc0) * 1e6 / elapsedNanos;
+            assertEquals(khz, measuredKhz, khz * 0.02, "the TSC's rate over " + interval.toMillis() + " ms against the host's monotonic clock");
         }
     }
 }
