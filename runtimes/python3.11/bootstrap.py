@@ -5,11 +5,11 @@ AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME...). It imports the handler mod
 loops: GET /next, handler(event, context), POST the JSON result to /response or the error to /error.
 A handler that cannot be loaded is an init error: it is posted to /init/error and the process exits 1.
 """
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -18,31 +18,78 @@ API_PREFIX = "/2018-06-01/runtime"
 
 
 class RuntimeApi:
-    """One keep-alive HTTP/1.1 connection to the Runtime API (AWS_LAMBDA_RUNTIME_API, host:port)."""
+    """One keep-alive HTTP/1.1 connection to the Runtime API (AWS_LAMBDA_RUNTIME_API, host:port).
+
+    Spoken over a plain socket, as Lambda's own runtime client does in C: http.client parses every response's
+    headers with the email package, and in a clone of a snapshot every page of code and objects that touches is
+    a page the VM reads or copies for the first time (see docs/python.md)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.connection = http.client.HTTPConnection(host, int(port))
+        self.address = (host, int(port))
+        self.host = address
+        self.socket = None
+        self.buffer = b""
 
-    def _call(self, method, path, body=None, headers=None):
-        self.connection.request(method, API_PREFIX + path, body=body, headers=headers or {})
-        response = self.connection.getresponse()
-        payload = response.read()
-        return response, payload
+    def _connect(self):
+        self.socket = socket.create_connection(self.address)
+        self.buffer = b""
+
+    def _call(self, method, path, body=b"", headers=None):
+        if self.socket is None:
+            self._connect()
+        head = [f"{method} {API_PREFIX}{path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        for name, value in (headers or {}).items():
+            head.append(f"{name}: {value}")
+        self.socket.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        return self._response()
+
+    def _read_more(self):
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            self.socket = None
+            raise ConnectionError("the Runtime API closed the connection")
+        self.buffer += chunk
+
+    def _response(self):
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._read_more()
+        lines = self.buffer[:end].decode("latin-1").split("\r\n")
+        self.buffer = self.buffer[end + 4:]
+        status = int(lines[0].split(" ", 2)[1])
+        headers = Headers()
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            self._read_more()
+        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        if headers.get("connection", "").lower() == "close":
+            self.socket.close()
+            self.socket = None
+        return status, headers, payload
 
     def next_invocation(self):
-        response, payload = self._call("GET", "/invocation/next")
-        if response.status != 200:
-            raise RuntimeError(f"the Runtime API answered /invocation/next with {response.status}: {payload[:200]!r}")
-        return response.headers, payload
+        status, headers, payload = self._call("GET", "/invocation/next")
+        if status != 200:
+            raise RuntimeError(f"the Runtime API answered /invocation/next with {status}: {payload[:200]!r}")
+        return headers, payload
 
     def post(self, path, body, error_type=None):
         headers = {"Content-Type": "application/json"}
         if error_type is not None:
             headers["Lambda-Runtime-Function-Error-Type"] = error_type
-        response, payload = self._call("POST", path, body, headers)
-        if response.status != 202:
-            print(f"[WARN] the Runtime API answered {path} with {response.status}: {payload[:200]!r}", file=sys.stderr)
+        status, _, payload = self._call("POST", path, body, headers)
+        if status != 202:
+            print(f"[WARN] the Runtime API answered {path} with {status}: {payload[:200]!r}", file=sys.stderr)
+
+
+class Headers(dict):
+    """Response headers by lower-case name; get() takes any case, as http.client's did."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
 
 
 class LambdaContext:
