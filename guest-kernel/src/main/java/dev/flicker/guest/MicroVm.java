@@ -38,6 +38,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -376,6 +377,16 @@ public final class MicroVm implements AutoCloseable {
         setup = NO_SETUP; // a later run (after deliver) has no set-up time of its own
         return new RunResult(ending.outcome, ending.status, ending.signal, ending.detail, stdout.bytes(),
                 stderr.bytes(), stdout.droppedBytes(), stderr.droppedBytes(), timings, exits);
+    }
+
+    /** The guest pages (by guest-physical page number) written since this VM was made: a clone's copies of its snapshot's pages. */
+    public BitSet writtenPages() {
+        return memory.privatePages();
+    }
+
+    /** Copies {@code pages} (guest-physical page numbers) now, ahead of the guest's first write to them. */
+    public void prefaultWritable(BitSet pages) {
+        memory.prefaultWritable(pages);
     }
 
     /** Where this VM's guest memory is mapped in this process, to find it in {@code /proc/self/smaps}. */

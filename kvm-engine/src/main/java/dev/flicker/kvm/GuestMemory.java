@@ -3,7 +3,14 @@ package dev.flicker.kvm;
 import dev.flicker.kvm.sys.Libc;
 import dev.flicker.kvm.sys.Mapping;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.BitSet;
 
 /**
  * One contiguous region of guest-physical memory backed by a host mapping: anonymous memory, or a file
@@ -12,6 +19,11 @@ import java.lang.foreign.MemorySegment;
  * unchecked.
  */
 public final class GuestMemory implements AutoCloseable {
+    public static final int PAGE_BYTES = 4096;
+    /** /proc/self/pagemap: 8 bytes per virtual page; bit 63 the page is present, bit 61 it is a file page (or shared). */
+    private static final Path PAGEMAP = Path.of("/proc/self/pagemap");
+    private static final long PRESENT = 1L << 63, FILE_PAGE = 1L << 61;
+
     private final GuestAddress base;
     private final Mapping mapping;
     private final MemorySegment bytes;
@@ -61,6 +73,50 @@ public final class GuestMemory implements AutoCloseable {
     /** The whole region, for loaders that address it by offset. */
     public MemorySegment segment() {
         return bytes;
+    }
+
+    /**
+     * The pages (by index from {@link #base()}) this process holds privately: in a {@link #privateFile} region, the
+     * ones written since it was mapped (each a copy of the file's page); in an anonymous one, every page touched.
+     * Read from {@code /proc/self/pagemap}, about 8 bytes per page of the region.
+     */
+    public BitSet privatePages() {
+        long pages = bytes.byteSize() / PAGE_BYTES;
+        BitSet written = new BitSet((int) pages);
+        ByteBuffer entries = ByteBuffer.allocate((int) Math.min(pages, 1 << 16) * Long.BYTES).order(ByteOrder.nativeOrder());
+        try (FileChannel pagemap = FileChannel.open(PAGEMAP)) {
+            for (long first = 0; first < pages; ) {
+                entries.clear().limit((int) Math.min(entries.capacity(), (pages - first) * Long.BYTES));
+                long position = (bytes.address() / PAGE_BYTES + first) * Long.BYTES;
+                while (entries.hasRemaining()) {
+                    if (pagemap.read(entries, position + entries.position()) <= 0) throw new IOException("pagemap ended early");
+                }
+                entries.flip();
+                for (int i = 0; entries.hasRemaining(); i++) {
+                    long entry = entries.getLong();
+                    if ((entry & PRESENT) != 0 && (entry & FILE_PAGE) == 0) written.set((int) (first + i));
+                }
+                first += entries.limit() / Long.BYTES;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + PAGEMAP, e);
+        }
+        return written;
+    }
+
+    /**
+     * Makes the given pages (indices from {@link #base()}) writable now, as a write would: in a {@link #privateFile}
+     * region each becomes a private copy. One {@code madvise(MADV_POPULATE_WRITE)} per run of pages, so copies made
+     * ahead of time cost no fault each when the guest writes them later.
+     */
+    public void prefaultWritable(BitSet pages) {
+        long count = bytes.byteSize() / PAGE_BYTES;
+        if (pages.length() > count) throw new IndexOutOfBoundsException("page " + (pages.length() - 1) + " is outside " + count + " pages");
+        for (int first = pages.nextSetBit(0); first >= 0; ) {
+            int end = pages.nextClearBit(first);
+            Libc.madvise(bytes.address() + (long) first * PAGE_BYTES, (long) (end - first) * PAGE_BYTES, Libc.MADV_POPULATE_WRITE);
+            first = pages.nextSetBit(end);
+        }
     }
 
     @Override

@@ -15,6 +15,7 @@ import dev.flicker.snapshots.SnapshotStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -47,8 +48,14 @@ public final class VmPool implements AutoCloseable {
      * a full GC stops every invocation in flight, so it must not run between two calls of a steady stream.
      */
     public record Policy(int maxReadyPerVersion, long idleMillis, long minHostAvailableBytes, long tickMillis,
-                         int trimAfterTeardowns, long trimAfterQuietMillis) {
-        public static final Policy DEFAULT = new Policy(16, 30_000, 512L << 20, 20, 100, 1_000);
+                         int trimAfterTeardowns, long trimAfterQuietMillis, int precopyMaxPages) {
+        public static final Policy DEFAULT = new Policy(16, 30_000, 512L << 20, 20, 100, 1_000, 2048);
+
+        /** This policy with pre-copy ({@link VmPool}) of at most {@code pages} pages per restore; 0 turns it off. */
+        public Policy withPrecopyMaxPages(int pages) {
+            return new Policy(maxReadyPerVersion, idleMillis, minHostAvailableBytes, tickMillis, trimAfterTeardowns,
+                    trimAfterQuietMillis, pages);
+        }
     }
 
     /** One VM of the pool, leased to one invocation. */
@@ -89,6 +96,7 @@ public final class VmPool implements AutoCloseable {
                 RuntimeApi.deliver(vm, event);
                 long t1 = System.nanoTime();
                 RunResult r = vm.runUntil(RuntimeApi.of(vm)::answered, cpu); // the VM is destroyed after this invocation
+                if (version.precopy == null) version.learnPrecopy(vm);
                 return answer(vm, r, startPath, readyNanos, 0, t1 - t0, t1, System.nanoTime());
             } finally {
                 release();
@@ -112,6 +120,8 @@ public final class VmPool implements AutoCloseable {
         final RateEstimator arrivals = new RateEstimator(2.0);
         volatile double restoreSeconds = 0.002;
         volatile long lastUseNanos = System.nanoTime();
+        /** The pages every restore copies ahead (learned from the first invocation); null until learned. */
+        volatile BitSet precopy;
 
         Versioned(FunctionVersion version, Snapshot snapshot) {
             this.version = version;
@@ -123,12 +133,27 @@ public final class VmPool implements AutoCloseable {
             try {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
                         version.bundle(), version.layer(), version.limits(), ENDPOINTS);
+                BitSet pages = precopy;
+                if (pages != null && !pages.isEmpty()) vm.prefaultWritable(pages);
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot restore " + version.key() + " from " + snapshot.directory(), e);
             }
+        }
+
+        /**
+         * Learns what to pre-copy from a clone that has just served an invocation: the snapshot's pages it wrote.
+         * A write to a page of the snapshot is a copy made at the guest's fault (and under PVM a shadow fault
+         * besides); made ahead in one call per run of pages, on the restore-ahead thread, it leaves the invocation.
+         * A first invocation that wrote more than the policy's limit teaches nothing: every ready VM would hold it.
+         */
+        void learnPrecopy(MicroVm served) {
+            BitSet written = served.writtenPages();
+            precopy = written.cardinality() <= policy.precopyMaxPages() ? written : new BitSet();
+            LOG.log(System.Logger.Level.DEBUG, () -> version.key() + ": its first invocation wrote " + written.cardinality()
+                    + " pages of the snapshot, restores copy " + precopy.cardinality() + " ahead");
         }
 
         int target() {
@@ -445,6 +470,12 @@ public final class VmPool implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "the pool's tick failed", e);
         }
+    }
+
+    /** The pages each restore of {@code version} copies ahead: empty until its first invocation has taught them. */
+    BitSet precopyPages(FunctionVersion version) {
+        BitSet pages = versioned(version).precopy;
+        return pages == null ? new BitSet() : (BitSet) pages.clone();
     }
 
     /** VMs in each state, for the dashboard and metrics. */

@@ -31,6 +31,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -308,7 +309,7 @@ class SnapshotPoolTest {
     void poolRestoresAheadOfDemandAndShrinksWhenIdle(@TempDir Path dir) throws Exception {
         FunctionVersion fn = new FunctionVersion("hello-pool", bundle, "snapfn", List.of("1"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(8));
-        VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000);
+        VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000, 2048);
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
             pool.prepare(fn);
             assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, event("first".getBytes())).startPath());
@@ -323,7 +324,7 @@ class SnapshotPoolTest {
         FunctionVersion fn = new FunctionVersion("hello-pressure", bundle, "snapfn", List.of("1"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(8));
         // A host that never has enough memory available: the pool must not restore ahead, yet still serve.
-        VmPool.Policy starved = new VmPool.Policy(8, 30_000, Long.MAX_VALUE, 10, 100, 1_000);
+        VmPool.Policy starved = new VmPool.Policy(8, 30_000, Long.MAX_VALUE, 10, 100, 1_000, 2048);
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), starved)) {
             pool.prepare(fn);
             for (int i = 0; i < 50; i++) {
@@ -356,8 +357,40 @@ class SnapshotPoolTest {
     }
 
     @Test
+    void restoresCopyAheadWhatTheFirstInvocationWroteUnlessItWroteTooMuch(@TempDir Path dir) {
+        try (Bundle runtime = Bundle.open(Path.of("../guest-kernel/target/test-programs/c-runtime"));
+             VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
+            FunctionVersion fn = new FunctionVersion("c-runtime-precopy", runtime, "bootstrap", List.of(),
+                    Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(32));
+            pool.prepare(fn);
+            VmPool.Lease first = pool.lease(fn);
+            BitSet byRestore = first.vm().writtenPages(); // the clock page and whatever else the restore itself writes
+            assertTrue(first.invoke(event("{\"name\":\"Ada\"}".getBytes(StandardCharsets.UTF_8))).succeeded());
+            BitSet learned = pool.precopyPages(fn);
+            assertTrue(learned.cardinality() > byRestore.cardinality() && learned.cardinality() <= 2048,
+                    "the first invocation wrote " + learned.cardinality() + " pages, the restore " + byRestore.cardinality());
+
+            VmPool.Lease next = pool.lease(fn);
+            BitSet notYetCopied = (BitSet) learned.clone();
+            notYetCopied.andNot(next.vm().writtenPages());
+            assertEquals(new BitSet(), notYetCopied, "a clone restored after the first invocation holds its pages before it runs");
+            Invocation inv = next.invoke(event("{\"name\":\"Grace\"}".getBytes(StandardCharsets.UTF_8)));
+            assertEquals("{\"greeting\":\"hello, Grace\"}", new String(inv.response(), StandardCharsets.UTF_8));
+
+            // A first invocation that writes its whole 32 MiB heap (8,192 pages) teaches nothing: every clone would hold it.
+            FunctionVersion big = snapfn("snapfn-precopy");
+            pool.prepare(big);
+            assertTrue(pool.invoke(big, event("touch".getBytes())).result().exitedWith(0));
+            assertEquals(new BitSet(), pool.precopyPages(big));
+            VmPool.Lease unused = pool.lease(big);
+            assertTrue(unused.vm().writtenPages().cardinality() < 64, "no copies ahead for the big writer");
+            unused.release();
+        }
+    }
+
+    @Test
     void perVmMemoryShowsSharedSnapshotPages(@TempDir Path dir) {
-        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000))) {
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
             FunctionVersion fn = snapfn("snapfn-memory");
             pool.prepare(fn);
             List<VmPool.Lease> leases = new ArrayList<>();
