@@ -62,9 +62,21 @@ class RuntimeApi:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
-        while len(self.buffer) < length:
-            self._read_more()
-        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        if len(self.buffer) >= length:
+            payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        else:  # a large event: read straight into its buffer rather than growing one by concatenation
+            payload = bytearray(length)
+            got = len(self.buffer)
+            payload[:got] = self.buffer
+            self.buffer = b""
+            view = memoryview(payload)
+            while got < length:
+                n = self.socket.recv_into(view[got:])
+                if n == 0:
+                    self.socket = None
+                    raise ConnectionError("the Runtime API closed the connection")
+                got += n
+            payload = bytes(payload)
         if headers.get("connection", "").lower() == "close":
             self.socket.close()
             self.socket = None

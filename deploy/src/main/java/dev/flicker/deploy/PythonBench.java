@@ -130,6 +130,7 @@ final class PythonBench {
             figure("python.engine_restore_p50_ms", percentile(sorted(readyMs), 0.5), "ms");
             figure("python.engine_event_to_answer_p50_ms", percentile(sorted(handlerMs), 0.5), "ms");
             figure("python.invoke_hostcalls", hostCalls / (double) restoreMs.size(), "calls");
+            figure("python.precopy_pages", cold.precopyPages(fn).cardinality(), "pages");
 
             figure("python.pss_per_vm_mib", clonesPssPerVmKib(cold, fn, 100) / 1024.0, "MiB");
             figure("python.pss_per_fresh_vm_shared_mib", freshPssPerVmKib(runner, init, 10) / 1024.0, "MiB");

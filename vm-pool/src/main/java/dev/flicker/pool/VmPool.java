@@ -473,7 +473,7 @@ public final class VmPool implements AutoCloseable {
     }
 
     /** The pages each restore of {@code version} copies ahead: empty until its first invocation has taught them. */
-    BitSet precopyPages(FunctionVersion version) {
+    public BitSet precopyPages(FunctionVersion version) {
         BitSet pages = versioned(version).precopy;
         return pages == null ? new BitSet() : (BitSet) pages.clone();
     }

@@ -3,6 +3,7 @@ package dev.flicker.guest.python;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.flicker.guest.NativeCommand;
+import dev.flicker.kvm.Sha256;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -128,6 +129,21 @@ class PythonBootstrapTest {
         assertEquals(3, calls.stream().filter(c -> c.path().endsWith("/invocation/next")).count());
         assertTrue(r.output().contains("hello from Ada\n"), r::toString);
         assertTrue(r.output().matches("(?s).*\\[WARNING]\\t\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\treq-2\\ta warning\n.*"), r::toString);
+    }
+
+    @Test
+    void aSixMegabyteEventArrivesWhole(@TempDir Path task) throws IOException {
+        Files.writeString(task.resolve("app.py"), """
+                import hashlib
+                def handler(event, context):
+                    return {"length": len(event["data"]), "sha256": hashlib.sha256(event["data"].encode()).hexdigest()}
+                """);
+        String data = "0123456789abcdef".repeat(6 * 1024 * 1024 / 16 - 16);
+        NativeCommand.Result r = runBootstrap(task, "app.handler", "{\"data\":\"" + data + "\"}", "{\"data\":\"small\"}");
+        assertEquals(1, r.exitStatus(), r::toString);
+        assertEquals(List.of("{\"length\": " + data.length() + ", \"sha256\": \"" + Sha256.hex(data.getBytes(StandardCharsets.US_ASCII)) + "\"}",
+                "{\"length\": 5, \"sha256\": \"" + Sha256.hex("small".getBytes(StandardCharsets.US_ASCII)) + "\"}"),
+                posts().stream().map(Call::body).toList(), "both events whole, the second after the first on one connection");
     }
 
     @Test
