@@ -8,6 +8,7 @@ import dev.flicker.guest.net.LoopbackEndpoint;
 import dev.flicker.kvm.Kvm;
 import dev.flicker.kvm.KvmException;
 import dev.flicker.kvm.sys.Libc;
+import dev.flicker.kvm.sys.SysException;
 import dev.flicker.lambda.runtime.RuntimeApi;
 import dev.flicker.snapshots.Snapshot;
 import dev.flicker.snapshots.SnapshotStore;
@@ -134,7 +135,17 @@ public final class VmPool implements AutoCloseable {
                 MicroVm vm = runner.restore(snapshot.mapMemory(), snapshot.vcpus().getFirst(), snapshot.guestState(),
                         version.bundle(), version.layer(), version.limits(), ENDPOINTS);
                 BitSet pages = precopy;
-                if (pages != null && !pages.isEmpty()) vm.prefaultWritable(pages);
+                if (pages != null && !pages.isEmpty()) {
+                    try {
+                        vm.prefaultWritable(pages);
+                    } catch (SysException e) {
+                        if (e.errno() != Libc.EINVAL) throw e;
+                        // MADV_POPULATE_WRITE is Linux 5.14's: on an older host the guest copies its pages as before.
+                        precopy = new BitSet();
+                        LOG.log(System.Logger.Level.WARNING, "this kernel cannot copy pages ahead (" + e.getMessage()
+                                + "): restores of " + version.key() + " copy none");
+                    }
+                }
                 live.put(vm, "Ready");
                 restoreSeconds = 0.8 * restoreSeconds + 0.2 * (System.nanoTime() - t0) / 1e9;
                 return vm;

@@ -29,7 +29,7 @@ public final class Libc {
             MAP_NORESERVE = 0x4000;
     /** madvise: fault pages in writable now (Linux 5.14), a private mapping's copies made as a write would make them. */
     public static final int MADV_POPULATE_WRITE = 23;
-    public static final int EINTR = 4, EAGAIN = 11;
+    public static final int EINTR = 4, EAGAIN = 11, EINVAL = 22;
     public static final int SIGUSR1 = 10;
     public static final int SIG_BLOCK = 0, SIG_UNBLOCK = 1;
 
