@@ -161,7 +161,14 @@ public final class VmPool implements AutoCloseable {
          * A first invocation that wrote more than the policy's limit teaches nothing: every ready VM would hold it.
          */
         void learnPrecopy(MicroVm served) {
-            BitSet written = served.writtenPages();
+            BitSet written;
+            try {
+                written = served.writtenPages();
+            } catch (UncheckedIOException e) { // no /proc/self/pagemap to read: the invocation stands, nothing is copied ahead
+                precopy = new BitSet();
+                LOG.log(System.Logger.Level.WARNING, "restores of " + version.key() + " copy no pages ahead: " + e.getMessage());
+                return;
+            }
             precopy = written.cardinality() <= policy.precopyMaxPages() ? written : new BitSet();
             LOG.log(System.Logger.Level.DEBUG, () -> version.key() + ": its first invocation wrote " + written.cardinality()
                     + " pages of the snapshot, restores copy " + precopy.cardinality() + " ahead");
