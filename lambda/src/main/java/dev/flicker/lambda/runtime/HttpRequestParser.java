@@ -91,6 +91,8 @@ public final class HttpRequestParser {
     private int inStart, inEnd;
     /** Bytes from {@code inStart} already searched for the end of the current head or line. */
     private int scanned;
+    /** Bytes searched, split into lines or moved so far: the parser's work, linear in its input (tests count it). */
+    private long workBytes;
     private State state = State.HEAD;
     private ParseError failure;
     private boolean starved;
@@ -129,6 +131,7 @@ public final class HttpRequestParser {
         if (inEnd + wanted > in.length) {
             if (inStart > 0) { // compact: at most one window of bytes moves
                 System.arraycopy(in, inStart, in, 0, buffered);
+                workBytes += buffered;
                 inStart = 0;
                 inEnd = buffered;
             }
@@ -231,6 +234,11 @@ public final class HttpRequestParser {
         bodyLength = 0;
     }
 
+    /** Bytes searched, split into lines or moved since this parser was made (tests check that it stays linear). */
+    long workBytes() {
+        return workBytes;
+    }
+
     // ---- the head: request line and header fields ----
 
     private boolean head() throws ParseError {
@@ -262,23 +270,34 @@ public final class HttpRequestParser {
 
     /** The first CRLFCRLF at or after {@code from}, or -1. */
     private int find4(int from) {
-        for (int i = Math.max(from, inStart); i + 3 < inEnd; i++) {
+        int start = Math.max(from, inStart);
+        for (int i = start; i + 3 < inEnd; i++) {
             if (in[i + 3] != '\n') continue; // most bytes are not a line feed: one comparison each
-            if (in[i] == '\r' && in[i + 1] == '\n' && in[i + 2] == '\r') return i;
+            if (in[i] == '\r' && in[i + 1] == '\n' && in[i + 2] == '\r') {
+                workBytes += i + 4 - start;
+                return i;
+            }
         }
+        workBytes += Math.max(0, inEnd - start);
         return -1;
     }
 
     /** The first CRLF at or after {@code from}, or -1. */
     private int find2(int from) {
-        for (int i = Math.max(from, inStart); i + 1 < inEnd; i++) {
-            if (in[i] == '\r' && in[i + 1] == '\n') return i;
+        int start = Math.max(from, inStart);
+        for (int i = start; i + 1 < inEnd; i++) {
+            if (in[i] == '\r' && in[i + 1] == '\n') {
+                workBytes += i + 2 - start;
+                return i;
+            }
         }
+        workBytes += Math.max(0, inEnd - start);
         return -1;
     }
 
     /** Splits {@code in[start, end)} at each CRLF; a lone CR or LF inside is an error. */
     private List<int[]> lines(int start, int end) throws ParseError {
+        workBytes += end - start;
         List<int[]> lines = new ArrayList<>();
         int lineStart = start;
         for (int i = start; i < end; i++) {

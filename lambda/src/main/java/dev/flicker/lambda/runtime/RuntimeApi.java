@@ -188,6 +188,11 @@ public final class RuntimeApi implements LoopbackEndpoint {
             return parser.starved() ? WRITE_NO_MEMORY : WRITE_FULL;
         }
 
+        /** The parser's work on this connection's requests so far ({@link HttpRequestParser#workBytes()}). */
+        long parserWorkBytes() {
+            return parser.workBytes();
+        }
+
         /** How many response bytes the guest can read now; delivers a waiting {@code /next} if the event is here. */
         @Override
         public int available() {

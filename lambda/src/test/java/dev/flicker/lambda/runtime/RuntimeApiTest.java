@@ -238,7 +238,6 @@ class RuntimeApiTest {
         long peak = budget.peakBytes();
         assertTrue(peak < 4 * RuntimeApi.OUTPUT_CAP_BYTES, peak + " bytes held");
 
-        long t0 = System.nanoTime();
         int at = taken;
         long readBytes = 0;
         byte[] into = new byte[1 << 16];
@@ -256,10 +255,11 @@ class RuntimeApiTest {
                 break;
             }
         }
-        long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
         assertEquals((long) flood.length / one.length() * answerBytes, readBytes, "one answer per request");
-        // Quadratic parsing took ~10 s per 512 KB; linear parsing takes well under a second for 4 MB.
-        assertTrue(seconds < 10, "took " + seconds + " s");
+        // Work, not time (a loaded host made a 10 s bound flaky): quadratic parsing, which took ~10 s per 512 KB,
+        // searched the whole buffer again at every write. Linear parsing searches each byte about twice, and the
+        // compactions of a held-back connection move about six bytes per byte (8.1 in all, measured).
+        assertTrue(c.parserWorkBytes() <= 16L * flood.length, c.parserWorkBytes() + " bytes of parser work for " + flood.length);
         assertTrue(budget.peakBytes() < 4 * RuntimeApi.OUTPUT_CAP_BYTES, budget.peakBytes() + " bytes held");
     }
 
