@@ -54,6 +54,14 @@ final class SnapshotBench {
             hitVsOnDemand(pool, trivial);
             density(cold, trivial, 100);
             density(cold, trivial, 1000);
+            int fit = liveVmsTheOpenFileLimitAllows();
+            if (fit >= 10_000) {
+                density(cold, trivial, 10_000);
+            } else {
+                System.err.println("flicker bench: 10,000 live VMs need two open files each, and this process may open "
+                        + openFileLimit() + " in all (the hard limit here; raising it needs CAP_SYS_RESOURCE): measuring " + fit);
+                density(cold, trivial, fit);
+            }
             reclamation(cold, trivial);
             throughput(pool, trivial, 60);
         } finally {
@@ -125,10 +133,18 @@ final class SnapshotBench {
         }
     }
 
-    /** N live VMs restored from one snapshot, each waiting for its event: PSS of this process and host memory. */
+    /**
+     * N live VMs restored from one snapshot, each waiting for its event: PSS of this process and host memory, and the
+     * kernel's own memory per VM by kind, from {@code /proc/meminfo} (KVM's and PVM's structures are slab and vmalloc
+     * memory; shadow or nested page tables are SecPageTables; the process's own page tables PageTables).
+     */
     static void density(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
         LiveClones clones = LiveClones.measure(pool, fn, n);
         MemoryStats before = clones.before(), with = clones.with();
+        for (String kind : KERNEL_MEMORY) {
+            long kib = clones.kernelWith().getOrDefault(kind, 0L) - clones.kernelBefore().getOrDefault(kind, 0L);
+            figure("pool.kernel_" + kind.toLowerCase(java.util.Locale.ROOT) + "_per_vm_" + n + "_kib", kib / (double) n, "KiB");
+        }
         figure("pool.pss_" + n + "_vms_mib", with.pssKib() / 1024.0, "MiB");
         figure("pool.pss_per_vm_" + n + "_kib", (with.pssKib() - before.pssKib()) / (double) n, "KiB");
         figure("pool.rss_" + n + "_vms_mib", with.rssKib() / 1024.0, "MiB");
@@ -137,19 +153,60 @@ final class SnapshotBench {
     }
 
     /** Memory with no VM alive, and with {@code n} live clones of the snapshot waiting for their event (released after). */
-    record LiveClones(MemoryStats before, MemoryStats with) {
+    record LiveClones(MemoryStats before, MemoryStats with, Map<String, Long> kernelBefore, Map<String, Long> kernelWith) {
         static LiveClones measure(VmPool pool, FunctionVersion fn, int n) throws InterruptedException {
             pool.awaitTeardown();
             System.gc();
             Thread.sleep(300);
             MemoryStats before = pool.memory();
+            Map<String, Long> kernelBefore = kernelMemory();
             List<VmPool.Lease> live = new ArrayList<>(n);
             for (int i = 0; i < n; i++) live.add(pool.lease(fn));
             MemoryStats with = pool.memory();
+            Map<String, Long> kernelWith = kernelMemory();
             for (VmPool.Lease l : live) l.release();
             pool.awaitTeardown();
-            return new LiveClones(before, with);
+            return new LiveClones(before, with, kernelBefore, kernelWith);
         }
+    }
+
+    /** Each live VM holds two open files (the VM's and its vCPU's); what the process has open now stays open. */
+    static int liveVmsTheOpenFileLimitAllows() throws java.io.IOException {
+        long open;
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            open = fds.count();
+        }
+        long spare = openFileLimit() - open - 512; // the JVM, the snapshot files, teardown in flight
+        return (int) Math.max(0, Math.min(Integer.MAX_VALUE, spare / 2 / 100 * 100));
+    }
+
+    /** This process's soft limit of open files ({@code /proc/self/limits}). */
+    static long openFileLimit() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+            if (line.startsWith("Max open files")) {
+                String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+            }
+        }
+        return 1024;
+    }
+
+    /** The kinds of the kernel's own memory in {@code /proc/meminfo} that a VM adds to. */
+    static final List<String> KERNEL_MEMORY = List.of("SUnreclaim", "SReclaimable", "VmallocUsed", "PageTables", "SecPageTables", "KernelStack");
+
+    static Map<String, Long> kernelMemory() {
+        Map<String, Long> kib = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                int colon = line.indexOf(':');
+                if (colon > 0 && KERNEL_MEMORY.contains(line.substring(0, colon))) {
+                    kib.put(line.substring(0, colon), Long.parseLong(line.substring(colon + 1).replaceAll("\\D", "")));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return kib;
     }
 
     /**
@@ -198,8 +255,9 @@ final class SnapshotBench {
         for (int t = 0; t < 2; t++) {
             callers.add(Thread.ofPlatform().start(() -> {
                 while (System.nanoTime() < end) {
-                    if (pool.invoke(fn, event("t".getBytes())).result().exitedWith(0)) done.incrementAndGet();
-                    else failed.incrementAndGet();
+                    Invocation inv = pool.invoke(fn, event("t".getBytes()));
+                    if (inv.result().exitedWith(0)) done.incrementAndGet();
+                    else if (failed.incrementAndGet() <= 3) System.err.println("flicker bench: an invocation failed: " + inv.result());
                 }
             }));
         }
