@@ -53,7 +53,7 @@ final class ApiBench {
             URI invoke = URI.create(client.endpoint() + "/2015-03-31/functions/bench/invocations");
             Path script = data.resolve("invoke.lua");
             long errors = 0;
-            double c1p50 = 0;
+            double c1p50 = 0, c64rps = 0;
             for (int connections : new int[] {1, 8, 64}) {
                 // Signed once: a SigV4 signature stays valid for 15 minutes, longer than each run.
                 Map<String, String> headers = client.signedHeaders(SdkHttpMethod.POST, invoke, Map.of("Content-Type", "application/json"),
@@ -61,8 +61,10 @@ final class ApiBench {
                 StringBuilder lua = new StringBuilder("wrk.method = \"POST\"\nwrk.body = '" + EVENT + "'\n");
                 headers.forEach((k, v) -> lua.append("wrk.headers[\"").append(k).append("\"] = \"").append(v).append("\"\n"));
                 Files.writeString(script, lua);
+                ThreadCpu cpuBefore = ThreadCpu.of(platform.pid());
                 String out = Bench.exec(List.of("wrk", "-t", Integer.toString(Math.min(2, connections)), "-c", Integer.toString(connections),
                         "-d", seconds + "s", "--latency", "-s", script.toString(), invoke.toString()));
+                ThreadCpu cpu = ThreadCpu.of(platform.pid()).minus(cpuBefore);
                 double p50 = millis(out, "50%"), p99 = millis(out, "99%");
                 double rps = Double.parseDouble(match(out, "Requests/sec:\\s+([0-9.]+)"));
                 long non2xx = Long.parseLong(matchOr(out, "Non-2xx or 3xx responses:\\s+(\\d+)", "0"));
@@ -73,6 +75,11 @@ final class ApiBench {
                 figure("api.invoke_c" + connections + "_p50_ms", p50, "ms");
                 figure("api.invoke_c" + connections + "_p99_ms", p99, "ms");
                 figure("api.invocations_per_s_c" + connections, rps, "1/s");
+                long requests = Long.parseLong(match(out, "(\\d+) requests in"));
+                figure("api.cpu_ms_per_invoke_c" + connections, cpu.totalMillis() / requests, "ms");
+                System.out.print("where the platform's CPU went at " + connections + " connections (" + requests + " invocations):\n"
+                        + cpu.table(requests));
+                if (connections == 64) c64rps = rps;
                 if (connections == 1) {
                     c1p50 = p50;
                     figure("api.invoke_p50_ms", p50, "ms");
@@ -83,6 +90,9 @@ final class ApiBench {
             double engineP50 = engineInvokeP50();
             figure("api.engine_invoke_p50_ms", engineP50, "ms");
             figure("api.overhead_p50_ms", c1p50 - engineP50, "ms");
+            double engineRps = engineThroughput(64, seconds);
+            figure("api.engine_invocations_per_s_c64", engineRps, "1/s");
+            figure("api.engine_ratio_c64", c64rps / engineRps, "x");
         }
         return 0;
     }
@@ -108,6 +118,36 @@ final class ApiBench {
             }
             figure("pool.hostcalls_per_invoke", hostCalls / (double) ms.size(), "calls");
             return percentile(sorted(ms), 0.5);
+        }
+    }
+
+    /**
+     * Invocations per second of the same function through the engine's Java API with {@code callers} threads
+     * invoking at once, each a fresh clone, the host's run slots not involved: what the platform's HTTP figure at as
+     * many connections is measured against.
+     */
+    private static double engineThroughput(int callers, int seconds) throws Exception {
+        Path store = Files.createTempDirectory("flicker-bench-api-engine");
+        try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm, true); Bundle bundle = Bundle.open(CODE);
+             VmPool pool = new VmPool(runner, new SnapshotStore(store), VmPool.Policy.DEFAULT)) {
+            FunctionVersion fn = new FunctionVersion("bench", bundle, "bootstrap", List.of(),
+                    Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(128).withTimeoutMillis(3000));
+            pool.prepare(fn);
+            java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong(), failed = new java.util.concurrent.atomic.AtomicLong();
+            long end = System.nanoTime() + seconds * 1_000_000_000L;
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < callers; t++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    while (System.nanoTime() < end) {
+                        var inv = pool.invoke(fn, RuntimeApi.Event.of(EVENT.getBytes(StandardCharsets.UTF_8),
+                                "arn:aws:lambda:local:000000000000:function:bench", System.currentTimeMillis() + 3000));
+                        (inv.errorType() == null ? done : failed).incrementAndGet();
+                    }
+                }));
+            }
+            for (Thread t : threads) t.join();
+            if (failed.get() > 0) System.err.println("flicker bench: " + failed.get() + " engine invocations failed");
+            return done.get() / (double) seconds;
         }
     }
 

@@ -96,6 +96,11 @@ final class PackagedPlatform implements AutoCloseable {
         throw new IllegalStateException("the platform did not start within 60 s; its log: " + log());
     }
 
+    /** The platform's process id, to read where its CPU goes ({@link ThreadCpu}). */
+    long pid() {
+        return process.pid();
+    }
+
     @Override
     public void close() throws IOException, InterruptedException {
         client.close();
