@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -87,18 +88,24 @@ final class ApiBench {
                 }
             }
             figure("api.errors", errors, "responses");
-            double engineP50 = engineInvokeP50();
-            figure("api.engine_invoke_p50_ms", engineP50, "ms");
-            figure("api.overhead_p50_ms", c1p50 - engineP50, "ms");
-            double engineRps = engineThroughput(64, seconds);
-            figure("api.engine_invocations_per_s_c64", engineRps, "1/s");
-            figure("api.engine_ratio_c64", c64rps / engineRps, "x");
+            Engine engine = engineFigures(seconds);
+            figure("api.engine_invoke_p50_ms", engine.invokeP50Ms(), "ms");
+            figure("api.overhead_p50_ms", c1p50 - engine.invokeP50Ms(), "ms");
+            figure("api.engine_invocations_per_s_c64", engine.invocationsPerSecondC64(), "1/s");
+            figure("api.engine_ratio_c64", c64rps / engine.invocationsPerSecondC64(), "x");
         }
         return 0;
     }
 
-    /** The same function through the engine's Java API: restore from its snapshot, invoke, release. */
-    private static double engineInvokeP50() throws Exception {
+    /** What the engine alone does with the same function: {@link #engineFigures}. */
+    record Engine(double invokeP50Ms, double invocationsPerSecondC64) {}
+
+    /**
+     * The same function through the engine's Java API, the host's run slots not involved: one caller (restore from
+     * its snapshot, invoke, release: the p50, and the host calls per invocation), then 64 callers at once for
+     * {@code seconds}, each invocation a fresh clone: what the HTTP figures at as many connections are measured against.
+     */
+    private static Engine engineFigures(int seconds) throws Exception {
         Path store = Files.createTempDirectory("flicker-bench-api-engine");
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm, true); Bundle bundle = Bundle.open(CODE);
              VmPool pool = new VmPool(runner, new SnapshotStore(store), VmPool.Policy.DEFAULT)) {
@@ -109,46 +116,31 @@ final class ApiBench {
             long hostCalls = 0;
             for (int i = 0; i < 1200; i++) {
                 long t0 = System.nanoTime();
-                var inv = pool.invoke(fn, RuntimeApi.Event.of(EVENT.getBytes(StandardCharsets.UTF_8),
-                        "arn:aws:lambda:local:000000000000:function:bench", System.currentTimeMillis() + 3000));
+                var inv = pool.invoke(fn, event());
                 if (inv.errorType() != null) throw new IllegalStateException("engine invoke failed: " + inv.result());
                 if (i < 200) continue;
                 ms.add((System.nanoTime() - t0) / 1e6);
                 hostCalls += inv.result().exits().hostCalls(); // from the event delivered to the answer posted
             }
             figure("pool.hostcalls_per_invoke", hostCalls / (double) ms.size(), "calls");
-            return percentile(sorted(ms), 0.5);
+
+            AtomicLong done = new AtomicLong(), failed = new AtomicLong();
+            long end = System.nanoTime() + seconds * 1_000_000_000L;
+            List<Thread> callers = new ArrayList<>();
+            for (int t = 0; t < 64; t++) {
+                callers.add(Thread.ofPlatform().start(() -> {
+                    while (System.nanoTime() < end) (pool.invoke(fn, event()).errorType() == null ? done : failed).incrementAndGet();
+                }));
+            }
+            for (Thread t : callers) t.join();
+            if (failed.get() > 0) System.err.println("flicker bench: " + failed.get() + " engine invocations failed");
+            return new Engine(percentile(sorted(ms), 0.5), done.get() / (double) seconds);
         }
     }
 
-    /**
-     * Invocations per second of the same function through the engine's Java API with {@code callers} threads
-     * invoking at once, each a fresh clone, the host's run slots not involved: what the platform's HTTP figure at as
-     * many connections is measured against.
-     */
-    private static double engineThroughput(int callers, int seconds) throws Exception {
-        Path store = Files.createTempDirectory("flicker-bench-api-engine");
-        try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm, true); Bundle bundle = Bundle.open(CODE);
-             VmPool pool = new VmPool(runner, new SnapshotStore(store), VmPool.Policy.DEFAULT)) {
-            FunctionVersion fn = new FunctionVersion("bench", bundle, "bootstrap", List.of(),
-                    Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(128).withTimeoutMillis(3000));
-            pool.prepare(fn);
-            java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong(), failed = new java.util.concurrent.atomic.AtomicLong();
-            long end = System.nanoTime() + seconds * 1_000_000_000L;
-            List<Thread> threads = new ArrayList<>();
-            for (int t = 0; t < callers; t++) {
-                threads.add(Thread.ofPlatform().start(() -> {
-                    while (System.nanoTime() < end) {
-                        var inv = pool.invoke(fn, RuntimeApi.Event.of(EVENT.getBytes(StandardCharsets.UTF_8),
-                                "arn:aws:lambda:local:000000000000:function:bench", System.currentTimeMillis() + 3000));
-                        (inv.errorType() == null ? done : failed).incrementAndGet();
-                    }
-                }));
-            }
-            for (Thread t : threads) t.join();
-            if (failed.get() > 0) System.err.println("flicker bench: " + failed.get() + " engine invocations failed");
-            return done.get() / (double) seconds;
-        }
+    private static RuntimeApi.Event event() {
+        return RuntimeApi.Event.of(EVENT.getBytes(StandardCharsets.UTF_8), "arn:aws:lambda:local:000000000000:function:bench",
+                System.currentTimeMillis() + 3000);
     }
 
     /** A wrk latency percentile line ("50%    1.23ms") in milliseconds. */
