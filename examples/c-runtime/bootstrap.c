@@ -66,7 +66,8 @@ static char *http(const char *method, const char *path, const char *body, char *
         }
     }
     if (!end) { fprintf(stderr, "bad response\n"); exit(13); }
-    if (strcasestr(buf, "Connection: close") && strcasestr(buf, "Connection: close") < end) { close(api_fd); api_fd = -1; }
+    char *connection_close = strcasestr(buf, "Connection: close");
+    if (connection_close && connection_close < end) { close(api_fd); api_fd = -1; }
     *status = atoi(buf + 9);
     if (request_id) {
         char *id = strcasestr(buf, "Lambda-Runtime-Aws-Request-Id:");

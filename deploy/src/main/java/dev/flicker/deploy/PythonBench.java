@@ -89,7 +89,7 @@ final class PythonBench {
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm, true); Bundle bundle = Bundle.open(code);
              VmPool pool = new VmPool(runner, new SnapshotStore(work.resolve("snapshots")), VmPool.Policy.DEFAULT);
              // A pool that never restores ahead: every lease is a restore, counted where it is asked for.
-             VmPool cold = new VmPool(runner, new SnapshotStore(work.resolve("snapshots")), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
+             VmPool cold = new VmPool(runner, new SnapshotStore(work.resolve("snapshots")), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages()))) {
             FunctionVersion fn = new FunctionVersion("python-bench", bundle, PYTHON.program(), PYTHON.args(), env(), limits, layer);
             RunRequest init = new RunRequest(bundle, PYTHON.program(), PYTHON.args(), env(), new byte[0], limits,
                     List.of(RuntimeApi.ENDPOINT), layer);

@@ -38,7 +38,7 @@ final class SnapshotBench {
         try (Kvm kvm = Kvm.open(); MicroVmRunner runner = new MicroVmRunner(kvm); Bundle bundle = Bundle.open(PROGRAMS);
              VmPool pool = new VmPool(runner, new SnapshotStore(storeDir), VmPool.Policy.DEFAULT);
              // A pool that never restores ahead: every lease is a restore on demand.
-             VmPool cold = new VmPool(runner, new SnapshotStore(storeDir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
+             VmPool cold = new VmPool(runner, new SnapshotStore(storeDir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages()))) {
             FunctionVersion trivial = fn(bundle, "trivial", 0, 16);
             FunctionVersion heap64 = fn(bundle, "heap64", 64, 128);
             FunctionVersion heap64Write = new FunctionVersion("heap64-write", bundle, "snapfn", List.of("64", "write"),

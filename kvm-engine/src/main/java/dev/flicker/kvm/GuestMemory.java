@@ -12,6 +12,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.BitSet;
 
+import static dev.flicker.kvm.x86.X86.PAGE_SIZE;
+
 /**
  * One contiguous region of guest-physical memory backed by a host mapping: anonymous memory, or a file
  * mapped {@code MAP_PRIVATE} so that many VMs share its clean pages through the page cache.
@@ -19,7 +21,6 @@ import java.util.BitSet;
  * unchecked.
  */
 public final class GuestMemory implements AutoCloseable {
-    public static final int PAGE_BYTES = 4096;
     /** /proc/self/pagemap: 8 bytes per virtual page; bit 63 the page is present, bit 61 it is a file page (or shared). */
     private static final Path PAGEMAP = Path.of("/proc/self/pagemap");
     private static final long PRESENT = 1L << 63, FILE_PAGE = 1L << 61;
@@ -81,13 +82,13 @@ public final class GuestMemory implements AutoCloseable {
      * Read from {@code /proc/self/pagemap}, about 8 bytes per page of the region.
      */
     public BitSet privatePages() {
-        long pages = bytes.byteSize() / PAGE_BYTES;
+        long pages = bytes.byteSize() / PAGE_SIZE;
         BitSet written = new BitSet((int) pages);
         ByteBuffer entries = ByteBuffer.allocate((int) Math.min(pages, 1 << 16) * Long.BYTES).order(ByteOrder.nativeOrder());
         try (FileChannel pagemap = FileChannel.open(PAGEMAP)) {
             for (long first = 0; first < pages; ) {
                 entries.clear().limit((int) Math.min(entries.capacity(), (pages - first) * Long.BYTES));
-                long position = (bytes.address() / PAGE_BYTES + first) * Long.BYTES;
+                long position = (bytes.address() / PAGE_SIZE + first) * Long.BYTES;
                 while (entries.hasRemaining()) {
                     if (pagemap.read(entries, position + entries.position()) <= 0) throw new IOException("pagemap ended early");
                 }
@@ -110,11 +111,11 @@ public final class GuestMemory implements AutoCloseable {
      * ahead of time cost no fault each when the guest writes them later.
      */
     public void prefaultWritable(BitSet pages) {
-        long count = bytes.byteSize() / PAGE_BYTES;
+        long count = bytes.byteSize() / PAGE_SIZE;
         if (pages.length() > count) throw new IndexOutOfBoundsException("page " + (pages.length() - 1) + " is outside " + count + " pages");
         for (int first = pages.nextSetBit(0); first >= 0; ) {
             int end = pages.nextClearBit(first);
-            Libc.madvise(bytes.address() + (long) first * PAGE_BYTES, (long) (end - first) * PAGE_BYTES, Libc.MADV_POPULATE_WRITE);
+            Libc.madvise(bytes.address() + (long) first * PAGE_SIZE, (long) (end - first) * PAGE_SIZE, Libc.MADV_POPULATE_WRITE);
             first = pages.nextSetBit(end);
         }
     }

@@ -1,6 +1,7 @@
 package dev.flicker.kvm;
 
 import dev.flicker.kvm.sys.Libc;
+import dev.flicker.kvm.x86.X86;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,8 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Guest memory over a file mapped privately, as every clone of a snapshot maps it: which pages it copied, and copies made ahead. */
 class GuestMemoryTest {
-    static final int PAGES = 64;
-    static final long BYTES = (long) PAGES * GuestMemory.PAGE_BYTES;
+    static final int PAGES = 64, PAGE = (int) X86.PAGE_SIZE;
+    static final long BYTES = (long) PAGES * PAGE;
 
     static GuestMemory mapPrivately(Path file) {
         int fd = Libc.open(file.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
@@ -31,7 +32,7 @@ class GuestMemoryTest {
 
     static Path fileOfPageNumbers(Path dir) throws Exception {
         byte[] content = new byte[(int) BYTES];
-        for (int page = 0; page < PAGES; page++) Arrays.fill(content, page * GuestMemory.PAGE_BYTES, (page + 1) * GuestMemory.PAGE_BYTES, (byte) page);
+        for (int page = 0; page < PAGES; page++) Arrays.fill(content, page * PAGE, (page + 1) * PAGE, (byte) page);
         return Files.write(dir.resolve("memory.bin"), content);
     }
 
@@ -46,11 +47,11 @@ class GuestMemoryTest {
         try (GuestMemory memory = mapPrivately(fileOfPageNumbers(dir))) {
             assertEquals(new BitSet(), memory.privatePages(), "nothing is copied by mapping");
             for (int page = 0; page < PAGES; page++) {
-                assertEquals((byte) page, memory.segment().get(ValueLayout.JAVA_BYTE, (long) page * GuestMemory.PAGE_BYTES + 7));
+                assertEquals((byte) page, memory.segment().get(ValueLayout.JAVA_BYTE, (long) page * PAGE + 7));
             }
             assertEquals(new BitSet(), memory.privatePages(), "reading every page copies none");
-            memory.segment().set(ValueLayout.JAVA_BYTE, 3L * GuestMemory.PAGE_BYTES, (byte) 1);
-            memory.segment().set(ValueLayout.JAVA_BYTE, 40L * GuestMemory.PAGE_BYTES + 4095, (byte) 1);
+            memory.segment().set(ValueLayout.JAVA_BYTE, 3L * PAGE, (byte) 1);
+            memory.segment().set(ValueLayout.JAVA_BYTE, 40L * PAGE + 4095, (byte) 1);
             assertEquals(pages(3, 40), memory.privatePages());
         }
     }
@@ -64,9 +65,9 @@ class GuestMemoryTest {
             memory.prefaultWritable(ahead);
             assertEquals(ahead, memory.privatePages());
             for (int page = 0; page < PAGES; page++) {
-                assertEquals((byte) page, memory.segment().get(ValueLayout.JAVA_BYTE, (long) page * GuestMemory.PAGE_BYTES + 100), "page " + page);
+                assertEquals((byte) page, memory.segment().get(ValueLayout.JAVA_BYTE, (long) page * PAGE + 100), "page " + page);
             }
-            memory.segment().set(ValueLayout.JAVA_BYTE, 10L * GuestMemory.PAGE_BYTES, (byte) -1);
+            memory.segment().set(ValueLayout.JAVA_BYTE, 10L * PAGE, (byte) -1);
         }
         assertArrayEquals(before, Files.readAllBytes(file), "a private mapping's copies never reach the file");
     }

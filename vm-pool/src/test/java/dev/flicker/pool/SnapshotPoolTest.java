@@ -309,7 +309,7 @@ class SnapshotPoolTest {
     void poolRestoresAheadOfDemandAndShrinksWhenIdle(@TempDir Path dir) throws Exception {
         FunctionVersion fn = new FunctionVersion("hello-pool", bundle, "snapfn", List.of("1"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(8));
-        VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000, 2048);
+        VmPool.Policy quickIdle = new VmPool.Policy(8, 300, 0, 10, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages());
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), quickIdle)) {
             pool.prepare(fn);
             assertEquals(StartPath.RESTORE_ON_DEMAND, pool.invoke(fn, event("first".getBytes())).startPath());
@@ -324,7 +324,7 @@ class SnapshotPoolTest {
         FunctionVersion fn = new FunctionVersion("hello-pressure", bundle, "snapfn", List.of("1"), Map.of(),
                 Limits.DEFAULT.withMemoryMib(8));
         // A host that never has enough memory available: the pool must not restore ahead, yet still serve.
-        VmPool.Policy starved = new VmPool.Policy(8, 30_000, Long.MAX_VALUE, 10, 100, 1_000, 2048);
+        VmPool.Policy starved = new VmPool.Policy(8, 30_000, Long.MAX_VALUE, 10, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages());
         try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), starved)) {
             pool.prepare(fn);
             for (int i = 0; i < 50; i++) {
@@ -359,7 +359,7 @@ class SnapshotPoolTest {
     @Test
     void restoresCopyAheadWhatTheFirstInvocationWroteUnlessItWroteTooMuch(@TempDir Path dir) {
         try (Bundle runtime = Bundle.open(Path.of("../guest-kernel/target/test-programs/c-runtime"));
-             VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
+             VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages()))) {
             FunctionVersion fn = new FunctionVersion("c-runtime-precopy", runtime, "bootstrap", List.of(),
                     Map.of("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"), Limits.DEFAULT.withMemoryMib(32));
             pool.prepare(fn);
@@ -390,7 +390,7 @@ class SnapshotPoolTest {
 
     @Test
     void perVmMemoryShowsSharedSnapshotPages(@TempDir Path dir) {
-        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, 2048))) {
+        try (VmPool pool = new VmPool(runner, new SnapshotStore(dir), new VmPool.Policy(0, 30_000, 0, 20, 100, 1_000, VmPool.Policy.DEFAULT.precopyMaxPages()))) {
             FunctionVersion fn = snapfn("snapfn-memory");
             pool.prepare(fn);
             List<VmPool.Lease> leases = new ArrayList<>();
